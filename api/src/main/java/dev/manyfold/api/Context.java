@@ -1,0 +1,25 @@
+package dev.manyfold.api;
+
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * Host services handed to factories. Implemented by the host; plugins never implement it.
+ * Thread-safe.
+ */
+public interface Context {
+    /** The run's seed; derive all randomness from it so that runs repeat bit for bit. */
+    long seed();
+
+    /**
+     * The shape of the model the instance will act on, when one is known (always during
+     * training and evaluation; absent while validating a recipe without building its model).
+     */
+    Optional<ModelShape> model();
+
+    /** A directory where the instance may write metrics or plots; created on demand. */
+    Path workDirectory();
+
+    /** Reports a progress or information line to the user (console or log). */
+    void info(String message);
+}

@@ -1,0 +1,48 @@
+package dev.manyfold.api.mask;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import java.util.List;
+
+/**
+ * Computes and maintains binary masks over linear-site weights.
+ *
+ * <p>The host composes a site's effective weight as {@code mask ⊙ W} on every forward call.
+ * When {@link #straightThrough()} is true the backward pass treats the mask as identity
+ * (the pruned entries keep receiving gradients, as in SR-STE); otherwise pruned entries get
+ * zero gradient. Masks are recomputed every {@link #updateEvery()} optimiser steps.
+ *
+ * <p>Lifecycle: created once per run; {@link #computeMask} is called at step 0 and then at
+ * every update step for each targeted site. Implementations must be thread-safe for
+ * concurrent calls on different sites, and keep no NDArrays between calls.
+ */
+public interface MaskStrategy {
+    /** Site globs this strategy applies to, e.g. {@code ["layers.*"]}. */
+    List<String> targets();
+
+    /** Optimiser steps between mask recomputations; {@code 0} means computed once. */
+    int updateEvery();
+
+    /** Whether gradients pass straight through the mask to pruned weights. */
+    boolean straightThrough();
+
+    /**
+     * Computes a mask.
+     *
+     * @param site the dotted site name
+     * @param weight the full weight {@code [out, in]} (read only; do not modify or close)
+     * @param step the optimiser step
+     * @param manager the manager that must own the returned array
+     * @return a {@code [out, in]} array of 0 and 1 in the weight's data type, owned by
+     *     {@code manager}
+     */
+    NDArray computeMask(String site, NDArray weight, long step, NDManager manager);
+
+    /**
+     * The decay coefficient applied to pruned weights inside the optimiser at {@code step}
+     * of {@code totalSteps} (AST Eq. 20–23); {@code 0} (the default) for none.
+     */
+    default double prunedDecay(long step, long totalSteps) {
+        return 0.0;
+    }
+}

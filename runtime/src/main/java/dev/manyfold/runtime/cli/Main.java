@@ -1,0 +1,72 @@
+package dev.manyfold.runtime.cli;
+
+import dev.manyfold.api.ConfigException;
+import dev.manyfold.runtime.host.Manyfold;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The {@code manyfold} command line. Exit codes: 0 success, 1 failure, 2 bad input, 3 not available. */
+@Command(name = "manyfold", mixinStandardHelpOptions = true, version = "manyfold 0.1.0",
+        description = "Many-in-one neural networks: train, evaluate, decode and export nested sub-models.",
+        subcommands = {PluginsCommand.class, ValidateCommand.class, NotYetCommands.Train.class, NotYetCommands.Eval.class,
+                NotYetCommands.Generate.class, NotYetCommands.Bench.class, NotYetCommands.Export.class,
+                CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    /** Input was refused (recipe, checkpoint, arguments). */
+    public static final int BAD_INPUT = 2;
+    /** The command exists but its implementation has not landed. */
+    public static final int NOT_AVAILABLE = 3;
+
+    @Option(names = "--plugins", paramLabel = "DIR",
+            description = "Plugin root (repeatable): each sub-directory is one isolated plugin. Default: $MANYFOLD_HOME/plugins.")
+    List<Path> pluginDirs = new ArrayList<>();
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** Builds the host from the options: class-path plugins plus the plugin roots. */
+    Manyfold host() {
+        Manyfold.Builder builder = Manyfold.builder();
+        List<Path> dirs = new ArrayList<>(pluginDirs);
+        if (dirs.isEmpty()) {
+            String home = System.getProperty("manyfold.home");
+            if (home != null && Files.isDirectory(Path.of(home, "plugins"))) {
+                dirs.add(Path.of(home, "plugins"));
+            }
+        }
+        dirs.forEach(builder::pluginDir);
+        return builder.build();
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the CLI with the given streams; returns the exit code. */
+    public static int execute(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            if (e instanceof ConfigException || e instanceof IllegalArgumentException) {
+                commandLine.getErr().println("error: " + e.getMessage());
+                return BAD_INPUT;
+            }
+            commandLine.getErr().println("error: " + e);
+            e.printStackTrace(commandLine.getErr());
+            return 1;
+        });
+        return cli.execute(args);
+    }
+}

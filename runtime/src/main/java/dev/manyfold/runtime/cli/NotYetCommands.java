@@ -1,0 +1,66 @@
+package dev.manyfold.runtime.cli;
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * Commands whose implementation has not landed yet. Each says honestly what is missing and
+ * exits with {@link Main#NOT_AVAILABLE}; none pretends to produce a result.
+ */
+final class NotYetCommands {
+    private NotYetCommands() {}
+
+    abstract static class NotYet implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Parameters(paramLabel = "ARGS", arity = "0..*", description = "Arguments (ignored until the command lands)")
+        java.util.List<String> args;
+
+        abstract String missing();
+
+        @Override
+        public Integer call() {
+            spec.commandLine().getErr().println("manyfold " + spec.name() + " is not available in this build: " + missing());
+            return Main.NOT_AVAILABLE;
+        }
+    }
+
+    @Command(name = "train", description = "Train a recipe (not available yet).")
+    static final class Train extends NotYet {
+        String missing() {
+            return "the model core and trainer (issue: Foundation II) have not landed. Use `manyfold validate` to check a recipe.";
+        }
+    }
+
+    @Command(name = "eval", description = "Evaluate a run or checkpoint (not available yet).")
+    static final class Eval extends NotYet {
+        String missing() {
+            return "evaluation needs the model core and checkpoints (issue: Foundation II).";
+        }
+    }
+
+    @Command(name = "generate", description = "Generate text from a checkpoint (not available yet).")
+    static final class Generate extends NotYet {
+        String missing() {
+            return "decoding needs the LLaMA family (Foundation II) and the decoders of the adaptive-decoding plugin.";
+        }
+    }
+
+    @Command(name = "bench", description = "Benchmark training or decoding (not available yet).")
+    static final class Bench extends NotYet {
+        String missing() {
+            return "benchmarks need the trainer (Foundation II) and decoders (adaptive-decoding plugin).";
+        }
+    }
+
+    @Command(name = "export", description = "Export a sub-model (not available yet).")
+    static final class Export extends NotYet {
+        String missing() {
+            return "sub-model export needs checkpoints (Foundation II).";
+        }
+    }
+}

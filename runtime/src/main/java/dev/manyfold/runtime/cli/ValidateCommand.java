@@ -1,0 +1,44 @@
+package dev.manyfold.runtime.cli;
+
+import dev.manyfold.runtime.host.HostContext;
+import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.recipe.Recipe;
+import dev.manyfold.runtime.recipe.RecipeValidator;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "validate", description = "Check a recipe against the loaded plugins without running it.")
+final class ValidateCommand implements Callable<Integer> {
+    @ParentCommand
+    Main main;
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "RECIPE", description = "YAML recipe file")
+    Path recipeFile;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        Recipe recipe = Recipe.load(recipeFile);
+        try (Manyfold host = main.host()) {
+            var context = new HostContext(42, Optional.empty(), Path.of("."), out::println);
+            RecipeValidator.Components c = new RecipeValidator(host.extensions()).validate(recipe, context);
+            out.printf("recipe %s is valid%n", recipe.name());
+            out.printf("  dimensions: %s%n", c.dimensions().isEmpty() ? "none (full model only)" : c.dimensions().keySet());
+            out.printf("  objective:  %s%n", recipe.optionalSection("objective").map(s -> s.getString("type")).orElse("default"));
+            out.printf("  adapters:   %d, masks: %d, decoder: %s%n", c.adapters().size(), c.masks().size(),
+                    recipe.optionalSection("decode").map(s -> s.getString("type")).orElse("none"));
+            c.train().ifPresent(t -> out.printf("  train:      %d steps, batch %d, lr %s, seed %d%n", t.steps(), t.batch(), t.lr(), t.seed()));
+            return 0;
+        }
+    }
+}
