@@ -1,0 +1,427 @@
+package dev.manyfold.runtime.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.core.Embedding;
+import dev.manyfold.api.ConfigException;
+import dev.manyfold.api.SubModel;
+import dev.manyfold.api.decoder.InferenceSession;
+import dev.manyfold.api.decoder.LanguageModel;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+
+/**
+ * A LLaMA-style decoder: token embedding, pre-norm blocks of RMSNorm + multi-head attention
+ * with RoPE and optional grouped KV heads + RMSNorm + SwiGLU FFN, and one final RMSNorm
+ * plus LM head (tied to the embedding or not) that turns the hidden state after any number
+ * of blocks into logits. Every exit uses the same norm and head objects.
+ *
+ * <p>Dimensions: {@code depth} (blocks), {@code heads} (query heads; KV heads follow the
+ * group layout), {@code ffn} (intermediate units) and {@code embedding} (model dimension).
+ * All are prefix slices of the shared tensors.
+ */
+public final class LlamaModel extends Model implements LanguageModel {
+    private final int vocab;
+    private final int dim;
+    private final int layers;
+    private final int heads;
+    private final int kvHeads;
+    private final int headDim;
+    private final int ffn;
+    private final int context;
+    private final boolean tied;
+    private final float eps;
+    private final int eos;
+    private final NDArray cos;
+    private final NDArray sin;
+    private final NDArray causal;
+    private volatile List<Integer> exits;
+
+    /** Structural configuration of a LLaMA model. */
+    public record Config(int vocab, int dim, int layers, int heads, int kvHeads, int ffn, int context, boolean tied,
+            double ropeTheta, double normEps, int eos) {}
+
+    public LlamaModel(ParameterStore p, Config c) {
+        super("llama", p, configMap(c));
+        this.vocab = c.vocab();
+        this.dim = c.dim();
+        this.layers = c.layers();
+        this.heads = c.heads();
+        this.kvHeads = c.kvHeads();
+        this.headDim = c.dim() / c.heads();
+        this.ffn = c.ffn();
+        this.context = c.context();
+        this.tied = c.tied();
+        this.eps = (float) c.normEps();
+        this.eos = c.eos();
+        this.exits = List.of(layers);
+        double std = 0.02;
+        double outStd = 0.02 / Math.sqrt(2.0 * layers);
+        NDArray embed = p.normal("embed.weight", std, vocab, dim);
+        for (int i = 0; i < layers; i++) {
+            String l = "layers." + i;
+            p.constant(l + ".attn_norm.weight", 1f, dim);
+            addSite(l + ".attn.q_proj", p.normal(l + ".attn.q_proj.weight", std, heads * headDim, dim), null);
+            addSite(l + ".attn.k_proj", p.normal(l + ".attn.k_proj.weight", std, kvHeads * headDim, dim), null);
+            addSite(l + ".attn.v_proj", p.normal(l + ".attn.v_proj.weight", std, kvHeads * headDim, dim), null);
+            addSite(l + ".attn.o_proj", p.normal(l + ".attn.o_proj.weight", outStd, dim, heads * headDim), null);
+            p.constant(l + ".mlp_norm.weight", 1f, dim);
+            addSite(l + ".mlp.gate_proj", p.normal(l + ".mlp.gate_proj.weight", std, ffn, dim), null);
+            addSite(l + ".mlp.up_proj", p.normal(l + ".mlp.up_proj.weight", std, ffn, dim), null);
+            addSite(l + ".mlp.down_proj", p.normal(l + ".mlp.down_proj.weight", outStd, dim, ffn), null);
+        }
+        p.constant("norm.weight", 1f, dim);
+        addSite("lm_head", tied ? embed : p.normal("lm_head.weight", std, vocab, dim), null);
+        // RoPE tables and the causal mask are constants, not parameters.
+        NDManager m = parameterManager();
+        float[] cosv = new float[context * headDim];
+        float[] sinv = new float[context * headDim];
+        int half = headDim / 2;
+        for (int pos = 0; pos < context; pos++) {
+            for (int j = 0; j < half; j++) {
+                double freq = Math.pow(c.ropeTheta(), -2.0 * j / headDim);
+                double a = pos * freq;
+                cosv[pos * headDim + j] = (float) Math.cos(a);
+                cosv[pos * headDim + j + half] = (float) Math.cos(a);
+                sinv[pos * headDim + j] = (float) Math.sin(a);
+                sinv[pos * headDim + j + half] = (float) Math.sin(a);
+            }
+        }
+        this.cos = m.create(cosv, new Shape(context, headDim));
+        this.sin = m.create(sinv, new Shape(context, headDim));
+        float[] mask = new float[context * context];
+        for (int i = 0; i < context; i++) {
+            for (int j = i + 1; j < context; j++) {
+                mask[i * context + j] = -1e9f;
+            }
+        }
+        this.causal = m.create(mask, new Shape(context, context));
+    }
+
+    private static Map<String, Object> configMap(Config c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("family", "llama");
+        m.put("vocab", c.vocab());
+        m.put("dim", c.dim());
+        m.put("layers", c.layers());
+        m.put("heads", c.heads());
+        m.put("kv-heads", c.kvHeads());
+        m.put("ffn", c.ffn());
+        m.put("context", c.context());
+        m.put("tied", c.tied());
+        m.put("rope-theta", c.ropeTheta());
+        m.put("norm-eps", c.normEps());
+        m.put("eos", c.eos());
+        return m;
+    }
+
+    /** Declares which depths are trained exits (for decoders); the full depth is always one. */
+    public void setExits(List<Integer> trainedExits) {
+        List<Integer> e = new ArrayList<>(new java.util.TreeSet<>(trainedExits));
+        if (!e.contains(layers)) {
+            e.add(layers);
+        }
+        this.exits = List.copyOf(e);
+    }
+
+    @Override
+    public Map<String, Integer> dimensions() {
+        return Map.of(DEPTH, layers, "heads", heads, "ffn", ffn, "embedding", dim);
+    }
+
+    @Override
+    protected Map<String, Integer> sizes() {
+        return Map.of("vocab", vocab, "dim", dim, "heads", heads, "kv-heads", kvHeads, "head-dim", headDim, "ffn", ffn,
+                "context", context, "layers", layers);
+    }
+
+    @Override
+    protected void checkStructure(SubModel subModel, String path) {
+        int h = subModel.budgetOr("heads", heads);
+        int group = heads / kvHeads;
+        if (h % group != 0) {
+            throw new ConfigException(path, "heads budget " + h + " breaks the grouped-KV layout (" + group + " query heads per KV head)",
+                    "multiples of " + group);
+        }
+    }
+
+    /** One sub-model's slice sizes. */
+    private record Slice(int depth, int heads, int kvHeads, int ffn, int dim) {}
+
+    private Slice slice(SubModel s) {
+        int h = s.budgetOr("heads", heads);
+        return new Slice(s.budgetOr(DEPTH, layers), h, h / (heads / kvHeads), s.budgetOr("ffn", ffn), s.budgetOr("embedding", dim));
+    }
+
+    @Override
+    public NDArray forward(NDArray input, SubModel subModel) {
+        return forwardExits(input, subModel, List.of(subModel.budgetOr(DEPTH, layers))).get(0);
+    }
+
+    @Override
+    public List<NDArray> forwardExits(NDArray tokens, SubModel subModel, List<Integer> exitDepths) {
+        Slice s = slice(subModel);
+        NDManager m = tokens.getManager();
+        int seq = (int) tokens.getShape().get(1);
+        if (seq > context) {
+            throw new IllegalArgumentException("sequence length " + seq + " exceeds the context " + context);
+        }
+        NDArray x = embed(m, tokens, s.dim);
+        NDArray mask = Ops.own(m, causal.get(new NDIndex(":{}, :{}", seq, seq)));
+        NDArray c = Ops.own(m, cos.get(new NDIndex(":{}", seq)));
+        NDArray sn = Ops.own(m, sin.get(new NDIndex(":{}", seq)));
+        List<NDArray> out = new ArrayList<>();
+        int next = 0;
+        int deepest = exitDepths.get(exitDepths.size() - 1);
+        for (int i = 0; i < deepest; i++) {
+            x = block(i, x, s, mask, c, sn, null);
+            if (next < exitDepths.size() && exitDepths.get(next) == i + 1) {
+                out.add(head(x, s.dim));
+                next++;
+            }
+        }
+        return out;
+    }
+
+    /** Hidden states after {@code depth} blocks, {@code [batch, seq, dim]} (no head). */
+    public NDArray hidden(NDArray tokens, SubModel subModel) {
+        Slice s = slice(subModel);
+        NDManager m = tokens.getManager();
+        int seq = (int) tokens.getShape().get(1);
+        NDArray x = embed(m, tokens, s.dim);
+        NDArray mask = Ops.own(m, causal.get(new NDIndex(":{}, :{}", seq, seq)));
+        NDArray c = Ops.own(m, cos.get(new NDIndex(":{}", seq)));
+        NDArray sn = Ops.own(m, sin.get(new NDIndex(":{}", seq)));
+        for (int i = 0; i < s.depth; i++) {
+            x = block(i, x, s, mask, c, sn, null);
+        }
+        return x;
+    }
+
+    private NDArray embed(NDManager m, NDArray tokens, int d) {
+        NDArray w = Ops.prefix(m, parameters().get("embed.weight"), vocab, d);
+        NDArray ids = tokens.getDataType() == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
+        return Embedding.embedding(ids, w, SparseFormat.DENSE).singletonOrThrow();
+    }
+
+    /** The shared final norm + LM head: hidden {@code [..., d]} → logits {@code [..., V]}. */
+    public NDArray head(NDArray hidden, int d) {
+        NDManager m = hidden.getManager();
+        NDArray g = Ops.prefix(m, parameters().get("norm.weight"), d);
+        return site("lm_head").apply(Ops.rmsNorm(hidden, g, eps), vocab, d);
+    }
+
+    /**
+     * One block over {@code x [B, T, d]}. With a cache ({@code pastK}, {@code pastV} of
+     * shape {@code [B, kv, S, hd]}, possibly null when S = 0) the new keys/values are
+     * appended; {@code kv[0..1]} receive the updated caches.
+     */
+    private NDArray block(int i, NDArray x, Slice s, NDArray mask, NDArray c, NDArray sn, NDArray[] kv) {
+        NDManager m = x.getManager();
+        String l = "layers." + i;
+        long b = x.getShape().get(0);
+        long t = x.getShape().get(1);
+        int qd = s.heads * headDim;
+        int kd = s.kvHeads * headDim;
+        NDArray a = Ops.rmsNorm(x, Ops.prefix(m, parameters().get(l + ".attn_norm.weight"), s.dim), eps);
+        NDArray q = site(l + ".attn.q_proj").apply(a, qd, s.dim).reshape(b, t, s.heads, headDim).transpose(0, 2, 1, 3);
+        NDArray k = site(l + ".attn.k_proj").apply(a, kd, s.dim).reshape(b, t, s.kvHeads, headDim).transpose(0, 2, 1, 3);
+        NDArray v = site(l + ".attn.v_proj").apply(a, kd, s.dim).reshape(b, t, s.kvHeads, headDim).transpose(0, 2, 1, 3);
+        q = rope(q, c, sn);
+        k = rope(k, c, sn);
+        if (kv != null) {
+            if (kv[0] != null) {
+                k = kv[0].concat(k, 2);
+                v = kv[1].concat(v, 2);
+            }
+            kv[0] = k;
+            kv[1] = v;
+        }
+        long total = k.getShape().get(2);
+        int group = s.heads / s.kvHeads;
+        if (group > 1) {
+            k = k.expandDims(2).broadcast(b, s.kvHeads, group, total, headDim).reshape(b, s.heads, total, headDim);
+            v = v.expandDims(2).broadcast(b, s.kvHeads, group, total, headDim).reshape(b, s.heads, total, headDim);
+        }
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(headDim)).add(mask);
+        NDArray o = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, t, qd);
+        x = x.add(site(l + ".attn.o_proj").apply(o, s.dim, qd));
+        NDArray h = Ops.rmsNorm(x, Ops.prefix(m, parameters().get(l + ".mlp_norm.weight"), s.dim), eps);
+        NDArray gate = Ops.silu(site(l + ".mlp.gate_proj").apply(h, s.ffn, s.dim));
+        NDArray up = site(l + ".mlp.up_proj").apply(h, s.ffn, s.dim);
+        return x.add(site(l + ".mlp.down_proj").apply(gate.mul(up), s.dim, s.ffn));
+    }
+
+    /** Rotary embedding over {@code x [B, H, T, hd]} with tables {@code [T, hd]}. */
+    private NDArray rope(NDArray x, NDArray c, NDArray sn) {
+        int half = headDim / 2;
+        NDArray x1 = x.get(new NDIndex("..., :{}", half));
+        NDArray x2 = x.get(new NDIndex("..., {}:", half));
+        NDArray rotated = x2.neg().concat(x1, -1);
+        return x.mul(c).add(rotated.mul(sn));
+    }
+
+    // ---- accounting -----------------------------------------------------------------------
+
+    @Override
+    public long parameterCount(SubModel subModel) {
+        Slice s = slice(subModel);
+        long d = s.dim;
+        long perLayer = 2 * d + d * (long) s.heads * headDim + 2 * d * (long) s.kvHeads * headDim
+                + (long) s.heads * headDim * d + 3 * d * s.ffn;
+        return vocab * d + s.depth * perLayer + d + (tied ? 0 : vocab * d);
+    }
+
+    @Override
+    public long flops(SubModel subModel) {
+        Slice s = slice(subModel);
+        long d = s.dim;
+        long perLayer = d * (long) s.heads * headDim + 2 * d * (long) s.kvHeads * headDim
+                + (long) s.heads * headDim * d + 3 * d * s.ffn;
+        return 2 * (s.depth * perLayer + vocab * d);
+    }
+
+    // ---- LanguageModel ----------------------------------------------------------------------
+
+    @Override
+    public int vocabularySize() {
+        return vocab;
+    }
+
+    @Override
+    public int contextLength() {
+        return context;
+    }
+
+    @Override
+    public int layers() {
+        return layers;
+    }
+
+    @Override
+    public List<Integer> exits() {
+        return exits;
+    }
+
+    @Override
+    public OptionalInt eosToken() {
+        return eos < 0 ? OptionalInt.empty() : OptionalInt.of(eos);
+    }
+
+    public int dim() {
+        return dim;
+    }
+
+    @Override
+    public InferenceSession open(NDManager manager) {
+        return new Session(manager.newSubManager());
+    }
+
+    /** A KV-cached decode over the full-width model; any exit depth may be used. */
+    private final class Session implements InferenceSession {
+        private final NDManager cacheManager;
+        private final NDArray[] keys = new NDArray[layers];
+        private final NDArray[] values = new NDArray[layers];
+        private final Slice full = slice(SubModel.FULL);
+
+        Session(NDManager cacheManager) {
+            this.cacheManager = cacheManager;
+        }
+
+        @Override
+        public int cachedLength(int layer) {
+            return keys[layer] == null ? 0 : (int) keys[layer].getShape().get(2);
+        }
+
+        @Override
+        public NDArray embed(int[] tokens, int start, NDManager manager) {
+            checkPositions(start, tokens.length);
+            NDArray ids = manager.create(tokens).toType(DataType.INT64, false).reshape(1, tokens.length);
+            return LlamaModel.this.embed(manager, ids, dim).reshape(tokens.length, dim);
+        }
+
+        @Override
+        public NDArray run(NDArray hidden, int from, int to, int start, NDManager manager) {
+            int n = (int) hidden.getShape().get(0);
+            checkPositions(start, n);
+            NDArray x = hidden.reshape(1, n, dim);
+            NDArray c = Ops.own(manager, cos.get(new NDIndex("{}:{}", start, start + n)));
+            NDArray sn = Ops.own(manager, sin.get(new NDIndex("{}:{}", start, start + n)));
+            NDArray mask = Ops.own(manager, causal.get(new NDIndex("{}:{}, :{}", start, start + n, start + n)));
+            for (int i = from; i < to; i++) {
+                if (cachedLength(i) != start) {
+                    throw new IllegalStateException("layer " + i + " caches " + cachedLength(i) + " positions, expected " + start);
+                }
+                NDArray[] kv = {keys[i], values[i]};
+                x = block(i, x, full, mask, c, sn, kv);
+                replace(i, kv[0], kv[1]);
+            }
+            return x.reshape(n, dim);
+        }
+
+        private void replace(int layer, NDArray k, NDArray v) {
+            NDArray oldK = keys[layer];
+            NDArray oldV = values[layer];
+            k.attach(cacheManager);
+            v.attach(cacheManager);
+            keys[layer] = k;
+            values[layer] = v;
+            if (oldK != null && oldK != k) {
+                oldK.close();
+                oldV.close();
+            }
+        }
+
+        @Override
+        public NDArray logits(NDArray hidden, NDManager manager) {
+            return head(hidden, dim);
+        }
+
+        @Override
+        public void crop(int length) {
+            for (int i = 0; i < layers; i++) {
+                crop(i, length);
+            }
+        }
+
+        @Override
+        public void crop(int layer, int length) {
+            if (cachedLength(layer) <= length) {
+                return;
+            }
+            if (length == 0) {
+                keys[layer].close();
+                values[layer].close();
+                keys[layer] = null;
+                values[layer] = null;
+                return;
+            }
+            NDArray k = keys[layer].get(new NDIndex(":, :, :{}", length));
+            NDArray v = values[layer].get(new NDIndex(":, :, :{}", length));
+            // Copies, so the cropped caches do not keep the longer storage alive.
+            replace(layer, k.duplicate(), v.duplicate());
+            k.close();
+            v.close();
+        }
+
+        private void checkPositions(int start, int n) {
+            if (n < 1 || start < 0 || start + n > context) {
+                throw new IllegalArgumentException("positions " + start + ".." + (start + n - 1) + " are outside the context of "
+                        + context + " tokens");
+            }
+        }
+
+        @Override
+        public void close() {
+            cacheManager.close();
+        }
+    }
+
+}

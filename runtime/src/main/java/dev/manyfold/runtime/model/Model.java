@@ -1,0 +1,164 @@
+package dev.manyfold.runtime.model;
+
+import static java.util.Objects.requireNonNull;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.manyfold.api.ConfigException;
+import dev.manyfold.api.ModelShape;
+import dev.manyfold.api.SubModel;
+import dev.manyfold.api.objective.ElasticModel;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+
+/**
+ * A built model of one family: its parameters, linear sites and the dimensions it can be
+ * cut along. Subclasses implement the forward pass for any {@link SubModel}.
+ */
+public abstract class Model implements ElasticModel, AutoCloseable {
+    private final String family;
+    private final ParameterStore parameters;
+    private final Map<String, LinearSite> sites = new LinkedHashMap<>();
+    private final Map<String, Object> config;
+
+    protected Model(String family, ParameterStore parameters, Map<String, Object> config) {
+        this.family = requireNonNull(family, "family is null");
+        this.parameters = requireNonNull(parameters, "parameters is null");
+        this.config = Map.copyOf(config);
+    }
+
+    /** The family name ({@code mlp}, {@code cnn}, {@code llama}). */
+    public String family() {
+        return family;
+    }
+
+    /** The model's structural configuration (stored in checkpoints to rebuild the model). */
+    public Map<String, Object> config() {
+        return config;
+    }
+
+    public ParameterStore parameters() {
+        return parameters;
+    }
+
+    /** Linear sites by dotted name, in model order. */
+    public Map<String, LinearSite> sites() {
+        return java.util.Collections.unmodifiableMap(sites);
+    }
+
+    public LinearSite site(String name) {
+        LinearSite s = sites.get(name);
+        if (s == null) {
+            throw new IllegalArgumentException("no linear site " + name + " (sites: " + sites.keySet() + ")");
+        }
+        return s;
+    }
+
+    protected LinearSite addSite(String name, NDArray weight, NDArray bias) {
+        LinearSite site = new LinearSite(name, weight, bias);
+        sites.put(name, site);
+        return site;
+    }
+
+    /** Supported dimensions and their maximum budgets. */
+    public abstract Map<String, Integer> dimensions();
+
+    /** Extra structural sizes (heads, kv-heads, dim, vocab...). */
+    protected abstract Map<String, Integer> sizes();
+
+    /** Parameters a sub-model uses (the slice it reads, adapters excluded). */
+    public abstract long parameterCount(SubModel subModel);
+
+    /** Multiply-accumulate FLOPs (×2) of one example (one token for language models). */
+    public abstract long flops(SubModel subModel);
+
+    /** Exit depths a sub-model with this budget can produce; the depth dimension's name. */
+    public static final String DEPTH = "depth";
+
+    /**
+     * Checks a sub-model against the model's dimensions.
+     *
+     * @throws ConfigException naming {@code path} when a budget does not fit
+     */
+    public void check(SubModel subModel, String path) {
+        Map<String, Integer> dims = dimensions();
+        subModel.budgets().forEach((dim, budget) -> {
+            Integer max = dims.get(dim);
+            if (max == null) {
+                throw new ConfigException(path, "model family \"" + family + "\" has no dimension \"" + dim + "\"",
+                        "dimensions " + dims.keySet());
+            }
+            if (budget < 1 || budget > max) {
+                throw new ConfigException(path, dim + " budget " + budget + " does not fit the model", dim + " in [1, " + max + "]");
+            }
+        });
+        checkStructure(subModel, path);
+    }
+
+    /** Family-specific checks (e.g. heads against grouped KV). */
+    protected void checkStructure(SubModel subModel, String path) {}
+
+    /** The model's shape as plugins see it. */
+    public ModelShape shape() {
+        Map<String, Integer> dims = Map.copyOf(dimensions());
+        Map<String, Integer> sizes = Map.copyOf(sizes());
+        List<String> siteNames = List.copyOf(sites.keySet());
+        Map<String, int[]> shapes = new LinkedHashMap<>();
+        sites.forEach((n, s) -> shapes.put(n, new int[] {s.outFeatures(), s.inFeatures()}));
+        String fam = family;
+        return new ModelShape() {
+            @Override
+            public String family() {
+                return fam;
+            }
+
+            @Override
+            public Map<String, Integer> dimensions() {
+                return dims;
+            }
+
+            @Override
+            public OptionalInt size(String name) {
+                Integer v = sizes.get(name);
+                return v == null ? OptionalInt.empty() : OptionalInt.of(v);
+            }
+
+            @Override
+            public List<String> sites() {
+                return siteNames;
+            }
+
+            @Override
+            public int[] siteShape(String site) {
+                int[] s = shapes.get(site);
+                if (s == null) {
+                    throw new IllegalArgumentException("no linear site " + site);
+                }
+                return s.clone();
+            }
+        };
+    }
+
+    /** Total scalar count of the full model's base tensors (trainable or frozen, masks excluded). */
+    public long totalParameters() {
+        return parameterCount(SubModel.FULL);
+    }
+
+    /** Helper for subclasses: evaluates a forward pass for each exit and returns them in order. */
+    protected static List<NDArray> list(NDArray... arrays) {
+        return new ArrayList<>(List.of(arrays));
+    }
+
+    @Override
+    public void close() {
+        parameters.close();
+    }
+
+    /** The manager of the parameters. */
+    protected NDManager parameterManager() {
+        return parameters.manager();
+    }
+}

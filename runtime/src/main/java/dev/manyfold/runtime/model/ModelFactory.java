@@ -1,0 +1,84 @@
+package dev.manyfold.runtime.model;
+
+import ai.djl.ndarray.NDManager;
+import dev.manyfold.api.Settings;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Builds a model from the recipe's {@code model} section (or from the configuration stored
+ * in a checkpoint). The data source supplies what the data decides: input features and
+ * classes for vision, vocabulary and EOS for text.
+ */
+public final class ModelFactory {
+    /** The families this runtime provides. */
+    public static final List<String> FAMILIES = List.of("mlp", "llama");
+
+    private ModelFactory() {}
+
+    /** What the data decides about the model. */
+    public record DataShape(int inputs, int classes, int vocab, int eos) {
+        public static DataShape vision(int inputs, int classes) {
+            return new DataShape(inputs, classes, 0, -1);
+        }
+
+        public static DataShape text(int vocab, int eos) {
+            return new DataShape(0, 0, vocab, eos);
+        }
+    }
+
+    /**
+     * Builds a model; every setting is validated with its recipe path and unknown keys are
+     * refused.
+     */
+    public static Model build(Settings s, DataShape data, long seed, NDManager manager) {
+        String family = s.getChoice("family", FAMILIES, null);
+        Model model;
+        ParameterStore store;
+        switch (family) {
+            case "mlp" -> {
+                int inputs = s.getInt("inputs", data.inputs(), 1, 1 << 24);
+                int hidden = s.getInt("hidden", 256, 1, 1 << 16);
+                int blocks = s.getInt("blocks", 2, 1, 256);
+                int classes = s.getInt("classes", data.classes(), 2, 1 << 20);
+                s.rejectUnknown();
+                store = new ParameterStore(manager, seed);
+                model = new MlpModel(store, inputs, hidden, blocks, classes);
+            }
+            case "llama" -> {
+                int vocab = s.getInt("vocab", data.vocab(), 2, 1 << 22);
+                int dim = s.getInt("dim", 256, 2, 1 << 16);
+                int layers = s.getInt("layers", 4, 1, 512);
+                int heads = s.getInt("heads", 4, 1, dim);
+                s.check(dim % heads == 0, "heads", dim + " is not divisible by " + heads + " heads", "a divisor of dim " + dim);
+                s.check((dim / heads) % 2 == 0, "heads", "head dimension " + dim / heads + " is odd; RoPE needs an even one",
+                        "heads such that dim/heads is even");
+                int kvHeads = s.getInt("kv-heads", heads, 1, heads);
+                s.check(heads % kvHeads == 0, "kv-heads", heads + " heads are not divisible into " + kvHeads + " KV groups",
+                        "a divisor of heads " + heads);
+                int ffn = s.getInt("ffn", defaultFfn(dim), 1, 1 << 20);
+                int context = s.getInt("context", 128, 2, 1 << 16);
+                boolean tied = s.getBoolean("tied", false);
+                double theta = s.getDouble("rope-theta", 10000.0);
+                double eps = s.getDouble("norm-eps", 1e-5);
+                int eos = s.getInt("eos", data.eos());
+                s.rejectUnknown();
+                store = new ParameterStore(manager, seed);
+                model = new LlamaModel(store, new LlamaModel.Config(vocab, dim, layers, heads, kvHeads, ffn, context, tied, theta, eps, eos));
+            }
+            default -> throw new IllegalStateException(family);
+        }
+        return model;
+    }
+
+    /** Rebuilds a model from the configuration map stored with a checkpoint. */
+    public static Model fromConfig(Map<String, Object> config, long seed, NDManager manager) {
+        return build(Settings.of("checkpoint.model", config), new DataShape(0, 0, 0, -1), seed, manager);
+    }
+
+    /** SwiGLU's usual 8/3·dim, rounded up to a multiple of 32. */
+    static int defaultFfn(int dim) {
+        int f = (int) Math.ceil(8.0 * dim / 3.0);
+        return (f + 31) / 32 * 32;
+    }
+}

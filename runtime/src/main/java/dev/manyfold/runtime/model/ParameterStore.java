@@ -1,0 +1,115 @@
+package dev.manyfold.runtime.model;
+
+import static java.util.Objects.requireNonNull;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+
+/**
+ * All named tensors of a model — weights, norm gains, adapter parameters, masks and
+ * constant tables — in one long-lived manager. Initial values are generated in Java from
+ * the seed and the tensor name, so a model is bit-identical for the same seed whatever else
+ * the engine did before. Not thread-safe for writes; reads are safe.
+ */
+public final class ParameterStore implements AutoCloseable {
+    private final NDManager manager;
+    private final long seed;
+    private final Map<String, NDArray> tensors = new LinkedHashMap<>();
+    private final Set<String> trainable = new LinkedHashSet<>();
+
+    public ParameterStore(NDManager parent, long seed) {
+        this.manager = requireNonNull(parent, "parent is null").newSubManager();
+        this.seed = seed;
+    }
+
+    public NDManager manager() {
+        return manager;
+    }
+
+    /** A trainable tensor with values from {@code N(0, std²)}. */
+    public NDArray normal(String name, double std, long... shape) {
+        Random random = new Random(seed * 0x9E3779B97F4A7C15L ^ name.hashCode());
+        float[] values = new float[Math.toIntExact(new Shape(shape).size())];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) (random.nextGaussian() * std);
+        }
+        return add(name, manager.create(values, new Shape(shape)), true);
+    }
+
+    /** A trainable tensor filled with a constant. */
+    public NDArray constant(String name, float value, long... shape) {
+        return add(name, manager.full(new Shape(shape), value), true);
+    }
+
+    /** Adds a tensor (moved into this store's manager). */
+    public NDArray add(String name, NDArray array, boolean isTrainable) {
+        if (tensors.containsKey(name)) {
+            throw new IllegalArgumentException("tensor " + name + " already exists");
+        }
+        array.attach(manager);
+        array.setName(name);
+        tensors.put(name, array);
+        setTrainable(name, isTrainable);
+        return array;
+    }
+
+    /** Marks a tensor trainable (it receives gradients and optimiser updates) or frozen. */
+    public void setTrainable(String name, boolean isTrainable) {
+        NDArray array = get(name);
+        if (isTrainable) {
+            trainable.add(name);
+            array.setRequiresGradient(true);
+        } else {
+            trainable.remove(name);
+            array.setRequiresGradient(false);
+        }
+    }
+
+    public NDArray get(String name) {
+        NDArray a = tensors.get(name);
+        if (a == null) {
+            throw new IllegalArgumentException("no tensor " + name);
+        }
+        return a;
+    }
+
+    public boolean contains(String name) {
+        return tensors.containsKey(name);
+    }
+
+    /** All tensors by name, in creation order. */
+    public Map<String, NDArray> all() {
+        return Collections.unmodifiableMap(tensors);
+    }
+
+    /** Names of trainable tensors, in creation order. */
+    public Set<String> trainable() {
+        return Collections.unmodifiableSet(trainable);
+    }
+
+    /** Replaces a tensor's values in place (shape must match). */
+    public void assign(String name, NDArray values) {
+        NDArray target = get(name);
+        if (!target.getShape().equals(values.getShape())) {
+            throw new IllegalArgumentException("tensor " + name + " has shape " + target.getShape() + ", got " + values.getShape());
+        }
+        boolean grad = trainable.contains(name);
+        target.setRequiresGradient(false);
+        target.set(values.toType(target.getDataType(), false).toFloatArray());
+        if (grad) {
+            target.setRequiresGradient(true);
+        }
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}
