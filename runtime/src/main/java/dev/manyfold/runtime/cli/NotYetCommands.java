@@ -29,38 +29,26 @@ final class NotYetCommands {
         }
     }
 
-    @Command(name = "train", description = "Train a recipe (not available yet).")
-    static final class Train extends NotYet {
-        String missing() {
-            return "the model core and trainer (issue: Foundation II) have not landed. Use `manyfold validate` to check a recipe.";
-        }
-    }
 
-    @Command(name = "eval", description = "Evaluate a run or checkpoint (not available yet).")
-    static final class Eval extends NotYet {
-        String missing() {
-            return "evaluation needs the model core and checkpoints (issue: Foundation II).";
-        }
-    }
 
     @Command(name = "generate", description = "Generate text from a checkpoint (not available yet).")
     static final class Generate extends NotYet {
         String missing() {
-            return "decoding needs the LLaMA family (Foundation II) and the decoders of the adaptive-decoding plugin.";
+            return "decoding needs the decoders of the adaptive-decoding plugin (greedy, self-speculative, early-exit).";
         }
     }
 
     @Command(name = "bench", description = "Benchmark training or decoding (not available yet).")
     static final class Bench extends NotYet {
         String missing() {
-            return "benchmarks need the trainer (Foundation II) and decoders (adaptive-decoding plugin).";
+            return "`bench train` and `bench decode` land with the benchmark work (Foundation II item 8, adaptive decoding).";
         }
     }
 
     @Command(name = "export", description = "Export a sub-model (not available yet).")
     static final class Export extends NotYet {
         String missing() {
-            return "sub-model export needs checkpoints (Foundation II).";
+            return "standalone sub-model export lands with Foundation II item 5; until then `train` writes full checkpoints.";
         }
     }
 }

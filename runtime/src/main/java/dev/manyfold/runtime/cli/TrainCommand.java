@@ -1,0 +1,60 @@
+package dev.manyfold.runtime.cli;
+
+import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.TrainJob;
+import dev.manyfold.runtime.recipe.Recipe;
+import dev.manyfold.runtime.train.Evaluator;
+import dev.manyfold.runtime.train.Progress;
+import dev.manyfold.runtime.train.Trainer;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "train", description = "Train a recipe; checkpoints and metrics go to a run directory.")
+final class TrainCommand implements Callable<Integer> {
+    @ParentCommand
+    Main main;
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "RECIPE", description = "YAML recipe file")
+    Path recipeFile;
+
+    @Option(names = "--run-dir", paramLabel = "DIR", description = "Run directory (default: runs/NAME-TIMESTAMP)")
+    Path runDir;
+
+    @Option(names = "--resume", description = "Resume from the latest checkpoint in --run-dir")
+    boolean resume;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        Recipe recipe = Recipe.load(recipeFile);
+        if (resume && runDir == null) {
+            throw new IllegalArgumentException("--resume needs --run-dir DIR naming the run to continue");
+        }
+        Path dir = runDir != null ? runDir
+                : Path.of("runs", recipe.name() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        try (Manyfold host = main.host(); TrainJob.Prepared prepared = TrainJob.prepare(host, recipe, out)) {
+            Trainer.Summary s = TrainJob.train(prepared, dir, resume, out, Progress.isTerminal());
+            out.printf(Locale.ROOT, "done: %d steps in %.1f s (%.0f %s/s), final train loss %.4f%n", s.steps(), s.seconds(),
+                    s.itemsPerSecond(), prepared.data().isText() ? "tokens" : "examples", s.finalLoss());
+            for (Evaluator.Result r : s.eval()) {
+                out.printf(Locale.ROOT, "eval %s: loss %.4f, accuracy %.2f%%, %,d parameters%n", r.subModel(), r.loss(),
+                        100 * r.accuracy(), r.parameters());
+            }
+            out.printf("checkpoint: %s%nrun directory: %s%n", s.checkpoint(), dir);
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,225 @@
+package dev.manyfold.runtime.job;
+
+import static java.util.Objects.requireNonNull;
+
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.manyfold.api.ConfigException;
+import dev.manyfold.api.Globs;
+import dev.manyfold.api.Settings;
+import dev.manyfold.api.SubModel;
+import dev.manyfold.api.adapter.Adapter;
+import dev.manyfold.api.adapter.AttachedAdapter;
+import dev.manyfold.api.objective.Objective;
+import dev.manyfold.runtime.builtin.CorePlugin;
+import dev.manyfold.runtime.checkpoint.Checkpoint;
+import dev.manyfold.runtime.checkpoint.CheckpointStore;
+import dev.manyfold.runtime.data.DataSources;
+import dev.manyfold.runtime.host.ExtensionKind;
+import dev.manyfold.runtime.host.HostContext;
+import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.model.LinearSite;
+import dev.manyfold.runtime.model.Model;
+import dev.manyfold.runtime.model.ModelFactory;
+import dev.manyfold.runtime.recipe.Recipe;
+import dev.manyfold.runtime.recipe.RecipeValidator;
+import dev.manyfold.runtime.train.Progress;
+import dev.manyfold.runtime.train.TrainConfig;
+import dev.manyfold.runtime.train.Trainer;
+import dev.manyfold.runtime.train.TrainingData;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A whole run from a recipe: validate everything (data, model, plugin sections, budgets)
+ * before the first step, build the model, attach adapters and masks, train, evaluate and
+ * checkpoint into a run directory.
+ */
+public final class TrainJob {
+    /** Checkpoint format written by this runtime. */
+    public static final String FORMAT_VERSION = "1";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private TrainJob() {}
+
+    /** What a prepared run consists of; close it to free the model. */
+    public record Prepared(Recipe recipe, TrainConfig config, TrainingData data, Model model, RecipeValidator.Components components,
+            Objective objective, NDManager manager) implements AutoCloseable {
+        @Override
+        public void close() {
+            manager.close();
+        }
+    }
+
+    /** Validates a recipe completely and builds its data and model (no training). */
+    public static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out) {
+        requireNonNull(host, "host is null");
+        Settings trainSection = recipe.section("train");
+        if (!recipe.asMap().containsKey("train")) {
+            throw new ConfigException("train", "required section is missing", "a train section such as { steps: 1000 }");
+        }
+        TrainConfig config = TrainConfig.from(trainSection);
+        trainSection.rejectUnknown();
+        if (!recipe.asMap().containsKey("model")) {
+            throw new ConfigException("model", "required section is missing", "a model section such as { family: mlp }");
+        }
+        TrainingData data = DataSources.open(recipe.section("data"), config.seed());
+        NDManager manager = NDManager.newBaseManager();
+        try {
+            Model model = ModelFactory.build(recipe.section("model"), data.shape(), config.seed(), manager);
+            HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), Path.of("."), out::println);
+            RecipeValidator.Components components = new RecipeValidator(host.extensions()).validate(recipe, context);
+            attachAdapters(recipe, components.adapters(), model, config.seed());
+            Objective objective = components.objective().orElseGet(() -> host.extensions().create(host.extensions().objectives(),
+                    ExtensionKind.OBJECTIVE, CorePlugin.STANDARD, Settings.empty("objective"), context, "objective.type"));
+            if (model instanceof dev.manyfold.runtime.model.LlamaModel llama && components.dimensions().containsKey(Model.DEPTH)) {
+                llama.setExits(components.dimensions().get(Model.DEPTH).budgets(model.shape()));
+            }
+            return new Prepared(recipe, config, data, model, components, objective, manager);
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    private static void attachAdapters(Recipe recipe, List<Adapter> adapters, Model model, long seed) {
+        List<Settings> sections = recipe.sections("adapters");
+        for (int i = 0; i < adapters.size(); i++) {
+            Adapter adapter = adapters.get(i);
+            List<String> sites = Globs.select(adapter.targets(), model.sites().keySet());
+            if (sites.isEmpty()) {
+                throw new ConfigException(sections.get(i).pathOf("targets"), "the targets " + adapter.targets() + " match no linear site",
+                        "globs over sites such as " + model.sites().keySet().stream().limit(4).toList());
+            }
+            for (String siteName : sites) {
+                LinearSite site = model.site(siteName);
+                AttachedAdapter attached = adapter.attach(siteName, new int[] {site.outFeatures(), site.inFeatures()},
+                        model.parameters().manager(), seed ^ siteName.hashCode() ^ i);
+                attached.parameters().forEach((n, a) -> model.parameters().add("adapters." + i + "." + siteName + "." + n, a, true));
+                site.addAdapter(attached);
+            }
+        }
+    }
+
+    /**
+     * Trains a prepared run into {@code runDir}; resumes from its latest checkpoint when
+     * {@code resume} is set.
+     */
+    public static Trainer.Summary train(Prepared p, Path runDir, boolean resume, PrintWriter out, boolean terminal) {
+        Checkpoint from = null;
+        if (resume) {
+            Path latest = CheckpointStore.latest(runDir).orElseThrow(() -> new ConfigException(runDir.toString(),
+                    "no checkpoint to resume from", "a run directory with a checkpoint"));
+            from = Checkpoint.read(latest);
+        }
+        try {
+            Files.createDirectories(runDir);
+            Files.writeString(runDir.resolve("recipe.yaml"), p.recipe().toYaml());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write to run directory " + runDir, e);
+        }
+        Map<String, String> metadata = new LinkedHashMap<>();
+        metadata.put("format-version", FORMAT_VERSION);
+        metadata.put("recipe", p.recipe().toYaml());
+        metadata.put("model", toJson(p.model().config()));
+        metadata.put("family", p.model().family());
+        Progress progress = new Progress(out, terminal, p.config().steps(), p.config().logEvery(),
+                p.data().isText() ? "tokens" : "examples");
+        out.printf("training %s: %s, %,d parameters, data %s%n", p.recipe().name(), p.model().family(), p.model().totalParameters(),
+                p.data().describe());
+        Trainer trainer = new Trainer(p.model(), p.data(), p.objective(), p.config(), p.components().masks(),
+                List.of(SubModel.FULL), runDir, progress, metadata);
+        return trainer.run(from);
+    }
+
+    static String toJson(Object value) {
+        try {
+            return JSON.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Loads a trained model: {@code path} is a run directory (its latest checkpoint) or a
+     * checkpoint file. The recipe stored in the checkpoint rebuilds data and model; tensors
+     * are checked against the model's shapes before any is assigned.
+     */
+    public static Prepared load(Manyfold host, Path path, PrintWriter out) {
+        Path file = java.nio.file.Files.isDirectory(path) ? CheckpointStore.latest(path).orElseThrow(() -> new ConfigException(
+                path.toString(), "no checkpoint in this run directory", "a run directory containing checkpoint-N.safetensors")) : path;
+        Checkpoint checkpoint = Checkpoint.read(file);
+        String yaml = checkpoint.metadata().get("recipe");
+        if (yaml == null) {
+            throw new ConfigException(file.toString(), "checkpoint has no recipe in its metadata", "a checkpoint written by manyfold train");
+        }
+        Prepared p = prepare(host, Recipe.parse(yaml, file + "#recipe"), out);
+        try {
+            Map<String, long[]> expected = new LinkedHashMap<>();
+            p.model().parameters().all().forEach((n, a) -> expected.put(n, a.getShape().getShape()));
+            checkpoint.validateAgainst(expected);
+            try (NDManager m = p.model().parameters().manager().newSubManager()) {
+                checkpoint.tensors().forEach((n, t) -> {
+                    if (n.startsWith("mask.")) {
+                        var mask = t.toNDArray(m).duplicate();
+                        p.model().parameters().add(n, mask, false);
+                        p.model().site(n.substring(5)).setMask(p.model().parameters().get(n), false);
+                    } else if (!n.startsWith("optim.")) {
+                        p.model().parameters().assign(n, t.toNDArray(m));
+                    }
+                });
+            }
+            return p;
+        } catch (RuntimeException e) {
+            p.close();
+            throw e;
+        }
+    }
+
+    /** Every combination of the recipe's dimension budgets (the full lattice), largest first. */
+    public static List<SubModel> lattice(Prepared p) {
+        List<SubModel> out = new java.util.ArrayList<>();
+        out.add(SubModel.FULL);
+        Map<String, List<Integer>> dims = new LinkedHashMap<>();
+        p.components().dimensions().forEach((n, d) -> dims.put(n, d.budgets(p.model().shape())));
+        if (dims.isEmpty()) {
+            return out;
+        }
+        List<Map<String, Integer>> combos = new java.util.ArrayList<>();
+        combos.add(new LinkedHashMap<>());
+        for (Map.Entry<String, List<Integer>> e : dims.entrySet()) {
+            List<Map<String, Integer>> next = new java.util.ArrayList<>();
+            for (Map<String, Integer> c : combos) {
+                for (int b : e.getValue()) {
+                    Map<String, Integer> n = new LinkedHashMap<>(c);
+                    n.put(e.getKey(), b);
+                    next.add(n);
+                }
+            }
+            combos = next;
+        }
+        Map<String, Integer> max = p.model().dimensions();
+        for (Map<String, Integer> c : combos) {
+            Map<String, Integer> restricted = new LinkedHashMap<>();
+            c.forEach((k, v) -> {
+                if (!v.equals(max.get(k))) {
+                    restricted.put(k, v);
+                }
+            });
+            SubModel sub = SubModel.of(restricted);
+            if (!out.contains(sub)) {
+                out.add(sub);
+            }
+        }
+        out.sort(java.util.Comparator.comparingLong((SubModel s) -> p.model().flops(s)).reversed());
+        return out;
+    }
+}

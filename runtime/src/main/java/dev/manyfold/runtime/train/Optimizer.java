@@ -1,0 +1,80 @@
+package dev.manyfold.runtime.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.manyfold.runtime.model.Ops;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * AdamW with decoupled weight decay (Loshchilov &amp; Hutter), or plain SGD. Updates
+ * parameters in place. State (first and second moments) lives in its own manager and is
+ * saved with checkpoints as {@code optim.m.<name>} / {@code optim.v.<name>}.
+ */
+public final class Optimizer implements AutoCloseable {
+    private final TrainConfig config;
+    private final NDManager state;
+    private final Map<String, NDArray> m = new LinkedHashMap<>();
+    private final Map<String, NDArray> v = new LinkedHashMap<>();
+
+    public Optimizer(TrainConfig config, NDManager parent) {
+        this.config = config;
+        this.state = parent.newSubManager();
+    }
+
+    /**
+     * One update of {@code param} from {@code grad} (already scaled for clipping).
+     *
+     * @param t the 1-based optimiser step (bias correction)
+     * @param scratch owns temporaries
+     */
+    public void update(String name, NDArray param, NDArray grad, double lr, long t, NDManager scratch) {
+        if (config.optimizer().equals("sgd")) {
+            param.subi(grad.mul(lr));
+            return;
+        }
+        NDArray mt = m.computeIfAbsent(name, k -> state.zeros(param.getShape(), param.getDataType()));
+        NDArray vt = v.computeIfAbsent(name, k -> state.zeros(param.getShape(), param.getDataType()));
+        double b1 = config.beta1();
+        double b2 = config.beta2();
+        mt.muli(b1).addi(grad.mul(1 - b1));
+        vt.muli(b2).addi(grad.square().mul(1 - b2));
+        double c1 = 1 - Math.pow(b1, t);
+        double c2 = 1 - Math.pow(b2, t);
+        // Every op whose first operand is long-lived is moved to the scratch manager at once.
+        NDArray denom = Ops.own(scratch, vt.div(c2)).sqrt().add(config.eps());
+        NDArray step = Ops.own(scratch, mt.div(c1)).div(denom);
+        if (config.weightDecay() > 0) {
+            step = step.add(Ops.own(scratch, param.mul(config.weightDecay())));
+        }
+        param.subi(step.mul(lr));
+    }
+
+    /** Moment tensors for checkpoints. */
+    public Map<String, NDArray> state() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        m.forEach((k, a) -> out.put("optim.m." + k, a));
+        v.forEach((k, a) -> out.put("optim.v." + k, a));
+        return out;
+    }
+
+    /** Restores moments saved by {@link #state()}. */
+    public void restore(Map<String, NDArray> tensors) {
+        tensors.forEach((k, a) -> {
+            if (k.startsWith("optim.m.")) {
+                NDArray copy = a.duplicate();
+                copy.attach(state);
+                m.put(k.substring(8), copy);
+            } else if (k.startsWith("optim.v.")) {
+                NDArray copy = a.duplicate();
+                copy.attach(state);
+                v.put(k.substring(8), copy);
+            }
+        });
+    }
+
+    @Override
+    public void close() {
+        state.close();
+    }
+}

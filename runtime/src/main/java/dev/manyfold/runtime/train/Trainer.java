@@ -1,0 +1,252 @@
+package dev.manyfold.runtime.train;
+
+import static java.util.Objects.requireNonNull;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
+import dev.manyfold.api.Globs;
+import dev.manyfold.api.SubModel;
+import dev.manyfold.api.mask.MaskStrategy;
+import dev.manyfold.api.objective.Batch;
+import dev.manyfold.api.objective.Objective;
+import dev.manyfold.runtime.checkpoint.Checkpoint;
+import dev.manyfold.runtime.checkpoint.CheckpointStore;
+import dev.manyfold.runtime.checkpoint.Tensor;
+import dev.manyfold.runtime.model.LinearSite;
+import dev.manyfold.runtime.model.Model;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * The training loop: per optimiser step, {@code accumulate} micro-batches each in its own
+ * scope, the objective's loss back-propagated, global-norm clipping, the optimiser update,
+ * mask updates, evaluation and atomic checkpoints. Each step's arrays live in one
+ * sub-manager closed at the end of the step.
+ */
+public final class Trainer {
+    private final Model model;
+    private final TrainingData data;
+    private final Objective objective;
+    private final TrainConfig config;
+    private final List<MaskStrategy> masks;
+    private final List<SubModel> evalSubModels;
+    private final Path runDir;
+    private final Progress progress;
+    private final Map<String, String> metadata;
+    private final MetricsLog metrics;
+
+    /** The outcome of a run. */
+    public record Summary(long steps, double finalLoss, double seconds, double itemsPerSecond, List<Evaluator.Result> eval,
+            Path checkpoint, List<Double> losses) {}
+
+    public Trainer(Model model, TrainingData data, Objective objective, TrainConfig config, List<MaskStrategy> masks,
+            List<SubModel> evalSubModels, Path runDir, Progress progress, Map<String, String> metadata) {
+        this.model = requireNonNull(model, "model is null");
+        this.data = requireNonNull(data, "data is null");
+        this.objective = requireNonNull(objective, "objective is null");
+        this.config = requireNonNull(config, "config is null");
+        this.masks = List.copyOf(masks);
+        this.evalSubModels = List.copyOf(evalSubModels);
+        this.runDir = requireNonNull(runDir, "runDir is null");
+        this.progress = requireNonNull(progress, "progress is null");
+        this.metadata = Map.copyOf(metadata);
+        this.metrics = new MetricsLog(runDir.resolve("metrics.jsonl"));
+    }
+
+    /**
+     * Trains to {@code config.steps()}; with {@code resume} present, restores weights,
+     * optimiser state and step from it and continues.
+     */
+    public Summary run(Checkpoint resume) {
+        NDManager root = model.parameters().manager();
+        List<Double> losses = new ArrayList<>();
+        try (Optimizer optimizer = new Optimizer(config, root)) {
+            long start = 0;
+            if (resume != null) {
+                start = restore(resume, optimizer);
+                progress.line(String.format(Locale.ROOT, "resumed from step %d", start));
+            } else {
+                updateMasks(0);
+            }
+            long itemsPerStep = itemsPerStep();
+            progress.start(start);
+            double lastLoss = Double.NaN;
+            Path lastCheckpoint = null;
+            List<Evaluator.Result> eval = List.of();
+            for (long step = start + 1; step <= config.steps(); step++) {
+                double lr = Schedule.lr(config, step);
+                double loss;
+                double gradNorm;
+                try (NDManager scope = root.newSubManager()) {
+                    loss = 0;
+                    for (int micro = 0; micro < config.accumulate(); micro++) {
+                        Batch batch = data.train(step, micro, config.batch()).toBatch(scope);
+                        Random random = new Random(config.seed() * 1_000_003L + step * 1_009L + micro);
+                        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                            NDArray l = objective.loss(model, batch, step, random);
+                            collector.backward(config.accumulate() == 1 ? l : l.div(config.accumulate()));
+                            loss += l.getFloat() / config.accumulate();
+                        }
+                    }
+                    gradNorm = applyUpdate(optimizer, lr, step, scope);
+                }
+                if (!Double.isFinite(loss)) {
+                    throw new IllegalStateException("loss became " + loss + " at step " + step + "; lower train.lr (now " + config.lr() + ")");
+                }
+                losses.add(loss);
+                lastLoss = loss;
+                if (!masks.isEmpty()) {
+                    updateMasks(step);
+                }
+                metrics.write(String.format(Locale.ROOT, "{\"step\":%d,\"loss\":%.6f,\"lr\":%.6e,\"grad_norm\":%.6f,\"elapsed_s\":%.3f}",
+                        step, loss, lr, gradNorm, progress.elapsedSeconds()));
+                progress.step(step, loss, lr, itemsPerStep);
+                boolean last = step == config.steps();
+                if (last || (config.evalEvery() > 0 && step % config.evalEvery() == 0)) {
+                    eval = evaluate(step);
+                }
+                if (last || (config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0)) {
+                    lastCheckpoint = checkpoint(step, optimizer);
+                }
+            }
+            double seconds = progress.elapsedSeconds();
+            long done = config.steps() - start;
+            return new Summary(config.steps(), lastLoss, seconds, done == 0 ? 0 : done * itemsPerStep / seconds, eval,
+                    lastCheckpoint, losses);
+        }
+    }
+
+    private long itemsPerStep() {
+        HostBatch probe = data.train(1, 0, config.batch());
+        return (long) config.accumulate() * (data.isText() ? probe.labelCount() : probe.size());
+    }
+
+    /** Clips by global norm, updates every trainable tensor, zeroes gradients; returns the norm. */
+    private double applyUpdate(Optimizer optimizer, double lr, long step, NDManager scope) {
+        Map<String, NDArray> grads = new LinkedHashMap<>();
+        double sq = 0;
+        for (String name : model.parameters().trainable()) {
+            NDArray p = model.parameters().get(name);
+            NDArray g;
+            try {
+                g = p.getGradient();
+            } catch (IllegalStateException e) {
+                continue; // not reached by this step's graph: no gradient yet
+            }
+            g.attach(scope);
+            grads.put(name, g);
+            sq += g.square().sum().getFloat();
+        }
+        double norm = Math.sqrt(sq);
+        double scale = config.clip() > 0 && norm > config.clip() ? config.clip() / norm : 1.0;
+        for (Map.Entry<String, NDArray> e : grads.entrySet()) {
+            NDArray g = scale == 1.0 ? e.getValue() : e.getValue().mul(scale);
+            optimizer.update(e.getKey(), model.parameters().get(e.getKey()), g, lr, step, scope);
+            e.getValue().muli(0);
+        }
+        return norm;
+    }
+
+    private void updateMasks(long step) {
+        for (MaskStrategy strategy : masks) {
+            boolean due = step == 0 || (strategy.updateEvery() > 0 && step % strategy.updateEvery() == 0);
+            if (!due) {
+                continue;
+            }
+            for (String siteName : Globs.select(strategy.targets(), model.sites().keySet())) {
+                LinearSite site = model.site(siteName);
+                String maskName = "mask." + siteName;
+                NDArray mask = strategy.computeMask(siteName, site.weight(), step, model.parameters().manager());
+                if (model.parameters().contains(maskName)) {
+                    model.parameters().assign(maskName, mask);
+                    mask.close();
+                } else {
+                    model.parameters().add(maskName, mask, false);
+                }
+                site.setMask(model.parameters().get(maskName), strategy.straightThrough());
+            }
+        }
+    }
+
+    private List<Evaluator.Result> evaluate(long step) {
+        List<HostBatch> batches = data.validation(config.batch(), 50);
+        List<Evaluator.Result> results = new ArrayList<>();
+        for (SubModel sub : evalSubModels) {
+            Evaluator.Result r = Evaluator.evaluate(model, batches, sub, model.parameters().manager());
+            results.add(r);
+            metrics.write(String.format(Locale.ROOT, "{\"step\":%d,\"eval\":\"%s\",\"loss\":%.6f,\"accuracy\":%.6f}", step, sub, r.loss(),
+                    r.accuracy()));
+        }
+        Evaluator.Result first = results.get(results.size() - 1);
+        progress.line(String.format(Locale.ROOT, "eval step %d: %s loss %.4f accuracy %.2f%%", step, first.subModel(), first.loss(),
+                100 * first.accuracy()));
+        return results;
+    }
+
+    private Path checkpoint(long step, Optimizer optimizer) {
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        model.parameters().all().forEach((name, array) -> tensors.put(name, Tensor.of(name, array)));
+        optimizer.state().forEach((name, array) -> tensors.put(name, Tensor.of(name, array)));
+        Map<String, String> meta = new LinkedHashMap<>(metadata);
+        meta.put("step", Long.toString(step));
+        return CheckpointStore.save(runDir, step, tensors, meta);
+    }
+
+    private long restore(Checkpoint checkpoint, Optimizer optimizer) {
+        long step = Long.parseLong(checkpoint.metadata().getOrDefault("step", "0"));
+        try (NDManager m = model.parameters().manager().newSubManager()) {
+            Map<String, NDArray> optim = new LinkedHashMap<>();
+            for (Tensor t : checkpoint.tensors().values()) {
+                NDArray a = t.toNDArray(m);
+                if (t.name().startsWith("optim.")) {
+                    optim.put(t.name(), a);
+                } else if (t.name().startsWith("mask.") && !model.parameters().contains(t.name())) {
+                    NDArray copy = a.duplicate();
+                    model.parameters().add(t.name(), copy, false);
+                    model.site(t.name().substring(5)).setMask(copy, maskStraightThrough(t.name().substring(5)));
+                } else {
+                    model.parameters().assign(t.name(), a);
+                }
+            }
+            optimizer.restore(optim);
+        }
+        return step;
+    }
+
+    private boolean maskStraightThrough(String site) {
+        for (MaskStrategy s : masks) {
+            if (Globs.select(s.targets(), List.of(site)).size() == 1) {
+                return s.straightThrough();
+            }
+        }
+        return false;
+    }
+
+    /** Appends JSON lines to the run's metrics file. */
+    static final class MetricsLog {
+        private final Path file;
+
+        MetricsLog(Path file) {
+            this.file = file;
+        }
+
+        void write(String json) {
+            try {
+                Files.createDirectories(file.getParent());
+                Files.writeString(file, json + "\n", java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write metrics to " + file, e);
+            }
+        }
+    }
+}
