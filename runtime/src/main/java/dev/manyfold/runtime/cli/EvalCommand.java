@@ -35,7 +35,7 @@ final class EvalCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, out)) {
-            List<HostBatch> data = p.data().validation(p.config().batch(), batches);
+            List<HostBatch> data = p.data().validation(batches);
             List<SubModel> subModels = TrainJob.lattice(p);
             out.printf(Locale.ROOT, "%-28s %12s %14s %9s %9s %8s%n", "sub-model", "parameters", "FLOPs", "loss", "accuracy", "% full");
             Evaluator.Result full = null;

@@ -71,7 +71,7 @@ public final class TrainJob {
         if (!recipe.asMap().containsKey("model")) {
             throw new ConfigException("model", "required section is missing", "a model section such as { family: mlp }");
         }
-        TrainingData data = DataSources.open(recipe.section("data"), config.seed());
+        TrainingData data = DataSources.open(recipe.section("data"), config);
         NDManager manager = NDManager.newBaseManager();
         try {
             Model model = ModelFactory.build(recipe.section("model"), data.shape(), config.seed(), manager);

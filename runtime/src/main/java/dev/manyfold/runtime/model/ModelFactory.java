@@ -17,13 +17,13 @@ public final class ModelFactory {
     private ModelFactory() {}
 
     /** What the data decides about the model. */
-    public record DataShape(int inputs, int classes, int vocab, int eos) {
+    public record DataShape(int inputs, int classes, int vocab, int eos, int context) {
         public static DataShape vision(int inputs, int classes) {
-            return new DataShape(inputs, classes, 0, -1);
+            return new DataShape(inputs, classes, 0, -1, 0);
         }
 
-        public static DataShape text(int vocab, int eos) {
-            return new DataShape(0, 0, vocab, eos);
+        public static DataShape text(int vocab, int eos, int context) {
+            return new DataShape(0, 0, vocab, eos, context);
         }
     }
 
@@ -57,7 +57,7 @@ public final class ModelFactory {
                 s.check(heads % kvHeads == 0, "kv-heads", heads + " heads are not divisible into " + kvHeads + " KV groups",
                         "a divisor of heads " + heads);
                 int ffn = s.getInt("ffn", defaultFfn(dim), 1, 1 << 20);
-                int context = s.getInt("context", 128, 2, 1 << 16);
+                int context = s.getInt("context", data.context() > 0 ? data.context() : 128, 2, 1 << 16);
                 boolean tied = s.getBoolean("tied", false);
                 double theta = s.getDouble("rope-theta", 10000.0);
                 double eps = s.getDouble("norm-eps", 1e-5);
@@ -73,7 +73,7 @@ public final class ModelFactory {
 
     /** Rebuilds a model from the configuration map stored with a checkpoint. */
     public static Model fromConfig(Map<String, Object> config, long seed, NDManager manager) {
-        return build(Settings.of("checkpoint.model", config), new DataShape(0, 0, 0, -1), seed, manager);
+        return build(Settings.of("checkpoint.model", config), new DataShape(0, 0, 0, -1, 0), seed, manager);
     }
 
     /** SwiGLU's usual 8/3·dim, rounded up to a multiple of 32. */

@@ -90,7 +90,7 @@ public final class Trainer {
                 try (NDManager scope = root.newSubManager()) {
                     loss = 0;
                     for (int micro = 0; micro < config.accumulate(); micro++) {
-                        Batch batch = data.train(step, micro, config.batch()).toBatch(scope);
+                        Batch batch = data.train(step, micro).toBatch(scope);
                         Random random = new Random(config.seed() * 1_000_003L + step * 1_009L + micro);
                         try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                             NDArray l = objective.loss(model, batch, step, random);
@@ -127,7 +127,7 @@ public final class Trainer {
     }
 
     private long itemsPerStep() {
-        HostBatch probe = data.train(1, 0, config.batch());
+        HostBatch probe = data.train(1, 0);
         return (long) config.accumulate() * (data.isText() ? probe.labelCount() : probe.size());
     }
 
@@ -179,7 +179,7 @@ public final class Trainer {
     }
 
     private List<Evaluator.Result> evaluate(long step) {
-        List<HostBatch> batches = data.validation(config.batch(), 50);
+        List<HostBatch> batches = data.validation(50);
         List<Evaluator.Result> results = new ArrayList<>();
         for (SubModel sub : evalSubModels) {
             Evaluator.Result r = Evaluator.evaluate(model, batches, sub, model.parameters().manager());

@@ -12,11 +12,11 @@ public interface TrainingData {
     /** What the data decides about the model (inputs/classes or vocabulary/EOS). */
     ModelFactory.DataShape shape();
 
-    /** Micro-batch {@code micro} of optimiser step {@code step}. */
-    HostBatch train(long step, int micro, int batchSize);
+    /** Micro-batch {@code micro} of optimiser step {@code step} (1-based). */
+    HostBatch train(long step, int micro);
 
     /** The validation set in fixed batches (at most {@code maxBatches}). */
-    List<HostBatch> validation(int batchSize, int maxBatches);
+    List<HostBatch> validation(int maxBatches);
 
     /** One line describing the data, for logs. */
     String describe();
