@@ -103,7 +103,8 @@ public final class TrainJob {
                 LinearSite site = model.site(siteName);
                 AttachedAdapter attached = adapter.attach(siteName, new int[] {site.outFeatures(), site.inFeatures()},
                         model.parameters().manager(), seed ^ siteName.hashCode() ^ i);
-                attached.parameters().forEach((n, a) -> model.parameters().add("adapters." + i + "." + siteName + "." + n, a, true));
+                String prefix = "adapters." + i + "." + siteName + ".";
+                attached.parameters().forEach((n, a) -> model.parameters().add(prefix + n, a, true));
                 site.addAdapter(attached);
             }
         }
@@ -116,9 +117,9 @@ public final class TrainJob {
     public static Trainer.Summary train(Prepared p, Path runDir, boolean resume, PrintWriter out, boolean terminal) {
         Checkpoint from = null;
         if (resume) {
-            Path latest = CheckpointStore.latest(runDir).orElseThrow(() -> new ConfigException(runDir.toString(),
+            Path latest = CheckpointStore.keepingAll().latest(runDir).orElseThrow(() -> new ConfigException(runDir.toString(),
                     "no checkpoint to resume from", "a run directory with a checkpoint"));
-            from = Checkpoint.read(latest);
+            from = Checkpoint.load(latest);
         }
         try {
             Files.createDirectories(runDir);
@@ -154,9 +155,9 @@ public final class TrainJob {
      * are checked against the model's shapes before any is assigned.
      */
     public static Prepared load(Manyfold host, Path path, PrintWriter out) {
-        Path file = java.nio.file.Files.isDirectory(path) ? CheckpointStore.latest(path).orElseThrow(() -> new ConfigException(
+        Path file = java.nio.file.Files.isDirectory(path) ? CheckpointStore.keepingAll().latest(path).orElseThrow(() -> new ConfigException(
                 path.toString(), "no checkpoint in this run directory", "a run directory containing checkpoint-N.safetensors")) : path;
-        Checkpoint checkpoint = Checkpoint.read(file);
+        Checkpoint checkpoint = Checkpoint.load(file);
         String yaml = checkpoint.metadata().get("recipe");
         if (yaml == null) {
             throw new ConfigException(file.toString(), "checkpoint has no recipe in its metadata", "a checkpoint written by manyfold train");

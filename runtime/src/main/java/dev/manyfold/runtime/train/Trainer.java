@@ -199,7 +199,7 @@ public final class Trainer {
         optimizer.state().forEach((name, array) -> tensors.put(name, Tensor.of(name, array)));
         Map<String, String> meta = new LinkedHashMap<>(metadata);
         meta.put("step", Long.toString(step));
-        return CheckpointStore.save(runDir, step, tensors, meta);
+        return CheckpointStore.keepingLast(3).save(runDir, step, tensors, meta);
     }
 
     private long restore(Checkpoint checkpoint, Optimizer optimizer) {
