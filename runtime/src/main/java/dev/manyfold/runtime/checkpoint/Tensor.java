@@ -4,11 +4,13 @@ import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.stream.Collectors;
 
 /**
  * One named tensor of a checkpoint: a {@link DType}, a shape ({@code []} for a scalar, a
@@ -135,19 +137,33 @@ public final class Tensor {
     /**
      * Copies the tensor into a new array attached to {@code manager}, which owns it: close
      * the manager (or the array) to free it. The array does not share memory with this tensor.
+     * Its data type is {@link DType#ndArrayType()}: BF16 tensors are widened exactly to
+     * FLOAT32, because DJL's PyTorch engine cannot hold BFLOAT16 arrays.
      *
      * @throws CheckpointException when the data cannot be read
-     * @throws UnsupportedOperationException when the engine rejects the data type
+     * @throws UnsupportedOperationException for I16, U16, U32 and U64, which DJL's PyTorch
+     *     engine cannot hold; use {@link #data()} for their raw bytes
      */
     public NDArray toNDArray(NDManager manager) {
         requireNonNull(manager, "manager is null");
+        DataType type = dtype.ndArrayType().orElseThrow(() -> new UnsupportedOperationException("tensor " + name
+                + ": " + dtype + " cannot be converted to an NDArray (DJL's PyTorch engine aborts on it); convertible: "
+                + Arrays.stream(DType.values()).filter(t -> t.ndArrayType().isPresent()).map(Enum::name)
+                        .collect(Collectors.joining(", "))));
         ByteBuffer source = data();
         // A direct buffer is used by PyTorch in place (from_blob) and kept alive by the array;
         // copying into a fresh one keeps the array independent of a memory-mapped file.
-        ByteBuffer target = manager.allocateDirect(source.remaining());
-        Shapes.copyBetweenNativeAndLittleEndian(source, target, dtype.byteSize());
+        ByteBuffer target = manager.allocateDirect(Math.toIntExact(elementCount * type.getNumOfBytes()));
+        if (dtype == DType.BF16) {
+            target.order(ByteOrder.nativeOrder());
+            for (int i = 0; i < elementCount; i++) {
+                target.putInt((source.getShort(2 * i) & 0xFFFF) << 16);
+            }
+        } else {
+            Shapes.copyBetweenNativeAndLittleEndian(source, target, dtype.byteSize());
+        }
         target.flip();
-        return manager.create(target, new Shape(shape), dtype.djlType());
+        return manager.create(target, new Shape(shape), type);
     }
 
     @Override
