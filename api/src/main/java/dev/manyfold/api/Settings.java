@@ -394,6 +394,9 @@ public final class Settings {
     }
 
     static String describe(Object value) {
+        if (value == null) {
+            return "nothing (an empty value)";
+        }
         if (value instanceof String) {
             return "string \"" + value + "\"";
         }
