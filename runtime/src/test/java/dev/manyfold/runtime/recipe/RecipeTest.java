@@ -95,6 +95,15 @@ class RecipeTest {
     }
 
     @Test
+    void dimensionsKeepTheirRecipeOrder() {
+        // Map.copyOf iteration order is randomised per JVM; two opposite orders cannot both survive it.
+        assertThat(validate("dimensions: { heads: { budgets: [1] }, width: { budgets: [1] }, depth: { budgets: [1] } }")
+                .dimensions().keySet()).containsExactly("heads", "width", "depth");
+        assertThat(validate("dimensions: { depth: { budgets: [1] }, width: { budgets: [1] }, heads: { budgets: [1] } }")
+                .dimensions().keySet()).containsExactly("depth", "width", "heads");
+    }
+
+    @Test
     void absentSectionsAreOptional() {
         RecipeValidator.Components c = validate("model: { family: mlp }\n");
 
