@@ -339,7 +339,11 @@ public final class Settings {
     }
 
     private Long asLong(Object v) {
-        if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof java.math.BigInteger) {
+        if (v instanceof java.math.BigInteger) {
+            // longValueExact refuses values beyond a long instead of silently wrapping around.
+            return ((java.math.BigInteger) v).longValueExact();
+        }
+        if (v instanceof Integer || v instanceof Long || v instanceof Short) {
             return ((Number) v).longValue();
         }
         if (v instanceof Number) {
@@ -390,6 +394,9 @@ public final class Settings {
     }
 
     static String describe(Object value) {
+        if (value == null) {
+            return "nothing (an empty value)";
+        }
         if (value instanceof String) {
             return "string \"" + value + "\"";
         }

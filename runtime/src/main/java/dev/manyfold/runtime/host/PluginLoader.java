@@ -192,7 +192,8 @@ final class PluginLoader {
             for (ExtensionKind kind : ExtensionKind.values()) {
                 contributed.put(kind, List.copyOf(kind.read(plugin)));
             }
-        } catch (RuntimeException | LinkageError e) {
+        } catch (RuntimeException | LinkageError | ServiceConfigurationError e) {
+            // ServiceLoader wraps a throwing constructor in ServiceConfigurationError (an Error).
             refuse(name, source, descriptor, "plugin [" + name + "] failed to start: " + rootMessage(e));
             return false;
         }

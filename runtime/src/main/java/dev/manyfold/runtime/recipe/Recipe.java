@@ -56,12 +56,16 @@ public final class Recipe {
     @SuppressWarnings("unchecked")
     public static Recipe parse(String yaml, String source) {
         Object tree;
-        try {
-            tree = YAML.readValue(yaml, Object.class);
+        try (var parser = YAML.getFactory().createParser(yaml)) {
+            // An empty (or comments-only) document has no first token; readValue would call
+            // that "no content" and it would be reported as invalid YAML.
+            tree = parser.nextToken() == null ? null : YAML.readValue(parser, Object.class);
         } catch (JsonProcessingException e) {
             var loc = e.getLocation();
             String where = loc == null ? "" : " at line " + loc.getLineNr() + ", column " + loc.getColumnNr();
             throw new ConfigException(source, "not valid YAML" + where + ": " + e.getOriginalMessage(), "a YAML mapping of sections");
+        } catch (IOException e) {
+            throw new ConfigException(source, "cannot read recipe: " + e.getMessage(), "a YAML mapping of sections");
         }
         if (!(tree instanceof Map)) {
             throw new ConfigException(source, "the recipe is " + (tree == null ? "empty" : "not a mapping"),

@@ -31,7 +31,7 @@ public final class RecipeValidator {
         this.extensions = requireNonNull(extensions, "extensions is null");
     }
 
-    /** The validated plugin components of a recipe. */
+    /** The validated plugin components of a recipe; {@code dimensions} iterates in recipe order. */
     public record Components(Map<String, Dimension> dimensions, Optional<Objective> objective, List<Adapter> adapters,
             List<MaskStrategy> masks, Optional<Decoder> decoder, Optional<TrainConfig> train) {}
 
@@ -68,7 +68,8 @@ public final class RecipeValidator {
             s.rejectUnknown();
             return config;
         });
-        return new Components(Map.copyOf(dimensions), objective, List.copyOf(adapters), List.copyOf(masks), decoder, train);
+        // Keep recipe order: Map.copyOf would iterate in a per-JVM random order.
+        return new Components(java.util.Collections.unmodifiableMap(dimensions), objective, List.copyOf(adapters), List.copyOf(masks), decoder, train);
     }
 
     private <T, F extends dev.manyfold.api.Factory<T>> T typed(Settings section, Map<String, F> factories, ExtensionKind kind,

@@ -1,0 +1,209 @@
+package dev.manyfold.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Properties;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The bundle's {@code bin/manyfold}, run as a separate process. Exit codes: 0 ok, 2 bad input, 3 not available. */
+class CliTest {
+    @TempDir
+    Path tmp;
+
+    private Path pluginRootWithGoodAndRefusedPlugins() {
+        PluginJars jars = new PluginJars(tmp.resolve("build"));
+        Path root = tmp.resolve("plugins");
+        jars.plugin("good").sources(PluginJars.dimensionPlugin("good", "GoodPlugin", "good", "good")).writeTo(root);
+        jars.plugin("future-api").descriptor("api-version", "[2.0,3.0)")
+                .sources(PluginJars.dimensionPlugin("future", "FuturePlugin", "future", "future")).writeTo(root);
+        jars.plugin("throws-on-start").source("boom.BoomPlugin", """
+                package boom;
+
+                public final class BoomPlugin implements dev.manyfold.api.Plugin {
+                    public BoomPlugin() {
+                        throw new IllegalStateException("CUDA driver not found");
+                    }
+                }
+                """).writeTo(root);
+        return root;
+    }
+
+    private static String line(String output, String prefix) {
+        return output.lines().map(String::strip).filter(l -> l.startsWith(prefix)).findFirst()
+                .orElseThrow(() -> new AssertionError("no line starting with \"" + prefix + "\" in:\n" + output));
+    }
+
+    // ---- manyfold plugins ---------------------------------------------------------------
+
+    @Test
+    void pluginsListsTheBundledSortedPluginWithVersionApiRangeOriginStatusAndDimensions() throws IOException {
+        Properties descriptor = Bundle.pluginDescriptor("sorted");
+
+        Cli.Result r = Cli.run("plugins");
+
+        assertThat(r.exit()).as(r.describe()).isZero();
+        assertThat(r.out()).as(r.describe())
+                .contains("sorted " + descriptor.getProperty("version") + "\n")
+                .contains("  api:    " + descriptor.getProperty("api-version") + "\n")
+                .contains("  status: loaded\n")
+                .contains("  dimensions:   depth, width, ffn, heads, embedding\n")
+                .contains("1 plugin(s) loaded, 0 refused");
+        Path from = Path.of(line(r.out(), "from:").substring("from:".length()).strip());
+        assertThat(from.toRealPath()).isEqualTo(Bundle.plugins().resolve("sorted").toRealPath());
+    }
+
+    @Test
+    void pluginsWithAPluginRootListsLoadedAndRefusedPluginsWithTheReason() {
+        Path root = pluginRootWithGoodAndRefusedPlugins();
+
+        Cli.Result r = Cli.run("--plugins", root.toString(), "plugins");
+
+        assertThat(r.exit()).as(r.describe()).isZero();
+        assertThat(r.out()).as(r.describe())
+                .contains("good 1.0.0\n  api:    [1.0,2.0)\n  from:   " + root.resolve("good") + "\n  status: loaded\n"
+                        + "  dimensions:   good\n")
+                .contains("future-api 1.0.0\n  api:    [2.0,3.0)\n  from:   " + root.resolve("future-api") + "\n"
+                        + "  status: refused: plugin [future-api] requires API version [2.0,3.0) but this host provides 1.0.0\n")
+                .contains("  status: refused: plugin [throws-on-start] failed to start: IllegalStateException: CUDA driver not found\n")
+                .contains("1 plugin(s) loaded, 2 refused");
+        // a root given with --plugins replaces the bundle's default plugins/ directory
+        assertThat(r.out()).doesNotContain("sorted ");
+    }
+
+    @Test
+    void pluginsWithSeveralRootsLoadsFromEach() {
+        Path root = pluginRootWithGoodAndRefusedPlugins();
+
+        Cli.Result r = Cli.run("--plugins", Bundle.plugins().toString(), "--plugins", root.toString(), "plugins");
+
+        assertThat(r.exit()).as(r.describe()).isZero();
+        assertThat(r.out()).as(r.describe()).contains("  dimensions:   depth, width, ffn, heads, embedding\n")
+                .contains("  dimensions:   good\n").contains("2 plugin(s) loaded, 2 refused");
+    }
+
+    // ---- manyfold validate --------------------------------------------------------------
+
+    @Test
+    void validateAcceptsEveryExampleRecipe() {
+        for (Path example : Bundle.examples()) {
+            Cli.Result r = Cli.run("validate", example.toString());
+
+            assertThat(r.exit()).as(r.describe()).isZero();
+            assertThat(r.out()).as(r.describe()).containsPattern("recipe \\S+ is valid");
+            assertThat(r.err()).as(r.describe()).doesNotContain("error");
+        }
+    }
+
+    @Test
+    void validateReportsTheDimensionsOfTheSortedExample() {
+        Path sorted = Bundle.examples().stream().filter(p -> p.getFileName().toString().startsWith("sorted-")).findFirst()
+                .orElseThrow(() -> new AssertionError("no sorted-*.yaml example in " + Bundle.examples()));
+
+        Cli.Result r = Cli.run("validate", sorted.toString());
+
+        assertThat(r.exit()).as(r.describe()).isZero();
+        assertThat(r.out()).as(r.describe()).contains("dimensions: [width, depth]");
+    }
+
+    static Stream<Arguments> badRecipes() {
+        return Stream.of(
+                Arguments.of("unknown dimension", "dimensions: {dept: {budgets: [1]}}\n",
+                        "error: dimensions.dept: unknown dimension \"dept\" (did you mean \"depth\"?)"),
+                Arguments.of("unknown key in a plugin section", "dimensions: {depth: {budgets: [1, 2], budget: 3}}\n",
+                        "error: dimensions.depth.budget: unknown key (did you mean \"budgets\"?)"),
+                Arguments.of("unknown key in a nested plugin section",
+                        "dimensions: {width: {range: {from: 8, to: 64, stpe: 8}}}\n",
+                        "error: dimensions.width.range.stpe: unknown key (did you mean \"step\"?)"),
+                Arguments.of("value the plugin refuses", "dimensions: {width: {budgets: [1], fractions: [0.5]}}\n",
+                        "error: dimensions.width: more than one budget form given"),
+                Arguments.of("wrong value type", "train: {steps: many}\n",
+                        "error: train.steps: expected an integer, got string \"many\""),
+                Arguments.of("missing required key", "train: {batch: 4}\n",
+                        "error: train.steps: required key is missing"),
+                Arguments.of("missing type in a list section", "adapters: [{rank: 4}]\n",
+                        "error: adapters[0].type: required key is missing"),
+                Arguments.of("unknown section", "model: {family: mlp}\ndimension: {depth: {budgets: [1]}}\n",
+                        "error: dimension: unknown recipe section (did you mean \"dimensions\"?)"),
+                Arguments.of("YAML syntax error", "model: {family: mlp}\ntrain:\n  steps: [1, 2\n  batch: 4\n",
+                        "not valid YAML at line"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("badRecipes")
+    void validateRefusesABadRecipeWithExitCode2AndTheRecipePath(String what, String yaml, String expected) throws IOException {
+        Path recipe = Files.writeString(tmp.resolve("bad.yaml"), yaml);
+
+        Cli.Result r = Cli.run("validate", recipe.toString());
+
+        assertThat(r.exit()).as(r.describe()).isEqualTo(2);
+        assertThat(r.err()).as(r.describe()).contains(expected);
+        assertThat(r.out()).as(r.describe()).doesNotContain("is valid");
+    }
+
+    @Test
+    void validateOfAMissingFileExitsWithBadInputNamingTheFile() {
+        Path missing = tmp.resolve("nope.yaml");
+
+        Cli.Result r = Cli.run("validate", missing.toString());
+
+        assertThat(r.exit()).as(r.describe()).isEqualTo(2);
+        assertThat(r.err()).as(r.describe()).contains("error: " + missing + ": recipe file not found");
+    }
+
+    @Test
+    void validateStillWorksWhenAPluginInTheRootIsRefused() {
+        Path root = pluginRootWithGoodAndRefusedPlugins();
+        Path example = Bundle.examples().get(0);
+
+        Cli.Result r = Cli.run("--plugins", Bundle.plugins().toString(), "--plugins", root.toString(), "validate", example.toString());
+
+        assertThat(r.exit()).as(r.describe()).isZero();
+        assertThat(r.out()).as(r.describe()).contains("is valid");
+    }
+
+    // ---- commands that have not landed --------------------------------------------------
+
+    @Test
+    void notYetAvailableCommandsSayWhatIsMissing() {
+        // Foundation I: these commands exist but are not implemented; each must say so and exit 3.
+        Cli.Result train = Cli.run("train", "x.yaml");
+
+        assertThat(train.exit()).as(train.describe()).isEqualTo(3);
+        assertThat(train.err()).as(train.describe())
+                .contains("manyfold train is not available in this build")
+                .contains("trainer")
+                .contains("manyfold validate");
+        assertThat(train.out()).as(train.describe()).isEmpty();
+
+        for (String command : List.of("eval", "generate", "bench", "export")) {
+            Cli.Result r = Cli.run(command, "x");
+            assertThat(r.exit()).as(r.describe()).isEqualTo(3);
+            assertThat(r.err()).as(r.describe()).contains("manyfold " + command + " is not available in this build: ");
+        }
+    }
+
+    @Test
+    void helpListsEveryCommand() {
+        Cli.Result r = Cli.run("--help");
+
+        assertThat(r.exit()).as(r.describe()).isZero();
+        assertThat(r.out()).as(r.describe()).contains("plugins", "validate", "train", "eval", "generate", "bench", "export");
+    }
+
+    @Test
+    void unknownCommandIsBadInput() {
+        Cli.Result r = Cli.run("trian");
+
+        assertThat(r.exit()).as(r.describe()).isEqualTo(2);
+        assertThat(r.err()).as(r.describe()).contains("trian");
+    }
+}
