@@ -35,7 +35,14 @@ public final class CorePlugin implements Plugin {
 
             @Override
             public Objective create(Settings settings, Context context) {
-                SubModel sub = subModel(settings.section("sub-model"));
+                Settings section = settings.section("sub-model");
+                SubModel sub = subModel(section);
+                context.model().ifPresent(shape -> sub.budgets().forEach((dim, budget) -> {
+                    Integer max = shape.dimensions().get(dim);
+                    section.check(max != null, dim, "model family \"" + shape.family() + "\" has no dimension \"" + dim + "\"",
+                            "dimensions " + shape.dimensions().keySet());
+                    section.check(budget <= max, dim, dim + " budget " + budget + " does not fit the model", dim + " in [1, " + max + "]");
+                }));
                 return (model, batch, step, random) -> Losses.crossEntropy(model.forward(batch.inputs(), sub), batch.labels());
             }
         });

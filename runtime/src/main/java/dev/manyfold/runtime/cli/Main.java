@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 @Command(name = "manyfold", mixinStandardHelpOptions = true, version = "manyfold 0.1.0",
         description = "Many-in-one neural networks: train, evaluate, decode and export nested sub-models.",
         subcommands = {PluginsCommand.class, ValidateCommand.class, TrainCommand.class, EvalCommand.class,
-                NotYetCommands.Generate.class, NotYetCommands.Bench.class, NotYetCommands.Export.class,
+                NotYetCommands.Generate.class, NotYetCommands.Bench.class, ExportCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Input was refused (recipe, checkpoint, arguments). */
@@ -59,7 +59,9 @@ public final class Main implements Runnable {
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            if (e instanceof ConfigException || e instanceof IllegalArgumentException) {
+            if (e instanceof ConfigException || e instanceof IllegalArgumentException
+                    || e instanceof dev.manyfold.runtime.checkpoint.CheckpointException
+                    || e instanceof dev.manyfold.runtime.data.DataException) {
                 commandLine.getErr().println("error: " + e.getMessage());
                 return BAD_INPUT;
             }

@@ -45,10 +45,4 @@ final class NotYetCommands {
         }
     }
 
-    @Command(name = "export", description = "Export a sub-model (not available yet).")
-    static final class Export extends NotYet {
-        String missing() {
-            return "standalone sub-model export lands with Foundation II item 5; until then `train` writes full checkpoints.";
-        }
-    }
 }

@@ -164,9 +164,7 @@ public final class TrainJob {
         }
         Prepared p = prepare(host, Recipe.parse(yaml, file + "#recipe"), out);
         try {
-            Map<String, long[]> expected = new LinkedHashMap<>();
-            p.model().parameters().all().forEach((n, a) -> expected.put(n, a.getShape().getShape()));
-            checkpoint.validateAgainst(expected);
+            checkpoint.validateAgainst(expectedShapes(p.model(), checkpoint));
             try (NDManager m = p.model().parameters().manager().newSubManager()) {
                 checkpoint.tensors().forEach((n, t) -> {
                     if (n.startsWith("mask.")) {
@@ -183,6 +181,32 @@ public final class TrainJob {
             p.close();
             throw e;
         }
+    }
+
+    /**
+     * The shapes a checkpoint of this model may hold: every parameter, plus optimiser moments
+     * ({@code optim.m.X}, {@code optim.v.X}: the shape of X) and masks ({@code mask.S}: the
+     * shape of site S) where the checkpoint has them.
+     */
+    static Map<String, long[]> expectedShapes(Model model, Checkpoint checkpoint) {
+        Map<String, long[]> expected = new LinkedHashMap<>();
+        model.parameters().all().forEach((n, a) -> {
+            if (!n.startsWith("mask.")) {
+                expected.put(n, a.getShape().getShape());
+            }
+        });
+        for (String name : checkpoint.tensors().keySet()) {
+            if (name.startsWith("optim.m.") || name.startsWith("optim.v.")) {
+                String param = name.substring(8);
+                if (expected.containsKey(param)) {
+                    expected.put(name, expected.get(param));
+                }
+            } else if (name.startsWith("mask.") && model.sites().containsKey(name.substring(5))) {
+                var site = model.site(name.substring(5));
+                expected.put(name, new long[] {site.outFeatures(), site.inFeatures()});
+            }
+        }
+        return expected;
     }
 
     /** Every combination of the recipe's dimension budgets (the full lattice), largest first. */

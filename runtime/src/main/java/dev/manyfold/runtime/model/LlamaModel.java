@@ -45,7 +45,7 @@ public final class LlamaModel extends Model implements LanguageModel {
     private volatile List<Integer> exits;
 
     /** Structural configuration of a LLaMA model. */
-    public record Config(int vocab, int dim, int layers, int heads, int kvHeads, int ffn, int context, boolean tied,
+    public record Config(int vocab, int dim, int layers, int heads, int kvHeads, int headDim, int ffn, int context, boolean tied,
             double ropeTheta, double normEps, int eos) {}
 
     public LlamaModel(ParameterStore p, Config c) {
@@ -55,7 +55,7 @@ public final class LlamaModel extends Model implements LanguageModel {
         this.layers = c.layers();
         this.heads = c.heads();
         this.kvHeads = c.kvHeads();
-        this.headDim = c.dim() / c.heads();
+        this.headDim = c.headDim();
         this.ffn = c.ffn();
         this.context = c.context();
         this.tied = c.tied();
@@ -113,6 +113,7 @@ public final class LlamaModel extends Model implements LanguageModel {
         m.put("layers", c.layers());
         m.put("heads", c.heads());
         m.put("kv-heads", c.kvHeads());
+        m.put("head-dim", c.headDim());
         m.put("ffn", c.ffn());
         m.put("context", c.context());
         m.put("tied", c.tied());
@@ -286,6 +287,33 @@ public final class LlamaModel extends Model implements LanguageModel {
         long perLayer = d * (long) s.heads * headDim + 2 * d * (long) s.kvHeads * headDim
                 + (long) s.heads * headDim * d + 3 * d * s.ffn;
         return 2 * (s.depth * perLayer + vocab * d);
+    }
+
+    @Override
+    public Exported export(SubModel subModel, NDManager manager) {
+        check(subModel, "sub-model");
+        Slice s = slice(subModel);
+        int qd = s.heads * headDim;
+        int kd = s.kvHeads * headDim;
+        Map<String, NDArray> t = new LinkedHashMap<>();
+        t.put("embed.weight", exportPrefix(manager, "embed.weight", vocab, s.dim));
+        for (int i = 0; i < s.depth; i++) {
+            String l = "layers." + i;
+            t.put(l + ".attn_norm.weight", exportPrefix(manager, l + ".attn_norm.weight", s.dim));
+            t.put(l + ".attn.q_proj.weight", exportSite(manager, l + ".attn.q_proj", qd, s.dim));
+            t.put(l + ".attn.k_proj.weight", exportSite(manager, l + ".attn.k_proj", kd, s.dim));
+            t.put(l + ".attn.v_proj.weight", exportSite(manager, l + ".attn.v_proj", kd, s.dim));
+            t.put(l + ".attn.o_proj.weight", exportSite(manager, l + ".attn.o_proj", s.dim, qd));
+            t.put(l + ".mlp_norm.weight", exportPrefix(manager, l + ".mlp_norm.weight", s.dim));
+            t.put(l + ".mlp.gate_proj.weight", exportSite(manager, l + ".mlp.gate_proj", s.ffn, s.dim));
+            t.put(l + ".mlp.up_proj.weight", exportSite(manager, l + ".mlp.up_proj", s.ffn, s.dim));
+            t.put(l + ".mlp.down_proj.weight", exportSite(manager, l + ".mlp.down_proj", s.dim, s.ffn));
+        }
+        t.put("norm.weight", exportPrefix(manager, "norm.weight", s.dim));
+        if (!tied) {
+            t.put("lm_head.weight", exportSite(manager, "lm_head", vocab, s.dim));
+        }
+        return new Exported(configWith("dim", s.dim, "layers", s.depth, "heads", s.heads, "kv-heads", s.kvHeads, "ffn", s.ffn), t);
     }
 
     // ---- LanguageModel ----------------------------------------------------------------------

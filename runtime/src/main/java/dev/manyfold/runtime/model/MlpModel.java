@@ -83,4 +83,21 @@ public final class MlpModel extends Model {
         long d = subModel.budgetOr(DEPTH, blocks);
         return 2 * (w * inputs + d * w * w + classes * w);
     }
+
+    @Override
+    public Exported export(SubModel subModel, ai.djl.ndarray.NDManager manager) {
+        check(subModel, "sub-model");
+        int w = subModel.budgetOr("width", hidden);
+        int d = subModel.budgetOr(DEPTH, blocks);
+        Map<String, NDArray> t = new java.util.LinkedHashMap<>();
+        t.put("input.weight", exportSite(manager, "input", w, inputs));
+        t.put("input.bias", exportPrefix(manager, "input.bias", w));
+        for (int i = 0; i < d; i++) {
+            t.put("blocks." + i + ".fc.weight", exportSite(manager, "blocks." + i + ".fc", w, w));
+            t.put("blocks." + i + ".fc.bias", exportPrefix(manager, "blocks." + i + ".fc.bias", w));
+        }
+        t.put("head.weight", exportSite(manager, "head", classes, w));
+        t.put("head.bias", exportPrefix(manager, "head.bias", classes));
+        return new Exported(configWith("hidden", w, "blocks", d), t);
+    }
 }

@@ -75,6 +75,37 @@ public abstract class Model implements ElasticModel, AutoCloseable {
     /** Multiply-accumulate FLOPs (×2) of one example (one token for language models). */
     public abstract long flops(SubModel subModel);
 
+    /** A sub-model as a standalone plain model: its configuration and its (sliced, merged) tensors. */
+    public record Exported(Map<String, Object> config, Map<String, NDArray> tensors) {}
+
+    /**
+     * Cuts a sub-model out as a plain model of that size: every site's effective weight
+     * (mask and adapters folded in) and every other tensor sliced to the sub-model's
+     * prefix. The arrays are owned by {@code manager}.
+     */
+    public abstract Exported export(SubModel subModel, NDManager manager);
+
+    /** Copies {@code config} with some entries replaced. */
+    protected Map<String, Object> configWith(Object... keyValues) {
+        Map<String, Object> c = new LinkedHashMap<>(config);
+        for (int i = 0; i < keyValues.length; i += 2) {
+            c.put((String) keyValues[i], keyValues[i + 1]);
+        }
+        return c;
+    }
+
+    /** The effective weight of a site's prefix, detached and owned by {@code manager}. */
+    protected NDArray exportSite(NDManager manager, String site, int rows, int cols) {
+        return site(site).effectiveWeight(manager, rows, cols).duplicate().stopGradient();
+    }
+
+    /** A 1-D or 2-D tensor's prefix copy, owned by {@code manager}. */
+    protected NDArray exportPrefix(NDManager manager, String tensor, int... sizes) {
+        NDArray t = parameters.get(tensor);
+        NDArray view = sizes.length == 1 ? Ops.prefix(manager, t, sizes[0]) : Ops.prefix(manager, t, sizes[0], sizes[1]);
+        return Ops.own(manager, view.duplicate()).stopGradient();
+    }
+
     /** Exit depths a sub-model with this budget can produce; the depth dimension's name. */
     public static final String DEPTH = "depth";
 

@@ -50,9 +50,12 @@ public final class ModelFactory {
                 int dim = s.getInt("dim", 256, 2, 1 << 16);
                 int layers = s.getInt("layers", 4, 1, 512);
                 int heads = s.getInt("heads", 4, 1, dim);
-                s.check(dim % heads == 0, "heads", dim + " is not divisible by " + heads + " heads", "a divisor of dim " + dim);
-                s.check((dim / heads) % 2 == 0, "heads", "head dimension " + dim / heads + " is odd; RoPE needs an even one",
-                        "heads such that dim/heads is even");
+                boolean explicitHeadDim = s.has("head-dim");
+                s.check(explicitHeadDim || dim % heads == 0, "heads", dim + " is not divisible by " + heads + " heads",
+                        "a divisor of dim " + dim + " (or an explicit head-dim)");
+                int headDim = s.getInt("head-dim", Math.max(1, dim / heads), 2, 1 << 12);
+                s.check(headDim % 2 == 0, explicitHeadDim ? "head-dim" : "heads", "head dimension " + headDim
+                        + " is odd; RoPE needs an even one", "an even head dimension");
                 int kvHeads = s.getInt("kv-heads", heads, 1, heads);
                 s.check(heads % kvHeads == 0, "kv-heads", heads + " heads are not divisible into " + kvHeads + " KV groups",
                         "a divisor of heads " + heads);
@@ -64,7 +67,7 @@ public final class ModelFactory {
                 int eos = s.getInt("eos", data.eos());
                 s.rejectUnknown();
                 store = new ParameterStore(manager, seed);
-                model = new LlamaModel(store, new LlamaModel.Config(vocab, dim, layers, heads, kvHeads, ffn, context, tied, theta, eps, eos));
+                model = new LlamaModel(store, new LlamaModel.Config(vocab, dim, layers, heads, kvHeads, headDim, ffn, context, tied, theta, eps, eos));
             }
             default -> throw new IllegalStateException(family);
         }

@@ -137,6 +137,17 @@ public final class Recipe {
         return Settings.of("", root).sections(name);
     }
 
+    /**
+     * A copy with some sections replaced and others removed (e.g. an exported plain model:
+     * a new {@code model} section, no {@code dimensions} or {@code adapters}).
+     */
+    public Recipe with(Map<String, Object> replaced, Set<String> removed) {
+        Map<String, Object> copy = new java.util.LinkedHashMap<>(root);
+        removed.forEach(copy::remove);
+        copy.putAll(replaced);
+        return new Recipe(source, copy);
+    }
+
     /** The recipe serialised back to YAML (stored in checkpoints and run directories). */
     public String toYaml() {
         try {
