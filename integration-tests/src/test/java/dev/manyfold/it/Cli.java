@@ -20,6 +20,11 @@ final class Cli {
     }
 
     static Result run(String... args) {
+        return run(java.util.Map.of(), args);
+    }
+
+    /** Runs with extra environment variables. */
+    static Result run(java.util.Map<String, String> env, String... args) {
         List<String> command = new ArrayList<>();
         command.add(Bundle.launcher().toString());
         command.addAll(List.of(args));
@@ -30,6 +35,7 @@ final class Cli {
                 ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile());
                 // the JDK running the tests, not whatever java is first on PATH
                 pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+                pb.environment().putAll(env);
                 Process p = pb.start();
                 if (!p.waitFor(180, TimeUnit.SECONDS)) {
                     p.destroyForcibly();

@@ -14,8 +14,8 @@ import picocli.CommandLine.Option;
 /** The {@code manyfold} command line. Exit codes: 0 success, 1 failure, 2 bad input, 3 not available. */
 @Command(name = "manyfold", mixinStandardHelpOptions = true, version = "manyfold 0.1.0",
         description = "Many-in-one neural networks: train, evaluate, decode and export nested sub-models.",
-        subcommands = {PluginsCommand.class, ValidateCommand.class, TrainCommand.class, EvalCommand.class,
-                NotYetCommands.Generate.class, NotYetCommands.Bench.class, ExportCommand.class,
+        subcommands = {PluginsCommand.class, ValidateCommand.class, DoctorCommand.class, TrainCommand.class, EvalCommand.class,
+                NotYetCommands.Generate.class, BenchCommand.class, ExportCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Input was refused (recipe, checkpoint, arguments). */

@@ -38,11 +38,5 @@ final class NotYetCommands {
         }
     }
 
-    @Command(name = "bench", description = "Benchmark training or decoding (not available yet).")
-    static final class Bench extends NotYet {
-        String missing() {
-            return "`bench train` and `bench decode` land with the benchmark work (Foundation II item 8, adaptive decoding).";
-        }
-    }
 
 }

@@ -53,6 +53,8 @@ final class TrainCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "eval %s: loss %.4f, accuracy %.2f%%, %,d parameters%n", r.subModel(), r.loss(),
                         100 * r.accuracy(), r.parameters());
             }
+            prepared.data().unigramEntropy().ifPresent(h -> out.printf(Locale.ROOT,
+                    "baseline: unigram cross-entropy of the validation tokens %.4f nats/token%n", h));
             out.printf("checkpoint: %s%nrun directory: %s%n", s.checkpoint(), dir);
             return 0;
         }

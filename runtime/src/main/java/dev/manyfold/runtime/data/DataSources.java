@@ -131,6 +131,23 @@ public final class DataSources {
             return true;
         }
 
+        @Override
+        public java.util.OptionalDouble unigramEntropy() {
+            int vocab = tokenizer.vocabularySize();
+            double[] counts = new double[vocab];
+            java.util.Arrays.fill(counts, 1.0);
+            for (int t : split.train().tokens()) {
+                counts[t]++;
+            }
+            double total = java.util.Arrays.stream(counts).sum();
+            double nats = 0;
+            int[] validation = split.validation().tokens();
+            for (int t : validation) {
+                nats -= Math.log(counts[t] / total);
+            }
+            return java.util.OptionalDouble.of(nats / validation.length);
+        }
+
         /** The tokenizer of this data. */
         public Tokenizer tokenizer() {
             return tokenizer;

@@ -132,13 +132,21 @@ public final class TrainJob {
         metadata.put("recipe", p.recipe().toYaml());
         metadata.put("model", toJson(p.model().config()));
         metadata.put("family", p.model().family());
-        Progress progress = new Progress(out, terminal, p.config().steps(), p.config().logEvery(),
-                p.data().isText() ? "tokens" : "examples");
         out.printf("training %s: %s, %,d parameters, data %s%n", p.recipe().name(), p.model().family(), p.model().totalParameters(),
                 p.data().describe());
-        Trainer trainer = new Trainer(p.model(), p.data(), p.objective(), p.config(), p.components().masks(),
-                List.of(SubModel.FULL), runDir, progress, metadata);
-        return trainer.run(from);
+        return trainer(p, runDir, out, terminal, metadata).run(from);
+    }
+
+    /** A trainer for a prepared run (used by {@code bench train}, which never persists). */
+    public static Trainer trainer(Prepared p, Path runDir, PrintWriter out, boolean terminal) {
+        return trainer(p, runDir, out, terminal, Map.of());
+    }
+
+    private static Trainer trainer(Prepared p, Path runDir, PrintWriter out, boolean terminal, Map<String, String> metadata) {
+        Progress progress = new Progress(out, terminal, p.config().steps(), p.config().logEvery(),
+                p.data().isText() ? "tokens" : "examples");
+        return new Trainer(p.model(), p.data(), p.objective(), p.config(), p.components().masks(), List.of(SubModel.FULL), runDir,
+                progress, metadata);
     }
 
     static String toJson(Object value) {

@@ -85,21 +85,9 @@ public final class Trainer {
             List<Evaluator.Result> eval = List.of();
             for (long step = start + 1; step <= config.steps(); step++) {
                 double lr = Schedule.lr(config, step);
-                double loss;
-                double gradNorm;
-                try (NDManager scope = root.newSubManager()) {
-                    loss = 0;
-                    for (int micro = 0; micro < config.accumulate(); micro++) {
-                        Batch batch = data.train(step, micro).toBatch(scope);
-                        Random random = new Random(config.seed() * 1_000_003L + step * 1_009L + micro);
-                        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                            NDArray l = objective.loss(model, batch, step, random);
-                            collector.backward(config.accumulate() == 1 ? l : l.div(config.accumulate()));
-                            loss += l.getFloat() / config.accumulate();
-                        }
-                    }
-                    gradNorm = applyUpdate(optimizer, lr, step, scope);
-                }
+                double[] lossAndNorm = step(step, lr, optimizer, root);
+                double loss = lossAndNorm[0];
+                double gradNorm = lossAndNorm[1];
                 if (!Double.isFinite(loss)) {
                     throw new IllegalStateException("loss became " + loss + " at step " + step + "; lower train.lr (now " + config.lr() + ")");
                 }
@@ -123,6 +111,46 @@ public final class Trainer {
             long done = config.steps() - start;
             return new Summary(config.steps(), lastLoss, seconds, done == 0 ? 0 : done * itemsPerStep / seconds, eval,
                     lastCheckpoint, losses);
+        }
+    }
+
+    /** One optimiser step: micro-batches, backward, clipping, update. Returns {loss, grad norm}. */
+    private double[] step(long step, double lr, Optimizer optimizer, NDManager root) {
+        try (NDManager scope = root.newSubManager()) {
+            double loss = 0;
+            for (int micro = 0; micro < config.accumulate(); micro++) {
+                Batch batch = data.train(step, micro).toBatch(scope);
+                Random random = new Random(config.seed() * 1_000_003L + step * 1_009L + micro);
+                try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                    NDArray l = objective.loss(model, batch, step, random);
+                    collector.backward(config.accumulate() == 1 ? l : l.div(config.accumulate()));
+                    loss += l.getFloat() / config.accumulate();
+                }
+            }
+            return new double[] {loss, applyUpdate(optimizer, lr, step, scope)};
+        }
+    }
+
+    /** Timing of {@link #benchmark}. */
+    public record Timing(int steps, double seconds, double stepsPerSecond, double itemsPerSecond) {}
+
+    /**
+     * Runs {@code warmup} untimed and then {@code steps} timed optimiser steps: no
+     * evaluation, metrics or checkpoints. The model's weights change.
+     */
+    public Timing benchmark(int warmup, int steps) {
+        NDManager root = model.parameters().manager();
+        try (Optimizer optimizer = new Optimizer(config, root)) {
+            updateMasks(0);
+            for (int i = 1; i <= warmup; i++) {
+                step(i, Schedule.lr(config, i), optimizer, root);
+            }
+            long t0 = System.nanoTime();
+            for (int i = warmup + 1; i <= warmup + steps; i++) {
+                step(i, Schedule.lr(config, i), optimizer, root);
+            }
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            return new Timing(steps, seconds, steps / seconds, steps * itemsPerStep() / seconds);
         }
     }
 

@@ -21,6 +21,15 @@ public interface TrainingData {
     /** One line describing the data, for logs. */
     String describe();
 
+    /**
+     * For text: the cross-entropy (nats per token) of the validation tokens under the
+     * training set's unigram frequencies (add-one smoothed) — the loss a model that ignores
+     * context would reach. Empty for classification.
+     */
+    default java.util.OptionalDouble unigramEntropy() {
+        return java.util.OptionalDouble.empty();
+    }
+
     /** True for language modelling (token inputs), false for classification. */
     boolean isText();
 }
