@@ -178,7 +178,7 @@ class CliTest {
     @Test
     void notYetAvailableCommandsSayWhatIsMissing() {
         // Commands whose implementation has not landed yet must say so and exit 3, never fake a result.
-        for (String command : List.of("generate", "export")) {
+        for (String command : List.of("generate")) {
             Cli.Result r = Cli.run(command, "x");
             assertThat(r.exit()).as(r.describe()).isEqualTo(3);
             assertThat(r.err()).as(r.describe()).contains("manyfold " + command + " is not available in this build: ");

@@ -63,10 +63,10 @@ class EndToEndTest {
         Path exported = dir.resolve("small.safetensors");
         Cli.Result export = Cli.run("export", run.toString(), "--sub-model", "depth=1,width=16", "-o", exported.toString());
         assertThat(export.exit()).as(export.describe()).isZero();
-        assertThat(export.out()).contains("exported depth=1,width=16: 13,018 parameters");
+        assertThat(export.out()).contains("exported depth=1,width=16: 13,002 parameters");
         Cli.Result evalSmall = Cli.run("eval", exported.toString());
         assertThat(evalSmall.exit()).as(evalSmall.describe()).isZero();
-        assertThat(evalSmall.out()).containsPattern("full\\s+13,018");
+        assertThat(evalSmall.out()).containsPattern("full\\s+13,002");
 
         // resuming a finished run from its checkpoint at step 20 reaches the same final loss line
         Path resumed = dir.resolve("resumed");
