@@ -71,6 +71,37 @@ final class PrefixDimension implements Dimension {
         return new PrefixDimension(name, settings.path(), explicit, fractions, weights);
     }
 
+    /**
+     * A dimension with explicit budgets and no weights, for budgets that come from somewhere
+     * other than a budget form (e.g. the distinct entries of an objective's {@code fixed} list).
+     *
+     * @param path the recipe path errors name
+     */
+    static PrefixDimension ofBudgets(String name, String path, List<Integer> budgets) {
+        if (budgets.isEmpty()) {
+            throw new ConfigException(path, "the budget list is empty", "a non-empty list of sizes");
+        }
+        return new PrefixDimension(name, path, List.copyOf(budgets), null, null);
+    }
+
+    /** The recipe path of this dimension's section. */
+    String path() {
+        return path;
+    }
+
+    /** Whether sampling weights were given. */
+    boolean hasWeights() {
+        return weights != null;
+    }
+
+    /**
+     * The budgets when they do not depend on the model ({@code budgets} or {@code range}),
+     * sorted; empty for {@code fractions}.
+     */
+    java.util.Optional<List<Integer>> explicitBudgets() {
+        return explicit == null ? java.util.Optional.empty() : java.util.Optional.of(List.copyOf(new TreeSet<>(explicit)));
+    }
+
     @Override
     public String name() {
         return name;

@@ -5,6 +5,7 @@ import dev.manyfold.api.Plugin;
 import dev.manyfold.api.Settings;
 import dev.manyfold.api.dimension.Dimension;
 import dev.manyfold.api.dimension.DimensionFactory;
+import dev.manyfold.api.objective.ObjectiveFactory;
 import java.util.List;
 
 /** SortedNet and Sorted LLaMA (SoFT): nested prefix dimensions and their objectives. */
@@ -19,6 +20,12 @@ public final class SortedPlugin implements Plugin {
     @Override
     public List<DimensionFactory> dimensions() {
         return DIMENSIONS.stream().map(d -> (DimensionFactory) new PrefixDimensionFactory(d[0], d[1])).toList();
+    }
+
+    /** {@code stochastic}, {@code summation} and {@code all-exits}; see {@link SortedObjectiveFactory}. */
+    @Override
+    public List<ObjectiveFactory> objectives() {
+        return SortedObjectiveFactory.ALL;
     }
 
     private static final class PrefixDimensionFactory implements DimensionFactory {

@@ -1,0 +1,119 @@
+package dev.manyfold.plugin.sorted;
+
+import dev.manyfold.api.Context;
+import dev.manyfold.api.Settings;
+import dev.manyfold.api.objective.Objective;
+import dev.manyfold.api.objective.ObjectiveFactory;
+import java.util.List;
+
+/**
+ * The {@code stochastic}, {@code summation} and {@code all-exits} objectives.
+ *
+ * <p><b>Where the budgets come from.</b> An objective receives only its own recipe section, so
+ * it cannot read the top-level {@code dimensions}. Each sorted objective therefore carries a
+ * required {@code dimensions:} subsection, written in the top-level syntax
+ * ({@code budgets} | {@code range} | {@code fractions}, optional {@code weights}) plus the
+ * objective-only {@code fixed: [...]} cycle. It is the single source of truth for what is
+ * <em>trained</em>; the top-level section stays the source for what the model is cut along and
+ * evaluated on. An absent subsection is refused: the objective never guesses budgets from the
+ * model. Budgets are checked against the model (when the host knows it at creation, otherwise
+ * on the first loss) and errors name the path, e.g. {@code objective.dimensions.depth}.
+ *
+ * <pre>
+ * objective:
+ *   type: stochastic            # or summation, all-exits
+ *   dimensions:
+ *     width: { range: { from: 32, to: 256, step: 32 } }
+ *     depth: { budgets: [1, 2, 3, 4], weights: [1, 1, 1, 2] }
+ *   samples: 1                  # stochastic: draws per micro-step
+ *   sandwich: false             # stochastic: also train smallest and largest every micro-step
+ *   # summation: sub-models: contained | all, reduce: mean | sum, max-sub-models: k
+ *   report-every: 0             # > 0: write sorted-visits.tsv to the work directory every N steps
+ * </pre>
+ */
+final class SortedObjectiveFactory implements ObjectiveFactory {
+    enum Kind { STOCHASTIC, SUMMATION, ALL_EXITS }
+
+    static final List<ObjectiveFactory> ALL = List.of(
+            new SortedObjectiveFactory(Kind.STOCHASTIC), new SortedObjectiveFactory(Kind.SUMMATION),
+            new SortedObjectiveFactory(Kind.ALL_EXITS));
+
+    private final Kind kind;
+
+    SortedObjectiveFactory(Kind kind) {
+        this.kind = kind;
+    }
+
+    @Override
+    public String name() {
+        return switch (kind) {
+            case STOCHASTIC -> "stochastic";
+            case SUMMATION -> "summation";
+            case ALL_EXITS -> "all-exits";
+        };
+    }
+
+    @Override
+    public String description() {
+        return switch (kind) {
+            case STOCHASTIC -> "SortedNet stochastic loss: CE of sub-models drawn by Eq. 1 from the objective's own required"
+                    + " dimensions: {...} (top-level syntax; weights or fixed per dimension); samples, sandwich, report-every";
+            case SUMMATION -> "SortedNet stochastic summation: mean (reduce: sum) CE of a drawn sub-model and every targeted"
+                    + " sub-model it contains (sub-models: all = whole lattice) from the required dimensions: {...};"
+                    + " max-sub-models caps evenly";
+            case ALL_EXITS -> "SoFT (Sorted LLaMA Eq. 1): equal-weight mean CE at every budget of the required"
+                    + " dimensions: { depth: {...} }, all exits from one trunk pass through the shared norm and head";
+        };
+    }
+
+    @Override
+    public Objective create(Settings settings, Context context) {
+        int reportEvery = settings.getInt("report-every", 0, 0, Integer.MAX_VALUE);
+        SortedObjective objective = switch (kind) {
+            case STOCHASTIC -> {
+                int samples = settings.getInt("samples", 1, 1, 1024);
+                boolean sandwich = settings.getBoolean("sandwich", false);
+                yield new StochasticObjective(SamplingSpec.fromSettings(settings), context, reportEvery, samples, sandwich);
+            }
+            case SUMMATION -> {
+                boolean all = settings.getChoice("sub-models", List.of("contained", "all"), "contained").equals("all");
+                boolean sum = settings.getChoice("reduce", List.of("mean", "sum"), "mean").equals("sum");
+                int cap = settings.getInt("max-sub-models", 0, 0, Integer.MAX_VALUE);
+                SamplingSpec spec = SamplingSpec.fromSettings(settings);
+                if (all) {
+                    refuseDistributions(spec, "sub-models: all trains every targeted sub-model on every call and draws nothing");
+                }
+                yield new SummationObjective(spec, context, reportEvery, all, sum, cap, settings.path());
+            }
+            case ALL_EXITS -> {
+                SamplingSpec spec = SamplingSpec.fromSettings(settings);
+                for (SamplingSpec.Entry e : spec.entries().values()) {
+                    if (!e.name().equals("depth")) {
+                        throw new dev.manyfold.api.ConfigException(e.path(), "all-exits cuts only along depth (one exit per"
+                                + " depth budget, all from one trunk pass); dimension \"" + e.name() + "\" cannot be used",
+                                "dimensions: { depth: { budgets: [...] } } only; use stochastic or summation for " + e.name());
+                    }
+                }
+                settings.check(spec.entries().containsKey("depth"), "dimensions", "no depth dimension given",
+                        "dimensions: { depth: { budgets: [...] } }");
+                refuseDistributions(spec, "all-exits computes the loss at every depth budget on every call and draws nothing");
+                yield new AllExitsObjective(spec, context, reportEvery);
+            }
+        };
+        objective.bindEarly();
+        return objective;
+    }
+
+    private static void refuseDistributions(SamplingSpec spec, String why) {
+        for (SamplingSpec.Entry e : spec.entries().values()) {
+            if (e.hasWeights()) {
+                throw new dev.manyfold.api.ConfigException(e.path() + ".weights", "weights have no effect here: " + why,
+                        "budgets only; drop weights");
+            }
+            if (e.hasFixed()) {
+                throw new dev.manyfold.api.ConfigException(e.path() + ".fixed", "a fixed cycle has no effect here: " + why,
+                        "budgets only; use budgets: instead of fixed:");
+            }
+        }
+    }
+}

@@ -1,0 +1,249 @@
+package dev.manyfold.plugin.sorted;
+
+import static dev.manyfold.plugin.sorted.Fakes.LLAMA;
+import static dev.manyfold.plugin.sorted.Fakes.MLP;
+import static dev.manyfold.plugin.sorted.Fakes.expected;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.manyfold.api.Context;
+import dev.manyfold.api.ModelShape;
+import dev.manyfold.api.Settings;
+import dev.manyfold.api.SubModel;
+import dev.manyfold.api.objective.Objective;
+import dev.manyfold.api.objective.ObjectiveFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ObjectivesTest {
+    private static final double TOLERANCE = 1e-5;
+
+    private NDManager manager;
+
+    @BeforeEach
+    void open() {
+        manager = NDManager.newBaseManager();
+    }
+
+    @AfterEach
+    void close() {
+        manager.close();
+    }
+
+    /** Creates an objective the way the host does: factory by name, then the unknown-key check. */
+    static SortedObjective create(String type, Map<String, ?> section, Context context) {
+        ObjectiveFactory factory = new SortedPlugin().objectives().stream().filter(f -> f.name().equals(type)).findFirst()
+                .orElseThrow();
+        Settings settings = Fakes.objective(section);
+        Objective objective = factory.create(settings, context);
+        settings.rejectUnknown();
+        return (SortedObjective) objective;
+    }
+
+    private static final Map<String, ?> MLP_DIMS = Map.of(
+            "depth", Map.of("budgets", List.of(1, 2, 4)),
+            "width", Map.of("budgets", List.of(64, 128, 256)));
+
+    private double loss(SortedObjective objective, Fakes.FakeModel model, long step, Random random) {
+        NDArray l = objective.loss(model, Fakes.batch(manager), step, random);
+        assertThat(l.getShape().isScalar()).isTrue();
+        return l.getFloat();
+    }
+
+    /** The sub-models an independent sampler with the same spec draws from the same seed. */
+    private static List<SubModel> replay(Map<String, ?> dims, ModelShape shape, long seed, int n) {
+        SubModelSampler twin = SubModelSamplerTest.sampler(shape, dims);
+        Random random = new Random(seed);
+        List<SubModel> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            out.add(twin.sample(random));
+        }
+        return out;
+    }
+
+    @Test
+    void thePluginContributesTheThreeObjectives() {
+        assertThat(new SortedPlugin().objectives()).extracting(ObjectiveFactory::name)
+                .containsExactly("stochastic", "summation", "all-exits");
+        assertThat(new SortedPlugin().objectives()).allSatisfy(f -> assertThat(f.description()).contains("dimensions"));
+    }
+
+    @Test
+    void stochasticIsTheCrossEntropyOfOneDrawnSubModel() {
+        SortedObjective objective = create("stochastic", Map.of("dimensions", MLP_DIMS), Fakes.context(MLP));
+        Fakes.FakeModel model = new Fakes.FakeModel(MLP);
+        List<SubModel> expectedDraws = replay(MLP_DIMS, MLP, 5, 1);
+        double loss = loss(objective, model, 1, new Random(5));
+        assertThat(model.forwards).containsExactlyElementsOf(expectedDraws);
+        assertThat(model.exitCalls).isEmpty();
+        assertThat(loss).isCloseTo(expected(MLP, expectedDraws.get(0)), within(TOLERANCE));
+    }
+
+    @Test
+    void stochasticDrawsFollowTheSeededRandomAcrossMicroSteps() {
+        SortedObjective objective = create("stochastic", Map.of("dimensions", MLP_DIMS), Fakes.context(null));
+        Fakes.FakeModel model = new Fakes.FakeModel(MLP);
+        List<SubModel> expectedDraws = new ArrayList<>();
+        for (int call = 0; call < 40; call++) {
+            long seed = 1000 + call;
+            expectedDraws.add(replay(MLP_DIMS, MLP, seed, 1).get(0));
+            double loss = loss(objective, model, 1 + call / 4, new Random(seed));
+            assertThat(loss).isCloseTo(expected(MLP, expectedDraws.get(call)), within(TOLERANCE));
+        }
+        assertThat(model.forwards).isEqualTo(expectedDraws);
+        Map<SubModel, Long> counts = new HashMap<>();
+        expectedDraws.forEach(s -> counts.merge(s, 1L, Long::sum));
+        assertThat(objective.visits()).isEqualTo(counts);
+        assertThat(objective.sampler().orElseThrow().visits()).isEqualTo(counts);
+    }
+
+    @Test
+    void stochasticWithSeveralSamplesIsTheirMean() {
+        SortedObjective objective = create("stochastic", Map.of("dimensions", MLP_DIMS, "samples", 3), Fakes.context(MLP));
+        Fakes.FakeModel model = new Fakes.FakeModel(MLP);
+        List<SubModel> draws = replay(MLP_DIMS, MLP, 8, 3);
+        double loss = loss(objective, model, 1, new Random(8));
+        assertThat(model.forwards).isEqualTo(draws);
+        double mean = draws.stream().mapToDouble(s -> expected(MLP, s)).sum() / 3;
+        assertThat(loss).isCloseTo(mean, within(TOLERANCE));
+    }
+
+    @Test
+    void sandwichAlwaysAddsTheSmallestAndLargest() {
+        SortedObjective objective = create("stochastic", Map.of("dimensions", MLP_DIMS, "sandwich", true), Fakes.context(MLP));
+        SubModel smallest = SubModel.of(Map.of("depth", 1, "width", 64));
+        SubModel largest = SubModel.of(Map.of("depth", 4, "width", 256));
+        for (int call = 0; call < 30; call++) {
+            Fakes.FakeModel model = new Fakes.FakeModel(MLP);
+            SubModel drawn = replay(MLP_DIMS, MLP, call, 1).get(0);
+            double loss = loss(objective, model, call + 1, new Random(call));
+            assertThat(model.forwards).containsExactly(smallest, drawn, largest);
+            double mean = (expected(MLP, smallest) + expected(MLP, drawn) + expected(MLP, largest)) / 3;
+            assertThat(loss).isCloseTo(mean, within(TOLERANCE));
+        }
+        assertThat(objective.visits()).containsKeys(smallest, largest);
+        assertThat(objective.visits().get(largest)).isGreaterThanOrEqualTo(30);
+        assertThat(objective.visits().get(smallest)).isGreaterThanOrEqualTo(30);
+        // Only the drawn sub-models enter Eq. 1's visited set.
+        assertThat(objective.sampler().orElseThrow().draws()).isEqualTo(30);
+    }
+
+    @Test
+    void summationIsTheMeanOverTheDrawnSubModelAndEverythingItContains() {
+        SortedObjective objective = create("summation", Map.of("dimensions", MLP_DIMS), Fakes.context(MLP));
+        SubModelSampler reference = SubModelSamplerTest.sampler(MLP, MLP_DIMS);
+        for (int call = 0; call < 20; call++) {
+            Fakes.FakeModel model = new Fakes.FakeModel(MLP);
+            SubModel top = replay(MLP_DIMS, MLP, call, 1).get(0);
+            List<SubModel> contained = new ArrayList<>();
+            for (SubModel s : reference.lattice()) {
+                if (s.budget("depth").getAsInt() <= top.budget("depth").getAsInt()
+                        && s.budget("width").getAsInt() <= top.budget("width").getAsInt()) {
+                    contained.add(s);
+                }
+            }
+            double loss = loss(objective, model, 1, new Random(call));
+            assertThat(model.forwards).containsExactlyElementsOf(contained).contains(top);
+            double mean = contained.stream().mapToDouble(s -> expected(MLP, s)).sum() / contained.size();
+            assertThat(loss).isCloseTo(mean, within(TOLERANCE));
+        }
+    }
+
+    @Test
+    void summationCanSumAndCoverTheWholeLattice() {
+        SortedObjective objective = create("summation", Map.of("dimensions", MLP_DIMS, "sub-models", "all", "reduce", "sum"),
+                Fakes.context(MLP));
+        Fakes.FakeModel model = new Fakes.FakeModel(MLP);
+        Random random = new Random(1);
+        double loss = loss(objective, model, 1, random);
+        List<SubModel> lattice = SubModelSamplerTest.sampler(MLP, MLP_DIMS).lattice();
+        assertThat(lattice).hasSize(9);
+        assertThat(model.forwards).isEqualTo(lattice);
+        double sum = lattice.stream().mapToDouble(s -> expected(MLP, s)).sum();
+        assertThat(loss).isCloseTo(sum, within(TOLERANCE * 9));
+        // "all" draws nothing.
+        assertThat(random.nextLong()).isEqualTo(new Random(1).nextLong());
+        assertThat(objective.sampler().orElseThrow().draws()).isZero();
+        assertThat(objective.visits()).hasSize(9).allSatisfy((s, c) -> assertThat(c).isEqualTo(1));
+    }
+
+    @Test
+    void summationCapKeepsTheEndsAndSpreadsTheRestEvenly() {
+        SortedObjective objective = create("summation", Map.of("dimensions", MLP_DIMS, "max-sub-models", 3), Fakes.context(MLP));
+        for (int call = 0; call < 20; call++) {
+            Fakes.FakeModel model = new Fakes.FakeModel(MLP);
+            SubModel top = replay(MLP_DIMS, MLP, call, 1).get(0);
+            double loss = loss(objective, model, 1, new Random(call));
+            SubModelSampler reference = SubModelSamplerTest.sampler(MLP, MLP_DIMS);
+            List<SubModel> chosen = reference.containedIn(top, 3);
+            assertThat(model.forwards).isEqualTo(chosen).hasSizeLessThanOrEqualTo(3).contains(top);
+            if (!top.equals(reference.smallest())) {
+                assertThat(model.forwards).contains(reference.smallest());
+            }
+            assertThat(loss).isCloseTo(chosen.stream().mapToDouble(s -> expected(MLP, s)).sum() / chosen.size(),
+                    within(TOLERANCE));
+        }
+    }
+
+    @Test
+    void allExitsIsTheMeanOverEveryDepthFromOneTrunkPass() {
+        Map<String, ?> dims = Map.of("depth", Map.of("budgets", List.of(8, 2, 4, 6)));
+        SortedObjective objective = create("all-exits", Map.of("dimensions", dims), Fakes.context(LLAMA));
+        Fakes.FakeModel model = new Fakes.FakeModel(LLAMA);
+        Random random = new Random(4);
+        double loss = loss(objective, model, 1, random);
+        assertThat(model.exitCalls).containsExactly(List.of(2, 4, 6, 8));
+        assertThat(model.exitSubModels).containsExactly(SubModel.FULL);
+        assertThat(model.forwards).isEmpty();
+        double mean = 0;
+        for (int d : List.of(2, 4, 6, 8)) {
+            mean += expected(LLAMA, SubModel.of("depth", d)) / 4;
+        }
+        assertThat(loss).isCloseTo(mean, within(TOLERANCE));
+        assertThat(random.nextLong()).isEqualTo(new Random(4).nextLong());
+        assertThat(objective.visits()).containsOnlyKeys(SubModel.of("depth", 2), SubModel.of("depth", 4),
+                SubModel.of("depth", 6), SubModel.of("depth", 8));
+
+        loss(objective, model, 2, random);
+        assertThat(model.exitCalls).hasSize(2);
+        assertThat(objective.visits().values()).containsOnly(2L);
+    }
+
+    @Test
+    void allExitsAcceptsFractionsOfTheModelDepth() {
+        SortedObjective objective = create("all-exits",
+                Map.of("dimensions", Map.of("depth", Map.of("fractions", List.of(0.25, 0.5, 1.0)))), Fakes.context(null));
+        Fakes.FakeModel model = new Fakes.FakeModel(LLAMA);
+        loss(objective, model, 1, new Random(0));
+        assertThat(model.exitCalls).containsExactly(List.of(2, 4, 8));
+    }
+
+    @Test
+    void reportEveryWritesTheVisitedSubModels(@TempDir Path dir) throws Exception {
+        Fakes.TestContext context = new Fakes.TestContext(MLP, dir.resolve("work"));
+        SortedObjective objective = create("stochastic", Map.of("dimensions", MLP_DIMS, "report-every", 2), context);
+        Fakes.FakeModel model = new Fakes.FakeModel(MLP);
+        loss(objective, model, 1, new Random(1));
+        assertThat(dir.resolve("work").resolve(SortedObjective.REPORT_FILE)).doesNotExist();
+        loss(objective, model, 2, new Random(2));
+        loss(objective, model, 2, new Random(3));
+        Path report = dir.resolve("work").resolve(SortedObjective.REPORT_FILE);
+        List<String> lines = Files.readAllLines(report);
+        assertThat(lines.get(0)).isEqualTo("sub-model\ttrained\tsampled");
+        long total = lines.stream().skip(1).mapToLong(l -> Long.parseLong(l.split("\t")[1])).sum();
+        assertThat(total).isEqualTo(3);
+        assertThat(context.infos).anyMatch(m -> m.startsWith("objective stochastic:"))
+                .anyMatch(m -> m.startsWith("step 2: stochastic trained"));
+    }
+}
