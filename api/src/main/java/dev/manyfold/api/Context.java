@@ -20,6 +20,16 @@ public interface Context {
     /** A directory where the instance may write metrics or plots; created on demand. */
     Path workDirectory();
 
+    /**
+     * A fresh, read-only view of another top-level section of the recipe (for example
+     * {@code "dimensions"}), for plugins whose configuration refers to it instead of
+     * repeating it. Its keys are validated by whoever owns that section, not by the caller.
+     * Empty when the recipe has no such section or the host has no recipe at hand.
+     */
+    default Optional<Settings> recipeSection(String name) {
+        return Optional.empty();
+    }
+
     /** Reports a progress or information line to the user (console or log). */
     void info(String message);
 }

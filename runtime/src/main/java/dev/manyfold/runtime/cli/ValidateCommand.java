@@ -30,7 +30,7 @@ final class ValidateCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Recipe recipe = Recipe.load(recipeFile);
         try (Manyfold host = main.host()) {
-            var context = new HostContext(42, Optional.empty(), Path.of("."), out::println);
+            var context = new HostContext(42, Optional.empty(), Path.of("."), out::println, recipe.asMap());
             RecipeValidator.Components c = new RecipeValidator(host.extensions()).validate(recipe, context);
             out.printf("recipe %s is valid%n", recipe.name());
             out.printf("  dimensions: %s%n", c.dimensions().isEmpty() ? "none (full model only)" : c.dimensions().keySet());

@@ -2,14 +2,30 @@ package dev.manyfold.runtime.host;
 
 import dev.manyfold.api.Context;
 import dev.manyfold.api.ModelShape;
+import dev.manyfold.api.Settings;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
 
-/** The {@link Context} the runtime hands to factories. */
-public record HostContext(long seed, Optional<ModelShape> model, Path workDirectory, Consumer<String> out) implements Context {
+/**
+ * The {@link Context} the runtime hands to factories.
+ *
+ * @param recipe the whole recipe as plain data (sections are handed out as fresh views)
+ */
+public record HostContext(long seed, Optional<ModelShape> model, Path workDirectory, Consumer<String> out, Map<String, Object> recipe)
+        implements Context {
+    public HostContext(long seed, Optional<ModelShape> model, Path workDirectory, Consumer<String> out) {
+        this(seed, model, workDirectory, out, Map.of());
+    }
+
     @Override
     public void info(String message) {
         out.accept(message);
+    }
+
+    @Override
+    public Optional<Settings> recipeSection(String name) {
+        return recipe.containsKey(name) ? Optional.of(Settings.of("", recipe).section(name)) : Optional.empty();
     }
 }

@@ -75,7 +75,7 @@ public final class TrainJob {
         NDManager manager = NDManager.newBaseManager();
         try {
             Model model = ModelFactory.build(recipe.section("model"), data.shape(), config.seed(), manager);
-            HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), Path.of("."), out::println);
+            HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), Path.of("."), out::println, recipe.asMap());
             RecipeValidator.Components components = new RecipeValidator(host.extensions()).validate(recipe, context);
             attachAdapters(recipe, components.adapters(), model, config.seed());
             Objective objective = components.objective().orElseGet(() -> host.extensions().create(host.extensions().objectives(),

@@ -68,22 +68,33 @@ final class SamplingSpec {
      *
      * @throws ConfigException naming the recipe path of whatever is wrong
      */
-    static SamplingSpec fromSettings(Settings objective) {
+    static SamplingSpec fromSettings(Settings objective, dev.manyfold.api.Context context) {
         Object raw = objective.asMap().get("dimensions");
+        if (raw == null) {
+            java.util.Optional<Settings> topLevel = context.recipeSection("dimensions");
+            if (topLevel.isPresent() && !topLevel.get().keys().isEmpty()) {
+                objective.markRead("dimensions");
+                return fromDimensions(topLevel.get());
+            }
+        }
         String example = "dimensions: { depth: { budgets: [1, 2, 4] }, width: { range: { from: 32, to: 256, step: 32 } } }"
                 + " (the syntax of the top-level dimensions section)";
         if (raw == null) {
             objective.markRead("dimensions");
-            throw objective.invalid("dimensions", "required key is missing: a sorted objective names the dimensions it trains"
-                    + " and their budgets itself (it does not see the recipe's top-level dimensions section, and it never"
-                    + " guesses them from the model)", example);
+            throw objective.invalid("dimensions", "no dimensions to train: the recipe has no top-level dimensions section and"
+                    + " the objective names none (budgets are never guessed from the model)", example);
         }
         if (raw instanceof String) {
             objective.markRead("dimensions");
             throw objective.invalid("dimensions", "got the string \"" + raw + "\"; the recipe loader does not expand YAML"
                     + " aliases (*name), so write the dimensions out", example);
         }
-        Settings dims = objective.section("dimensions");
+        return fromDimensions(objective.section("dimensions"));
+    }
+
+    /** Reads a dimensions section: the objective's own, or the recipe's top-level one. */
+    private static SamplingSpec fromDimensions(Settings dims) {
+        String example = "dimensions: { depth: { budgets: [1, 2, 4] } }";
         dims.check(!dims.keys().isEmpty(), null, "no dimensions given", example);
         Map<String, Entry> entries = new TreeMap<>();
         for (String name : dims.keys()) {

@@ -73,20 +73,20 @@ final class SortedObjectiveFactory implements ObjectiveFactory {
             case STOCHASTIC -> {
                 int samples = settings.getInt("samples", 1, 1, 1024);
                 boolean sandwich = settings.getBoolean("sandwich", false);
-                yield new StochasticObjective(SamplingSpec.fromSettings(settings), context, reportEvery, samples, sandwich);
+                yield new StochasticObjective(SamplingSpec.fromSettings(settings, context), context, reportEvery, samples, sandwich);
             }
             case SUMMATION -> {
                 boolean all = settings.getChoice("sub-models", List.of("contained", "all"), "contained").equals("all");
                 boolean sum = settings.getChoice("reduce", List.of("mean", "sum"), "mean").equals("sum");
                 int cap = settings.getInt("max-sub-models", 0, 0, Integer.MAX_VALUE);
-                SamplingSpec spec = SamplingSpec.fromSettings(settings);
+                SamplingSpec spec = SamplingSpec.fromSettings(settings, context);
                 if (all) {
                     refuseDistributions(spec, "sub-models: all trains every targeted sub-model on every call and draws nothing");
                 }
                 yield new SummationObjective(spec, context, reportEvery, all, sum, cap, settings.path());
             }
             case ALL_EXITS -> {
-                SamplingSpec spec = SamplingSpec.fromSettings(settings);
+                SamplingSpec spec = SamplingSpec.fromSettings(settings, context);
                 for (SamplingSpec.Entry e : spec.entries().values()) {
                     if (!e.name().equals("depth")) {
                         throw new dev.manyfold.api.ConfigException(e.path(), "all-exits cuts only along depth (one exit per"

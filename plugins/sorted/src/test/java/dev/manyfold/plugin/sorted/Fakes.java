@@ -49,6 +49,7 @@ final class Fakes {
         private final Optional<ModelShape> model;
         private final Path dir;
         final List<String> infos = Collections.synchronizedList(new ArrayList<>());
+        Map<String, Object> recipe = Map.of();
 
         TestContext(ModelShape model, Path dir) {
             this.model = Optional.ofNullable(model);
@@ -73,6 +74,11 @@ final class Fakes {
         @Override
         public void info(String message) {
             infos.add(message);
+        }
+
+        @Override
+        public Optional<Settings> recipeSection(String name) {
+            return recipe.containsKey(name) ? Optional.of(Settings.of("", recipe).section(name)) : Optional.empty();
         }
     }
 

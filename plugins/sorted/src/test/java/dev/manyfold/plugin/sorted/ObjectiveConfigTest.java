@@ -32,10 +32,10 @@ class ObjectiveConfigTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"stochastic", "summation", "all-exits"})
-    void theDimensionsSubsectionIsRequired(String type) {
+    void withoutTopLevelDimensionsTheObjectiveMustNameItsOwn(String type) {
         ConfigException e = refused(type, Map.of(), MLP);
         assertThat(e.path()).isEqualTo("objective.dimensions");
-        assertThat(e.problem()).contains("required").contains("top-level");
+        assertThat(e.problem()).contains("no dimensions to train").contains("top-level");
         assertThat(refused(type, Map.of("dimensions", Map.of()), MLP).path()).isEqualTo("objective.dimensions");
     }
 

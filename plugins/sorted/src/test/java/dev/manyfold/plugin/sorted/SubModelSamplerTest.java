@@ -23,7 +23,7 @@ class SubModelSamplerTest {
     private static final int DRAWS = 20_000;
 
     static SubModelSampler sampler(ModelShape shape, Map<String, ?> dimensions) {
-        return SamplingSpec.fromSettings(objective(Map.of("dimensions", dimensions))).resolve(shape);
+        return SamplingSpec.fromSettings(objective(Map.of("dimensions", dimensions)), Fakes.context(shape)).resolve(shape);
     }
 
     /** Asserts |observed − n·p| ≤ 5σ of the binomial count, for every budget. */
@@ -274,5 +274,15 @@ class SubModelSamplerTest {
             assertThat(s.budget("heads").getAsInt()).isEqualTo(4);
         }
         assertThat(sampler.smallest()).isEqualTo(SubModel.of(Map.of("depth", 2, "heads", 4)));
+    }
+
+    @Test
+    void withoutItsOwnDimensionsAnObjectiveSamplesTheRecipesTopLevelDimensions() {
+        Fakes.TestContext context = new Fakes.TestContext(null, java.nio.file.Path.of("target", "test-work"));
+        context.recipe = Map.of("dimensions", Map.of("depth", Map.of("budgets", List.of(1, 3))));
+        SamplingSpec spec = SamplingSpec.fromSettings(Fakes.objective(Map.of()), context);
+        assertThat(spec.path()).isEqualTo("dimensions");
+        assertThat(spec.entries()).containsOnlyKeys("depth");
+        assertThat(spec.entries().get("depth").dimension().explicitBudgets()).contains(List.of(1, 3));
     }
 }
