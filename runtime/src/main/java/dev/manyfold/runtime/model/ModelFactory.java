@@ -12,7 +12,7 @@ import java.util.Map;
  */
 public final class ModelFactory {
     /** The families this runtime provides. */
-    public static final List<String> FAMILIES = List.of("mlp", "llama");
+    public static final List<String> FAMILIES = List.of("mlp", "cnn", "llama");
 
     private ModelFactory() {}
 
@@ -44,6 +44,18 @@ public final class ModelFactory {
                 s.rejectUnknown();
                 store = new ParameterStore(manager, seed);
                 model = new MlpModel(store, inputs, hidden, blocks, classes);
+            }
+            case "cnn" -> {
+                int side = (int) Math.round(Math.sqrt(Math.max(1, data.inputs())));
+                int image = s.getInt("image", side, 4, 4096);
+                s.check(data.inputs() == 0 || image * image == data.inputs(), "image", image + "x" + image + " pixels do not match the "
+                        + data.inputs() + " input features of the data", "the side of a square single-channel image");
+                int channels = s.getInt("channels", 32, 1, 4096);
+                int blocks = s.getInt("blocks", 2, 1, 256);
+                int classes = s.getInt("classes", data.classes(), 2, 1 << 20);
+                s.rejectUnknown();
+                store = new ParameterStore(manager, seed);
+                model = new CnnModel(store, image, channels, blocks, classes);
             }
             case "llama" -> {
                 int vocab = s.getInt("vocab", data.vocab(), 2, 1 << 22);
