@@ -5,6 +5,8 @@ import static java.util.Objects.requireNonNull;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import dev.manyfold.api.Globs;
 import dev.manyfold.api.SubModel;
@@ -137,11 +139,14 @@ public final class Trainer {
         double sq = 0;
         for (String name : model.parameters().trainable()) {
             NDArray p = model.parameters().get(name);
-            NDArray g;
-            try {
-                g = p.getGradient();
-            } catch (IllegalStateException e) {
-                continue; // not reached by this step's graph: no gradient yet
+            NDArray g = gradientIfReached(p);
+            if (g == null) {
+                if (!optimizer.hasState(name)) {
+                    continue; // not reached yet in this run: no update, no decay
+                }
+                // reached before the checkpoint this run resumed from: a zero gradient, as
+                // the uninterrupted run (whose gradient is defined, and zeroed) would have
+                g = p.zerosLike();
             }
             g.attach(scope);
             grads.put(name, g);
@@ -155,6 +160,19 @@ public final class Trainer {
             e.getValue().muli(0);
         }
         return norm;
+    }
+
+    /**
+     * The parameter's gradient, or null while no backward pass has reached it. DJL's
+     * {@code getGradient()} cannot tell: on PyTorch it returns a fresh zeros array for an
+     * undefined gradient instead of throwing, which would hand AdamW a zero gradient and
+     * let weight decay shrink tensors the objective never uses.
+     */
+    private static NDArray gradientIfReached(NDArray p) {
+        if (p instanceof PtNDArray pt) {
+            return JniUtils.getGradient(pt);
+        }
+        return p.getGradient();
     }
 
     private void updateMasks(long step) {
