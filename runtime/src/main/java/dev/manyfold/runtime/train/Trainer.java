@@ -205,6 +205,9 @@ public final class Trainer {
             metrics.write(String.format(Locale.ROOT, "{\"step\":%d,\"eval\":\"%s\",\"loss\":%.6f,\"accuracy\":%.6f}", step, sub, r.loss(),
                     r.accuracy()));
         }
+        if (results.isEmpty()) {
+            return results;
+        }
         Evaluator.Result first = results.get(results.size() - 1);
         progress.line(String.format(Locale.ROOT, "eval step %d: %s loss %.4f accuracy %.2f%%", step, first.subModel(), first.loss(),
                 100 * first.accuracy()));
