@@ -76,6 +76,7 @@ public final class Trainer {
             long start = 0;
             if (resume != null) {
                 start = restore(resume, optimizer);
+                metrics.dropAfter(start);
                 progress.line(String.format(Locale.ROOT, "resumed from step %d", start));
             } else {
                 updateMasks(0);
@@ -255,6 +256,7 @@ public final class Trainer {
 
     /** Appends JSON lines to the run's metrics file. */
     static final class MetricsLog {
+        private static final java.util.regex.Pattern STEP = java.util.regex.Pattern.compile("\\{\"step\":(\\d+),.*}");
         private final Path file;
 
         MetricsLog(Path file) {
@@ -267,6 +269,30 @@ public final class Trainer {
                 Files.writeString(file, json + "\n", java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write metrics to " + file, e);
+            }
+        }
+
+        /**
+         * On resume: drops the lines of steps after {@code step} (and any torn line), which a
+         * run killed after its last checkpoint left behind and the resumed run writes again.
+         */
+        void dropAfter(long step) {
+            if (!Files.exists(file)) {
+                return;
+            }
+            try {
+                List<String> kept = new ArrayList<>();
+                for (String line : Files.readAllLines(file)) {
+                    java.util.regex.Matcher m = STEP.matcher(line);
+                    if (m.matches() && Long.parseLong(m.group(1)) <= step) {
+                        kept.add(line);
+                    }
+                }
+                Path temp = Files.createTempFile(file.getParent(), "." + file.getFileName(), ".tmp");
+                Files.write(temp, kept);
+                Files.move(temp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException | NumberFormatException e) {
+                throw new IllegalStateException("cannot rewrite metrics " + file + " for the resume from step " + step + ": " + e, e);
             }
         }
     }
