@@ -2,12 +2,15 @@ package dev.manyfold.runtime.train;
 
 import static dev.manyfold.runtime.train.TrainingFixtures.config;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.manyfold.api.SubModel;
+import dev.manyfold.runtime.checkpoint.Checkpoint;
+import dev.manyfold.runtime.checkpoint.CheckpointStore;
 import dev.manyfold.runtime.model.Model;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -88,5 +91,31 @@ class TrainerMetricsTest {
         List<JsonNode> evals = lines(dir.resolve("metrics.jsonl")).stream().filter(n -> n.has("eval")).toList();
         assertThat(evals).hasSize(1);
         assertThat(evals.get(0).get("step").asLong()).isEqualTo(4);
+    }
+
+    @Test
+    void aResumedRunLeavesOneMetricsLinePerStepWithoutTheKilledRunsExtraOrTornLines() throws Exception {
+        TrainConfig c = config("steps", 8, "batch", 4, "checkpoint-every", 4, "eval-every", 3);
+        TrainingData data = new TrainingFixtures.Classification(1, c.batch());
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Model model = TrainingFixtures.mlp(data, 1, manager);
+            // killed during step 7: steps 5 and 6 (and the eval at 6) were logged after the step-4 checkpoint
+            TrainingData dying = new TrainingFixtures.KilledAt(data, 7);
+            assertThatThrownBy(() -> TrainingFixtures.trainer(model, dying, TrainingFixtures.fullModelCrossEntropy(), c, dir).run(null))
+                    .isInstanceOf(TrainingFixtures.SimulatedKill.class);
+        }
+        // a kill in the middle of a write leaves a torn last line
+        Files.writeString(dir.resolve("metrics.jsonl"), "{\"step\":7,\"loss\":0.12", java.nio.file.StandardOpenOption.APPEND);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Model model = TrainingFixtures.mlp(data, 1, manager);
+            TrainingFixtures.trainer(model, data, TrainingFixtures.fullModelCrossEntropy(), c, dir)
+                    .run(Checkpoint.load(CheckpointStore.keepingAll().latest(dir).orElseThrow()));
+        }
+        List<String> order = new ArrayList<>();
+        for (String line : Files.readAllLines(dir.resolve("metrics.jsonl"))) {
+            var n = JSON.readTree(line);
+            order.add(n.get("step").asText() + (n.has("eval") ? ":eval" : ""));
+        }
+        assertThat(order).containsExactly("1", "2", "3", "3:eval", "4", "5", "6", "6:eval", "7", "8", "8:eval");
     }
 }
