@@ -50,6 +50,11 @@ public final class Optimizer implements AutoCloseable {
         param.subi(step.mul(lr));
     }
 
+    /** Whether {@code name} has moments (it has been updated by AdamW, or they were restored). */
+    public boolean hasState(String name) {
+        return m.containsKey(name);
+    }
+
     /** Moment tensors for checkpoints. */
     public Map<String, NDArray> state() {
         Map<String, NDArray> out = new LinkedHashMap<>();

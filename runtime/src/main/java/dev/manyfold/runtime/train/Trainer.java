@@ -5,6 +5,8 @@ import static java.util.Objects.requireNonNull;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import dev.manyfold.api.Globs;
 import dev.manyfold.api.SubModel;
@@ -74,6 +76,7 @@ public final class Trainer {
             long start = 0;
             if (resume != null) {
                 start = restore(resume, optimizer);
+                metrics.dropAfter(start);
                 progress.line(String.format(Locale.ROOT, "resumed from step %d", start));
             } else {
                 updateMasks(0);
@@ -165,11 +168,14 @@ public final class Trainer {
         double sq = 0;
         for (String name : model.parameters().trainable()) {
             NDArray p = model.parameters().get(name);
-            NDArray g;
-            try {
-                g = p.getGradient();
-            } catch (IllegalStateException e) {
-                continue; // not reached by this step's graph: no gradient yet
+            NDArray g = gradientIfReached(p);
+            if (g == null) {
+                if (!optimizer.hasState(name)) {
+                    continue; // not reached yet in this run: no update, no decay
+                }
+                // reached before the checkpoint this run resumed from: a zero gradient, as
+                // the uninterrupted run (whose gradient is defined, and zeroed) would have
+                g = p.zerosLike();
             }
             g.attach(scope);
             grads.put(name, g);
@@ -183,6 +189,19 @@ public final class Trainer {
             e.getValue().muli(0);
         }
         return norm;
+    }
+
+    /**
+     * The parameter's gradient, or null while no backward pass has reached it. DJL's
+     * {@code getGradient()} cannot tell: on PyTorch it returns a fresh zeros array for an
+     * undefined gradient instead of throwing, which would hand AdamW a zero gradient and
+     * let weight decay shrink tensors the objective never uses.
+     */
+    private static NDArray gradientIfReached(NDArray p) {
+        if (p instanceof PtNDArray pt) {
+            return JniUtils.getGradient(pt);
+        }
+        return p.getGradient();
     }
 
     private void updateMasks(long step) {
@@ -214,6 +233,9 @@ public final class Trainer {
             results.add(r);
             metrics.write(String.format(Locale.ROOT, "{\"step\":%d,\"eval\":\"%s\",\"loss\":%.6f,\"accuracy\":%.6f}", step, sub, r.loss(),
                     r.accuracy()));
+        }
+        if (results.isEmpty()) {
+            return results;
         }
         Evaluator.Result first = results.get(results.size() - 1);
         progress.line(String.format(Locale.ROOT, "eval step %d: %s loss %.4f accuracy %.2f%%", step, first.subModel(), first.loss(),
@@ -262,6 +284,7 @@ public final class Trainer {
 
     /** Appends JSON lines to the run's metrics file. */
     static final class MetricsLog {
+        private static final java.util.regex.Pattern STEP = java.util.regex.Pattern.compile("\\{\"step\":(\\d+),.*}");
         private final Path file;
 
         MetricsLog(Path file) {
@@ -274,6 +297,30 @@ public final class Trainer {
                 Files.writeString(file, json + "\n", java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write metrics to " + file, e);
+            }
+        }
+
+        /**
+         * On resume: drops the lines of steps after {@code step} (and any torn line), which a
+         * run killed after its last checkpoint left behind and the resumed run writes again.
+         */
+        void dropAfter(long step) {
+            if (!Files.exists(file)) {
+                return;
+            }
+            try {
+                List<String> kept = new ArrayList<>();
+                for (String line : Files.readAllLines(file)) {
+                    java.util.regex.Matcher m = STEP.matcher(line);
+                    if (m.matches() && Long.parseLong(m.group(1)) <= step) {
+                        kept.add(line);
+                    }
+                }
+                Path temp = Files.createTempFile(file.getParent(), "." + file.getFileName(), ".tmp");
+                Files.write(temp, kept);
+                Files.move(temp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException | NumberFormatException e) {
+                throw new IllegalStateException("cannot rewrite metrics " + file + " for the resume from step " + step + ": " + e, e);
             }
         }
     }
