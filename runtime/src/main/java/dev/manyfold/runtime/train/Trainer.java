@@ -91,9 +91,6 @@ public final class Trainer {
                 double[] lossAndNorm = step(step, lr, optimizer, root);
                 double loss = lossAndNorm[0];
                 double gradNorm = lossAndNorm[1];
-                if (!Double.isFinite(loss)) {
-                    throw new IllegalStateException("loss became " + loss + " at step " + step + "; lower train.lr (now " + config.lr() + ")");
-                }
                 losses.add(loss);
                 lastLoss = loss;
                 if (!masks.isEmpty()) {
@@ -129,6 +126,11 @@ public final class Trainer {
                     collector.backward(config.accumulate() == 1 ? l : l.div(config.accumulate()));
                     loss += l.getFloat() / config.accumulate();
                 }
+            }
+            if (!Double.isFinite(loss)) {
+                // refuse before the update touches the weights, so the last checkpoint stays the truth
+                throw new IllegalStateException("loss became " + loss + " at step " + step + "; lower train.lr (now "
+                        + config.lr() + ") or enable train.clip");
             }
             return new double[] {loss, applyUpdate(optimizer, lr, step, scope)};
         }
@@ -237,9 +239,9 @@ public final class Trainer {
         if (results.isEmpty()) {
             return results;
         }
-        Evaluator.Result first = results.get(results.size() - 1);
-        progress.line(String.format(Locale.ROOT, "eval step %d: %s loss %.4f accuracy %.2f%%", step, first.subModel(), first.loss(),
-                100 * first.accuracy()));
+        Evaluator.Result last = results.get(results.size() - 1);
+        progress.line(String.format(Locale.ROOT, "eval step %d: %s loss %.4f accuracy %.2f%%", step, last.subModel(), last.loss(),
+                100 * last.accuracy()));
         return results;
     }
 
