@@ -78,6 +78,10 @@ public final class TrainJob {
             HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), Path.of("."), out::println, recipe.asMap());
             RecipeValidator.Components components = new RecipeValidator(host.extensions()).validate(recipe, context);
             attachAdapters(recipe, components.adapters(), model, config.seed());
+            if (config.init() != null) {
+                initialise(model, Path.of(config.init()), out);
+            }
+            freeze(model, config.trainable());
             Objective objective = components.objective().orElseGet(() -> host.extensions().create(host.extensions().objectives(),
                     ExtensionKind.OBJECTIVE, CorePlugin.STANDARD, Settings.empty("objective"), context, "objective.type"));
             if (model instanceof dev.manyfold.runtime.model.LlamaModel llama && components.dimensions().containsKey(Model.DEPTH)) {
@@ -106,6 +110,63 @@ public final class TrainJob {
                 String prefix = "adapters." + i + "." + siteName + ".";
                 attached.parameters().forEach((n, a) -> model.parameters().add(prefix + n, a, true));
                 site.addAdapter(attached);
+            }
+        }
+    }
+
+    /**
+     * Copies tensors from a checkpoint (or a run directory's latest) into the model by name.
+     * Every tensor the two share must have the same shape; tensors only the model has keep
+     * their initialisation, except per-exit heads, which start as copies of the shared head.
+     */
+    static void initialise(Model model, Path from, PrintWriter out) {
+        Path file = Files.isDirectory(from) ? CheckpointStore.keepingAll().latest(from).orElseThrow(() -> new ConfigException(
+                "train.init", "no checkpoint in run directory " + from, "a run directory or a .safetensors checkpoint")) : from;
+        if (!Files.exists(file)) {
+            throw new ConfigException("train.init", "checkpoint " + file + " does not exist", "a run directory or a .safetensors checkpoint");
+        }
+        Checkpoint checkpoint = Checkpoint.load(file);
+        int copied = 0;
+        try (NDManager m = model.parameters().manager().newSubManager()) {
+            for (var e : model.parameters().all().entrySet()) {
+                String name = e.getKey();
+                var tensor = checkpoint.tensors().get(name);
+                if (tensor == null && name.startsWith(dev.manyfold.runtime.model.LlamaModel.EXIT_HEADS)) {
+                    tensor = checkpoint.tensors().containsKey("lm_head.weight") ? checkpoint.tensors().get("lm_head.weight")
+                            : checkpoint.tensors().get("embed.weight");
+                }
+                if (tensor == null) {
+                    continue;
+                }
+                long[] want = e.getValue().getShape().getShape();
+                if (!java.util.Arrays.equals(want, tensor.shape())) {
+                    throw new ConfigException("train.init", "tensor " + name + " has shape " + java.util.Arrays.toString(tensor.shape())
+                            + " in " + file + " but the model needs " + java.util.Arrays.toString(want), "a checkpoint of the same architecture");
+                }
+                model.parameters().assign(name, tensor.toNDArray(m));
+                copied++;
+            }
+        }
+        if (copied == 0) {
+            throw new ConfigException("train.init", "checkpoint " + file + " shares no tensor with the model", "a checkpoint of this model family");
+        }
+        out.printf("initialised %d of %d tensors from %s%n", copied, model.parameters().all().size(), file);
+    }
+
+    /** Freezes every tensor that no {@code train.trainable} glob matches. */
+    static void freeze(Model model, List<String> trainable) {
+        if (trainable.equals(List.of("**"))) {
+            return;
+        }
+        List<String> names = List.copyOf(model.parameters().trainable());
+        List<String> keep = Globs.select(trainable, names);
+        if (keep.isEmpty()) {
+            throw new ConfigException("train.trainable", "the globs " + trainable + " match no trainable tensor",
+                    "globs over tensor names such as " + names.stream().limit(4).toList());
+        }
+        for (String name : names) {
+            if (!keep.contains(name)) {
+                model.parameters().setTrainable(name, false);
             }
         }
     }

@@ -43,10 +43,24 @@ public final class LlamaModel extends Model implements LanguageModel {
     private final NDArray sin;
     private final NDArray causal;
     private volatile List<Integer> exits;
+    private final java.util.Set<Integer> exitHeads;
+
+    /** Prefix of the per-exit head sites, {@code exit_heads.<depth>}. */
+    public static final String EXIT_HEADS = "exit_heads.";
 
     /** Structural configuration of a LLaMA model. */
     public record Config(int vocab, int dim, int layers, int heads, int kvHeads, int headDim, int ffn, int context, boolean tied,
-            double ropeTheta, double normEps, int eos) {}
+            double ropeTheta, double normEps, int eos, List<Integer> exitHeads) {
+        public Config {
+            exitHeads = List.copyOf(exitHeads);
+        }
+
+        /** A configuration without per-exit heads. */
+        public Config(int vocab, int dim, int layers, int heads, int kvHeads, int headDim, int ffn, int context, boolean tied,
+                double ropeTheta, double normEps, int eos) {
+            this(vocab, dim, layers, heads, kvHeads, headDim, ffn, context, tied, ropeTheta, normEps, eos, List.of());
+        }
+    }
 
     public LlamaModel(ParameterStore p, Config c) {
         super("llama", p, configMap(c));
@@ -79,6 +93,11 @@ public final class LlamaModel extends Model implements LanguageModel {
         }
         p.constant("norm.weight", 1f, dim);
         addSite("lm_head", tied ? embed : p.normal("lm_head.weight", std, vocab, dim), null);
+        // Optional separate heads for intermediate exits (the SFT+ICT baseline); the shared head stays for depth L.
+        for (int n : c.exitHeads()) {
+            addSite(EXIT_HEADS + n, p.normal(EXIT_HEADS + n + ".weight", std, vocab, dim), null);
+        }
+        this.exitHeads = java.util.Set.copyOf(c.exitHeads());
         // RoPE tables and the causal mask are constants, not parameters.
         NDManager m = parameterManager();
         float[] cosv = new float[context * headDim];
@@ -120,6 +139,9 @@ public final class LlamaModel extends Model implements LanguageModel {
         m.put("rope-theta", c.ropeTheta());
         m.put("norm-eps", c.normEps());
         m.put("eos", c.eos());
+        if (!c.exitHeads().isEmpty()) {
+            m.put("exit-heads", c.exitHeads());
+        }
         return m;
     }
 
@@ -184,7 +206,7 @@ public final class LlamaModel extends Model implements LanguageModel {
         for (int i = 0; i < deepest; i++) {
             x = block(i, x, s, mask, c, sn, null);
             if (next < exitDepths.size() && exitDepths.get(next) == i + 1) {
-                out.add(head(x, s.dim));
+                out.add(exitHeads.contains(i + 1) && i + 1 < layers ? head(x, s.dim, EXIT_HEADS + (i + 1)) : head(x, s.dim));
                 next++;
             }
         }
@@ -214,9 +236,18 @@ public final class LlamaModel extends Model implements LanguageModel {
 
     /** The shared final norm + LM head: hidden {@code [..., d]} → logits {@code [..., V]}. */
     public NDArray head(NDArray hidden, int d) {
+        return head(hidden, d, "lm_head");
+    }
+
+    private NDArray head(NDArray hidden, int d, String headSite) {
         NDManager m = hidden.getManager();
         NDArray g = Ops.prefix(m, parameters().get("norm.weight"), d);
-        return site("lm_head").apply(Ops.rmsNorm(hidden, g, eps), vocab, d);
+        return site(headSite).apply(Ops.rmsNorm(hidden, g, eps), vocab, d);
+    }
+
+    /** Depths that have their own head (empty unless the model was built with exit-heads). */
+    public java.util.Set<Integer> exitHeads() {
+        return exitHeads;
     }
 
     /**
@@ -310,10 +341,17 @@ public final class LlamaModel extends Model implements LanguageModel {
             t.put(l + ".mlp.down_proj.weight", exportSite(manager, l + ".mlp.down_proj", s.dim, s.ffn));
         }
         t.put("norm.weight", exportPrefix(manager, "norm.weight", s.dim));
-        if (!tied) {
-            t.put("lm_head.weight", exportSite(manager, "lm_head", vocab, s.dim));
+        boolean ownHead = exitHeads.contains(s.depth) && s.depth < layers;
+        if (ownHead && tied) {
+            throw new IllegalArgumentException("depth " + s.depth + " has its own exit head but the model ties its head to the embedding;"
+                    + " a plain tied model cannot carry it");
         }
-        return new Exported(configWith("dim", s.dim, "layers", s.depth, "heads", s.heads, "kv-heads", s.kvHeads, "ffn", s.ffn), t);
+        if (!tied) {
+            t.put("lm_head.weight", exportSite(manager, ownHead ? EXIT_HEADS + s.depth : "lm_head", vocab, s.dim));
+        }
+        Map<String, Object> config = configWith("dim", s.dim, "layers", s.depth, "heads", s.heads, "kv-heads", s.kvHeads, "ffn", s.ffn);
+        config.remove("exit-heads");
+        return new Exported(config, t);
     }
 
     // ---- LanguageModel ----------------------------------------------------------------------

@@ -77,9 +77,14 @@ public final class ModelFactory {
                 double theta = s.getDouble("rope-theta", 10000.0);
                 double eps = s.getDouble("norm-eps", 1e-5);
                 int eos = s.getInt("eos", data.eos());
+                List<Integer> exitHeads = s.getIntList("exit-heads", List.of());
+                for (int n : exitHeads) {
+                    s.check(n >= 1 && n < layers, "exit-heads", "exit " + n + " is not an intermediate depth of " + layers + " layers",
+                            "depths in [1, " + (layers - 1) + "]");
+                }
                 s.rejectUnknown();
                 store = new ParameterStore(manager, seed);
-                model = new LlamaModel(store, new LlamaModel.Config(vocab, dim, layers, heads, kvHeads, headDim, ffn, context, tied, theta, eps, eos));
+                model = new LlamaModel(store, new LlamaModel.Config(vocab, dim, layers, heads, kvHeads, headDim, ffn, context, tied, theta, eps, eos, exitHeads));
             }
             default -> throw new IllegalStateException(family);
         }

@@ -22,10 +22,12 @@ import java.util.List;
  * @param evalEvery evaluate every N steps; 0 = only at the end
  * @param checkpointEvery checkpoint every N steps; 0 = only at the end
  * @param logEvery log a line every N steps
+ * @param init a run directory or checkpoint whose tensors initialise the model (by name), or null
+ * @param trainable globs over tensor names that are trained; all others are frozen
  */
 public record TrainConfig(int steps, int batch, int accumulate, double lr, String optimizer, double weightDecay,
         double beta1, double beta2, double eps, String schedule, int warmup, double clip, long seed,
-        int evalEvery, int checkpointEvery, int logEvery) {
+        int evalEvery, int checkpointEvery, int logEvery, String init, List<String> trainable) {
 
     /** Reads and validates the section; unknown keys are refused. */
     public static TrainConfig from(Settings s) {
@@ -52,7 +54,10 @@ public record TrainConfig(int steps, int batch, int accumulate, double lr, Strin
         int evalEvery = s.getInt("eval-every", 0, 0, Integer.MAX_VALUE);
         int checkpointEvery = s.getInt("checkpoint-every", 0, 0, Integer.MAX_VALUE);
         int logEvery = s.getInt("log-every", Math.max(1, steps / 20), 1, Integer.MAX_VALUE);
+        String init = s.getString("init", null);
+        List<String> trainable = s.getStringList("trainable", List.of("**"));
+        s.check(!trainable.isEmpty(), "trainable", "the list is empty: nothing would be trained", "globs over tensor names, e.g. [\"exit_heads.**\"]");
         return new TrainConfig(steps, batch, accumulate, lr, optimizer, wd, beta1, beta2, eps, schedule, warmup, clip,
-                seed, evalEvery, checkpointEvery, logEvery);
+                seed, evalEvery, checkpointEvery, logEvery, init, List.copyOf(trainable));
     }
 }
