@@ -165,12 +165,5 @@ final class PrefixDimension implements Dimension {
                         "multiples of " + group);
             }
         }
-        if (name.equals("embedding")) {
-            int heads = model.size("heads").orElse(1);
-            if (budget % heads != 0) {
-                throw new ConfigException(path, "embedding budget " + budget + " is not divisible by the " + heads + " heads",
-                        "multiples of " + heads);
-            }
-        }
     }
 }
