@@ -29,8 +29,18 @@ public final class Optimizer implements AutoCloseable {
      * @param scratch owns temporaries
      */
     public void update(String name, NDArray param, NDArray grad, double lr, long t, NDManager scratch) {
+        update(name, param, grad, null, lr, t, scratch);
+    }
+
+    /**
+     * One update with an extra decay term on pruned weights ({@code λ·P⊙W}, AST Eq. 20–23):
+     * it joins the first moment after the moment update ({@code ũ = u + decay}), so it
+     * reaches the second moment and the step but never accumulates in {@code u}. With SGD
+     * it is simply added to the gradient. {@code decay} may be null.
+     */
+    public void update(String name, NDArray param, NDArray grad, NDArray decay, double lr, long t, NDManager scratch) {
         if (config.optimizer().equals("sgd")) {
-            param.subi(grad.mul(lr));
+            param.subi((decay == null ? grad : grad.add(decay)).mul(lr));
             return;
         }
         NDArray mt = m.computeIfAbsent(name, k -> state.zeros(param.getShape(), param.getDataType()));
@@ -38,12 +48,14 @@ public final class Optimizer implements AutoCloseable {
         double b1 = config.beta1();
         double b2 = config.beta2();
         mt.muli(b1).addi(grad.mul(1 - b1));
-        vt.muli(b2).addi(grad.square().mul(1 - b2));
+        // Every op whose first operand is long-lived is moved to the scratch manager at once.
+        NDArray u = decay == null ? mt : Ops.own(scratch, mt.add(decay));
+        // Plain Adam: v from g². With a pruned-weight decay (AST Eq. 22): v from ũ².
+        vt.muli(b2).addi((decay == null ? grad : u).square().mul(1 - b2));
         double c1 = 1 - Math.pow(b1, t);
         double c2 = 1 - Math.pow(b2, t);
-        // Every op whose first operand is long-lived is moved to the scratch manager at once.
         NDArray denom = Ops.own(scratch, vt.div(c2)).sqrt().add(config.eps());
-        NDArray step = Ops.own(scratch, mt.div(c1)).div(denom);
+        NDArray step = Ops.own(scratch, u.div(c1)).div(denom);
         if (config.weightDecay() > 0) {
             step = step.add(Ops.own(scratch, param.mul(config.weightDecay())));
         }

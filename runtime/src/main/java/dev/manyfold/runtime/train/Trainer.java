@@ -18,6 +18,7 @@ import dev.manyfold.runtime.checkpoint.CheckpointStore;
 import dev.manyfold.runtime.checkpoint.Tensor;
 import dev.manyfold.runtime.model.LinearSite;
 import dev.manyfold.runtime.model.Model;
+import dev.manyfold.runtime.model.Ops;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -46,6 +47,9 @@ public final class Trainer {
     private final Progress progress;
     private final Map<String, String> metadata;
     private final MetricsLog metrics;
+    /** Weight tensor name → the mask strategy whose pruned-weight decay applies to it. */
+    private final Map<String, MaskStrategy> decaying = new LinkedHashMap<>();
+    private final Map<String, LinearSite> sitesByWeight = new LinkedHashMap<>();
 
     /** The outcome of a run. */
     public record Summary(long steps, double finalLoss, double seconds, double itemsPerSecond, List<Evaluator.Result> eval,
@@ -187,7 +191,8 @@ public final class Trainer {
         double scale = config.clip() > 0 && norm > config.clip() ? config.clip() / norm : 1.0;
         for (Map.Entry<String, NDArray> e : grads.entrySet()) {
             NDArray g = scale == 1.0 ? e.getValue() : e.getValue().mul(scale);
-            optimizer.update(e.getKey(), model.parameters().get(e.getKey()), g, lr, step, scope);
+            NDArray param = model.parameters().get(e.getKey());
+            optimizer.update(e.getKey(), param, g, prunedDecay(e.getKey(), param, step, scope), lr, step, scope);
             e.getValue().muli(0);
         }
         return norm;
@@ -206,6 +211,23 @@ public final class Trainer {
         return p.getGradient();
     }
 
+    /**
+     * {@code λ(t)·(1 − M)⊙W} for a weight whose site carries a mask from a strategy with a
+     * positive {@link MaskStrategy#prunedDecay}; null otherwise.
+     */
+    private NDArray prunedDecay(String tensor, NDArray param, long step, NDManager scope) {
+        MaskStrategy strategy = decaying.get(tensor);
+        if (strategy == null) {
+            return null;
+        }
+        double lambda = strategy.prunedDecay(step, config.steps());
+        LinearSite site = sitesByWeight.get(tensor);
+        if (lambda <= 0 || site == null || site.mask() == null) {
+            return null;
+        }
+        return Ops.own(scope, site.mask().mul(-1)).add(1).mul(param).mul(lambda);
+    }
+
     private void updateMasks(long step) {
         for (MaskStrategy strategy : masks) {
             boolean due = step == 0 || (strategy.updateEvery() > 0 && step % strategy.updateEvery() == 0);
@@ -222,7 +244,7 @@ public final class Trainer {
                 } else {
                     model.parameters().add(maskName, mask, false);
                 }
-                site.setMask(model.parameters().get(maskName), strategy.straightThrough());
+                bindMask(site, model.parameters().get(maskName), strategy);
             }
         }
     }
@@ -265,7 +287,8 @@ public final class Trainer {
                 } else if (t.name().startsWith("mask.") && !model.parameters().contains(t.name())) {
                     NDArray copy = a.duplicate();
                     model.parameters().add(t.name(), copy, false);
-                    model.site(t.name().substring(5)).setMask(copy, maskStraightThrough(t.name().substring(5)));
+                    String siteName = t.name().substring(5);
+                    bindMask(model.site(siteName), copy, strategyFor(siteName));
                 } else {
                     model.parameters().assign(t.name(), a);
                 }
@@ -275,13 +298,23 @@ public final class Trainer {
         return step;
     }
 
-    private boolean maskStraightThrough(String site) {
+    /** Sets a site's mask and remembers its strategy for the pruned-weight decay. */
+    private void bindMask(LinearSite site, NDArray mask, MaskStrategy strategy) {
+        site.setMask(mask, strategy != null && strategy.straightThrough());
+        if (strategy != null) {
+            decaying.put(site.weight().getName(), strategy);
+            sitesByWeight.put(site.weight().getName(), site);
+        }
+    }
+
+    /** The first mask strategy targeting a site, or null. */
+    private MaskStrategy strategyFor(String site) {
         for (MaskStrategy s : masks) {
             if (Globs.select(s.targets(), List.of(site)).size() == 1) {
-                return s.straightThrough();
+                return s;
             }
         }
-        return false;
+        return null;
     }
 
     /** Appends JSON lines to the run's metrics file. */
