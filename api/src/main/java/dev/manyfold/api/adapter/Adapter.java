@@ -19,9 +19,10 @@ public interface Adapter {
      * Attaches to one site.
      *
      * @param site the site's dotted name
-     * @param shape the site's full weight shape {@code [out, in]}
+     * @param weight the site's full base weight {@code [out, in]} (W0), read only: use it to
+     *     choose a support or initialise from it, never modify, close or keep it
      * @param parameters the long-lived manager that must own the adapter's parameters
      * @param seed a seed derived from the run seed and the site name
      */
-    AttachedAdapter attach(String site, int[] shape, NDManager parameters, long seed);
+    AttachedAdapter attach(String site, ai.djl.ndarray.NDArray weight, NDManager parameters, long seed);
 }

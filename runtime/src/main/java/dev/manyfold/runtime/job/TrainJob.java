@@ -105,8 +105,8 @@ public final class TrainJob {
             }
             for (String siteName : sites) {
                 LinearSite site = model.site(siteName);
-                AttachedAdapter attached = adapter.attach(siteName, new int[] {site.outFeatures(), site.inFeatures()},
-                        model.parameters().manager(), seed ^ siteName.hashCode() ^ i);
+                AttachedAdapter attached = adapter.attach(siteName, site.weight(), model.parameters().manager(),
+                        seed ^ siteName.hashCode() ^ i);
                 String prefix = "adapters." + i + "." + siteName + ".";
                 attached.parameters().forEach((n, a) -> model.parameters().add(prefix + n, a, true));
                 site.addAdapter(attached);
