@@ -167,7 +167,7 @@ public final class TestPlugins {
                 }
 
                 @Override
-                public AttachedAdapter attach(String site, int[] shape, ai.djl.ndarray.NDManager parameters, long seed) {
+                public AttachedAdapter attach(String site, ai.djl.ndarray.NDArray weight, ai.djl.ndarray.NDManager parameters, long seed) {
                     throw new UnsupportedOperationException("test adapter");
                 }
             };
