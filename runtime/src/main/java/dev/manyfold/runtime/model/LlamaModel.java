@@ -1,6 +1,8 @@
 package dev.manyfold.runtime.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -200,15 +202,32 @@ public final class LlamaModel extends Model implements LanguageModel {
         NDArray mask = Ops.own(m, causal.get(new NDIndex(":{}, :{}", seq, seq)));
         NDArray c = Ops.own(m, cos.get(new NDIndex(":{}", seq)));
         NDArray sn = Ops.own(m, sin.get(new NDIndex(":{}", seq)));
-        List<NDArray> out = new ArrayList<>();
+        List<NDArray> hidden = new ArrayList<>();
         int next = 0;
         int deepest = exitDepths.get(exitDepths.size() - 1);
         for (int i = 0; i < deepest; i++) {
             x = block(i, x, s, mask, c, sn, null);
             if (next < exitDepths.size() && exitDepths.get(next) == i + 1) {
-                out.add(exitHeads.contains(i + 1) && i + 1 < layers ? head(x, s.dim, EXIT_HEADS + (i + 1)) : head(x, s.dim));
+                hidden.add(x);
                 next++;
             }
+        }
+        boolean ownHeads = exitDepths.stream().anyMatch(e -> exitHeads.contains(e) && e < layers);
+        if (hidden.size() == 1 || ownHeads) {
+            List<NDArray> out = new ArrayList<>();
+            for (int i = 0; i < hidden.size(); i++) {
+                int e = exitDepths.get(i);
+                out.add(exitHeads.contains(e) && e < layers ? head(hidden.get(i), s.dim, EXIT_HEADS + e) : head(hidden.get(i), s.dim));
+            }
+            return out;
+        }
+        // The shared norm and head once over all exits stacked on the batch axis: one large
+        // matmul instead of one per exit (same FLOPs, far fewer ops).
+        long b = tokens.getShape().get(0);
+        NDArray logits = head(NDArrays.concat(new NDList(hidden), 0), s.dim);
+        List<NDArray> out = new ArrayList<>();
+        for (int i = 0; i < hidden.size(); i++) {
+            out.add(logits.get(new NDIndex("{}:{}", i * b, (i + 1) * b)));
         }
         return out;
     }

@@ -49,14 +49,15 @@ class InitAndFreezeTest {
             List<NDArray> a = trained.forwardExits(tokens, SubModel.FULL, List.of(1, 2, 3));
             List<NDArray> b = withHeads.forwardExits(tokens, SubModel.FULL, List.of(1, 2, 3));
             for (int i = 0; i < 3; i++) {
-                assertThat(b.get(i).toFloatArray()).containsExactly(a.get(i).toFloatArray());
+                // the plain model applies its one head to all exits in one stacked matmul: equal up to rounding
+                assertThat(b.get(i).toFloatArray()).containsExactly(a.get(i).toFloatArray(), org.assertj.core.data.Offset.offset(1e-5f));
             }
             // a changed exit head changes only its exit
             withHeads.parameters().assign("exit_heads.2.weight", withHeads.parameters().get("exit_heads.2.weight").mul(2));
             List<NDArray> c = withHeads.forwardExits(tokens, SubModel.FULL, List.of(1, 2, 3));
-            assertThat(c.get(0).toFloatArray()).containsExactly(a.get(0).toFloatArray());
-            assertThat(c.get(1).toFloatArray()).isNotEqualTo(a.get(1).toFloatArray());
-            assertThat(c.get(2).toFloatArray()).containsExactly(a.get(2).toFloatArray());
+            assertThat(c.get(0).toFloatArray()).containsExactly(b.get(0).toFloatArray());
+            assertThat(c.get(1).toFloatArray()).isNotEqualTo(b.get(1).toFloatArray());
+            assertThat(c.get(2).toFloatArray()).containsExactly(b.get(2).toFloatArray());
         }
     }
 
