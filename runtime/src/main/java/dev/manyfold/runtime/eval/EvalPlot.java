@@ -368,7 +368,10 @@ public final class EvalPlot {
     /** Tick positions (log10 values) for a log axis over {@code [lo, hi]} (log10 units). */
     static List<Double> logTicks(double lo, double hi) {
         List<Double> ticks = ticks(lo, hi, new int[] {1, 2, 5});
-        if (ticks.size() < 3) {
+        if (ticks.size() < 4) {
+            ticks = ticks(lo, hi, new int[] {1, 2, 3, 5});
+        }
+        if (ticks.size() < 4) {
             ticks = ticks(lo, hi, new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
         }
         if (ticks.size() > 10) {

@@ -460,7 +460,8 @@ public final class EvalReport {
 
     /**
      * Writes {@value #CSV}, {@value #PNG} and, with an exit analysis, {@value #EXITS_CSV}
-     * into {@code dir} (created if missing); returns the files written.
+     * into {@code dir} (created if missing; without an exit analysis an older
+     * {@value #EXITS_CSV} there is removed); returns the files written.
      */
     public List<Path> write(Path dir) {
         try {
@@ -474,6 +475,13 @@ public final class EvalReport {
         if (!exits.isEmpty()) {
             writeExitsCsv(dir.resolve(EXITS_CSV));
             written.add(dir.resolve(EXITS_CSV));
+        } else {
+            try {
+                // an exit table from an earlier evaluation would no longer match eval.csv
+                Files.deleteIfExists(dir.resolve(EXITS_CSV));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot remove the stale " + dir.resolve(EXITS_CSV), e);
+            }
         }
         writePlot(dir.resolve(PNG));
         written.add(dir.resolve(PNG));

@@ -110,6 +110,44 @@ class EvalCommandTest {
     }
 
     @Test
+    void languageModelEvalShowsPerplexityAndTheExitTableAndWritesTheExitCsv() throws IOException {
+        Path recipe = dir.resolve("tiny-llama.yaml");
+        Files.writeString(recipe, """
+                name: tiny-llama
+                model: { family: llama, dim: 16, layers: 2, heads: 2, ffn: 24 }
+                data: { type: text, context: 16, limit: 300 }
+                train: { steps: 3, batch: 4, lr: 1e-3, seed: 3 }
+                """);
+        Path llama = dir.resolve("llama-run");
+        Result trained = cli("train", recipe, "--run-dir", llama);
+        assertThat(trained.exit()).as(trained.describe()).isZero();
+
+        // A plainly trained run targets only the full model: --exits adds depth 1 to the table and the exit analysis.
+        Result r = cli("eval", llama, "--batches", "2", "--exits", "1", "--threshold", "95");
+        assertThat(r.exit()).as(r.describe()).isZero();
+        assertThat(r.out()).contains("evaluating 2 sub-models").contains("perplexity").contains("FLOPs/token")
+                .contains("% of full = full-model loss / loss").containsPattern("exit\\s+KL\\(p_L\\|\\|p_n\\)\\s+cosine")
+                .contains("loss <= full loss x (1 + (100 - 95)/100)");
+        List<String> csv = Files.readAllLines(llama.resolve("eval.csv"));
+        assertThat(csv.get(0)).isEqualTo("sub_model,depth,parameters,flops_per_token,loss,perplexity,accuracy,full_loss_over_loss_pct,"
+                + "is_full");
+        assertThat(csv).hasSize(3);
+        assertThat(csv.get(2)).startsWith("depth=1,1,");
+        List<String> exits = Files.readAllLines(llama.resolve("eval-exits.csv"));
+        assertThat(exits).hasSize(3);
+        assertThat(exits.get(0)).isEqualTo("exit,kl_full_to_exit_nats,cosine_hidden,positions");
+        assertThat(exits.get(1)).startsWith("1,");
+        assertThat(Double.parseDouble(exits.get(1).split(",")[1])).isPositive();
+        assertThat(exits.get(2)).startsWith("2,0.00000000,1.00000000,");
+
+        // Without intermediate exits there is no exit table, and the stale one is removed.
+        Result plain = cli("eval", llama, "--batches", "2");
+        assertThat(plain.exit()).as(plain.describe()).isZero();
+        assertThat(plain.out()).contains("exit analysis: only the full depth is targeted");
+        assertThat(llama.resolve("eval-exits.csv")).doesNotExist();
+    }
+
+    @Test
     void badOptionsAreRefusedAsBadInput() {
         assertThat(cli("--plugins", plugins, "eval", run, "--max-flops", "lots").exit()).isEqualTo(Main.BAD_INPUT);
         assertThat(cli("--plugins", plugins, "eval", run, "--threshold", "-1").exit()).isEqualTo(Main.BAD_INPUT);
