@@ -25,9 +25,9 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "eval", description = {
+@Command(name = "eval", mixinStandardHelpOptions = true, description = {
         "Evaluate a run or checkpoint: the full model and every targeted sub-model (the full lattice of the recipe's dimension "
-                + "budgets). Prints the table (parameters, FLOPs, loss, accuracy or perplexity, % of full) and writes eval.csv and "
+                + "budgets). Prints the table (parameters, FLOPs, loss, accuracy or perplexity, %% of full) and writes eval.csv and "
                 + "eval.png (quality against FLOPs); for language models also KL(p_L||p_n) and hidden-state cosine per depth exit "
                 + "(eval-exits.csv).",
         "Selection needs no search and no re-evaluation: --max-flops and --threshold read the evaluated table, which may also "
@@ -57,8 +57,8 @@ final class EvalCommand implements Callable<Integer> {
     String maxFlops;
 
     @Option(names = "--threshold", paramLabel = "P",
-            description = "Print every sub-model reaching P% of the full model, cheapest first: accuracy >= P/100 x full accuracy; "
-                    + "for language models loss <= full loss x (1 + (100 - P)/100), e.g. 95 admits 5% more loss.")
+            description = "Print every sub-model reaching P%% of the full model, cheapest first: accuracy >= P/100 x full accuracy; "
+                    + "for language models loss <= full loss x (1 + (100 - P)/100), e.g. 95 admits 5%% more loss.")
     Double threshold;
 
     @Option(names = "--exits", split = ",", paramLabel = "N",

@@ -290,7 +290,9 @@ public final class EvalPlot {
                 for (EvalRow r : report.rows()) {
                     double x = px(r.flops());
                     double y = py(y(report, r));
-                    if (x >= corners[c][0] - 8 && x <= corners[c][0] + boxW + 8 && y >= corners[c][1] - 8 && y <= corners[c][1] + boxH + 8) {
+                    boolean inside = x >= corners[c][0] - 8 && x <= corners[c][0] + boxW + 8 && y >= corners[c][1] - 8
+                            && y <= corners[c][1] + boxH + 8;
+                    if (inside) {
                         n++;
                     }
                 }

@@ -282,13 +282,16 @@ public final class EvalReport {
                 : "% of full = full-model loss / loss (100% = as good as the full model); accuracy = next-token top-1";
     }
 
-    /** Prints the table of sub-models, one row each, the full model marked with {@code *}. */
+    /**
+     * Prints the table of sub-models, one row each, in report order: name, parameters,
+     * FLOPs, loss, (perplexity,) accuracy, % of full. Budgets are in the name (the CSV also
+     * has them as columns). A reference row that is not {@link SubModel#FULL} is marked
+     * {@code *}.
+     */
     public void printTable(PrintWriter out) {
-        int nameWidth = Math.max("sub-model".length(), rows.stream().mapToInt(r -> r.name().length()).max().orElse(0)) + 2;
+        boolean marked = !full.subModel().isFull();
+        int nameWidth = Math.max("sub-model".length(), rows.stream().mapToInt(r -> r.name().length()).max().orElse(0)) + (marked ? 4 : 2);
         StringBuilder header = new StringBuilder(String.format(Locale.ROOT, "%-" + nameWidth + "s", "sub-model"));
-        for (String d : dimensions.keySet()) {
-            header.append(String.format(Locale.ROOT, " %" + Math.max(5, d.length()) + "s", d));
-        }
         header.append(String.format(Locale.ROOT, " %13s %15s %9s", "parameters", flopsLabel(), "loss"));
         if (task == Task.LANGUAGE_MODEL) {
             header.append(String.format(Locale.ROOT, " %10s", "perplexity"));
@@ -296,10 +299,8 @@ public final class EvalReport {
         header.append(String.format(Locale.ROOT, " %9s %10s", "accuracy", "% of full"));
         out.println(header);
         for (EvalRow r : rows) {
-            StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%-" + nameWidth + "s", r.name() + (r == full ? " *" : "")));
-            for (String d : dimensions.keySet()) {
-                line.append(String.format(Locale.ROOT, " %" + Math.max(5, d.length()) + "d", budget(r, d)));
-            }
+            String name = r.name() + (marked && r == full ? " *" : "");
+            StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%-" + nameWidth + "s", name));
             line.append(String.format(Locale.ROOT, " %,13d %,15d %9.4f", r.parameters(), r.flops(), r.loss()));
             if (task == Task.LANGUAGE_MODEL) {
                 line.append(String.format(Locale.ROOT, " %10.3f", r.perplexity()));
@@ -309,7 +310,7 @@ public final class EvalReport {
                     Double.isNaN(pct) ? "n/a" : String.format(Locale.ROOT, "%.1f%%", pct)));
             out.println(line);
         }
-        out.println("* full model; " + percentOfFullRule());
+        out.println((marked ? "* reference (no full row: the most expensive sub-model); " : "") + percentOfFullRule());
     }
 
     /** Prints the exit table ({@code exit, KL(p_L||p_n), cosine}); nothing when there is none. */
@@ -524,7 +525,8 @@ public final class EvalReport {
                 continue;
             }
             if (f.size() != header.size()) {
-                throw new IllegalArgumentException(file + " line " + (i + 1) + ": " + f.size() + " fields, the header has " + header.size());
+                throw new IllegalArgumentException(file + " line " + (i + 1) + ": " + f.size() + " fields, the header has "
+                        + header.size());
             }
             try {
                 EvalRow r = new EvalRow(Csv.parseSubModel(f.get(0)), Long.parseLong(f.get(params)), Long.parseLong(f.get(flopsColumn)),

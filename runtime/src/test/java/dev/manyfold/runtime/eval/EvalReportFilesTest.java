@@ -81,11 +81,19 @@ class EvalReportFilesTest {
         text().printTable(out);
         text().printExits(out);
         assertThat(s.toString()).contains("perplexity").contains("FLOPs/token").contains("% of full = full-model loss / loss")
-                .contains("full *").contains("KL(p_L||p_n)").contains("cosine").containsPattern("\\n\\s+1\\s+0\\.250000\\s+0\\.875000\\n");
+                .containsPattern("\\nfull\\s+5,000\\s+9,000\\s+2\\.0000\\s+7\\.389\\s+41\\.00%\\s+100\\.0%\\n")
+                .contains("KL(p_L||p_n)").contains("cosine").containsPattern("\\n\\s+1\\s+0\\.250000\\s+0\\.875000\\n");
         StringWriter v = new StringWriter();
         VISION.printTable(new PrintWriter(v, true));
         assertThat(v.toString()).contains("FLOPs/example").contains("% of full = accuracy / full-model accuracy")
-                .containsPattern("depth=1,width=8\\s+1\\s+8\\s+6,000\\s+12,000\\s+0\\.7000\\s+63\\.15%\\s+75\\.0%");
+                .containsPattern("depth=1,width=8\\s+6,000\\s+12,000\\s+0\\.7000\\s+63\\.15%\\s+75\\.0%");
+    }
+
+    @Test
+    void withoutAFullRowTheReferenceRowIsMarked() {
+        StringWriter s = new StringWriter();
+        EvalReport.of(Task.CLASSIFICATION, List.of(SMALL)).printTable(new PrintWriter(s, true));
+        assertThat(s.toString()).contains("depth=1,width=8 *").contains("* reference (no full row");
     }
 
     @Test
