@@ -182,7 +182,7 @@ public final class EvalPlot {
             double lx = fx - 12 - w >= x0 + 4 ? fx - 12 - w : fx + 12;
             double ly = fy - 10 >= y0 + 14 ? fy - 10 : fy + 22;
             text(label, (int) lx, (int) ly, FULL.darker());
-            legend();
+            legend(new int[] {(int) lx, (int) ly - 14, w, 18});
         }
 
         private void ranges() {
@@ -272,7 +272,8 @@ public final class EvalPlot {
             text(title, (x0 + x1) / 2 - textWidth(title) / 2, 34, Color.BLACK);
         }
 
-        private void legend() {
+        /** The legend, in the corner where it covers the fewest points and not the full model's label {@code {x, y, w, h}}. */
+        private void legend(int[] label) {
             g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
             String[] labels = {"sub-model", "full model", "Pareto front (best within a FLOPs budget)"};
             int w = 0;
@@ -295,6 +296,11 @@ public final class EvalPlot {
                     if (inside) {
                         n++;
                     }
+                }
+                boolean overlapsLabel = label[0] < corners[c][0] + boxW && label[0] + label[2] > corners[c][0]
+                        && label[1] < corners[c][1] + boxH && label[1] + label[3] > corners[c][1];
+                if (overlapsLabel) {
+                    n += 3;
                 }
                 if (n < fewest) {
                     fewest = n;
@@ -375,6 +381,16 @@ public final class EvalPlot {
         }
         if (ticks.size() < 4) {
             ticks = ticks(lo, hi, new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
+        }
+        if (ticks.size() < 3) {
+            // Less than a few steps of a decade: evenly spaced values, placed on the log axis.
+            double a = Math.pow(10, lo);
+            double b = Math.pow(10, hi);
+            double step = niceStep((b - a) / 5);
+            ticks = new ArrayList<>();
+            for (double v = Math.ceil(a / step) * step; v <= b * (1 + 1e-12); v += step) {
+                ticks.add(Math.log10(v));
+            }
         }
         if (ticks.size() > 10) {
             ticks = ticks(lo, hi, new int[] {1});

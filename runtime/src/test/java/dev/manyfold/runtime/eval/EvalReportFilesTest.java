@@ -136,6 +136,8 @@ class EvalReportFilesTest {
                 .containsExactly("2k", "3k", "4k", "5k", "6k", "7k", "8k", "9k");
         assertThat(EvalPlot.logTicks(Math.log10(1500), Math.log10(4000)).stream().map(t -> EvalPlot.si(Math.pow(10, t))))
                 .containsExactly("2k", "3k", "4k");
+        assertThat(EvalPlot.logTicks(Math.log10(12_000), Math.log10(28_000)).stream().map(t -> EvalPlot.si(Math.pow(10, t))))
+                .containsExactly("15k", "20k", "25k");
         assertThat(EvalPlot.logTicks(2.5, 9.5).stream().map(t -> EvalPlot.si(Math.pow(10, t))))
                 .containsExactly("1k", "10k", "100k", "1M", "10M", "100M", "1G");
     }
