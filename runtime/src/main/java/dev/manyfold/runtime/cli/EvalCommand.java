@@ -1,14 +1,22 @@
 package dev.manyfold.runtime.cli;
 
 import dev.manyfold.api.SubModel;
+import dev.manyfold.runtime.eval.EvalReport;
+import dev.manyfold.runtime.eval.ExitAnalysis;
 import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.job.TrainJob;
-import dev.manyfold.runtime.train.Evaluator;
+import dev.manyfold.runtime.model.LlamaModel;
+import dev.manyfold.runtime.model.Model;
 import dev.manyfold.runtime.train.HostBatch;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -17,7 +25,13 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "eval", description = "Evaluate a run or checkpoint: the full model and every targeted sub-model.")
+@Command(name = "eval", mixinStandardHelpOptions = true, description = {
+        "Evaluate a run or checkpoint: the full model and every targeted sub-model (the full lattice of the recipe's dimension "
+                + "budgets). Prints the table (parameters, FLOPs, loss, accuracy or perplexity, %% of full) and writes eval.csv and "
+                + "eval.png (quality against FLOPs); for language models also KL(p_L||p_n) and hidden-state cosine per depth exit "
+                + "(eval-exits.csv).",
+        "Selection needs no search and no re-evaluation: --max-flops and --threshold read the evaluated table, which may also "
+                + "be a previously written eval.csv given instead of the run."})
 final class EvalCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
@@ -25,29 +39,117 @@ final class EvalCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(paramLabel = "RUN_OR_CHECKPOINT", description = "A run directory (latest checkpoint) or a .safetensors checkpoint")
+    @Parameters(paramLabel = "RUN_OR_CHECKPOINT",
+            description = "A run directory (latest checkpoint), a .safetensors checkpoint, or an eval.csv written earlier")
     Path path;
 
     @Option(names = "--batches", description = "Validation batches to use (default ${DEFAULT-VALUE})", defaultValue = "50")
     int batches;
 
+    @Option(names = "--out", paramLabel = "DIR",
+            description = "Where eval.csv, eval.png and eval-exits.csv go (default: the run directory, or the checkpoint's directory; "
+                    + "with an eval.csv input nothing is written unless --out is given)")
+    Path out;
+
+    @Option(names = "--max-flops", paramLabel = "N",
+            description = "Print the best sub-model (highest accuracy; lowest loss for language models; ties: fewer FLOPs) whose "
+                    + "FLOPs per example (per token for language models) are <= N. Accepts 2000000, 2e6, 2M, 750k.")
+    String maxFlops;
+
+    @Option(names = "--threshold", paramLabel = "P",
+            description = "Print every sub-model reaching P%% of the full model, cheapest first: accuracy >= P/100 x full accuracy; "
+                    + "for language models loss <= full loss x (1 + (100 - P)/100), e.g. 95 admits 5%% more loss.")
+    Double threshold;
+
+    @Option(names = "--exits", split = ",", paramLabel = "N",
+            description = "Language models: depth exits for the KL/cosine table (default: the depths of the targeted sub-models); "
+                    + "exits not yet in the table are evaluated too, e.g. to compare a normally fine-tuned run exit by exit")
+    List<Integer> exits;
+
+    @Option(names = "--no-exits", description = "Language models: skip the KL/cosine exit analysis")
+    boolean noExits;
+
     @Override
     public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
-        try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, out)) {
-            List<HostBatch> data = p.data().validation(batches);
-            List<SubModel> subModels = TrainJob.lattice(p);
-            out.printf(Locale.ROOT, "%-28s %12s %14s %9s %9s %8s%n", "sub-model", "parameters", "FLOPs", "loss", "accuracy", "% full");
-            Evaluator.Result full = null;
-            for (SubModel sub : subModels) {
-                Evaluator.Result r = Evaluator.evaluate(p.model(), data, sub, p.model().parameters().manager());
-                if (full == null) {
-                    full = r;
-                }
-                out.printf(Locale.ROOT, "%-28s %,12d %,14d %9.4f %8.2f%% %7.1f%%%n", sub, r.parameters(), r.flops(), r.loss(),
-                        100 * r.accuracy(), 100 * r.accuracy() / Math.max(1e-12, full.accuracy()));
-            }
-            return 0;
+        PrintWriter o = spec.commandLine().getOut();
+        if (batches < 1) {
+            throw new IllegalArgumentException("--batches must be >= 1, got " + batches);
         }
+        long budget = maxFlops == null ? -1 : EvalReport.parseFlops(maxFlops);
+        if (threshold != null && !(threshold >= 0 && threshold < Double.POSITIVE_INFINITY)) {
+            throw new IllegalArgumentException("--threshold must be a percentage >= 0, got " + threshold);
+        }
+        EvalReport report;
+        Optional<Path> outDir;
+        if (Files.isRegularFile(path) && path.getFileName().toString().endsWith(".csv")) {
+            if (exits != null) {
+                throw new IllegalArgumentException("--exits needs a run or checkpoint, not a table");
+            }
+            Path exitsCsv = path.resolveSibling(EvalReport.EXITS_CSV);
+            report = EvalReport.readCsv(path, Files.isRegularFile(exitsCsv) ? Optional.of(exitsCsv) : Optional.empty());
+            o.printf("table %s (%d sub-models, not re-evaluated)%n", path, report.rows().size());
+            report.printTable(o);
+            report.printExits(o);
+            outDir = Optional.ofNullable(out);
+        } else {
+            try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, o)) {
+                report = evaluate(p, o);
+            }
+            outDir = Optional.of(out != null ? out : Files.isDirectory(path) ? path : path.toAbsolutePath().getParent());
+        }
+        outDir.ifPresent(dir -> {
+            List<Path> written = report.write(dir);
+            o.println("wrote " + String.join(", ", written.stream().map(Path::toString).toList()));
+        });
+        if (budget >= 0) {
+            report.printBestWithin(o, budget);
+        }
+        if (threshold != null) {
+            report.printThreshold(o, threshold);
+        }
+        return 0;
+    }
+
+    private EvalReport evaluate(TrainJob.Prepared p, PrintWriter o) {
+        Model model = p.model();
+        boolean text = p.data().isText();
+        LlamaModel llama = model instanceof LlamaModel l ? l : null;
+        if (exits != null && llama == null) {
+            throw new IllegalArgumentException("--exits applies to language models (family llama), not to " + model.family());
+        }
+        List<SubModel> subModels = new ArrayList<>(TrainJob.lattice(p));
+        if (exits != null) {
+            for (int e : ExitAnalysis.exits(exits, llama.layers())) {
+                SubModel sub = e == llama.layers() ? SubModel.FULL : SubModel.of(Model.DEPTH, e);
+                if (!subModels.contains(sub)) {
+                    subModels.add(sub);
+                }
+            }
+            subModels.sort(Comparator.comparingLong((SubModel s) -> model.flops(s)).reversed());
+        }
+        List<HostBatch> data = p.data().validation(batches);
+        long items = data.stream().mapToLong(HostBatch::labelCount).sum();
+        o.printf(Locale.ROOT, "evaluating %d sub-model%s on %d validation batch%s (%,d %s)%n", subModels.size(),
+                subModels.size() == 1 ? "" : "s", data.size(), data.size() == 1 ? "" : "es", items, text ? "tokens" : "examples");
+        EvalReport report = EvalReport.evaluate(model, data, subModels,
+                text ? EvalReport.Task.LANGUAGE_MODEL : EvalReport.Task.CLASSIFICATION);
+        report.printTable(o);
+        if (llama != null && !noExits) {
+            TreeSet<Integer> depths = new TreeSet<>();
+            if (exits != null) {
+                depths.addAll(exits);
+            } else {
+                subModels.forEach(s -> depths.add(s.budgetOr(Model.DEPTH, llama.layers())));
+            }
+            depths.add(llama.layers());
+            if (depths.size() == 1) {
+                o.println("exit analysis: only the full depth is targeted (use --exits N,M,... to compare intermediate exits)");
+            } else {
+                report = report.withExitAnalysis(llama, data, List.copyOf(depths));
+                o.println();
+                report.printExits(o);
+            }
+        }
+        return report;
     }
 }
