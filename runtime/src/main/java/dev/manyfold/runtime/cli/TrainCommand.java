@@ -45,7 +45,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         Path dir = runDir != null ? runDir
                 : Path.of("runs", recipe.name() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        try (Manyfold host = main.host(); TrainJob.Prepared prepared = TrainJob.prepare(host, recipe, out)) {
+        try (Manyfold host = main.host(); TrainJob.Prepared prepared = TrainJob.prepare(host, recipe, out, dir)) {
             Trainer.Summary s = TrainJob.train(prepared, dir, resume, out, Progress.isTerminal());
             out.printf(Locale.ROOT, "done: %d steps in %.1f s (%.0f %s/s), final train loss %.4f%n", s.steps(), s.seconds(),
                     s.itemsPerSecond(), prepared.data().isText() ? "tokens" : "examples", s.finalLoss());

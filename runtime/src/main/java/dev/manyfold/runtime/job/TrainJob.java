@@ -61,14 +61,19 @@ public final class TrainJob {
 
     /** Validates a recipe completely and builds its data and model (no training). */
     public static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out) {
-        return prepare(host, recipe, out, true);
+        return prepare(host, recipe, out, true, Path.of(System.getProperty("java.io.tmpdir"), "manyfold-work"));
+    }
+
+    /** As {@link #prepare(Manyfold, Recipe, PrintWriter)}, with plugins' reports going to {@code workDirectory}. */
+    public static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out, Path workDirectory) {
+        return prepare(host, recipe, out, true, workDirectory);
     }
 
     /**
      * As {@link #prepare(Manyfold, Recipe, PrintWriter)}; {@code initialise} false skips
      * {@code train.init} (when a checkpoint's own tensors follow anyway).
      */
-    static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out, boolean initialise) {
+    static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out, boolean initialise, Path workDirectory) {
         requireNonNull(host, "host is null");
         Settings trainSection = recipe.section("train");
         if (!recipe.asMap().containsKey("train")) {
@@ -83,7 +88,7 @@ public final class TrainJob {
         NDManager manager = NDManager.newBaseManager();
         try {
             Model model = ModelFactory.build(recipe.section("model"), data.shape(), config.seed(), manager);
-            HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), Path.of("."), out::println, recipe.asMap());
+            HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), workDirectory, out::println, recipe.asMap());
             RecipeValidator.Components components = new RecipeValidator(host.extensions()).validate(recipe, context);
             attachAdapters(recipe, components.adapters(), model, config.seed());
             if (initialise && config.init() != null) {
@@ -239,7 +244,7 @@ public final class TrainJob {
         if (yaml == null) {
             throw new ConfigException(file.toString(), "checkpoint has no recipe in its metadata", "a checkpoint written by manyfold train");
         }
-        Prepared p = prepare(host, Recipe.parse(yaml, file + "#recipe"), out, false);
+        Prepared p = prepare(host, Recipe.parse(yaml, file + "#recipe"), out, false, file.toAbsolutePath().getParent());
         try {
             checkpoint.validateAgainst(expectedShapes(p.model(), checkpoint));
             try (NDManager m = p.model().parameters().manager().newSubManager()) {

@@ -28,7 +28,7 @@ import java.util.List;
  *   samples: 1                  # stochastic: draws per micro-step
  *   sandwich: false             # stochastic: also train smallest and largest every micro-step
  *   # summation: sub-models: contained | all, reduce: mean | sum, max-sub-models: k
- *   report-every: 0             # > 0: write sorted-visits.tsv to the work directory every N steps
+ *   report-every: 100           # write sorted-visits.tsv to the run directory every N steps (0: never)
  * </pre>
  */
 final class SortedObjectiveFactory implements ObjectiveFactory {
@@ -68,7 +68,7 @@ final class SortedObjectiveFactory implements ObjectiveFactory {
 
     @Override
     public Objective create(Settings settings, Context context) {
-        int reportEvery = settings.getInt("report-every", 0, 0, Integer.MAX_VALUE);
+        int reportEvery = settings.getInt("report-every", 100, 0, Integer.MAX_VALUE);
         SortedObjective objective = switch (kind) {
             case STOCHASTIC -> {
                 int samples = settings.getInt("samples", 1, 1, 1024);
