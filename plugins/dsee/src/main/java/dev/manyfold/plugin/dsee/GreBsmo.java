@@ -43,9 +43,10 @@ import java.util.SplittableRandom;
  *       Hard thresholding does not guarantee it (an entry that drops below λ moves from S
  *       back into the residual), so an iteration whose residual exceeds the previous one is
  *       rejected: the previous decomposition is kept and the solver stops (Zhou's GreGoDec
- *       reference code likewise reverts a step whose error grows). {@link Result#residuals()}
- *       is therefore non-increasing; {@link Result#rejected()} says whether the safeguard
- *       fired.
+ *       reference code likewise reverts a step whose error grows). An iteration that does not
+ *       decrease the residual (beyond rounding) also ends the solve, as converged.
+ *       {@link Result#residuals()} is therefore strictly decreasing; {@link Result#rejected()}
+ *       says whether the safeguard fired on a genuine increase.
  * </ul>
  *
  * Runs in double precision on plain arrays; the result depends only on W, the options and
@@ -54,6 +55,9 @@ import java.util.SplittableRandom;
  * orientation is used as is.
  */
 public final class GreBsmo {
+    /** Relative change (of the first residual) below which two residuals count as equal. */
+    private static final double CONVERGED = 1e-12;
+
     private GreBsmo() {}
 
     /** Solver settings. */
@@ -251,8 +255,9 @@ public final class GreBsmo {
             }
             double[] e = residual(a, u, v, s, m, n);
             double norm = frobenius(e);
-            if (recorded > 0 && norm > history[recorded - 1]) {
-                rejected = true;
+            if (recorded > 0 && norm >= history[recorded - 1] - CONVERGED * history[0]) {
+                // No longer decreasing: either converged (equal up to rounding) or a genuine increase.
+                rejected = norm > history[recorded - 1] + CONVERGED * history[0];
                 break;
             }
             history[recorded] = norm;
