@@ -32,8 +32,8 @@ import java.util.SplittableRandom;
  * ({@code row · in + col}), chosen from W0 at attach time and fixed; P_Ω(S) scatters the N
  * values into a zero {@code [out, in]} array, so S has no dense storage and no gradient
  * outside Ω. With V = 0 and S = 0 the delta is exactly zero, so the adapted model equals the
- * base model at step 0. Structured head pruning removes V's output columns and S's rows of a
- * head and keeps U.
+ * base model at step 0. (Structured head pruning, not implemented yet, is to remove a head's
+ * columns of V and its rows of S, and keep U.)
  *
  * <p>LoRA is the same adapter with N = 0 (no {@code s} parameter).
  */
