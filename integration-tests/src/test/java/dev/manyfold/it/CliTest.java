@@ -58,7 +58,9 @@ class CliTest {
                 .contains("  dimensions:   depth, width, ffn, heads, embedding\n")
                 .contains("core " + descriptor.getProperty("version") + "\n")
                 .contains("  objectives:   standard\n")
-                .contains("2 plugin(s) loaded, 0 refused");
+                .contains("dsee " + descriptor.getProperty("version") + "\n")
+                .contains("  adapters:     dsee, lora\n")
+                .contains("3 plugin(s) loaded, 0 refused");
         String sortedBlock = r.out().substring(r.out().indexOf("sorted "));
         Path from = Path.of(line(sortedBlock, "from:").substring("from:".length()).strip());
         assertThat(from.toRealPath()).isEqualTo(Bundle.plugins().resolve("sorted").toRealPath());
@@ -90,7 +92,7 @@ class CliTest {
 
         assertThat(r.exit()).as(r.describe()).isZero();
         assertThat(r.out()).as(r.describe()).contains("  dimensions:   depth, width, ffn, heads, embedding\n")
-                .contains("  dimensions:   good\n").contains("3 plugin(s) loaded, 2 refused");
+                .contains("  dimensions:   good\n").contains("4 plugin(s) loaded, 2 refused");
     }
 
     // ---- manyfold validate --------------------------------------------------------------

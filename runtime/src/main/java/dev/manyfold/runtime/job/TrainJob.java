@@ -61,19 +61,22 @@ public final class TrainJob {
 
     /** Validates a recipe completely and builds its data and model (no training). */
     public static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out) {
-        return prepare(host, recipe, out, true, Path.of(System.getProperty("java.io.tmpdir"), "manyfold-work"));
+        return prepare(host, recipe, out, true, null, Path.of(System.getProperty("java.io.tmpdir"), "manyfold-work"));
     }
 
     /** As {@link #prepare(Manyfold, Recipe, PrintWriter)}, with plugins' reports going to {@code workDirectory}. */
     public static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out, Path workDirectory) {
-        return prepare(host, recipe, out, true, workDirectory);
+        return prepare(host, recipe, out, true, null, workDirectory);
     }
 
     /**
-     * As {@link #prepare(Manyfold, Recipe, PrintWriter)}; {@code initialise} false skips
-     * {@code train.init} (when a checkpoint's own tensors follow anyway).
+     * The full form: {@code initialise} false skips {@code train.init}; {@code base}, when
+     * given, supplies the base tensors (not adapters, masks or optimiser state) before
+     * adapters are attached, so that adapters choosing their support from W0 (DSEE) see the
+     * trained W0; plugins' reports go to {@code workDirectory}.
      */
-    static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out, boolean initialise, Path workDirectory) {
+    private static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out, boolean initialise, Checkpoint base,
+            Path workDirectory) {
         requireNonNull(host, "host is null");
         Settings trainSection = recipe.section("train");
         if (!recipe.asMap().containsKey("train")) {
@@ -90,11 +93,20 @@ public final class TrainJob {
             Model model = ModelFactory.build(recipe.section("model"), data.shape(), config.seed(), manager);
             HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), workDirectory, out::println, recipe.asMap());
             RecipeValidator.Components components = new RecipeValidator(host.extensions()).validate(recipe, context);
+            if (base != null) {
+                assignBase(model, base);
+            }
+            Checkpoint init = initialise && config.init() != null ? initialise(model, Path.of(config.init()), out) : null;
+            // Adapters attach after W0 is final: a support chosen from W0 (DSEE's Ω) must see
+            // the pre-trained weights, not the random initialisation.
             attachAdapters(recipe, components.adapters(), model, config.seed());
-            if (initialise && config.init() != null) {
-                initialise(model, Path.of(config.init()), out);
+            if (init != null) {
+                copyAdapterTensors(model, init);
             }
             freeze(model, config.trainable());
+            if (!components.adapters().isEmpty()) {
+                out.println(trainableSummary(model));
+            }
             Objective objective = components.objective().orElseGet(() -> host.extensions().create(host.extensions().objectives(),
                     ExtensionKind.OBJECTIVE, CorePlugin.STANDARD, Settings.empty("objective"), context, "objective.type"));
             if (model instanceof dev.manyfold.runtime.model.LlamaModel llama && components.dimensions().containsKey(Model.DEPTH)) {
@@ -132,7 +144,7 @@ public final class TrainJob {
      * Every tensor the two share must have the same shape; tensors only the model has keep
      * their initialisation, except per-exit heads, which start as copies of the shared head.
      */
-    static void initialise(Model model, Path from, PrintWriter out) {
+    static Checkpoint initialise(Model model, Path from, PrintWriter out) {
         Path file = Files.isDirectory(from) ? CheckpointStore.keepingAll().latest(from).orElseThrow(() -> new ConfigException(
                 "train.init", "no checkpoint in run directory " + from, "a run directory or a .safetensors checkpoint")) : from;
         if (!Files.exists(file)) {
@@ -164,6 +176,61 @@ public final class TrainJob {
             throw new ConfigException("train.init", "checkpoint " + file + " shares no tensor with the model", "a checkpoint of this model family");
         }
         out.printf("initialised %d of %d tensors from %s%n", copied, model.parameters().all().size(), file);
+        return checkpoint;
+    }
+
+    /** Copies the checkpoint's {@code adapters.*} tensors that the model has (same shapes). */
+    private static void copyAdapterTensors(Model model, Checkpoint checkpoint) {
+        try (NDManager m = model.parameters().manager().newSubManager()) {
+            for (var e : model.parameters().all().entrySet()) {
+                var tensor = checkpoint.tensors().get(e.getKey());
+                if (!e.getKey().startsWith("adapters.") || tensor == null) {
+                    continue;
+                }
+                long[] want = e.getValue().getShape().getShape();
+                if (!java.util.Arrays.equals(want, tensor.shape())) {
+                    throw new ConfigException("train.init", "tensor " + e.getKey() + " has shape " + java.util.Arrays.toString(tensor.shape())
+                            + " in " + checkpoint.file() + " but the model needs " + java.util.Arrays.toString(want),
+                            "a checkpoint with the same adapter settings");
+                }
+                model.parameters().assign(e.getKey(), tensor.toNDArray(m));
+            }
+        }
+    }
+
+    /** Assigns a checkpoint's base tensors (same name and shape; not adapters, masks or optimiser state). */
+    private static void assignBase(Model model, Checkpoint checkpoint) {
+        try (NDManager m = model.parameters().manager().newSubManager()) {
+            checkpoint.tensors().forEach((n, t) -> {
+                if (n.startsWith("adapters.") || n.startsWith("mask.") || n.startsWith("optim.") || !model.parameters().contains(n)
+                        || !java.util.Arrays.equals(model.parameters().get(n).getShape().getShape(), t.shape())) {
+                    return;
+                }
+                model.parameters().assign(n, t.toNDArray(m));
+            });
+        }
+    }
+
+    /**
+     * "trainable params: X || all params: Y || trainable%: Z": X counts the scalars of the
+     * trainable tensors (adapter parameters and whatever {@code train.trainable} keeps), Y all
+     * tensors of the model including adapters (masks excluded), Z = 100·X/Y.
+     */
+    static String trainableSummary(Model model) {
+        long trainable = 0;
+        long all = 0;
+        for (var e : model.parameters().all().entrySet()) {
+            if (e.getKey().startsWith("mask.")) {
+                continue;
+            }
+            long size = e.getValue().getShape().size();
+            all += size;
+            if (model.parameters().trainable().contains(e.getKey())) {
+                trainable += size;
+            }
+        }
+        return String.format(java.util.Locale.ROOT, "trainable params: %,d || all params: %,d || trainable%%: %.4f", trainable, all,
+                all == 0 ? 0.0 : 100.0 * trainable / all);
     }
 
     /** Freezes every tensor that no {@code train.trainable} glob matches. */
@@ -244,7 +311,7 @@ public final class TrainJob {
         if (yaml == null) {
             throw new ConfigException(file.toString(), "checkpoint has no recipe in its metadata", "a checkpoint written by manyfold train");
         }
-        Prepared p = prepare(host, Recipe.parse(yaml, file + "#recipe"), out, false, file.toAbsolutePath().getParent());
+        Prepared p = prepare(host, Recipe.parse(yaml, file + "#recipe"), out, false, checkpoint, file.toAbsolutePath().getParent());
         try {
             checkpoint.validateAgainst(expectedShapes(p.model(), checkpoint));
             try (NDManager m = p.model().parameters().manager().newSubManager()) {
