@@ -137,4 +137,21 @@ class LlamaModelTest {
             }
         }
     }
+
+    @Test
+    void aTiedHeadIsTheEmbeddingTensorAndReceivesBothGradients() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            LlamaModel tied = new LlamaModel(new ParameterStore(m, 3), new LlamaModel.Config(37, 32, 2, 4, 4, 8, 48, 24, true, 10000, 1e-5, 36));
+            assertThat(tied.site("lm_head").weight()).isSameAs(tied.parameters().get("embed.weight"));
+            assertThat(tied.parameters().contains("lm_head.weight")).isFalse();
+            assertThat(tied.parameterCount(SubModel.FULL)).isEqualTo(tied.parameters().all().values().stream()
+                    .mapToLong(a -> a.getShape().size()).sum());
+            NDArray tokens = m.create(new int[] {1, 2, 3}).reshape(1, 3);
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                gc.backward(Losses.crossEntropy(tied.forward(tokens, SubModel.FULL), m.create(new int[] {2, 3, 4}).reshape(1, 3)));
+            }
+            // rows of tokens never seen as inputs still get gradient through the head
+            assertThat(tied.parameters().get("embed.weight").getGradient().get(new NDIndex("30")).abs().sum().getFloat()).isPositive();
+        }
+    }
 }
