@@ -77,6 +77,43 @@ class AstPluginTest {
         }
     }
 
+    private List<double[]> flipRows(String mask, String train) throws Exception {
+        String recipe = """
+                model: { family: llama, dim: 16, layers: 2, heads: 2, ffn: 24 }
+                data: { type: text, context: 16, limit: 300 }
+                """ + "masks: [ " + mask + " ]\n" + train;
+        Path work = tmp.resolve("work-" + Integer.toHexString(recipe.hashCode()));
+        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(recipe, "ast.yaml"), new PrintWriter(new StringWriter(), true), work)) {
+            TrainJob.trainer(p, tmp.resolve("run-" + Integer.toHexString(recipe.hashCode())), new PrintWriter(new StringWriter()), false)
+                    .run(null);
+        }
+        return Files.readAllLines(work.resolve("mask-flips.tsv")).stream().skip(1)
+                .map(r -> java.util.Arrays.stream(r.split("\t")).mapToDouble(Double::parseDouble).toArray()).toList();
+    }
+
+    private static double mean(List<double[]> rows, int column) {
+        return rows.stream().mapToDouble(r -> r[column]).average().orElseThrow();
+    }
+
+    @Test
+    void masksReviveFlipLessLateThanEarlyAnnealingExploresMoreThanConstantDecayAndAFixedMaskNeverUpdates() throws Exception {
+        String train = "train: { steps: 40, batch: 4, lr: 3e-2, seed: 5 }\n";
+        List<double[]> adaptive = flipRows("{ type: nm, every: 2, lambda-max: 1.0e-1 }", train);
+        assertThat(adaptive).hasSize(20);
+        double[] last = adaptive.get(adaptive.size() - 1);
+        System.out.printf("AST flips: i_T %.4f revived %.4f, r_t first quarter %.4f, last quarter %.4f%n", last[2], last[3],
+                mean(adaptive.subList(0, 5), 1), mean(adaptive.subList(15, 20), 1));
+        assertThat(last[2]).as("i_T").isPositive();
+        assertThat(last[2]).isEqualTo(2 * last[3], org.assertj.core.api.Assertions.within(1e-7));
+        assertThat(mean(adaptive.subList(15, 20), 1)).as("mean r_t, last quarter").isLessThan(mean(adaptive.subList(0, 5), 1));
+        List<double[]> constant = flipRows("{ type: nm, every: 2, lambda-max: 1.0e-1, decay: constant }", train);
+        System.out.printf("AST flips: constant λ r_t first quarter %.4f, i_T %.4f%n", mean(constant.subList(0, 5), 1),
+                constant.get(constant.size() - 1)[2]);
+        assertThat(mean(adaptive.subList(0, 5), 1)).as("early r_t, annealed vs constant").isGreaterThan(mean(constant.subList(0, 5), 1));
+        List<double[]> fixed = flipRows("{ type: nm, mode: fixed }", train);
+        assertThat(fixed).isEmpty();
+    }
+
     /** Keeps the two largest |w| of each group of 4, lower index first on ties. */
     private static boolean[] magnitude24(float[] w) {
         boolean[] keep = new boolean[w.length];
