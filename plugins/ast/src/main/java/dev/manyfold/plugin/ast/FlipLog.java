@@ -221,7 +221,7 @@ final class FlipLog {
             g.setColor(new Color(214, 39, 40));
             g.drawString("i_t (flip rate since initial mask)", left + 300, top - 10);
             g.setColor(Color.BLACK);
-        } catch (RuntimeException | Error e) {
+        } catch (RuntimeException | LinkageError | InternalError e) {
             // no usable font in this headless JVM: the curves are still drawn
         }
     }
