@@ -60,7 +60,8 @@ class CliTest {
                 .contains("  objectives:   standard\n")
                 .contains("dsee " + descriptor.getProperty("version") + "\n")
                 .contains("  adapters:     dsee, lora\n")
-                .contains("3 plugin(s) loaded, 0 refused");
+                .contains("ast " + descriptor.getProperty("version") + "\n")
+                .contains("4 plugin(s) loaded, 0 refused");
         String sortedBlock = r.out().substring(r.out().indexOf("sorted "));
         Path from = Path.of(line(sortedBlock, "from:").substring("from:".length()).strip());
         assertThat(from.toRealPath()).isEqualTo(Bundle.plugins().resolve("sorted").toRealPath());
@@ -92,7 +93,7 @@ class CliTest {
 
         assertThat(r.exit()).as(r.describe()).isZero();
         assertThat(r.out()).as(r.describe()).contains("  dimensions:   depth, width, ffn, heads, embedding\n")
-                .contains("  dimensions:   good\n").contains("4 plugin(s) loaded, 2 refused");
+                .contains("  dimensions:   good\n").contains("5 plugin(s) loaded, 2 refused");
     }
 
     // ---- manyfold validate --------------------------------------------------------------

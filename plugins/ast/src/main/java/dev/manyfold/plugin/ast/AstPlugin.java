@@ -1,0 +1,23 @@
+package dev.manyfold.plugin.ast;
+
+import dev.manyfold.api.Plugin;
+import dev.manyfold.api.adapter.AdapterFactory;
+import dev.manyfold.api.mask.MaskStrategyFactory;
+import java.util.List;
+
+/**
+ * AST (Huang et al., AAAI 2025): N:M (2:4) semi-structured masks recomputed from |W| during
+ * training with an annealed decay of the pruned weights ({@code nm}), and the SLoRB adapter
+ * ({@code slorb}). Spec: {@code /work/shared/papers/ast.md}.
+ */
+public final class AstPlugin implements Plugin {
+    @Override
+    public List<MaskStrategyFactory> maskStrategies() {
+        return List.of(new NmMaskStrategyFactory());
+    }
+
+    @Override
+    public List<AdapterFactory> adapters() {
+        return List.of(new SlorbAdapterFactory());
+    }
+}

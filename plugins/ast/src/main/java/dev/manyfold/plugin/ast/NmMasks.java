@@ -1,0 +1,79 @@
+package dev.manyfold.plugin.ast;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+
+/**
+ * N:M masks by magnitude: in every row of a {@code [rows, cols]} weight, each group of M
+ * consecutive input columns keeps exactly the N entries of largest |w|. Ties are broken by
+ * position: the lower column index wins, so recomputing from the same weight always gives the
+ * same mask.
+ */
+public final class NmMasks {
+    private NmMasks() {}
+
+    /**
+     * The keep mask of a row-major {@code [rows, cols]} weight.
+     *
+     * @return row-major {@code [rows, cols]}, true where kept
+     * @throws IllegalArgumentException when M does not divide {@code cols} or N ∉ [1, M)
+     */
+    public static boolean[] magnitude(float[] weight, int rows, int cols, int n, int m) {
+        if (n < 1 || n >= m) {
+            throw new IllegalArgumentException("N:M needs 1 ≤ N < M, got " + n + ":" + m);
+        }
+        if (cols % m != 0) {
+            throw new IllegalArgumentException("M = " + m + " does not divide the input dimension " + cols);
+        }
+        if (weight.length != rows * cols) {
+            throw new IllegalArgumentException("expected " + rows + " × " + cols + " values, got " + weight.length);
+        }
+        boolean[] keep = new boolean[weight.length];
+        for (int start = 0; start < weight.length; start += m) {
+            for (int j = 0; j < m; j++) {
+                float a = Math.abs(weight[start + j]);
+                int rank = 0;
+                for (int p = 0; p < m; p++) {
+                    float b = Math.abs(weight[start + p]);
+                    // Float.compare orders NaN above everything, so a NaN weight is kept, not lost silently.
+                    int c = Float.compare(b, a);
+                    if (c > 0 || (c == 0 && p < j)) {
+                        rank++;
+                    }
+                }
+                keep[start + j] = rank < n;
+            }
+        }
+        return keep;
+    }
+
+    /** The values of a 2-D weight as row-major floats (converted from other float types). */
+    public static float[] floats(NDArray weight) {
+        if (weight.getDataType() == DataType.FLOAT32) {
+            return weight.toFloatArray();
+        }
+        try (NDManager scratch = weight.getManager().newSubManager()) {
+            NDArray converted = weight.toType(DataType.FLOAT32, true);
+            converted.attach(scratch);
+            return converted.toFloatArray();
+        }
+    }
+
+    /** A {@code [rows, cols]} array of 0 and 1 of {@code type}, owned by {@code manager}. */
+    public static NDArray toArray(boolean[] keep, int rows, int cols, DataType type, NDManager manager) {
+        float[] values = new float[keep.length];
+        for (int i = 0; i < keep.length; i++) {
+            values[i] = keep[i] ? 1f : 0f;
+        }
+        NDArray mask = manager.create(values, new ai.djl.ndarray.types.Shape(rows, cols));
+        if (type == DataType.FLOAT32) {
+            return mask;
+        }
+        NDArray converted = mask.toType(type, false);
+        if (converted != mask) {
+            mask.close();
+        }
+        return converted;
+    }
+}
