@@ -61,6 +61,15 @@ public final class TrainJob {
 
     /** Validates a recipe completely and builds its data and model (no training). */
     public static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out) {
+        return prepare(host, recipe, out, true);
+    }
+
+    /**
+     * As {@link #prepare(Manyfold, Recipe, PrintWriter)}; {@code initialise} false skips
+     * {@code train.init} (when the weights come from a checkpoint anyway, its relative path
+     * need not resolve from the working directory).
+     */
+    private static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out, boolean initialise) {
         requireNonNull(host, "host is null");
         Settings trainSection = recipe.section("train");
         if (!recipe.asMap().containsKey("train")) {
@@ -78,7 +87,7 @@ public final class TrainJob {
             HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), Path.of("."), out::println, recipe.asMap());
             RecipeValidator.Components components = new RecipeValidator(host.extensions()).validate(recipe, context);
             attachAdapters(recipe, components.adapters(), model, config.seed());
-            if (config.init() != null) {
+            if (initialise && config.init() != null) {
                 initialise(model, Path.of(config.init()), out);
             }
             freeze(model, config.trainable());
@@ -231,7 +240,7 @@ public final class TrainJob {
         if (yaml == null) {
             throw new ConfigException(file.toString(), "checkpoint has no recipe in its metadata", "a checkpoint written by manyfold train");
         }
-        Prepared p = prepare(host, Recipe.parse(yaml, file + "#recipe"), out);
+        Prepared p = prepare(host, Recipe.parse(yaml, file + "#recipe"), out, false);
         try {
             checkpoint.validateAgainst(expectedShapes(p.model(), checkpoint));
             try (NDManager m = p.model().parameters().manager().newSubManager()) {
