@@ -417,11 +417,15 @@ public final class LlamaModel extends Model implements LanguageModel {
                 ids[i] = tokens[i];
             }
             NDArray w = parameters().get("embed.weight");
-            return Embedding.embedding(manager.create(ids), w, SparseFormat.DENSE).singletonOrThrow();
+            return Ops.withoutAutograd(manager, () -> Embedding.embedding(manager.create(ids), w, SparseFormat.DENSE).singletonOrThrow());
         }
 
         @Override
         public NDArray run(NDArray hidden, int from, int to, int start, NDManager manager) {
+            return Ops.withoutAutograd(manager, () -> runLayers(hidden, from, to, start, manager));
+        }
+
+        private NDArray runLayers(NDArray hidden, int from, int to, int start, NDManager manager) {
             int n = (int) hidden.getShape().get(0);
             checkPositions(start, n);
             NDArray x = hidden.reshape(1, n, dim);
@@ -455,7 +459,7 @@ public final class LlamaModel extends Model implements LanguageModel {
 
         @Override
         public NDArray logits(NDArray hidden, NDManager manager) {
-            return head(hidden, dim);
+            return Ops.withoutAutograd(manager, () -> head(hidden, dim));
         }
 
         @Override
