@@ -33,8 +33,14 @@ import java.util.function.IntConsumer;
  * <p>K is fixed, or with {@code adaptive: true} starts at {@code k} and becomes K + 2 after a
  * round that accepted every draft, otherwise max(1, K − 1), capped at {@code max-k}.
  *
+ * <p>Optional {@code draft-confidence: τ} (an extension, off by default, like Hugging Face's
+ * {@code assistant_confidence_threshold}): drafting also stops at a position whose draft
+ * max-probability is below τ; that position is then verified like a plain greedy step, so a
+ * stop costs one draft head and no wasted layers. A round so stopped with every draft
+ * accepted leaves an adaptive K unchanged. The output stays identical to greedy.
+ *
  * <pre>
- * decode: { type: self-speculative, draft: 2, k: 4, adaptive: true, max-k: 32 }
+ * decode: { type: self-speculative, draft: 2, k: 4, adaptive: true, max-k: 32, draft-confidence: 0 }
  * </pre>
  */
 final class SelfSpeculativeDecoder implements Decoder {
@@ -43,13 +49,15 @@ final class SelfSpeculativeDecoder implements Decoder {
     private final int k;
     private final boolean adaptive;
     private final int maxK;
+    private final double confidence;
 
-    SelfSpeculativeDecoder(int draft, String draftPath, int k, boolean adaptive, int maxK) {
+    SelfSpeculativeDecoder(int draft, String draftPath, int k, boolean adaptive, int maxK, double confidence) {
         this.draft = draft;
         this.draftPath = draftPath;
         this.k = k;
         this.adaptive = adaptive;
         this.maxK = maxK;
+        this.confidence = confidence;
     }
 
     @Override
@@ -88,6 +96,7 @@ final class SelfSpeculativeDecoder implements Decoder {
                     int drafted = 0;
                     int positions = 0;
                     int current = next;
+                    boolean unsure = false;
                     while (true) {
                         try (NDManager step = round.newSubManager()) {
                             NDArray h = session.embed(new int[] {current}, position + positions, step);
@@ -97,8 +106,13 @@ final class SelfSpeculativeDecoder implements Decoder {
                                 hidden[positions++] = Decoding.own(round, h);
                                 break;
                             }
-                            int token = Decoding.argmax(session.logits(h, step).toFloatArray(), 0, vocab);
+                            float[] logits = session.logits(h, step).toFloatArray();
                             hidden[positions++] = Decoding.own(round, h);
+                            if (confidence > 0 && Decoding.maxProbability(logits, 0, vocab) < confidence) {
+                                unsure = true;
+                                break; // this position is verified like a plain greedy step; no draft for it
+                            }
+                            int token = Decoding.argmax(logits, 0, vocab);
                             drafts[drafted++] = token;
                             if (token == eos) {
                                 break; // an accepted EOS ends the decode: its position needs no verification
@@ -128,8 +142,12 @@ final class SelfSpeculativeDecoder implements Decoder {
                     session.crop(position + accepted + 1);
                     position += accepted + 1;
                     stats.round(drafted, accepted);
-                    if (adaptive && drafted > 0) {
-                        currentK = accepted == drafted && drafted == currentK ? Math.min(maxK, currentK + 2) : Math.max(1, currentK - 1);
+                    if (adaptive) {
+                        if (accepted == drafted && drafted == currentK) {
+                            currentK = Math.min(maxK, currentK + 2);
+                        } else if (accepted < drafted || !unsure) {
+                            currentK = Math.max(1, currentK - 1);
+                        } // stopped by the draft's low confidence with every draft accepted: K stays
                     }
                 }
             }
@@ -160,7 +178,10 @@ final class SelfSpeculativeDecoder implements Decoder {
             boolean adaptive = settings.getBoolean("adaptive", false);
             int maxK = settings.getInt("max-k", Math.max(32, k));
             settings.check(maxK >= k, "max-k", "max-k " + maxK + " is below the starting K " + k, "an integer >= k (" + k + ")");
-            return new SelfSpeculativeDecoder(draft, settings.pathOf("draft"), k, adaptive, adaptive ? maxK : k);
+            double confidence = settings.getDouble("draft-confidence", 0);
+            settings.check(confidence >= 0 && confidence <= 1, "draft-confidence", "draft-confidence " + confidence + " is outside [0, 1]",
+                    "0 (off) or a probability: drafting stops at a draft token whose max probability is below it");
+            return new SelfSpeculativeDecoder(draft, settings.pathOf("draft"), k, adaptive, adaptive ? maxK : k, confidence);
         }
 
         /** {@code draft: n} or {@code draft: { depth: n }}. */

@@ -63,6 +63,8 @@ class BadInputTest {
         }
         assertThatThrownBy(() -> tiny.decoder("self-speculative", Map.of("draft", 2, "k", 4, "adaptive", true, "max-k", 2)))
                 .hasMessageContaining("decode.max-k");
+        assertThatThrownBy(() -> tiny.decoder("self-speculative", Map.of("draft", 2, "draft-confidence", 1.5)))
+                .hasMessageContaining("decode.draft-confidence");
     }
 
     @Test

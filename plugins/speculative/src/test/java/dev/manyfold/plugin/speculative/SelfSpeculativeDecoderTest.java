@@ -90,7 +90,8 @@ class SelfSpeculativeDecoderTest {
     void everyDraftExitAndFixedKGiveTheGreedyOutput() {
         List<Case> cases = cases().subList(0, 18);
         for (Map<String, Object> settings : List.<Map<String, Object>>of(Map.of("draft", 1, "k", 1), Map.of("draft", 1, "k", 4),
-                Map.of("draft", 3, "k", 3), Map.of("draft", Map.of("depth", 2), "k", 2, "adaptive", true, "max-k", 5))) {
+                Map.of("draft", 3, "k", 3), Map.of("draft", Map.of("depth", 2), "k", 2, "adaptive", true, "max-k", 5),
+                Map.of("draft", 2, "adaptive", true, "draft-confidence", 0.5), Map.of("draft", 1, "k", 6, "draft-confidence", 0.9))) {
             Decoder speculative = tiny.decoder("self-speculative", settings);
             for (Case c : cases) {
                 assertThat(speculative.generate(model, c.prompt(), c.maxNewTokens(), t -> { }).tokens()).as("%s on %s", settings,
