@@ -38,17 +38,17 @@ final class DecoderSpecs {
     /**
      * Parses {@code key=value} entries into a section map, on top of {@code base}.
      *
-     * @param option the option name, for errors
+     * @param option how the entries were given, for errors: {@code "--set "} or {@code "--set LABEL."}
      */
     static Map<String, Object> parse(List<String> entries, Map<String, Object> base, String option) {
         Map<String, Object> out = deepCopy(base);
         for (String entry : entries) {
             int eq = entry.indexOf('=');
             if (eq <= 0) {
-                throw new IllegalArgumentException(option + " " + entry + ": expected key=value, e.g. " + option + " draft=2");
+                throw new IllegalArgumentException(option + entry + ": expected KEY=VALUE, e.g. " + option + "draft=2");
             }
             String key = entry.substring(0, eq).trim();
-            Object value = yaml(entry.substring(eq + 1), option + " " + entry);
+            Object value = yaml(entry.substring(eq + 1), option + entry);
             Map<String, Object> target = out;
             String[] parts = key.split("\\.");
             for (int i = 0; i < parts.length - 1; i++) {

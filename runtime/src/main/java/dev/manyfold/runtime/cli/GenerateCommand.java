@@ -61,7 +61,7 @@ final class GenerateCommand implements Callable<Integer> {
                     path + " was trained on " + p.data().describe() + ", which has no tokenizer; generate needs text data"));
             DecoderSpecs.Spec base = decoder != null ? new DecoderSpecs.Spec(decoder, decoder, Map.of(), "decode")
                     : DecoderSpecs.fromRecipe(p).orElse(new DecoderSpecs.Spec("greedy", "greedy", Map.of(), "decode"));
-            DecoderSpecs.Spec chosen = new DecoderSpecs.Spec(base.label(), base.type(), DecoderSpecs.parse(sets, base.settings(), "--set"),
+            DecoderSpecs.Spec chosen = new DecoderSpecs.Spec(base.label(), base.type(), DecoderSpecs.parse(sets, base.settings(), "--set "),
                     "decode");
             Decoder d = DecoderSpecs.create(host, p, chosen, out);
             int[] tokens = tokenizer.encode(prompt);
