@@ -161,6 +161,11 @@ final class BenchDecodeCommand implements Callable<Integer> {
             }
             boolean mismatch = report(out, specs, totals, baseline);
             if (evalBatches > 0 && p.model() instanceof LlamaModel llama) {
+                out.print("exits, teacher-forced on the validation text: loss / top-1 agreement with the full model:");
+                for (EarlyExitLoss.ExitRow e : EarlyExitLoss.exits(llama, p.data().validation(evalBatches))) {
+                    out.printf(Locale.ROOT, "  %d: %.4f / %.3f", e.exit(), e.loss(), e.agreement());
+                }
+                out.println();
                 for (int i = 0; i < specs.size(); i++) {
                     if (specs.get(i).type().equals("early-exit")) {
                         TreeMap<Integer, Double> thresholds = EarlyExitLoss.thresholds(specs.get(i).settings(), specs.get(i).path());

@@ -78,7 +78,52 @@ final class EarlyExitLoss {
         return new Result(full / n, exit / n, depth / n, n);
     }
 
-    private static double maxProbability(float[] logits, int row, int vocab) {
+    /** Per trained exit: teacher-forced loss and how often its argmax equals the full model's. */
+    record ExitRow(int exit, double loss, double agreement) {}
+
+    static List<ExitRow> exits(LlamaModel model, List<HostBatch> batches) {
+        List<Integer> exits = model.exits();
+        int vocab = model.vocabularySize();
+        double[] loss = new double[exits.size()];
+        double[] agree = new double[exits.size()];
+        long n = 0;
+        for (HostBatch b : batches) {
+            try (NDManager m = model.parameters().manager().newSubManager()) {
+                List<NDArray> logits = model.forwardExits(b.toBatch(m).inputs(), SubModel.FULL, exits);
+                List<float[]> host = new ArrayList<>();
+                for (NDArray l : logits) {
+                    host.add(l.toFloatArray());
+                }
+                int[] labels = b.labels();
+                for (int row = 0; row < labels.length; row++) {
+                    int full = argmax(host.get(exits.size() - 1), row, vocab);
+                    for (int x = 0; x < exits.size(); x++) {
+                        loss[x] += crossEntropy(host.get(x), row, vocab, labels[row]);
+                        agree[x] += argmax(host.get(x), row, vocab) == full ? 1 : 0;
+                    }
+                    n++;
+                }
+            }
+        }
+        List<ExitRow> out = new ArrayList<>();
+        for (int x = 0; x < exits.size(); x++) {
+            out.add(new ExitRow(exits.get(x), loss[x] / n, agree[x] / n));
+        }
+        return out;
+    }
+
+    private static int argmax(float[] logits, int row, int vocab) {
+        int base = row * vocab;
+        int best = 0;
+        for (int v = 1; v < vocab; v++) {
+            if (logits[base + v] > logits[base + best]) {
+                best = v;
+            }
+        }
+        return best;
+    }
+
+    private static double logSumExp(float[] logits, int row, int vocab) {
         int base = row * vocab;
         double max = Double.NEGATIVE_INFINITY;
         for (int v = 0; v < vocab; v++) {
@@ -88,19 +133,15 @@ final class EarlyExitLoss {
         for (int v = 0; v < vocab; v++) {
             sum += Math.exp(logits[base + v] - max);
         }
-        return 1 / sum;
+        return max + Math.log(sum);
+    }
+
+    /** {@code max_v softmax(z)_v}. */
+    private static double maxProbability(float[] logits, int row, int vocab) {
+        return Math.exp(logits[row * vocab + argmax(logits, row, vocab)] - logSumExp(logits, row, vocab));
     }
 
     private static double crossEntropy(float[] logits, int row, int vocab, int label) {
-        int base = row * vocab;
-        double max = Double.NEGATIVE_INFINITY;
-        for (int v = 0; v < vocab; v++) {
-            max = Math.max(max, logits[base + v]);
-        }
-        double sum = 0;
-        for (int v = 0; v < vocab; v++) {
-            sum += Math.exp(logits[base + v] - max);
-        }
-        return Math.log(sum) + max - logits[base + label];
+        return logSumExp(logits, row, vocab) - logits[row * vocab + label];
     }
 }
