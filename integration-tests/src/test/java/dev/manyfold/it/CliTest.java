@@ -61,7 +61,8 @@ class CliTest {
                 .contains("dsee " + descriptor.getProperty("version") + "\n")
                 .contains("  adapters:     dsee, lora\n")
                 .contains("ast " + descriptor.getProperty("version") + "\n")
-                .contains("4 plugin(s) loaded, 0 refused");
+                .contains("  decoders:     greedy, self-speculative, early-exit\n")
+                .contains("5 plugin(s) loaded, 0 refused");
         String sortedBlock = r.out().substring(r.out().indexOf("sorted "));
         Path from = Path.of(line(sortedBlock, "from:").substring("from:".length()).strip());
         assertThat(from.toRealPath()).isEqualTo(Bundle.plugins().resolve("sorted").toRealPath());
@@ -93,7 +94,7 @@ class CliTest {
 
         assertThat(r.exit()).as(r.describe()).isZero();
         assertThat(r.out()).as(r.describe()).contains("  dimensions:   depth, width, ffn, heads, embedding\n")
-                .contains("  dimensions:   good\n").contains("5 plugin(s) loaded, 2 refused");
+                .contains("  dimensions:   good\n").contains("6 plugin(s) loaded, 2 refused");
     }
 
     // ---- manyfold validate --------------------------------------------------------------
@@ -174,19 +175,6 @@ class CliTest {
 
         assertThat(r.exit()).as(r.describe()).isZero();
         assertThat(r.out()).as(r.describe()).contains("is valid");
-    }
-
-    // ---- commands that have not landed --------------------------------------------------
-
-    @Test
-    void notYetAvailableCommandsSayWhatIsMissing() {
-        // Commands whose implementation has not landed yet must say so and exit 3, never fake a result.
-        for (String command : List.of("generate")) {
-            Cli.Result r = Cli.run(command, "x");
-            assertThat(r.exit()).as(r.describe()).isEqualTo(3);
-            assertThat(r.err()).as(r.describe()).contains("manyfold " + command + " is not available in this build: ");
-            assertThat(r.out()).as(r.describe()).isEmpty();
-        }
     }
 
     @Test

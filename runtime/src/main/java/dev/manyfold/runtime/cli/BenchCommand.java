@@ -20,7 +20,7 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "bench", description = "Benchmarks, measured in one process so that ratios are comparable.",
-        subcommands = {BenchCommand.Train.class, BenchCommand.Decode.class})
+        subcommands = {BenchCommand.Train.class, BenchDecodeCommand.class})
 final class BenchCommand implements Runnable {
     @ParentCommand
     Main main;
@@ -99,22 +99,6 @@ final class BenchCommand implements Runnable {
             out.printf(Locale.ROOT, "(median of %d interleaved repetitions of %d steps after %d warm-up steps; peak RSS is the process's)%n",
                     repeat, steps, warmup);
             return 0;
-        }
-    }
-
-    @Command(name = "decode", description = "Compare decoders (not available yet).")
-    static final class Decode implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-
-        @Parameters(paramLabel = "ARGS", arity = "0..*")
-        List<String> args;
-
-        @Override
-        public Integer call() {
-            spec.commandLine().getErr().println("manyfold bench decode is not available in this build: "
-                    + "it needs the decoders of the adaptive-decoding plugin (greedy, self-speculative, early-exit).");
-            return Main.NOT_AVAILABLE;
         }
     }
 

@@ -148,9 +148,14 @@ public final class DataSources {
             return java.util.OptionalDouble.of(nats / validation.length);
         }
 
-        /** The tokenizer of this data. */
-        public Tokenizer tokenizer() {
-            return tokenizer;
+        @Override
+        public java.util.Optional<Tokenizer> tokenizer() {
+            return java.util.Optional.of(tokenizer);
+        }
+
+        @Override
+        public java.util.Optional<int[]> validationTokens() {
+            return java.util.Optional.of(split.validation().tokens().clone());
         }
     }
 }

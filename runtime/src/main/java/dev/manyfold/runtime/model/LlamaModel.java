@@ -301,7 +301,10 @@ public final class LlamaModel extends Model implements LanguageModel {
             k = k.expandDims(2).broadcast(b, s.kvHeads, group, total, headDim).reshape(b, s.heads, total, headDim);
             v = v.expandDims(2).broadcast(b, s.kvHeads, group, total, headDim).reshape(b, s.heads, total, headDim);
         }
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(headDim)).add(mask);
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(headDim));
+        if (mask != null) {
+            scores = scores.add(mask);
+        }
         NDArray o = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, t, qd);
         x = x.add(site(l + ".attn.o_proj").apply(o, s.dim, qd));
         NDArray h = Ops.rmsNorm(x, Ops.prefix(m, parameters().get(l + ".mlp_norm.weight"), s.dim), eps);
@@ -428,18 +431,27 @@ public final class LlamaModel extends Model implements LanguageModel {
         @Override
         public NDArray embed(int[] tokens, int start, NDManager manager) {
             checkPositions(start, tokens.length);
-            NDArray ids = manager.create(tokens).toType(DataType.INT64, false).reshape(1, tokens.length);
-            return LlamaModel.this.embed(manager, ids, dim).reshape(tokens.length, dim);
+            long[] ids = new long[tokens.length];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = tokens[i];
+            }
+            NDArray w = parameters().get("embed.weight");
+            return Ops.withoutAutograd(manager, () -> Embedding.embedding(manager.create(ids), w, SparseFormat.DENSE).singletonOrThrow());
         }
 
         @Override
         public NDArray run(NDArray hidden, int from, int to, int start, NDManager manager) {
+            return Ops.withoutAutograd(manager, () -> runLayers(hidden, from, to, start, manager));
+        }
+
+        private NDArray runLayers(NDArray hidden, int from, int to, int start, NDManager manager) {
             int n = (int) hidden.getShape().get(0);
             checkPositions(start, n);
             NDArray x = hidden.reshape(1, n, dim);
             NDArray c = Ops.own(manager, cos.get(new NDIndex("{}:{}", start, start + n)));
             NDArray sn = Ops.own(manager, sin.get(new NDIndex("{}:{}", start, start + n)));
-            NDArray mask = Ops.own(manager, causal.get(new NDIndex("{}:{}, :{}", start, start + n, start + n)));
+            // One new position attends to every cached one: no mask needed.
+            NDArray mask = n == 1 ? null : Ops.own(manager, causal.get(new NDIndex("{}:{}, :{}", start, start + n, start + n)));
             for (int i = from; i < to; i++) {
                 if (cachedLength(i) != start) {
                     throw new IllegalStateException("layer " + i + " caches " + cachedLength(i) + " positions, expected " + start);
@@ -466,7 +478,7 @@ public final class LlamaModel extends Model implements LanguageModel {
 
         @Override
         public NDArray logits(NDArray hidden, NDManager manager) {
-            return head(hidden, dim);
+            return Ops.withoutAutograd(manager, () -> head(hidden, dim));
         }
 
         @Override
@@ -488,12 +500,8 @@ public final class LlamaModel extends Model implements LanguageModel {
                 values[layer] = null;
                 return;
             }
-            NDArray k = keys[layer].get(new NDIndex(":, :, :{}", length));
-            NDArray v = values[layer].get(new NDIndex(":, :, :{}", length));
-            // Copies, so the cropped caches do not keep the longer storage alive.
-            replace(layer, k.duplicate(), v.duplicate());
-            k.close();
-            v.close();
+            // Views: the next append concatenates into fresh storage, which frees the longer one.
+            replace(layer, keys[layer].get(new NDIndex(":, :, :{}", length)), values[layer].get(new NDIndex(":, :, :{}", length)));
         }
 
         private void checkPositions(int start, int n) {

@@ -16,6 +16,24 @@ import ai.djl.nn.Activation;
 public final class Ops {
     private Ops() {}
 
+    /**
+     * Runs inference code with autograd recording off. PyTorch's grad mode is per thread and
+     * DJL turns it off only on the thread that started the engine, so on any other thread
+     * every op on a trainable parameter would record a graph (slower, and a KV cache would
+     * keep the whole decode's graph alive). The previous mode is restored afterwards.
+     */
+    public static <T> T withoutAutograd(NDManager manager, java.util.function.Supplier<T> body) {
+        if (!"PyTorch".equals(manager.getEngine().getEngineName()) || !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            return body.get();
+        }
+        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+        try {
+            return body.get();
+        } finally {
+            ai.djl.pytorch.jni.JniUtils.setGradMode(true);
+        }
+    }
+
     /** Moves {@code array} to {@code manager} and returns it. */
     public static NDArray own(NDManager manager, NDArray array) {
         array.attach(manager);

@@ -32,4 +32,14 @@ public interface TrainingData {
 
     /** True for language modelling (token inputs), false for classification. */
     boolean isText();
+
+    /** For text: the tokenizer that made the tokens (for prompts and decoded output). Empty for classification. */
+    default java.util.Optional<dev.manyfold.runtime.data.Tokenizer> tokenizer() {
+        return java.util.Optional.empty();
+    }
+
+    /** For text: the whole validation token stream, documents separated by EOS. Empty for classification. */
+    default java.util.Optional<int[]> validationTokens() {
+        return java.util.Optional.empty();
+    }
 }

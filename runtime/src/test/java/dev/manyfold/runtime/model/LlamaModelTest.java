@@ -60,6 +60,30 @@ class LlamaModelTest {
     }
 
     @Test
+    void aSessionUsedOnAnotherThreadRecordsNoAutogradGraph() throws Exception {
+        // PyTorch's grad mode is per thread, and on by default on threads other than the engine's first:
+        // there every op on a trainable parameter would record a graph that the KV cache keeps alive.
+        Object[] outcome = new Object[2];
+        Thread worker = new Thread(() -> {
+            try (NDManager m = manager.newSubManager(); InferenceSession session = model.open(m)) {
+                NDArray logits = session.logits(session.run(session.embed(new int[] {1, 2, 3}, 0, m), 0, 3, 0, m), m);
+                NDArray loss = logits.sum();
+                try {
+                    ai.djl.pytorch.jni.JniUtils.backward((ai.djl.pytorch.engine.PtNDArray) loss,
+                            (ai.djl.pytorch.engine.PtNDArray) m.ones(loss.getShape()), false, false);
+                    outcome[0] = "a graph was recorded";
+                } catch (RuntimeException e) {
+                    outcome[0] = "no graph";
+                }
+                outcome[1] = ai.djl.pytorch.jni.JniUtils.isGradMode();
+            }
+        });
+        worker.start();
+        worker.join();
+        assertThat(outcome).containsExactly("no graph", true);
+    }
+
+    @Test
     void croppedCacheContinuesLikeAFreshOne() {
         int[] ids = {4, 8, 15, 16, 23, 42 % 37};
         try (NDManager m = manager.newSubManager(); InferenceSession session = model.open(m)) {

@@ -1,0 +1,95 @@
+package dev.manyfold.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code generate} and {@code bench decode} with the bundled speculative plugin on a briefly trained tiny LLaMA. */
+class DecodingCliTest {
+    private static final String TINY_SOFT = """
+            name: tiny-soft
+            model: { family: llama, dim: 32, layers: 4, heads: 2, ffn: 64 }
+            data: { type: text, context: 48, files: [computers] }
+            dimensions: { depth: { budgets: [2, 4] } }
+            objective: { type: all-exits }
+            train: { steps: 30, batch: 8, lr: 3e-3, seed: 3, log-every: 10 }
+            """;
+
+    @TempDir
+    static Path dir;
+
+    static Path run;
+
+    @BeforeAll
+    static void train() throws IOException {
+        Path recipe = Files.writeString(dir.resolve("tiny-soft.yaml"), TINY_SOFT);
+        run = dir.resolve("run");
+        Cli.Result r = Cli.run("train", recipe.toString(), "--run-dir", run.toString());
+        assertThat(r.exit()).as(r.describe()).isZero();
+    }
+
+    /** The generated text: everything before the blank line that precedes the statistics. */
+    private static String text(Cli.Result r) {
+        return r.out().substring(0, r.out().indexOf("\n\ndecoder "));
+    }
+
+    @Test
+    void generateStreamsTheContinuationAndPrintsTheStatistics() {
+        Cli.Result r = Cli.run("generate", run.toString(), "--prompt", "The computer", "--max-new-tokens", "20");
+
+        assertThat(r.exit()).as(r.describe()).isZero();
+        assertThat(r.out()).as(r.describe()).startsWith("The computer").contains("decoder greedy: ").contains("tokens-per-second")
+                .contains("ms-per-token").contains("full-passes-per-token").contains("exit-histogram         4:");
+    }
+
+    @Test
+    void selfSpeculativeAndGreedyGenerateTheSameText() {
+        Cli.Result greedy = Cli.run("generate", run.toString(), "--decoder", "greedy", "--prompt", "Unix is", "--max-new-tokens", "30");
+        Cli.Result speculative = Cli.run("generate", run.toString(), "--decoder", "self-speculative", "--set", "draft=2", "--set",
+                "adaptive=true", "--prompt", "Unix is", "--max-new-tokens", "30");
+
+        assertThat(greedy.exit()).as(greedy.describe()).isZero();
+        assertThat(speculative.exit()).as(speculative.describe()).isZero();
+        assertThat(text(speculative)).isEqualTo(text(greedy));
+        assertThat(speculative.out()).contains("acceptance-rate").contains("mean-k").contains("rejection-ratio");
+    }
+
+    @Test
+    void badDecoderSettingsAreRefusedWithTheirPath() {
+        Cli.Result draft = Cli.run("generate", run.toString(), "--decoder", "self-speculative", "--set", "draft=3", "--prompt", "a");
+        assertThat(draft.exit()).as(draft.describe()).isEqualTo(2);
+        assertThat(draft.err()).as(draft.describe()).contains("decode.draft").contains("not a trained exit").contains("[2, 4]");
+
+        Cli.Result k = Cli.run("generate", run.toString(), "--decoder", "self-speculative", "--set", "draft=2", "--set", "k=0", "--prompt", "a");
+        assertThat(k.exit()).as(k.describe()).isEqualTo(2);
+        assertThat(k.err()).as(k.describe()).contains("decode.k");
+
+        Cli.Result tau = Cli.run("generate", run.toString(), "--decoder", "early-exit", "--set", "thresholds={2: 1.5}", "--prompt", "a");
+        assertThat(tau.exit()).as(tau.describe()).isEqualTo(2);
+        assertThat(tau.err()).as(tau.describe()).contains("decode.thresholds.2").contains("outside (0, 1]");
+
+        Cli.Result empty = Cli.run("generate", run.toString(), "--prompt", "");
+        assertThat(empty.exit()).as(empty.describe()).isEqualTo(2);
+        assertThat(empty.err()).as(empty.describe()).contains("prompt is empty");
+
+        Cli.Result unknown = Cli.run("generate", run.toString(), "--decoder", "speculative", "--prompt", "a");
+        assertThat(unknown.exit()).as(unknown.describe()).isEqualTo(2);
+        assertThat(unknown.err()).as(unknown.describe()).contains("unknown decoder \"speculative\"").contains("self-speculative");
+    }
+
+    @Test
+    void benchDecodeComparesDecodersOnTheSamePrompts() {
+        Cli.Result r = Cli.run("bench", "decode", run.toString(), "--decoders", "greedy,self-speculative,early-exit", "--set",
+                "self-speculative.draft=2", "--set", "early-exit.thresholds={2: 0.5}", "--prompts", "3", "--prompt-tokens", "8",
+                "--max-new-tokens", "12", "--warmup", "1", "--eval-batches", "2");
+
+        assertThat(r.exit()).as(r.describe()).isZero();
+        assertThat(r.out()).as(r.describe()).contains("tokens/s").contains("identical").contains("1.00x")
+                .containsPattern("self-speculative +\\d+ .* 3/3 ").contains("teacher-forced validation loss");
+    }
+}

@@ -1,0 +1,200 @@
+package dev.manyfold.plugin.speculative;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import dev.manyfold.api.ConfigException;
+import dev.manyfold.api.Context;
+import dev.manyfold.api.Settings;
+import dev.manyfold.api.decoder.Decoder;
+import dev.manyfold.api.decoder.DecoderFactory;
+import dev.manyfold.api.decoder.Generation;
+import dev.manyfold.api.decoder.InferenceSession;
+import dev.manyfold.api.decoder.LanguageModel;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.TreeMap;
+import java.util.function.IntConsumer;
+
+/**
+ * Confidence early exit (Sorted LLaMA §4): for each token the exits that have a threshold
+ * are tried in increasing depth, continuing the one hidden state upwards; the token is the
+ * argmax at the first exit n whose {@code max softmax ≥ τ_n}, and the full depth L always
+ * emits.
+ *
+ * <p><b>Exact deferred KV.</b> A position that exited at depth e has keys/values only in
+ * layers {@code [0, e)}; its depth-e hidden state is kept. When a later token needs layer
+ * j, every position missing from layer j's cache is pushed through layer j first, batched
+ * with the new token in the same {@code run} call. Cache lengths therefore never increase
+ * with depth, the pending positions are a suffix whose depths never increase with position,
+ * and every layer sees exactly the inputs a no-cache recomputation would give it: the output
+ * equals recomputing the whole sequence at every step with the same exit decisions.
+ * (Copying an exit's hidden state upward, CALM-style, would be an approximation; it is not
+ * offered.)
+ *
+ * <pre>
+ * decode: { type: early-exit, thresholds: { 2: 0.9, 4: 0.8 } }   # {} never exits early
+ * </pre>
+ */
+final class EarlyExitDecoder implements Decoder {
+    private final TreeMap<Integer, Double> thresholds;
+    private final String thresholdsPath;
+
+    EarlyExitDecoder(Map<Integer, Double> thresholds, String thresholdsPath) {
+        this.thresholds = new TreeMap<>(thresholds);
+        this.thresholdsPath = thresholdsPath;
+    }
+
+    @Override
+    public Generation generate(LanguageModel model, int[] prompt, int maxNewTokens, IntConsumer onToken) {
+        Decoding.checkRequest(model, prompt, maxNewTokens);
+        int layers = model.layers();
+        for (int exit : thresholds.keySet()) {
+            Decoding.checkTrainedExit(model, exit, thresholdsPath + "." + exit, "exit");
+            if (exit >= layers) {
+                throw new ConfigException(thresholdsPath + "." + exit, "the full depth " + layers + " always emits; a threshold for it has no effect",
+                        "thresholds for trained exits below " + layers);
+            }
+        }
+        int[] exits = new int[thresholds.size() + 1];
+        double[] tau = new double[exits.length];
+        int i = 0;
+        for (Map.Entry<Integer, Double> e : thresholds.entrySet()) {
+            exits[i] = e.getKey();
+            tau[i++] = e.getValue();
+        }
+        exits[i] = layers;
+        tau[i] = Double.NEGATIVE_INFINITY;
+        int vocab = model.vocabularySize();
+        int eos = model.eosToken().orElse(-1);
+        Statistics stats = new Statistics(maxNewTokens, onToken);
+        if (maxNewTokens == 0) {
+            return stats.generation();
+        }
+        try (NDManager base = NDManager.newBaseManager(); InferenceSession session = model.open(base);
+                NDManager keep = base.newSubManager()) {
+            int next = -1;
+            int exitDepth = layers;
+            // Prefill: the prompt goes through every layer; the first token exits like any other.
+            try (NDManager step = base.newSubManager()) {
+                NDArray h = session.embed(prompt, 0, step);
+                int depth = 0;
+                for (int x = 0; x < exits.length; x++) {
+                    h = session.run(h, depth, exits[x], 0, step);
+                    stats.layers(exits[x] - depth);
+                    depth = exits[x];
+                    if (next < 0) {
+                        float[] logits = Decoding.lastLogits(session, h, step);
+                        if (Decoding.maxProbability(logits, 0, vocab) >= tau[x]) {
+                            next = Decoding.argmax(logits, 0, vocab);
+                            exitDepth = depth;
+                        }
+                    }
+                }
+            }
+            stats.fullPass();
+            stats.emit(next, exitDepth);
+            int position = prompt.length;
+            int[] cached = new int[layers];
+            // Hidden states of the pending positions [cached[L-1], position), each at its own depth.
+            NDArray pending = null;
+            while (next != eos && stats.count() < maxNewTokens) {
+                for (int j = 0; j < layers; j++) {
+                    cached[j] = session.cachedLength(j);
+                }
+                int pendingStart = cached[layers - 1];
+                try (NDManager step = base.newSubManager()) {
+                    NDArray batch = session.embed(new int[] {next}, position, step);
+                    int start = position;
+                    int depth = 0;
+                    int token = -1;
+                    for (int x = 0; x < exits.length && token < 0; x++) {
+                        while (depth < exits[x]) {
+                            if (cached[depth] < start) {
+                                // Positions [cached[depth], start) stopped at exactly this depth: catch them up here.
+                                NDArray rows = Decoding.own(step, pending.get(new NDIndex("{}:{}", cached[depth] - pendingStart, start - pendingStart)));
+                                batch = NDArrays.concat(new NDList(rows, batch));
+                                start = cached[depth];
+                            }
+                            int to = depth + 1;
+                            while (to < exits[x] && cached[to] >= start) {
+                                to++;
+                            }
+                            batch = session.run(batch, depth, to, start, step);
+                            stats.layers(to - depth);
+                            depth = to;
+                        }
+                        float[] logits = Decoding.lastLogits(session, batch, step);
+                        if (Decoding.maxProbability(logits, 0, vocab) >= tau[x]) {
+                            token = Decoding.argmax(logits, 0, vocab);
+                        }
+                    }
+                    if (depth == layers) {
+                        stats.fullPass();
+                        if (pending != null) {
+                            pending.close();
+                            pending = null;
+                        }
+                    } else {
+                        NDArray updated = start == pendingStart || pending == null ? batch
+                                : NDArrays.concat(new NDList(Decoding.own(step, pending.get(new NDIndex(":{}", start - pendingStart))), batch));
+                        updated.attach(keep);
+                        if (pending != null) {
+                            pending.close();
+                        }
+                        pending = updated;
+                    }
+                    stats.emit(token, depth);
+                    next = token;
+                    position++;
+                }
+            }
+        }
+        return stats.generation();
+    }
+
+    /** {@code early-exit}. */
+    static final class Factory implements DecoderFactory {
+        @Override
+        public String name() {
+            return "early-exit";
+        }
+
+        @Override
+        public String description() {
+            return "confidence early exit: per token try the exits with a threshold in increasing depth, emit at the first with"
+                    + " max probability >= tau (thresholds: {2: 0.9, 4: 0.8}); exact deferred KV for skipped layers";
+        }
+
+        @Override
+        public Decoder create(Settings settings, Context context) {
+            settings.check(settings.has("thresholds"), "thresholds", "required key is missing",
+                    "exit depth -> confidence in (0, 1], e.g. thresholds: {2: 0.9, 4: 0.8}; {} never exits early");
+            Settings section = settings.section("thresholds");
+            OptionalInt depth = Decoding.depth(context);
+            Map<Integer, Double> thresholds = new TreeMap<>();
+            for (String key : section.keys()) {
+                int exit;
+                try {
+                    exit = Integer.parseInt(key.trim());
+                } catch (NumberFormatException e) {
+                    throw section.invalid(key, "\"" + key + "\" is not an exit depth", "integer exit depths as keys, e.g. {2: 0.9, 4: 0.8}");
+                }
+                double tau = section.getDouble(key);
+                section.check(tau > 0 && tau <= 1, key, "threshold " + tau + " is outside (0, 1]", "a confidence in (0, 1]");
+                section.check(exit >= 1, key, "exit " + exit + " is not a depth", "a trained exit >= 1");
+                if (depth.isPresent()) {
+                    int layers = depth.getAsInt();
+                    section.check(exit <= layers, key, "exit " + exit + " does not exist in a model of " + layers + " layers",
+                            "a trained exit below " + layers);
+                    section.check(exit < layers, key, "the full depth " + layers + " always emits; a threshold for it has no effect",
+                            "thresholds for trained exits below " + layers);
+                }
+                thresholds.put(exit, tau);
+            }
+            return new EarlyExitDecoder(thresholds, settings.pathOf("thresholds"));
+        }
+    }
+}

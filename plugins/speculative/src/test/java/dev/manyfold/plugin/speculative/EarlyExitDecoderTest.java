@@ -1,0 +1,116 @@
+package dev.manyfold.plugin.speculative;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.manyfold.api.decoder.Decoder;
+import dev.manyfold.api.decoder.Generation;
+import dev.manyfold.api.decoder.LanguageModel;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class EarlyExitDecoderTest {
+    private static final int EOS = 3;
+    private static TinyModel tiny;
+    private static LanguageModel model;
+
+    @BeforeAll
+    static void setUp() {
+        tiny = new TinyModel(5);
+        model = tiny.withEos(EOS);
+    }
+
+    @AfterAll
+    static void tearDown() {
+        tiny.close();
+    }
+
+    /** Tokens and exit depths from recomputing the whole sequence at every step, no cache. */
+    private static int[][] noCacheReference(int[] prompt, int maxNewTokens, TreeMap<Integer, Double> thresholds) {
+        List<Integer> exits = new ArrayList<>(thresholds.keySet());
+        exits.add(TinyModel.LAYERS);
+        int[] sequence = Arrays.copyOf(prompt, prompt.length + maxNewTokens);
+        int length = prompt.length;
+        List<int[]> out = new ArrayList<>();
+        while (out.size() < maxNewTokens) {
+            List<float[]> logits = tiny.noCacheLogits(Arrays.copyOf(sequence, length), exits);
+            int token = -1;
+            int depth = -1;
+            for (int x = 0; x < exits.size() && token < 0; x++) {
+                float[] all = logits.get(x);
+                int row = length - 1;
+                double tau = x < exits.size() - 1 ? thresholds.get(exits.get(x)) : Double.NEGATIVE_INFINITY;
+                if (Decoding.maxProbability(all, row, TinyModel.VOCAB) >= tau) {
+                    token = Decoding.argmax(all, row, TinyModel.VOCAB);
+                    depth = exits.get(x);
+                }
+            }
+            out.add(new int[] {token, depth});
+            sequence[length++] = token;
+            if (token == EOS) {
+                break;
+            }
+        }
+        return out.toArray(int[][]::new);
+    }
+
+    @Test
+    void cachedDeferredKvEqualsANoCacheRecomputationWithTheSameExitDecisions() {
+        int deepAfterShallow = 0;
+        for (Map<Integer, Double> t : List.of(Map.of(1, 0.8, 2, 0.7, 3, 0.6), Map.of(2, 0.5), Map.of(1, 0.9, 3, 0.75))) {
+            TreeMap<Integer, Double> thresholds = new TreeMap<>(t);
+            Decoder decoder = new EarlyExitDecoder(thresholds, "decode.thresholds");
+            for (int[] prompt : TinyModel.prompts(14, 23, 1, 10)) {
+                int budget = Math.min(24, TinyModel.CONTEXT - prompt.length);
+                int[][] expected = noCacheReference(prompt, budget, thresholds);
+                Generation g = decoder.generate(model, prompt, budget, x -> { });
+                assertThat(g.tokens()).as("thresholds %s, prompt %s", t, Arrays.toString(prompt))
+                        .containsExactly(Arrays.stream(expected).mapToInt(e -> e[0]).toArray());
+                Map<Integer, Long> histogram = new TreeMap<>();
+                for (int[] e : expected) {
+                    histogram.merge(e[1], 1L, Long::sum);
+                }
+                histogram.forEach((depth, count) -> assertThat(g.statistics().get("exit-histogram." + depth)).isEqualTo(count.doubleValue()));
+                for (int i = 1; i < expected.length; i++) {
+                    if (expected[i][1] > expected[i - 1][1]) {
+                        deepAfterShallow++;
+                    }
+                }
+            }
+        }
+        // Deferred layers were really caught up many times.
+        assertThat(deepAfterShallow).isGreaterThan(30);
+    }
+
+    @Test
+    void withEveryThresholdAboveOneItEqualsFullGreedy() {
+        Decoder greedy = tiny.decoder("greedy", Map.of());
+        Decoder never = new EarlyExitDecoder(Map.of(1, 1.01, 2, 1.5, 3, 2.0), "decode.thresholds");
+        Decoder disabled = tiny.decoder("early-exit", Map.of("thresholds", Map.of()));
+        for (int[] prompt : TinyModel.prompts(20, 29, 1, 12)) {
+            int budget = Math.min(20, TinyModel.CONTEXT - prompt.length);
+            int[] expected = greedy.generate(model, prompt, budget, x -> { }).tokens();
+            Generation g = never.generate(model, prompt, budget, x -> { });
+            assertThat(g.tokens()).containsExactly(expected);
+            assertThat(g.statistics().get("exit-histogram.4")).isEqualTo((double) expected.length);
+            assertThat(g.statistics().get("full-passes-per-token")).isGreaterThanOrEqualTo(1.0);
+            assertThat(disabled.generate(model, prompt, budget, x -> { }).tokens()).containsExactly(expected);
+        }
+    }
+
+    @Test
+    void confidentExitsLowerTheMeanDepthAndFullPassesAndFillTheHistogram() {
+        Decoder decoder = tiny.decoder("early-exit", Map.of("thresholds", Map.of("1", 0.8, "2", 0.6)));
+        Generation g = decoder.generate(tiny.withEos(-1), new int[] {5, 9, 5}, 30, x -> { });
+        Map<String, Double> s = g.statistics();
+        double total = s.entrySet().stream().filter(e -> e.getKey().startsWith("exit-histogram.")).mapToDouble(Map.Entry::getValue).sum();
+        assertThat(total).isEqualTo(30.0);
+        assertThat(s.get("mean-exit-depth")).isLessThan(TinyModel.LAYERS);
+        assertThat(s.get("full-passes-per-token")).isLessThan(1.0);
+    }
+}

@@ -1,0 +1,284 @@
+package dev.manyfold.runtime.cli;
+
+import dev.manyfold.api.decoder.Decoder;
+import dev.manyfold.api.decoder.Generation;
+import dev.manyfold.api.decoder.LanguageModel;
+import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.TrainJob;
+import dev.manyfold.runtime.model.LlamaModel;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "decode", description = "Compare decoders on the same prompts in one run: tokens/s and its ratio to greedy, "
+        + "identical-output check, full passes per token, acceptance, mean K, exit histogram; early-exit decoders also get "
+        + "the teacher-forced validation loss under their exit rule.")
+final class BenchDecodeCommand implements Callable<Integer> {
+    @ParentCommand
+    BenchCommand bench;
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "RUN_OR_CHECKPOINT", description = "A run directory (latest checkpoint) or a .safetensors checkpoint")
+    Path path;
+
+    @Option(names = "--decoders", split = ",", paramLabel = "[LABEL=]NAME",
+            description = "Decoders to compare, comma-separated; LABEL names one for --set (default: its name). "
+                    + "The one labelled greedy (else the first) is the baseline. Default: ${DEFAULT-VALUE}",
+            defaultValue = "greedy")
+    List<String> decoders;
+
+    @Option(names = "--set", paramLabel = "LABEL.KEY=VALUE",
+            description = "A decoder setting (repeatable), read as YAML, e.g. self-speculative.draft=2 "
+                    + "or early-exit.thresholds={2: 0.9}; errors name it as decoders.LABEL.KEY")
+    List<String> sets = new ArrayList<>();
+
+    @Option(names = "--prompts", defaultValue = "20", paramLabel = "N", description = "Prompts from the validation text (default ${DEFAULT-VALUE})")
+    int prompts;
+
+    @Option(names = "--prompt-tokens", defaultValue = "16", paramLabel = "N", description = "Tokens per prompt (default ${DEFAULT-VALUE})")
+    int promptTokens;
+
+    @Option(names = "--max-new-tokens", defaultValue = "48", paramLabel = "N", description = "New tokens per prompt (default ${DEFAULT-VALUE})")
+    int maxNewTokens;
+
+    @Option(names = "--warmup", defaultValue = "3", paramLabel = "N", description = "Untimed prompts per decoder first (default ${DEFAULT-VALUE})")
+    int warmup;
+
+    @Option(names = "--repeat", defaultValue = "1", paramLabel = "N", description = "Passes over the prompts (default ${DEFAULT-VALUE})")
+    int repeat;
+
+    @Option(names = "--eval-batches", defaultValue = "10", paramLabel = "N",
+            description = "Validation batches for the early-exit loss (default ${DEFAULT-VALUE}; 0 = skip)")
+    int evalBatches;
+
+    /** Totals of one decoder over all timed prompts. */
+    private static final class Totals {
+        long tokens;
+        double seconds;
+        double fullPasses;
+        double drafted;
+        double accepted;
+        double rounds;
+        double depth;
+        int identical;
+        int compared;
+        final TreeMap<Integer, Double> histogram = new TreeMap<>();
+        final List<int[]> outputs = new ArrayList<>();
+
+        void add(Generation g, double wallSeconds) {
+            Map<String, Double> s = g.statistics();
+            int n = g.tokens().length;
+            tokens += n;
+            seconds += wallSeconds;
+            fullPasses += s.getOrDefault("full-passes-per-token", 0.0) * n;
+            depth += s.getOrDefault("mean-exit-depth", 0.0) * n;
+            double r = s.getOrDefault("rounds", 0.0);
+            rounds += r;
+            drafted += s.getOrDefault("mean-k", 0.0) * r;
+            accepted += s.getOrDefault("acceptance-rate", 0.0) * s.getOrDefault("mean-k", 0.0) * r;
+            s.forEach((k, v) -> {
+                if (k.startsWith("exit-histogram.")) {
+                    histogram.merge(Integer.parseInt(k.substring("exit-histogram.".length())), v, Double::sum);
+                }
+            });
+        }
+
+        double tokensPerSecond() {
+            return tokens / seconds;
+        }
+    }
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        if (prompts < 1 || promptTokens < 1 || maxNewTokens < 1 || warmup < 0 || repeat < 1 || evalBatches < 0) {
+            throw new IllegalArgumentException("--prompts, --prompt-tokens, --max-new-tokens and --repeat must be >= 1; --warmup and"
+                    + " --eval-batches >= 0");
+        }
+        List<DecoderSpecs.Spec> specs = specs();
+        try (Manyfold host = bench.main.host(); TrainJob.Prepared p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()))) {
+            if (!(p.model() instanceof LanguageModel model)) {
+                throw new IllegalArgumentException(path + " holds a " + p.model().family() + " model; bench decode needs a language model");
+            }
+            if (promptTokens + maxNewTokens > model.contextLength()) {
+                throw new IllegalArgumentException("--prompt-tokens " + promptTokens + " plus --max-new-tokens " + maxNewTokens
+                        + " exceed the model's context of " + model.contextLength() + " tokens");
+            }
+            List<Decoder> created = new ArrayList<>();
+            for (DecoderSpecs.Spec s : specs) {
+                created.add(DecoderSpecs.create(host, p, s, out));
+            }
+            List<int[]> promptList = prompts(p, model);
+            out.printf(Locale.ROOT, "model %s: %d layers, trained exits %s, context %d, vocabulary %d%n", path, model.layers(), model.exits(),
+                    model.contextLength(), model.vocabularySize());
+            out.printf(Locale.ROOT, "%d prompts of %d tokens from the validation text, %d new tokens each (fewer on EOS), %d warm-up, %d pass(es)%n",
+                    promptList.size(), promptTokens, maxNewTokens, warmup, repeat);
+            for (int i = 0; i < Math.min(warmup, promptList.size()); i++) {
+                for (Decoder d : created) {
+                    d.generate(model, promptList.get(i), maxNewTokens, t -> { });
+                }
+            }
+            List<Totals> totals = new ArrayList<>();
+            specs.forEach(s -> totals.add(new Totals()));
+            for (int r = 0; r < repeat; r++) {
+                for (int i = 0; i < promptList.size(); i++) {
+                    // Rotate the order per prompt so no decoder always runs first (or after the same one).
+                    for (int j = 0; j < created.size(); j++) {
+                        int d = (i + j) % created.size();
+                        long t0 = System.nanoTime();
+                        Generation g = created.get(d).generate(model, promptList.get(i), maxNewTokens, t -> { });
+                        double seconds = (System.nanoTime() - t0) / 1e9;
+                        totals.get(d).add(g, seconds);
+                        if (r == 0) {
+                            totals.get(d).outputs.add(g.tokens());
+                        }
+                    }
+                }
+            }
+            int baseline = baselineIndex(specs);
+            for (Totals t : totals) {
+                for (int i = 0; i < t.outputs.size(); i++) {
+                    t.compared++;
+                    if (Arrays.equals(t.outputs.get(i), totals.get(baseline).outputs.get(i))) {
+                        t.identical++;
+                    }
+                }
+            }
+            boolean mismatch = report(out, specs, totals, baseline);
+            if (evalBatches > 0 && p.model() instanceof LlamaModel llama) {
+                out.print("exits, teacher-forced on the validation text: loss / top-1 agreement with the full model:");
+                for (EarlyExitLoss.ExitRow e : EarlyExitLoss.exits(llama, p.data().validation(evalBatches))) {
+                    out.printf(Locale.ROOT, "  %d: %.4f / %.3f", e.exit(), e.loss(), e.agreement());
+                }
+                out.println();
+                for (int i = 0; i < specs.size(); i++) {
+                    if (specs.get(i).type().equals("early-exit")) {
+                        TreeMap<Integer, Double> thresholds = EarlyExitLoss.thresholds(specs.get(i).settings(), specs.get(i).path());
+                        EarlyExitLoss.Result e = EarlyExitLoss.evaluate(llama, p.data().validation(evalBatches), thresholds);
+                        out.printf(Locale.ROOT, "%s: teacher-forced validation loss over %,d positions: full %.4f, early exit %.4f (%+.2f%%),"
+                                + " mean exit depth %.2f, thresholds %s%n", specs.get(i).label(), e.positions(), e.fullLoss(), e.exitLoss(),
+                                100 * e.increase(), e.meanDepth(), thresholds);
+                    }
+                }
+            }
+            if (mismatch) {
+                out.println("FAILED: a greedy-equivalent decoder produced output different from the baseline");
+                return 1;
+            }
+            return 0;
+        }
+    }
+
+    private List<DecoderSpecs.Spec> specs() {
+        Map<String, String> types = new LinkedHashMap<>();
+        for (String entry : decoders) {
+            String e = entry.trim();
+            int eq = e.indexOf('=');
+            String label = eq < 0 ? e : e.substring(0, eq).trim();
+            String type = eq < 0 ? e : e.substring(eq + 1).trim();
+            if (label.isEmpty() || type.isEmpty() || label.contains(".")) {
+                throw new IllegalArgumentException("--decoders " + entry + ": expected NAME or LABEL=NAME (a label without dots)");
+            }
+            if (types.put(label, type) != null) {
+                throw new IllegalArgumentException("--decoders names " + label + " twice; give each a label, e.g. spec2=self-speculative");
+            }
+        }
+        Map<String, List<String>> perLabel = new LinkedHashMap<>();
+        types.keySet().forEach(l -> perLabel.put(l, new ArrayList<>()));
+        for (String set : sets) {
+            int dot = set.indexOf('.');
+            int eq = set.indexOf('=');
+            if (dot <= 0 || eq < 0 || dot > eq || !perLabel.containsKey(set.substring(0, dot))) {
+                throw new IllegalArgumentException("--set " + set + ": expected LABEL.KEY=VALUE with LABEL one of " + types.keySet());
+            }
+            perLabel.get(set.substring(0, dot)).add(set.substring(dot + 1));
+        }
+        List<DecoderSpecs.Spec> out = new ArrayList<>();
+        types.forEach((label, type) -> out.add(new DecoderSpecs.Spec(label, type,
+                DecoderSpecs.parse(perLabel.get(label), Map.of(), "--set " + label + "."), "decoders." + label)));
+        return out;
+    }
+
+    private static int baselineIndex(List<DecoderSpecs.Spec> specs) {
+        for (int i = 0; i < specs.size(); i++) {
+            if (specs.get(i).label().equals("greedy")) {
+                return i;
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * Prompts of {@code promptTokens} tokens starting at document starts of the validation
+     * text (no EOS inside), evenly spaced over the text; deterministic.
+     */
+    private List<int[]> prompts(TrainJob.Prepared p, LanguageModel model) {
+        int[] text = p.data().validationTokens().orElseThrow(() -> new IllegalArgumentException(
+                path + " was trained on " + p.data().describe() + ", which has no validation text"));
+        int eos = model.eosToken().orElse(-1);
+        List<Integer> starts = new ArrayList<>();
+        for (int s = 0; s + promptTokens <= text.length; s++) {
+            if (s == 0 || text[s - 1] == eos) {
+                boolean clean = true;
+                for (int i = s; i < s + promptTokens && clean; i++) {
+                    clean = text[i] != eos;
+                }
+                if (clean) {
+                    starts.add(s);
+                }
+            }
+        }
+        if (starts.size() < prompts) {
+            throw new IllegalArgumentException("the validation text has only " + starts.size() + " documents of at least " + promptTokens
+                    + " tokens; ask for fewer --prompts or shorter --prompt-tokens");
+        }
+        List<int[]> out = new ArrayList<>();
+        for (int i = 0; i < prompts; i++) {
+            int s = starts.get((int) ((long) i * starts.size() / prompts));
+            out.add(Arrays.copyOfRange(text, s, s + promptTokens));
+        }
+        return out;
+    }
+
+    private static boolean report(PrintWriter out, List<DecoderSpecs.Spec> specs, List<Totals> totals, int baseline) {
+        out.printf(Locale.ROOT, "%n%-18s %7s %9s %9s %8s %10s %11s %7s %7s %7s  %s%n", "decoder", "tokens", "tokens/s", "ms/token", "speed",
+                "identical", "full-pass/t", "accept", "mean-K", "depth", "exit-histogram");
+        boolean mismatch = false;
+        double base = totals.get(baseline).tokensPerSecond();
+        for (int i = 0; i < specs.size(); i++) {
+            Totals t = totals.get(i);
+            StringBuilder histogram = new StringBuilder();
+            t.histogram.forEach((d, c) -> histogram.append(histogram.length() == 0 ? "" : " ").append(d).append(':').append(Math.round(c)));
+            boolean mustMatch = specs.get(i).type().equals("self-speculative");
+            boolean ok = t.identical == t.compared;
+            mismatch |= mustMatch && !ok;
+            out.printf(Locale.ROOT, "%-18s %7d %9.1f %9.3f %7.2fx %10s %11.3f %7s %7s %7.2f  %s%n", specs.get(i).label(), t.tokens,
+                    t.tokensPerSecond(), 1000 * t.seconds / t.tokens, t.tokensPerSecond() / base,
+                    t.identical + "/" + t.compared + (mustMatch && !ok ? "!" : ""), t.fullPasses / t.tokens,
+                    t.drafted > 0 ? String.format(Locale.ROOT, "%.3f", t.accepted / t.drafted) : "-",
+                    t.rounds > 0 ? String.format(Locale.ROOT, "%.2f", t.drafted / t.rounds) : "-", t.depth / t.tokens, histogram);
+        }
+        out.println();
+        for (int i = 0; i < specs.size(); i++) {
+            out.printf(Locale.ROOT, "  %-16s %s%n", specs.get(i).label(), specs.get(i).describe());
+        }
+        out.printf(Locale.ROOT, "(speed: tokens/s relative to %s, same prompts, interleaved in one process; identical: outputs equal to %s's)%n",
+                specs.get(baseline).label(), specs.get(baseline).label());
+        return mismatch;
+    }
+}

@@ -1,0 +1,147 @@
+package dev.manyfold.runtime.cli;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.manyfold.api.ConfigException;
+import dev.manyfold.api.SubModel;
+import dev.manyfold.runtime.model.LlamaModel;
+import dev.manyfold.runtime.train.HostBatch;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Teacher-forced validation loss under confidence early exit: every validation position is
+ * scored at the first exit (in increasing depth) whose max softmax probability reaches its
+ * threshold, else at the full depth — the decision rule of the {@code early-exit} decoder
+ * applied to the reference text. Compared with the full model's loss on the same positions.
+ */
+final class EarlyExitLoss {
+    private EarlyExitLoss() {}
+
+    /** Full-depth loss, early-exit loss (nats/token), mean exit depth and the positions scored. */
+    record Result(double fullLoss, double exitLoss, double meanDepth, long positions) {
+        double increase() {
+            return exitLoss / fullLoss - 1;
+        }
+    }
+
+    /** The {@code thresholds} of an early-exit decoder's settings as exit → τ. */
+    static TreeMap<Integer, Double> thresholds(Map<String, Object> settings, String path) {
+        TreeMap<Integer, Double> out = new TreeMap<>();
+        Object t = settings.get("thresholds");
+        if (t instanceof Map<?, ?> map) {
+            for (Map.Entry<?, ?> e : map.entrySet()) {
+                try {
+                    out.put(Integer.parseInt(e.getKey().toString().trim()), Double.parseDouble(e.getValue().toString().trim()));
+                } catch (NumberFormatException ex) {
+                    throw new ConfigException(path + ".thresholds." + e.getKey(), "not an exit depth with a number", "{2: 0.9, 4: 0.8}");
+                }
+            }
+        }
+        return out;
+    }
+
+    static Result evaluate(LlamaModel model, List<HostBatch> batches, TreeMap<Integer, Double> thresholds) {
+        List<Integer> exits = new ArrayList<>(thresholds.keySet());
+        exits.add(model.layers());
+        int vocab = model.vocabularySize();
+        double full = 0;
+        double exit = 0;
+        double depth = 0;
+        long n = 0;
+        for (HostBatch b : batches) {
+            try (NDManager m = model.parameters().manager().newSubManager()) {
+                NDArray inputs = b.toBatch(m).inputs();
+                List<NDArray> logits = model.forwardExits(inputs, SubModel.FULL, exits);
+                List<float[]> host = new ArrayList<>();
+                for (NDArray l : logits) {
+                    host.add(l.toFloatArray());
+                }
+                int[] labels = b.labels();
+                for (int row = 0; row < labels.length; row++) {
+                    int chosen = exits.size() - 1;
+                    for (int x = 0; x < exits.size() - 1; x++) {
+                        if (maxProbability(host.get(x), row, vocab) >= thresholds.get(exits.get(x))) {
+                            chosen = x;
+                            break;
+                        }
+                    }
+                    full += crossEntropy(host.get(exits.size() - 1), row, vocab, labels[row]);
+                    exit += crossEntropy(host.get(chosen), row, vocab, labels[row]);
+                    depth += exits.get(chosen);
+                    n++;
+                }
+            }
+        }
+        return new Result(full / n, exit / n, depth / n, n);
+    }
+
+    /** Per trained exit: teacher-forced loss and how often its argmax equals the full model's. */
+    record ExitRow(int exit, double loss, double agreement) {}
+
+    static List<ExitRow> exits(LlamaModel model, List<HostBatch> batches) {
+        List<Integer> exits = model.exits();
+        int vocab = model.vocabularySize();
+        double[] loss = new double[exits.size()];
+        double[] agree = new double[exits.size()];
+        long n = 0;
+        for (HostBatch b : batches) {
+            try (NDManager m = model.parameters().manager().newSubManager()) {
+                List<NDArray> logits = model.forwardExits(b.toBatch(m).inputs(), SubModel.FULL, exits);
+                List<float[]> host = new ArrayList<>();
+                for (NDArray l : logits) {
+                    host.add(l.toFloatArray());
+                }
+                int[] labels = b.labels();
+                for (int row = 0; row < labels.length; row++) {
+                    int full = argmax(host.get(exits.size() - 1), row, vocab);
+                    for (int x = 0; x < exits.size(); x++) {
+                        loss[x] += crossEntropy(host.get(x), row, vocab, labels[row]);
+                        agree[x] += argmax(host.get(x), row, vocab) == full ? 1 : 0;
+                    }
+                    n++;
+                }
+            }
+        }
+        List<ExitRow> out = new ArrayList<>();
+        for (int x = 0; x < exits.size(); x++) {
+            out.add(new ExitRow(exits.get(x), loss[x] / n, agree[x] / n));
+        }
+        return out;
+    }
+
+    private static int argmax(float[] logits, int row, int vocab) {
+        int base = row * vocab;
+        int best = 0;
+        for (int v = 1; v < vocab; v++) {
+            if (logits[base + v] > logits[base + best]) {
+                best = v;
+            }
+        }
+        return best;
+    }
+
+    private static double logSumExp(float[] logits, int row, int vocab) {
+        int base = row * vocab;
+        double max = Double.NEGATIVE_INFINITY;
+        for (int v = 0; v < vocab; v++) {
+            max = Math.max(max, logits[base + v]);
+        }
+        double sum = 0;
+        for (int v = 0; v < vocab; v++) {
+            sum += Math.exp(logits[base + v] - max);
+        }
+        return max + Math.log(sum);
+    }
+
+    /** {@code max_v softmax(z)_v}. */
+    private static double maxProbability(float[] logits, int row, int vocab) {
+        return Math.exp(logits[row * vocab + argmax(logits, row, vocab)] - logSumExp(logits, row, vocab));
+    }
+
+    private static double crossEntropy(float[] logits, int row, int vocab, int label) {
+        return logSumExp(logits, row, vocab) - logits[row * vocab + label];
+    }
+}

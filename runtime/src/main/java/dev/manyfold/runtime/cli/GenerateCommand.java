@@ -1,0 +1,159 @@
+package dev.manyfold.runtime.cli;
+
+import dev.manyfold.api.decoder.Decoder;
+import dev.manyfold.api.decoder.Generation;
+import dev.manyfold.runtime.data.Tokenizer;
+import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.TrainJob;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "generate", description = "Generate text from a run or checkpoint, streaming tokens as they are final, then print the"
+        + " decoder's statistics.")
+final class GenerateCommand implements Callable<Integer> {
+    @ParentCommand
+    Main main;
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "RUN_OR_CHECKPOINT", description = "A run directory (latest checkpoint) or a .safetensors checkpoint")
+    Path path;
+
+    @Option(names = "--decoder", paramLabel = "NAME",
+            description = "Decoder (greedy, self-speculative, early-exit, ...). Default: the recipe's decode section, else greedy")
+    String decoder;
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "A decoder setting (repeatable), read as YAML: draft=2, "
+            + "adaptive=true, thresholds={2: 0.9, 4: 0.8}, thresholds.2=0.9; errors name it as decode.KEY")
+    List<String> sets = new ArrayList<>();
+
+    @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "The prompt text")
+    String prompt;
+
+    @Option(names = "--max-new-tokens", defaultValue = "64", paramLabel = "N",
+            description = "Tokens to generate at most (default ${DEFAULT-VALUE}; capped by the context)")
+    int maxNewTokens;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        if (maxNewTokens < 0) {
+            throw new IllegalArgumentException("--max-new-tokens must be >= 0, got " + maxNewTokens);
+        }
+        try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()))) {
+            if (!(p.model() instanceof dev.manyfold.api.decoder.LanguageModel model)) {
+                throw new IllegalArgumentException(path + " holds a " + p.model().family() + " model; generate needs a language model (family llama)");
+            }
+            Tokenizer tokenizer = p.data().tokenizer().orElseThrow(() -> new IllegalArgumentException(
+                    path + " was trained on " + p.data().describe() + ", which has no tokenizer; generate needs text data"));
+            DecoderSpecs.Spec base = decoder != null ? new DecoderSpecs.Spec(decoder, decoder, Map.of(), "decode")
+                    : DecoderSpecs.fromRecipe(p).orElse(new DecoderSpecs.Spec("greedy", "greedy", Map.of(), "decode"));
+            DecoderSpecs.Spec chosen = new DecoderSpecs.Spec(base.label(), base.type(), DecoderSpecs.parse(sets, base.settings(), "--set "),
+                    "decode");
+            Decoder d = DecoderSpecs.create(host, p, chosen, out);
+            int[] tokens = tokenizer.encode(prompt);
+            if (tokens.length == 0) {
+                throw new IllegalArgumentException("--prompt is empty: decoding needs at least one prompt token");
+            }
+            if (tokens.length > model.contextLength()) {
+                throw new IllegalArgumentException("--prompt has " + tokens.length + " tokens but the model's context is "
+                        + model.contextLength() + " tokens");
+            }
+            int budget = maxNewTokens;
+            if (tokens.length + budget > model.contextLength()) {
+                budget = model.contextLength() - tokens.length;
+                err.printf("note: --max-new-tokens %d capped to %d (prompt %d tokens, context %d)%n", maxNewTokens, budget, tokens.length,
+                        model.contextLength());
+            }
+            out.print(prompt);
+            out.flush();
+            Stream stream = new Stream(tokenizer, out);
+            Generation g = d.generate(model, tokens, budget, stream::accept);
+            stream.finish();
+            out.println();
+            out.println();
+            out.printf(Locale.ROOT, "decoder %s: %d new tokens%n", chosen.describe(), g.tokens().length);
+            printStatistics(out, g.statistics());
+            return 0;
+        }
+    }
+
+    static void printStatistics(PrintWriter out, Map<String, Double> statistics) {
+        List<String> histogram = new ArrayList<>();
+        List<String> order = List.of("tokens", "tokens-per-second", "ms-per-token", "first-token-ms", "full-passes-per-token",
+                "layers-per-token", "rounds", "acceptance-rate", "rejection-ratio", "mean-k", "mean-exit-depth");
+        Map<String, Double> sorted = new java.util.TreeMap<>(java.util.Comparator.comparingInt((String k) -> order.contains(k)
+                ? order.indexOf(k) : order.size()).thenComparingInt(k -> k.startsWith("exit-histogram.")
+                        ? Integer.parseInt(k.substring("exit-histogram.".length())) : 0).thenComparing(k -> k));
+        sorted.putAll(statistics);
+        sorted.forEach((k, v) -> {
+            if (k.startsWith("exit-histogram.")) {
+                histogram.add(k.substring("exit-histogram.".length()) + ":" + Math.round(v));
+            } else {
+                out.printf(Locale.ROOT, "  %-22s %s%n", k, format(v));
+            }
+        });
+        if (!histogram.isEmpty()) {
+            out.printf(Locale.ROOT, "  %-22s %s%n", "exit-histogram", String.join(" ", histogram));
+        }
+    }
+
+    static String format(double v) {
+        return v == Math.rint(v) && Math.abs(v) < 1e9 ? Long.toString((long) v) : String.format(Locale.ROOT, "%.4g", v);
+    }
+
+    /**
+     * Prints the text of the tokens so far as each one arrives. The whole output is decoded
+     * again each time and only the new suffix is printed; a suffix ending in U+FFFD (an
+     * incomplete UTF-8 sequence of a byte tokenizer) waits for the next token.
+     */
+    static final class Stream {
+        private final Tokenizer tokenizer;
+        private final PrintWriter out;
+        private final List<Integer> tokens = new ArrayList<>();
+        private String printed = "";
+
+        Stream(Tokenizer tokenizer, PrintWriter out) {
+            this.tokenizer = tokenizer;
+            this.out = out;
+        }
+
+        void accept(int token) {
+            tokens.add(token);
+            String text = text();
+            if (!text.endsWith("\uFFFD")) {
+                emit(text);
+            }
+        }
+
+        void finish() {
+            emit(text());
+        }
+
+        private String text() {
+            return tokenizer.decode(tokens.stream().mapToInt(Integer::intValue).toArray());
+        }
+
+        private void emit(String text) {
+            // Decoding is prefix-stable for byte and BPE tokenizers; should a tokenizer re-segment, only new length is shown.
+            if (text.length() > printed.length()) {
+                out.print(text.substring(printed.length()));
+                out.flush();
+                printed = text;
+            }
+        }
+    }
+}
