@@ -27,6 +27,15 @@ public interface AttachedAdapter {
      */
     NDArray delta(NDArray weight, int rows, int cols, NDManager manager);
 
-    /** Number of trainable scalars (for "trainable params: X || all params: Y"). */
-    long trainableParameters();
+    /**
+     * Number of trainable scalars (for "trainable params: X || all params: Y"); by default
+     * the total size of {@link #parameters()}.
+     */
+    default long trainableParameters() {
+        long total = 0;
+        for (NDArray p : parameters().values()) {
+            total += p.getShape().size();
+        }
+        return total;
+    }
 }

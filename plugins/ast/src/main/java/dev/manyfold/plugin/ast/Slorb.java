@@ -137,16 +137,6 @@ public final class Slorb implements AttachedAdapter {
         return array;
     }
 
-    /** {@code out·in/k}, plus {@code (in/k)·in} with a trainable projection. */
-    @Override
-    public long trainableParameters() {
-        long total = 0;
-        for (NDArray p : parameters.values()) {
-            total += p.getShape().size();
-        }
-        return total;
-    }
-
     public String site() {
         return site;
     }

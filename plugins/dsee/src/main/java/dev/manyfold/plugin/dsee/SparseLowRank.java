@@ -165,16 +165,6 @@ public final class SparseLowRank implements AttachedAdapter {
         return array;
     }
 
-    /** {@code (in + out)·r + N}: exactly the scalars in {@link #parameters()}. */
-    @Override
-    public long trainableParameters() {
-        long total = 0;
-        for (NDArray p : parameters.values()) {
-            total += p.getShape().size();
-        }
-        return total;
-    }
-
     /** The site's dotted name. */
     public String site() {
         return site;
