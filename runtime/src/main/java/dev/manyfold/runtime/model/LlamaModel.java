@@ -193,25 +193,7 @@ public final class LlamaModel extends Model implements LanguageModel {
     @Override
     public List<NDArray> forwardExits(NDArray tokens, SubModel subModel, List<Integer> exitDepths) {
         Slice s = slice(subModel);
-        NDManager m = tokens.getManager();
-        int seq = (int) tokens.getShape().get(1);
-        if (seq > context) {
-            throw new IllegalArgumentException("sequence length " + seq + " exceeds the context " + context);
-        }
-        NDArray x = embed(m, tokens, s.dim);
-        NDArray mask = Ops.own(m, causal.get(new NDIndex(":{}, :{}", seq, seq)));
-        NDArray c = Ops.own(m, cos.get(new NDIndex(":{}", seq)));
-        NDArray sn = Ops.own(m, sin.get(new NDIndex(":{}", seq)));
-        List<NDArray> hidden = new ArrayList<>();
-        int next = 0;
-        int deepest = exitDepths.get(exitDepths.size() - 1);
-        for (int i = 0; i < deepest; i++) {
-            x = block(i, x, s, mask, c, sn, null);
-            if (next < exitDepths.size() && exitDepths.get(next) == i + 1) {
-                hidden.add(x);
-                next++;
-            }
-        }
+        List<NDArray> hidden = trunk(tokens, s, exitDepths);
         boolean ownHeads = exitDepths.stream().anyMatch(e -> exitHeads.contains(e) && e < layers);
         if (hidden.size() == 1 || ownHeads) {
             List<NDArray> out = new ArrayList<>();
@@ -235,16 +217,31 @@ public final class LlamaModel extends Model implements LanguageModel {
     /** Hidden states after {@code depth} blocks, {@code [batch, seq, dim]} (no head). */
     public NDArray hidden(NDArray tokens, SubModel subModel) {
         Slice s = slice(subModel);
+        return trunk(tokens, s, List.of(s.depth)).get(0);
+    }
+
+    /** One causal pass of the blocks up to the deepest of {@code depths}; the hidden state at each depth. */
+    private List<NDArray> trunk(NDArray tokens, Slice s, List<Integer> depths) {
         NDManager m = tokens.getManager();
         int seq = (int) tokens.getShape().get(1);
+        if (seq > context) {
+            throw new IllegalArgumentException("sequence length " + seq + " exceeds the context " + context);
+        }
         NDArray x = embed(m, tokens, s.dim);
         NDArray mask = Ops.own(m, causal.get(new NDIndex(":{}, :{}", seq, seq)));
         NDArray c = Ops.own(m, cos.get(new NDIndex(":{}", seq)));
         NDArray sn = Ops.own(m, sin.get(new NDIndex(":{}", seq)));
-        for (int i = 0; i < s.depth; i++) {
+        List<NDArray> hidden = new ArrayList<>();
+        int next = 0;
+        int deepest = depths.get(depths.size() - 1);
+        for (int i = 0; i < deepest; i++) {
             x = block(i, x, s, mask, c, sn, null);
+            if (next < depths.size() && depths.get(next) == i + 1) {
+                hidden.add(x);
+                next++;
+            }
         }
-        return x;
+        return hidden;
     }
 
     private NDArray embed(NDManager m, NDArray tokens, int d) {

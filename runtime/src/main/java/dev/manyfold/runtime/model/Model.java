@@ -178,11 +178,6 @@ public abstract class Model implements ElasticModel, AutoCloseable {
         return parameterCount(SubModel.FULL);
     }
 
-    /** Helper for subclasses: evaluates a forward pass for each exit and returns them in order. */
-    protected static List<NDArray> list(NDArray... arrays) {
-        return new ArrayList<>(List.of(arrays));
-    }
-
     @Override
     public void close() {
         parameters.close();
