@@ -45,6 +45,9 @@ final class TrainCommand implements Callable<Integer> {
         }
         Path dir = runDir != null ? runDir
                 : Path.of("runs", recipe.name() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        if (dev.manyfold.runtime.job.StagedJob.isStaged(recipe)) {
+            return staged(recipe, dir, out);
+        }
         try (Manyfold host = main.host(); TrainJob.Prepared prepared = TrainJob.prepare(host, recipe, out, dir)) {
             Trainer.Summary s = TrainJob.train(prepared, dir, resume, out, Progress.isTerminal());
             out.printf(Locale.ROOT, "done: %d steps in %.1f s (%.0f %s/s), final train loss %.4f%n", s.steps(), s.seconds(),
@@ -56,6 +59,24 @@ final class TrainCommand implements Callable<Integer> {
             prepared.data().unigramEntropy().ifPresent(h -> out.printf(Locale.ROOT,
                     "baseline: unigram cross-entropy of the validation tokens %.4f nats/token%n", h));
             out.printf("checkpoint: %s%nrun directory: %s%n", s.checkpoint(), dir);
+            return 0;
+        }
+    }
+
+    /** A recipe with {@code stages}: every stage in order (see {@link dev.manyfold.runtime.job.StagedJob}). */
+    private Integer staged(Recipe recipe, Path dir, PrintWriter out) {
+        if (resume) {
+            throw new IllegalArgumentException("--resume is not supported for a recipe with stages; start a new --run-dir");
+        }
+        try (Manyfold host = main.host()) {
+            var results = dev.manyfold.runtime.job.StagedJob.run(host, recipe, dir, out, Progress.isTerminal());
+            for (var r : results) {
+                for (Evaluator.Result e : r.summary().eval()) {
+                    out.printf(Locale.ROOT, "stage %s: eval %s: loss %.4f, accuracy %.2f%%, %,d parameters%n", r.name(), e.subModel(),
+                            e.loss(), 100 * e.accuracy(), e.parameters());
+                }
+            }
+            out.printf("checkpoint: %s%nrun directory: %s%n", results.get(results.size() - 1).summary().checkpoint(), dir);
             return 0;
         }
     }

@@ -12,6 +12,8 @@ import dev.manyfold.api.SubModel;
 import dev.manyfold.api.adapter.Adapter;
 import dev.manyfold.api.adapter.AttachedAdapter;
 import dev.manyfold.api.objective.Objective;
+import dev.manyfold.api.prune.PrunableAdapter;
+import dev.manyfold.api.prune.RestorableAdapter;
 import dev.manyfold.runtime.builtin.CorePlugin;
 import dev.manyfold.runtime.checkpoint.Checkpoint;
 import dev.manyfold.runtime.checkpoint.CheckpointStore;
@@ -99,7 +101,7 @@ public final class TrainJob {
             Checkpoint init = initialise && config.init() != null ? initialise(model, Path.of(config.init()), out) : null;
             // Adapters attach after W0 is final: a support chosen from W0 (DSEE's Ω) must see
             // the pre-trained weights, not the random initialisation.
-            attachAdapters(recipe, components.adapters(), model, config.seed());
+            attachAdapters(recipe, components.adapters(), model, config.seed(), base);
             if (init != null) {
                 copyAdapterTensors(model, init);
             }
@@ -119,7 +121,14 @@ public final class TrainJob {
         }
     }
 
-    private static void attachAdapters(Recipe recipe, List<Adapter> adapters, Model model, long seed) {
+    /**
+     * Attaches every adapter to its sites. With a {@code base} checkpoint that holds an
+     * adapter's tensors and a {@link RestorableAdapter}, the adapter is rebuilt from them (its
+     * saved support, possibly of a sliced site) instead of being chosen afresh from W0. The
+     * {@link PrunableAdapter#buffers() buffers} of attached adapters are registered as frozen
+     * tensors {@code adapters.<i>.<site>.<name>}, so checkpoints carry them.
+     */
+    private static void attachAdapters(Recipe recipe, List<Adapter> adapters, Model model, long seed, Checkpoint base) {
         List<Settings> sections = recipe.sections("adapters");
         for (int i = 0; i < adapters.size(); i++) {
             Adapter adapter = adapters.get(i);
@@ -130,10 +139,29 @@ public final class TrainJob {
             }
             for (String siteName : sites) {
                 LinearSite site = model.site(siteName);
-                AttachedAdapter attached = adapter.attach(siteName, site.weight(), model.parameters().manager(),
-                        seed ^ siteName.hashCode() ^ i);
                 String prefix = "adapters." + i + "." + siteName + ".";
+                AttachedAdapter attached;
+                Map<String, dev.manyfold.runtime.checkpoint.Tensor> saved = new LinkedHashMap<>();
+                if (base != null) {
+                    base.tensors().forEach((n, t) -> {
+                        if (n.startsWith(prefix) && n.indexOf('.', prefix.length()) < 0) {
+                            saved.put(n.substring(prefix.length()), t);
+                        }
+                    });
+                }
+                if (adapter instanceof RestorableAdapter restorable && !saved.isEmpty()) {
+                    try (NDManager scratch = model.parameters().manager().newSubManager()) {
+                        Map<String, ai.djl.ndarray.NDArray> arrays = new LinkedHashMap<>();
+                        saved.forEach((n, t) -> arrays.put(n, t.toNDArray(scratch)));
+                        attached = restorable.restore(siteName, site.weight(), arrays, model.parameters().manager());
+                    }
+                } else {
+                    attached = adapter.attach(siteName, site.weight(), model.parameters().manager(), seed ^ siteName.hashCode() ^ i);
+                }
                 attached.parameters().forEach((n, a) -> model.parameters().add(prefix + n, a, true));
+                if (attached instanceof PrunableAdapter prunable) {
+                    prunable.buffers().forEach((n, a) -> model.parameters().add(prefix + n, a, false));
+                }
                 site.addAdapter(attached);
             }
         }
@@ -184,8 +212,8 @@ public final class TrainJob {
         try (NDManager m = model.parameters().manager().newSubManager()) {
             for (var e : model.parameters().all().entrySet()) {
                 var tensor = checkpoint.tensors().get(e.getKey());
-                if (!e.getKey().startsWith("adapters.") || tensor == null) {
-                    continue;
+                if (!e.getKey().startsWith("adapters.") || tensor == null || !isFloating(e.getValue())) {
+                    continue; // buffers (an adapter's support) are chosen by the adapter, not copied
                 }
                 long[] want = e.getValue().getShape().getShape();
                 if (!java.util.Arrays.equals(want, tensor.shape())) {
@@ -220,8 +248,8 @@ public final class TrainJob {
         long trainable = 0;
         long all = 0;
         for (var e : model.parameters().all().entrySet()) {
-            if (e.getKey().startsWith("mask.")) {
-                continue;
+            if (e.getKey().startsWith("mask.") || !isFloating(e.getValue())) {
+                continue; // masks and index buffers are not parameters
             }
             long size = e.getValue().getShape().size();
             all += size;
@@ -231,6 +259,33 @@ public final class TrainJob {
         }
         return String.format(java.util.Locale.ROOT, "trainable params: %,d || all params: %,d || trainable%%: %.4f", trainable, all,
                 all == 0 ? 0.0 : 100.0 * trainable / all);
+    }
+
+    /** Whether a tensor holds floating-point values (parameters; not index buffers). */
+    static boolean isFloating(ai.djl.ndarray.NDArray array) {
+        return array.getDataType().isFloating();
+    }
+
+    /**
+     * Sets a fixed mask on a site (no straight-through) as tensor {@code mask.<site>}, and
+     * restricts the site's {@link PrunableAdapter}s to it, so that the whole effective weight is
+     * zero where the mask is.
+     */
+    public static void applyFixedMask(Model model, String site, ai.djl.ndarray.NDArray mask) {
+        String name = "mask." + site;
+        if (model.parameters().contains(name)) {
+            model.parameters().assign(name, mask);
+        } else {
+            model.parameters().add(name, mask, false);
+        }
+        LinearSite s = model.site(site);
+        ai.djl.ndarray.NDArray stored = model.parameters().get(name);
+        s.setMask(stored, false);
+        for (AttachedAdapter a : s.adapters()) {
+            if (a instanceof PrunableAdapter prunable) {
+                prunable.maskDelta(stored);
+            }
+        }
     }
 
     /** Freezes every tensor that no {@code train.trainable} glob matches. */
@@ -317,10 +372,8 @@ public final class TrainJob {
             try (NDManager m = p.model().parameters().manager().newSubManager()) {
                 checkpoint.tensors().forEach((n, t) -> {
                     if (n.startsWith("mask.")) {
-                        var mask = t.toNDArray(m).duplicate();
-                        p.model().parameters().add(n, mask, false);
-                        p.model().site(n.substring(5)).setMask(p.model().parameters().get(n), false);
-                    } else if (!n.startsWith("optim.")) {
+                        applyFixedMask(p.model(), n.substring(5), t.toNDArray(m).duplicate());
+                    } else if (!n.startsWith("optim.") && isFloating(p.model().parameters().get(n))) {
                         p.model().parameters().assign(n, t.toNDArray(m));
                     }
                 });

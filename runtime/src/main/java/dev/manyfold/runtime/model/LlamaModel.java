@@ -46,15 +46,42 @@ public final class LlamaModel extends Model implements LanguageModel {
     private final NDArray causal;
     private volatile List<Integer> exits;
     private final java.util.Set<Integer> exitHeads;
+    /** Query heads per layer (all equal to {@code heads} unless the config lists them). */
+    private final int[] layerHeads;
 
     /** Prefix of the per-exit head sites, {@code exit_heads.<depth>}. */
     public static final String EXIT_HEADS = "exit_heads.";
 
-    /** Structural configuration of a LLaMA model. */
+    /**
+     * Structural configuration of a LLaMA model. {@code layerHeads}, when not empty, gives the
+     * query heads of each layer (one entry per layer, each in {@code [1, heads]}; a model whose
+     * heads were pruned layer by layer). It needs {@code kvHeads == heads} (no grouped KV), and
+     * then every layer's KV heads equal its query heads.
+     */
     public record Config(int vocab, int dim, int layers, int heads, int kvHeads, int headDim, int ffn, int context, boolean tied,
-            double ropeTheta, double normEps, int eos, List<Integer> exitHeads) {
+            double ropeTheta, double normEps, int eos, List<Integer> exitHeads, List<Integer> layerHeads) {
         public Config {
             exitHeads = List.copyOf(exitHeads);
+            layerHeads = List.copyOf(layerHeads);
+            if (!layerHeads.isEmpty()) {
+                if (layerHeads.size() != layers) {
+                    throw new IllegalArgumentException(layerHeads.size() + " per-layer head counts for " + layers + " layers");
+                }
+                if (kvHeads != heads) {
+                    throw new IllegalArgumentException("per-layer head counts need kv-heads = heads (no grouped KV)");
+                }
+                for (int h : layerHeads) {
+                    if (h < 1 || h > heads) {
+                        throw new IllegalArgumentException("a layer's head count " + h + " is outside [1, " + heads + "]");
+                    }
+                }
+            }
+        }
+
+        /** A configuration with the same heads in every layer. */
+        public Config(int vocab, int dim, int layers, int heads, int kvHeads, int headDim, int ffn, int context, boolean tied,
+                double ropeTheta, double normEps, int eos, List<Integer> exitHeads) {
+            this(vocab, dim, layers, heads, kvHeads, headDim, ffn, context, tied, ropeTheta, normEps, eos, exitHeads, List.of());
         }
 
         /** A configuration without per-exit heads. */
@@ -78,16 +105,22 @@ public final class LlamaModel extends Model implements LanguageModel {
         this.eps = (float) c.normEps();
         this.eos = c.eos();
         this.exits = List.of(layers);
+        this.layerHeads = new int[layers];
+        for (int i = 0; i < layers; i++) {
+            layerHeads[i] = c.layerHeads().isEmpty() ? heads : c.layerHeads().get(i);
+        }
         double std = 0.02;
         double outStd = 0.02 / Math.sqrt(2.0 * layers);
         NDArray embed = p.normal("embed.weight", std, vocab, dim);
         for (int i = 0; i < layers; i++) {
             String l = "layers." + i;
             p.constant(l + ".attn_norm.weight", 1f, dim);
-            addSite(l + ".attn.q_proj", p.normal(l + ".attn.q_proj.weight", std, heads * headDim, dim), null);
-            addSite(l + ".attn.k_proj", p.normal(l + ".attn.k_proj.weight", std, kvHeads * headDim, dim), null);
-            addSite(l + ".attn.v_proj", p.normal(l + ".attn.v_proj.weight", std, kvHeads * headDim, dim), null);
-            addSite(l + ".attn.o_proj", p.normal(l + ".attn.o_proj.weight", outStd, dim, heads * headDim), null);
+            int hq = layerHeads[i];
+            int hkv = hq / (heads / kvHeads);
+            addSite(l + ".attn.q_proj", p.normal(l + ".attn.q_proj.weight", std, hq * headDim, dim), null);
+            addSite(l + ".attn.k_proj", p.normal(l + ".attn.k_proj.weight", std, hkv * headDim, dim), null);
+            addSite(l + ".attn.v_proj", p.normal(l + ".attn.v_proj.weight", std, hkv * headDim, dim), null);
+            addSite(l + ".attn.o_proj", p.normal(l + ".attn.o_proj.weight", outStd, dim, hq * headDim), null);
             p.constant(l + ".mlp_norm.weight", 1f, dim);
             addSite(l + ".mlp.gate_proj", p.normal(l + ".mlp.gate_proj.weight", std, ffn, dim), null);
             addSite(l + ".mlp.up_proj", p.normal(l + ".mlp.up_proj.weight", std, ffn, dim), null);
@@ -144,6 +177,9 @@ public final class LlamaModel extends Model implements LanguageModel {
         if (!c.exitHeads().isEmpty()) {
             m.put("exit-heads", c.exitHeads());
         }
+        if (!c.layerHeads().isEmpty()) {
+            m.put("layer-heads", c.layerHeads());
+        }
         return m;
     }
 
@@ -164,7 +200,7 @@ public final class LlamaModel extends Model implements LanguageModel {
     @Override
     protected Map<String, Integer> sizes() {
         return Map.of("vocab", vocab, "dim", dim, "heads", heads, "kv-heads", kvHeads, "head-dim", headDim, "ffn", ffn,
-                "context", context, "layers", layers);
+                "context", context, "layers", layers, "layer-heads-min", java.util.Arrays.stream(layerHeads).min().orElse(heads));
     }
 
     @Override
@@ -177,8 +213,33 @@ public final class LlamaModel extends Model implements LanguageModel {
         }
     }
 
-    /** One sub-model's slice sizes. */
+    /** One sub-model's slice sizes ({@code heads} is a cap; a layer uses {@link #heads(Slice, int)}). */
     private record Slice(int depth, int heads, int kvHeads, int ffn, int dim) {}
+
+    /** Query heads layer {@code i} runs in a slice: its own count, capped by the heads budget. */
+    private int heads(Slice s, int i) {
+        return Math.min(s.heads, layerHeads[i]);
+    }
+
+    /** Query heads of each layer of the full model (all equal unless heads were pruned per layer). */
+    public List<Integer> layerHeads() {
+        return java.util.Arrays.stream(layerHeads).boxed().toList();
+    }
+
+    /** Width of one attention head. */
+    public int headDim() {
+        return headDim;
+    }
+
+    /** KV heads of the full model's widest layer (equal to {@link #heads()} unless grouped). */
+    public int kvHeads() {
+        return kvHeads;
+    }
+
+    /** Query heads of the full model's widest layer. */
+    public int heads() {
+        return heads;
+    }
 
     private Slice slice(SubModel s) {
         int h = s.budgetOr("heads", heads);
@@ -276,12 +337,14 @@ public final class LlamaModel extends Model implements LanguageModel {
         String l = "layers." + i;
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
-        int qd = s.heads * headDim;
-        int kd = s.kvHeads * headDim;
+        int hq = heads(s, i);
+        int hkv = hq / (heads / kvHeads);
+        int qd = hq * headDim;
+        int kd = hkv * headDim;
         NDArray a = Ops.rmsNorm(x, Ops.prefix(m, parameters().get(l + ".attn_norm.weight"), s.dim), eps);
-        NDArray q = site(l + ".attn.q_proj").apply(a, qd, s.dim).reshape(b, t, s.heads, headDim).transpose(0, 2, 1, 3);
-        NDArray k = site(l + ".attn.k_proj").apply(a, kd, s.dim).reshape(b, t, s.kvHeads, headDim).transpose(0, 2, 1, 3);
-        NDArray v = site(l + ".attn.v_proj").apply(a, kd, s.dim).reshape(b, t, s.kvHeads, headDim).transpose(0, 2, 1, 3);
+        NDArray q = site(l + ".attn.q_proj").apply(a, qd, s.dim).reshape(b, t, hq, headDim).transpose(0, 2, 1, 3);
+        NDArray k = site(l + ".attn.k_proj").apply(a, kd, s.dim).reshape(b, t, hkv, headDim).transpose(0, 2, 1, 3);
+        NDArray v = site(l + ".attn.v_proj").apply(a, kd, s.dim).reshape(b, t, hkv, headDim).transpose(0, 2, 1, 3);
         q = rope(q, c, sn);
         k = rope(k, c, sn);
         if (kv != null) {
@@ -293,10 +356,10 @@ public final class LlamaModel extends Model implements LanguageModel {
             kv[1] = v;
         }
         long total = k.getShape().get(2);
-        int group = s.heads / s.kvHeads;
+        int group = hq / hkv;
         if (group > 1) {
-            k = k.expandDims(2).broadcast(b, s.kvHeads, group, total, headDim).reshape(b, s.heads, total, headDim);
-            v = v.expandDims(2).broadcast(b, s.kvHeads, group, total, headDim).reshape(b, s.heads, total, headDim);
+            k = k.expandDims(2).broadcast(b, hkv, group, total, headDim).reshape(b, hq, total, headDim);
+            v = v.expandDims(2).broadcast(b, hkv, group, total, headDim).reshape(b, hq, total, headDim);
         }
         NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(headDim));
         if (mask != null) {
@@ -325,30 +388,41 @@ public final class LlamaModel extends Model implements LanguageModel {
     public long parameterCount(SubModel subModel) {
         Slice s = slice(subModel);
         long d = s.dim;
-        long perLayer = 2 * d + d * (long) s.heads * headDim + 2 * d * (long) s.kvHeads * headDim
-                + (long) s.heads * headDim * d + 3 * d * s.ffn;
-        return vocab * d + s.depth * perLayer + d + (tied ? 0 : vocab * d);
+        long layersTotal = 0;
+        for (int i = 0; i < s.depth; i++) {
+            long hq = heads(s, i);
+            long hkv = hq / (heads / kvHeads);
+            layersTotal += 2 * d + d * hq * headDim + 2 * d * hkv * headDim + hq * headDim * d + 3 * d * s.ffn;
+        }
+        return vocab * d + layersTotal + d + (tied ? 0 : vocab * d);
     }
 
     @Override
     public long flops(SubModel subModel) {
         Slice s = slice(subModel);
         long d = s.dim;
-        long perLayer = d * (long) s.heads * headDim + 2 * d * (long) s.kvHeads * headDim
-                + (long) s.heads * headDim * d + 3 * d * s.ffn;
-        return 2 * (s.depth * perLayer + vocab * d);
+        long layersTotal = 0;
+        for (int i = 0; i < s.depth; i++) {
+            long hq = heads(s, i);
+            long hkv = hq / (heads / kvHeads);
+            layersTotal += d * hq * headDim + 2 * d * hkv * headDim + hq * headDim * d + 3 * d * s.ffn;
+        }
+        return 2 * (layersTotal + vocab * d);
     }
 
     @Override
     public Exported export(SubModel subModel, NDManager manager) {
         check(subModel, "sub-model");
         Slice s = slice(subModel);
-        int qd = s.heads * headDim;
-        int kd = s.kvHeads * headDim;
         Map<String, NDArray> t = new LinkedHashMap<>();
         t.put("embed.weight", exportPrefix(manager, "embed.weight", vocab, s.dim));
+        List<Integer> exportedHeads = new ArrayList<>();
         for (int i = 0; i < s.depth; i++) {
             String l = "layers." + i;
+            int hq = heads(s, i);
+            exportedHeads.add(hq);
+            int qd = hq * headDim;
+            int kd = hq / (heads / kvHeads) * headDim;
             t.put(l + ".attn_norm.weight", exportPrefix(manager, l + ".attn_norm.weight", s.dim));
             t.put(l + ".attn.q_proj.weight", exportSite(manager, l + ".attn.q_proj", qd, s.dim));
             t.put(l + ".attn.k_proj.weight", exportSite(manager, l + ".attn.k_proj", kd, s.dim));
@@ -370,6 +444,10 @@ public final class LlamaModel extends Model implements LanguageModel {
         }
         Map<String, Object> config = configWith("dim", s.dim, "layers", s.depth, "heads", s.heads, "kv-heads", s.kvHeads, "ffn", s.ffn);
         config.remove("exit-heads");
+        config.remove("layer-heads");
+        if (exportedHeads.stream().anyMatch(h -> h != s.heads)) {
+            config.put("layer-heads", exportedHeads);
+        }
         return new Exported(config, t);
     }
 

@@ -82,9 +82,20 @@ public final class ModelFactory {
                     s.check(n >= 1 && n < layers, "exit-heads", "exit " + n + " is not an intermediate depth of " + layers + " layers",
                             "depths in [1, " + (layers - 1) + "]");
                 }
+                List<Integer> layerHeads = s.getIntList("layer-heads", List.of());
+                if (!layerHeads.isEmpty()) {
+                    s.check(layerHeads.size() == layers, "layer-heads", layerHeads.size() + " head counts for " + layers + " layers",
+                            "one head count per layer");
+                    s.check(kvHeads == heads, "layer-heads", "per-layer head counts with grouped KV heads (kv-heads " + kvHeads
+                            + " < heads " + heads + ")", "kv-heads equal to heads");
+                    for (int h : layerHeads) {
+                        s.check(h >= 1 && h <= heads, "layer-heads", "a layer with " + h + " heads", "counts in [1, " + heads + "]");
+                    }
+                }
                 s.rejectUnknown();
                 store = new ParameterStore(manager, seed);
-                model = new LlamaModel(store, new LlamaModel.Config(vocab, dim, layers, heads, kvHeads, headDim, ffn, context, tied, theta, eps, eos, exitHeads));
+                model = new LlamaModel(store, new LlamaModel.Config(vocab, dim, layers, heads, kvHeads, headDim, ffn, context, tied, theta,
+                        eps, eos, exitHeads, layerHeads));
             }
             default -> throw new IllegalStateException(family);
         }

@@ -27,7 +27,7 @@ import java.util.TreeSet;
 public final class Recipe {
     /** The top-level sections a recipe may have. */
     public static final Set<String> SECTIONS = Set.of("name", "description", "model", "data", "dimensions",
-            "objective", "adapters", "masks", "train", "eval", "decode");
+            "objective", "adapters", "masks", "train", "eval", "decode", "stages");
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
@@ -90,7 +90,7 @@ public final class Recipe {
                 throw new ConfigException(section, "expected a section (key: value pairs), got " + kind(v), "a mapping");
             }
         }
-        for (String section : List.of("adapters", "masks")) {
+        for (String section : List.of("adapters", "masks", "stages")) {
             Object v = root.get(section);
             if (v != null && !(v instanceof List)) {
                 throw new ConfigException(section, "expected a list of sections, got " + kind(v), "a list such as [ { type: ... } ]");

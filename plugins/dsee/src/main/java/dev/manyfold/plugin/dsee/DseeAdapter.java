@@ -4,11 +4,12 @@ import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.manyfold.api.adapter.Adapter;
+import dev.manyfold.api.prune.RestorableAdapter;
 import java.util.List;
+import java.util.Map;
 
 /** A configured {@code dsee} or {@code lora} adapter; {@link #attach} creates one {@link SparseLowRank} per site. */
-public final class DseeAdapter implements Adapter {
+public final class DseeAdapter implements RestorableAdapter {
     private final DseeConfig config;
 
     public DseeAdapter(DseeConfig config) {
@@ -27,5 +28,11 @@ public final class DseeAdapter implements Adapter {
     @Override
     public SparseLowRank attach(String site, NDArray weight, NDManager parameters, long seed) {
         return SparseLowRank.attach(config, site, weight, parameters, seed);
+    }
+
+    /** Rebuilds the adapter from its saved u, v, s and Ω (for example after the site was sliced). */
+    @Override
+    public SparseLowRank restore(String site, NDArray weight, Map<String, NDArray> saved, NDManager parameters) {
+        return SparseLowRank.restore(config, site, weight, saved, parameters);
     }
 }

@@ -2,6 +2,7 @@ package dev.manyfold.plugin.dsee;
 
 import dev.manyfold.api.Plugin;
 import dev.manyfold.api.adapter.AdapterFactory;
+import dev.manyfold.api.mask.MaskStrategyFactory;
 import java.util.List;
 
 /**
@@ -12,5 +13,11 @@ public final class DseePlugin implements Plugin {
     @Override
     public List<AdapterFactory> adapters() {
         return List.of(DseeAdapterFactory.dsee(), DseeAdapterFactory.lora());
+    }
+
+    /** {@code dsee-prune}: the pruning step between stages (tune → prune → recover). */
+    @Override
+    public List<MaskStrategyFactory> maskStrategies() {
+        return List.of(new DseePruningFactory());
     }
 }

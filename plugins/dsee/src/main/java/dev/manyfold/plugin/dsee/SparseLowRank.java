@@ -8,7 +8,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.manyfold.api.ConfigException;
-import dev.manyfold.api.adapter.AttachedAdapter;
+import dev.manyfold.api.prune.PrunableAdapter;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -32,12 +32,21 @@ import java.util.SplittableRandom;
  * ({@code row · in + col}), chosen from W0 at attach time and fixed; P_Ω(S) scatters the N
  * values into a zero {@code [out, in]} array, so S has no dense storage and no gradient
  * outside Ω. With V = 0 and S = 0 the delta is exactly zero, so the adapted model equals the
- * base model at step 0. (Structured head pruning, not implemented yet, is to remove a head's
- * columns of V and its rows of S, and keep U.)
+ * base model at step 0.
+ *
+ * <h2>Pruning</h2>
+ * Ω is a buffer ({@code omega}, int64 {@code [N]}) saved with checkpoints. After unstructured
+ * pruning the delta is multiplied by the site's fixed mask ({@link #maskDelta}), so pruned
+ * entries of {@code W0 + ΔW} are exactly zero. Structured head pruning ({@link #slice}) keeps U
+ * (its input rows for the kept columns), keeps V's columns of the kept output rows, and keeps
+ * the entries of S whose row and column are kept, re-indexed into the smaller weight.
  *
  * <p>LoRA is the same adapter with N = 0 (no {@code s} parameter).
  */
-public final class SparseLowRank implements AttachedAdapter {
+public final class SparseLowRank implements PrunableAdapter {
+    /** The local name of the Ω buffer. */
+    public static final String OMEGA = "omega";
+
     private final String site;
     private final int rows;
     private final int cols;
@@ -48,6 +57,7 @@ public final class SparseLowRank implements AttachedAdapter {
     private final NDArray indices;
     private final int[] support;
     private final Map<String, NDArray> parameters;
+    private volatile NDArray deltaMask;
 
     private SparseLowRank(String site, int rows, int cols, double scale, NDArray u, NDArray v, NDArray s, NDArray indices,
             int[] support) {
@@ -148,6 +158,7 @@ public final class SparseLowRank implements AttachedAdapter {
         NDArray uu = cols == this.cols ? u : own(manager, u.get(new NDIndex(":{}, :", cols)));
         NDArray vv = rows == this.rows ? v : own(manager, v.get(new NDIndex(":, :{}", rows)));
         NDArray delta = own(manager, own(manager, uu.matMul(vv)).transpose());
+        NDArray m = deltaMask;
         if (s != null) {
             NDArray dense = own(manager, manager.zeros(new Shape((long) this.rows * this.cols), s.getDataType()));
             NDArray scattered = own(manager, dense.put(indices, s));
@@ -157,12 +168,140 @@ public final class SparseLowRank implements AttachedAdapter {
             }
             delta = own(manager, delta.add(sparse));
         }
+        if (m != null) {
+            NDArray mm = rows == this.rows && cols == this.cols ? m : own(manager, m.get(new NDIndex(":{}, :{}", rows, cols)));
+            delta = own(manager, delta.mul(mm));
+        }
         return own(manager, delta.mul(scale));
     }
 
     private static NDArray own(NDManager manager, NDArray array) {
         array.attach(manager);
         return array;
+    }
+
+    /** Ω's flat indices (int64 {@code [N]}) as {@value #OMEGA}; empty for LoRA. */
+    @Override
+    public Map<String, NDArray> buffers() {
+        return indices == null ? Map.of() : Map.of(OMEGA, indices);
+    }
+
+    @Override
+    public void maskDelta(NDArray mask) {
+        if (mask != null && (mask.getShape().dimension() != 2 || mask.getShape().get(0) != rows || mask.getShape().get(1) != cols)) {
+            throw new IllegalArgumentException("mask " + mask.getShape() + " does not fit site " + site + " [" + rows + ", " + cols + "]");
+        }
+        this.deltaMask = mask;
+    }
+
+    /** The mask the delta is restricted to, or null. */
+    public NDArray deltaMask() {
+        return deltaMask;
+    }
+
+    /**
+     * U's rows of the kept columns, V's columns of the kept rows, and the entries of S (with
+     * Ω re-indexed) whose row and column are both kept.
+     */
+    @Override
+    public Map<String, NDArray> slice(int[] keptRows, int[] keptCols, NDManager manager) {
+        int[] rowPos = positions(keptRows, rows, "row");
+        int[] colPos = positions(keptCols, cols, "column");
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        out.put("u", gather(u, keptCols, 0, manager));
+        out.put("v", gather(v, keptRows, 1, manager));
+        if (s != null) {
+            float[] values = floats(s);
+            int kept = 0;
+            long[] idx = new long[support.length];
+            float[] val = new float[support.length];
+            for (int i = 0; i < support.length; i++) {
+                int r = rowPos[support[i] / cols];
+                int c = colPos[support[i] % cols];
+                if (r >= 0 && c >= 0) {
+                    idx[kept] = (long) r * keptCols.length + c;
+                    val[kept] = values[i];
+                    kept++;
+                }
+            }
+            out.put("s", manager.create(java.util.Arrays.copyOf(val, kept)).toType(s.getDataType(), false));
+            out.put(OMEGA, manager.create(java.util.Arrays.copyOf(idx, kept)));
+        }
+        return out;
+    }
+
+    private static int[] positions(int[] kept, int size, String what) {
+        int[] pos = new int[size];
+        java.util.Arrays.fill(pos, -1);
+        int previous = -1;
+        for (int i = 0; i < kept.length; i++) {
+            if (kept[i] <= previous || kept[i] >= size) {
+                throw new IllegalArgumentException("kept " + what + "s must be ascending in [0, " + size + "), got "
+                        + java.util.Arrays.toString(kept));
+            }
+            pos[kept[i]] = i;
+            previous = kept[i];
+        }
+        return pos;
+    }
+
+    private static NDArray gather(NDArray a, int[] kept, int axis, NDManager manager) {
+        long[] idx = new long[kept.length];
+        for (int i = 0; i < kept.length; i++) {
+            idx[i] = kept[i];
+        }
+        try (NDManager scratch = manager.newSubManager()) {
+            NDArray index = scratch.create(idx);
+            NDArray src = a.stopGradient();
+            src.attach(scratch);
+            NDArray picked = axis == 0 ? src.get(index) : src.transpose().get(index).transpose();
+            NDArray copy = picked.duplicate();
+            copy.attach(manager);
+            return copy;
+        }
+    }
+
+    /**
+     * Rebuilds an adapter from saved tensors ({@code u}, {@code v} and, for DSEE, {@code s} and
+     * {@value #OMEGA}); the values are copied into {@code manager}.
+     */
+    static SparseLowRank restore(DseeConfig config, String site, NDArray weight, Map<String, NDArray> saved, NDManager manager) {
+        int rows = Math.toIntExact(weight.getShape().get(0));
+        int cols = Math.toIntExact(weight.getShape().get(1));
+        NDArray su = saved.get("u");
+        NDArray sv = saved.get("v");
+        String where = "saved adapter of site " + site + " [" + rows + ", " + cols + "]";
+        if (su == null || sv == null || !su.getShape().equals(new Shape(cols, config.rank()))
+                || !sv.getShape().equals(new Shape(config.rank(), rows))) {
+            throw new ConfigException(config.path(), where + " has u " + (su == null ? "missing" : su.getShape()) + " and v "
+                    + (sv == null ? "missing" : sv.getShape()), "u [in, rank] and v [rank, out] with rank " + config.rank());
+        }
+        DataType type = weight.getDataType();
+        NDArray u = manager.zeros(su.getShape(), type);
+        NDArray v = manager.zeros(sv.getShape(), type);
+        NDArray s = null;
+        NDArray indices = null;
+        int[] support = new int[0];
+        if (config.sparse() > 0) {
+            NDArray ss = saved.get("s");
+            NDArray so = saved.get(OMEGA);
+            if (ss == null || so == null || ss.getShape().dimension() != 1 || !ss.getShape().equals(so.getShape())) {
+                throw new ConfigException(config.path(), where + " needs s and " + OMEGA + " of one length",
+                        "a checkpoint written with the same dsee settings");
+            }
+            long[] flat = so.toType(DataType.INT64, false).toLongArray();
+            support = new int[flat.length];
+            for (int i = 0; i < flat.length; i++) {
+                if (flat[i] < 0 || flat[i] >= (long) rows * cols || (i > 0 && flat[i] <= flat[i - 1])) {
+                    throw new ConfigException(config.path(), where + " has an invalid support index " + flat[i],
+                            "ascending indices in [0, " + (long) rows * cols + ")");
+                }
+                support[i] = (int) flat[i];
+            }
+            indices = manager.create(flat);
+            s = manager.zeros(ss.getShape(), type);
+        }
+        return new SparseLowRank(site, rows, cols, config.scale(), u, v, s, indices, support);
     }
 
     /** The site's dotted name. */
