@@ -154,6 +154,25 @@ public final class StagedJob {
         }
     }
 
+    /**
+     * Applies one prune section to a trained model and writes the pruned start state (with the
+     * model's own recipe, train section unchanged) to {@code start}; load it with
+     * {@link TrainJob#load}. For ablations (for example |ΔW| against random heads without
+     * recovery); {@link #run} does the same between stages.
+     *
+     * @param prune a prune section such as {@code { type: dsee-prune, heads: 1 }}
+     * @return the plan's description
+     */
+    public static String prune(Manyfold host, TrainJob.Prepared p, Settings prune, Path start, PrintWriter out) {
+        HostContext context = new HostContext(p.config().seed(), Optional.of(p.model().shape()), start.toAbsolutePath().getParent(),
+                out::println, p.recipe().asMap());
+        GlobalPruning pruner = pruner(host, prune, context);
+        Map<String, Object> train = new LinkedHashMap<>(p.recipe().section("train").asMap());
+        train.remove("init");
+        Recipe recipe = p.recipe().with(Map.of("train", train), Set.of("stages"));
+        return writeStart(p, pruner, new Stage("pruned", prune.path(), Map.of(), Optional.of(prune)), recipe, start, out);
+    }
+
     private static List<Stage> readStages(Recipe recipe) {
         List<Settings> sections = recipe.sections("stages");
         if (sections.isEmpty()) {
@@ -170,10 +189,12 @@ public final class StagedJob {
             s.check(name.matches("[A-Za-z0-9_.-]+"), "name", "stage name \"" + name + "\" is not a plain file name",
                     "letters, digits, '_', '-' and '.'");
             s.check(names.add(name), "name", "stage name \"" + name + "\" is used twice", "distinct stage names");
+            // train is checked merged (as stages[i].train), prune by its step's factory: both after this check
+            s.markRead("train").markRead("prune");
+            s.rejectUnknown();
             Map<String, Object> train = s.optionalSection("train").map(Settings::asMap).orElse(Map.of());
             Optional<Settings> prune = s.optionalSection("prune");
             s.check(i > 0 || prune.isEmpty(), "prune", "the first stage has nothing trained to prune", "prune in a later stage");
-            s.rejectUnknown();
             stages.add(new Stage(name, s.path(), train, prune));
         }
         return stages;

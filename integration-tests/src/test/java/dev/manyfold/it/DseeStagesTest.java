@@ -1,0 +1,439 @@
+package dev.manyfold.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.manyfold.api.ConfigException;
+import dev.manyfold.api.Settings;
+import dev.manyfold.api.SubModel;
+import dev.manyfold.runtime.checkpoint.Checkpoint;
+import dev.manyfold.runtime.checkpoint.Tensor;
+import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.StagedJob;
+import dev.manyfold.runtime.job.TrainJob;
+import dev.manyfold.runtime.model.LinearSite;
+import dev.manyfold.runtime.model.LlamaModel;
+import dev.manyfold.runtime.model.Model;
+import dev.manyfold.runtime.model.ModelFactory;
+import dev.manyfold.runtime.recipe.Recipe;
+import dev.manyfold.runtime.train.Evaluator;
+import dev.manyfold.runtime.train.Trainer;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * DSEE's reproduction list at small scale (spec §6) on a tiny LLaMA from the bundle's plugin:
+ * pretrained in the test on task A (copy a 5-letter word), tuned on task B (reverse it), then
+ * pruned (unstructured pools or heads) and recovered from one staged recipe.
+ */
+class DseeStagesTest {
+    static final int DIM = 32;
+    static final int LAYERS = 2;
+    static final int HEADS = 4;
+    static final int HEAD_DIM = 8;
+    static final int FFN = 64;
+    static final String MODEL = "model: { family: llama, dim: 32, layers: 2, heads: 4, ffn: 64 }\n";
+
+    @TempDir
+    static Path tmp;
+
+    static Manyfold host;
+    static Path taskA;
+    static Path taskB;
+    static Path pretrained;
+
+    @BeforeAll
+    static void pretrainOnTaskA() throws IOException {
+        host = Manyfold.builder().pluginDir(Bundle.plugins()).build();
+        taskA = writeTask(tmp.resolve("copy"), false);
+        taskB = writeTask(tmp.resolve("reverse"), true);
+        pretrained = tmp.resolve("pretrained");
+        String recipe = MODEL + data(taskA) + "train: { steps: 250, batch: 16, lr: 3e-3, seed: 1, eval-every: 0 }\n";
+        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(recipe, "pretrain.yaml"), quiet())) {
+            TrainJob.train(p, pretrained, false, quiet(), false);
+        }
+    }
+
+    @AfterAll
+    static void close() {
+        host.close();
+    }
+
+    /** Documents "abcde>abcde" (copy) or "abcde>edcba" (reverse), 600 of them. */
+    static Path writeTask(Path dir, boolean reverse) throws IOException {
+        Files.createDirectories(dir);
+        SplittableRandom random = new SplittableRandom(reverse ? 2 : 1);
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < 600; i++) {
+            StringBuilder w = new StringBuilder();
+            for (int j = 0; j < 5; j++) {
+                w.append((char) ('a' + random.nextInt(12)));
+            }
+            String out = reverse ? new StringBuilder(w).reverse().toString() : w.toString();
+            b.append(w).append('>').append(out).append("\n%\n");
+        }
+        Files.writeString(dir.resolve("words"), b.toString());
+        return dir;
+    }
+
+    static String data(Path dir) {
+        return "data: { type: text, path: \"" + dir + "\", context: 24 }\n";
+    }
+
+    static PrintWriter quiet() {
+        return new PrintWriter(new StringWriter(), true);
+    }
+
+    static String tune(String adapter, long seed, int steps) {
+        return MODEL + data(taskB) + "adapters: [ " + adapter + " ]\n"
+                + "train: { steps: " + steps + ", batch: 16, lr: 1e-2, seed: " + seed + ", eval-every: 0, init: \"" + pretrained
+                + "\", trainable: [\"adapters.**\"] }\n";
+    }
+
+    static double validationLoss(TrainJob.Prepared p) {
+        return Evaluator.evaluate(p.model(), p.data().validation(50), SubModel.FULL, p.model().parameters().manager()).loss();
+    }
+
+    static float[] floats(Checkpoint c, String name) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            return c.tensors().get(name).toNDArray(m).toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+        }
+    }
+
+    static long zeros(float[] a) {
+        long z = 0;
+        for (float v : a) {
+            if (v == 0f) {
+                z++;
+            }
+        }
+        return z;
+    }
+
+    static long size(Checkpoint c, String name) {
+        long n = 1;
+        for (long d : c.tensors().get(name).shape()) {
+            n *= d;
+        }
+        return n;
+    }
+
+    static float[] logits(Model model) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray tokens = m.create(new long[] {'a', 'b', 'c', 'd', 'e', '>', 'e', 'd', 'c'}).reshape(1, 9);
+            return model.forward(tokens, SubModel.FULL).toFloatArray();
+        }
+    }
+
+    static Checkpoint latest(Path dir) {
+        return Checkpoint.load(dev.manyfold.runtime.checkpoint.CheckpointStore.keepingAll().latest(dir).orElseThrow());
+    }
+
+    @Test
+    void unstructuredPoolsPruneExactCountsThatStayZeroThroughRecoveryAndMergeIntoAPlainModel() {
+        String recipe = tune("{ type: dsee, rank: 4, sparse: 16 }", 5, 60) + """
+                stages:
+                  - { name: tune }
+                  - name: recover
+                    prune: { type: dsee-prune, adapted: 0.3, others: 0.2 }
+                    train: { steps: 40, lr: 5e-3 }
+                """;
+        Path run = tmp.resolve("unstructured");
+        StringWriter log = new StringWriter();
+        List<StagedJob.StageResult> results = StagedJob.run(host, Recipe.parse(recipe, "unstructured.yaml"), run, new PrintWriter(log, true),
+                false);
+        assertThat(results).extracting(StagedJob.StageResult::name).containsExactly("tune", "recover");
+
+        // W0 bitwise unchanged by stage 1 (tuning).
+        Checkpoint base = latest(pretrained);
+        Checkpoint tuned = latest(run.resolve("0-tune"));
+        for (String name : base.tensors().keySet()) {
+            if (!name.startsWith("optim.")) {
+                assertThat(floats(tuned, name)).as(name).containsExactly(floats(base, name));
+            }
+        }
+
+        // Exactly ⌊p·|pool|⌋ zeros per pool: |ΔW| over the adapted Wq/Wv, |W0| over the other block matrices.
+        Checkpoint start = Checkpoint.load(run.resolve("1-recover/start.safetensors"));
+        long adaptedSize = 0;
+        long adaptedZeros = 0;
+        long othersSize = 0;
+        long othersZeros = 0;
+        for (String name : start.tensors().keySet()) {
+            if (!name.startsWith("mask.")) {
+                continue;
+            }
+            boolean adapted = name.endsWith("q_proj") || name.endsWith("v_proj");
+            long z = zeros(floats(start, name));
+            if (adapted) {
+                adaptedSize += size(start, name);
+                adaptedZeros += z;
+            } else {
+                othersSize += size(start, name);
+                othersZeros += z;
+            }
+        }
+        assertThat(adaptedSize).isEqualTo(LAYERS * 2L * HEADS * HEAD_DIM * DIM);
+        assertThat(othersSize).isEqualTo(LAYERS * (2L * DIM * DIM + 3L * DIM * FFN));
+        assertThat(adaptedZeros).isEqualTo((long) Math.floor(0.3 * adaptedSize));
+        assertThat(othersZeros).isEqualTo((long) Math.floor(0.2 * othersSize));
+        assertThat(start.tensors().keySet()).noneMatch(n -> n.equals("mask.lm_head"));
+
+        // Masks fixed through recovery; the adapters moved; the effective weight is zero wherever the mask is.
+        Checkpoint recovered = latest(run);
+        start.tensors().keySet().stream().filter(n -> n.startsWith("mask.")).forEach(n ->
+                assertThat(floats(recovered, n)).as(n).containsExactly(floats(start, n)));
+        assertThat(floats(recovered, "adapters.0.layers.0.attn.q_proj.v")).isNotEqualTo(floats(start, "adapters.0.layers.0.attn.q_proj.v"));
+        long totalZeros = adaptedZeros + othersZeros;
+        try (TrainJob.Prepared p = TrainJob.load(host, run, quiet()); NDManager m = NDManager.newBaseManager()) {
+            long effectiveZeros = 0;
+            long siteWeights = 0;
+            for (var e : p.model().sites().entrySet()) {
+                float[] w = e.getValue().effectiveWeight(m, e.getValue().outFeatures(), e.getValue().inFeatures()).toFloatArray();
+                siteWeights += w.length;
+                effectiveZeros += zeros(w);
+                NDArray mask = e.getValue().mask();
+                if (mask != null) {
+                    float[] mk = mask.toFloatArray();
+                    for (int i = 0; i < w.length; i++) {
+                        if (mk[i] == 0f) {
+                            assertThat(w[i]).as(e.getKey() + "[" + i + "]").isZero();
+                        }
+                    }
+                }
+            }
+            assertThat(effectiveZeros).isEqualTo(totalZeros);
+            // Accounting printed after pruning: nonzeros of the site weights and their FLOPs.
+            long nonzero = siteWeights - totalZeros;
+            assertThat(log.toString()).contains(String.format(Locale.ROOT, "nonzeros: %,d of %,d site weights", nonzero, siteWeights))
+                    .contains(String.format(Locale.ROOT, "nonzero %,d", 2 * nonzero)).contains("trainable params: ");
+
+            // Merge: the exported plain checkpoint (UV + S and the masks folded into W0) reproduces the adapted, pruned model.
+            Model.Exported exported = p.model().export(SubModel.FULL, m);
+            float[] adaptedLogits = logits(p.model());
+            try (NDManager plainManager = NDManager.newBaseManager()) {
+                Model plain = ModelFactory.fromConfig(exported.config(), 0, plainManager);
+                exported.tensors().forEach((n, a) -> plain.parameters().assign(n, a));
+                assertThat(plain.parameters().all().keySet()).noneMatch(n -> n.startsWith("adapters.") || n.startsWith("mask."));
+                float[] plainLogits = logits(plain);
+                for (int i = 0; i < plainLogits.length; i++) {
+                    assertThat(plainLogits[i]).isCloseTo(adaptedLogits[i], org.assertj.core.data.Offset.offset(1e-4f));
+                }
+                long plainZeros = 0;
+                for (LinearSite site : plain.sites().values()) {
+                    plainZeros += zeros(site.weight().toFloatArray());
+                }
+                assertThat(plainZeros).isEqualTo(totalZeros);
+            }
+        }
+    }
+
+    @Test
+    void structuredPruningShrinksShapesAsSpecifiedWithAnalyticFlopsAndTheRunLoads() {
+        String recipe = tune("{ type: dsee, rank: 4, sparse: 16 }", 6, 60) + """
+                stages:
+                  - { name: tune }
+                  - name: recover
+                    prune: { type: dsee-prune, heads: 1 }
+                    train: { steps: 30 }
+                """;
+        Path run = tmp.resolve("structured");
+        StringWriter log = new StringWriter();
+        StagedJob.run(host, Recipe.parse(recipe, "structured.yaml"), run, new PrintWriter(log, true), false);
+        Checkpoint tuned = latest(run.resolve("0-tune"));
+        Checkpoint start = Checkpoint.load(run.resolve("1-recover/start.safetensors"));
+        int kept = HEADS - 1;
+        for (int l = 0; l < LAYERS; l++) {
+            String a = "layers." + l + ".attn.";
+            assertThat(start.tensor(a + "q_proj.weight").shape()).containsExactly(kept * HEAD_DIM, DIM);
+            assertThat(start.tensor(a + "k_proj.weight").shape()).containsExactly(kept * HEAD_DIM, DIM);
+            assertThat(start.tensor(a + "v_proj.weight").shape()).containsExactly(kept * HEAD_DIM, DIM);
+            assertThat(start.tensor(a + "o_proj.weight").shape()).containsExactly(DIM, kept * HEAD_DIM);
+            for (String proj : List.of("q_proj", "v_proj")) {
+                String ad = "adapters.0." + a + proj + ".";
+                // U kept as is; V loses the removed head's output columns; S keeps its entries in the kept rows, re-indexed.
+                assertThat(floats(start, ad + "u")).containsExactly(floats(tuned, ad + "u"));
+                assertThat(start.tensor(ad + "v").shape()).containsExactly(4, kept * HEAD_DIM);
+                int removed = removedHead(tuned, start, a + proj);
+                float[] vBefore = floats(tuned, ad + "v");
+                float[] vAfter = floats(start, ad + "v");
+                long[] omegaBefore = longs(tuned, ad + "omega");
+                float[] sBefore = floats(tuned, ad + "s");
+                List<Float> expectedS = new ArrayList<>();
+                List<Long> expectedOmega = new ArrayList<>();
+                for (int i = 0; i < omegaBefore.length; i++) {
+                    int row = (int) (omegaBefore[i] / DIM);
+                    if (row / HEAD_DIM != removed) {
+                        int newRow = row - (row / HEAD_DIM > removed ? HEAD_DIM : 0);
+                        expectedOmega.add((long) newRow * DIM + omegaBefore[i] % DIM);
+                        expectedS.add(sBefore[i]);
+                    }
+                }
+                assertThat(longs(start, ad + "omega")).containsExactly(expectedOmega.stream().mapToLong(Long::longValue).toArray());
+                float[] sAfter = floats(start, ad + "s");
+                assertThat(sAfter).hasSize(expectedS.size());
+                for (int i = 0; i < sAfter.length; i++) {
+                    assertThat(sAfter[i]).isEqualTo(expectedS.get(i));
+                }
+                for (int r = 0; r < 4; r++) {
+                    int c2 = 0;
+                    for (int c = 0; c < HEADS * HEAD_DIM; c++) {
+                        if (c / HEAD_DIM != removed) {
+                            assertThat(vAfter[r * kept * HEAD_DIM + c2++]).isEqualTo(vBefore[r * HEADS * HEAD_DIM + c]);
+                        }
+                    }
+                }
+            }
+        }
+        // Parameters and FLOPs match the analytic count; the pruned run loads (shrunk shapes) and evaluates.
+        try (TrainJob.Prepared p = TrainJob.load(host, run, quiet())) {
+            LlamaModel llama = (LlamaModel) p.model();
+            assertThat(llama.layerHeads()).containsExactly(kept, kept);
+            long vocab = llama.vocabularySize();
+            long perLayer = 4L * DIM * kept * HEAD_DIM + 3L * DIM * FFN;
+            assertThat(llama.flops(SubModel.FULL)).isEqualTo(2 * (LAYERS * perLayer + vocab * DIM));
+            assertThat(llama.parameterCount(SubModel.FULL)).isEqualTo(vocab * DIM + LAYERS * (perLayer + 2L * DIM) + DIM + vocab * DIM);
+            long dense = 2 * (LAYERS * (4L * DIM * HEADS * HEAD_DIM + 3L * DIM * FFN) + vocab * DIM);
+            assertThat(dense - llama.flops(SubModel.FULL)).isEqualTo(2L * LAYERS * 4 * DIM * HEAD_DIM);
+            assertThat(log.toString()).contains(String.format(Locale.ROOT, "dense %,d", llama.flops(SubModel.FULL)));
+            assertThat(validationLoss(p)).isFinite();
+        }
+    }
+
+    /** Which head of a site the structured step removed (compared by the kept weight rows). */
+    static int removedHead(Checkpoint before, Checkpoint after, String site) {
+        float[] w0 = floats(before, site + ".weight");
+        float[] w1 = floats(after, site + ".weight");
+        int keptRow = 0;
+        int removed = -1;
+        for (int h = 0; h < HEADS; h++) {
+            boolean same = keptRow < w1.length / DIM;
+            for (int j = 0; same && j < HEAD_DIM * DIM; j++) {
+                same = keptRow * DIM + j < w1.length && w1[keptRow * DIM + j] == w0[h * HEAD_DIM * DIM + j];
+            }
+            if (same) {
+                keptRow += HEAD_DIM;
+            } else {
+                assertThat(removed).as("one head removed").isEqualTo(-1);
+                removed = h;
+            }
+        }
+        assertThat(removed).isNotNegative();
+        return removed;
+    }
+
+    static long[] longs(Checkpoint c, String name) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            return c.tensors().get(name).toNDArray(m).toLongArray();
+        }
+    }
+
+    @Test
+    void headScoresFromDeltaDoAtLeastAsWellAsRandomHeads() {
+        Path dir = tmp.resolve("heads");
+        double base;
+        double byDelta;
+        List<Double> byRandom = new ArrayList<>();
+        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(tune("{ type: dsee, rank: 4, sparse: 16 }", 7, 80), "heads.yaml"),
+                quiet(), dir)) {
+            TrainJob.train(p, dir.resolve("tuned"), false, quiet(), false);
+            base = validationLoss(p);
+            byDelta = prunedLoss(p, Map.of("type", "dsee-prune", "heads", 1), dir.resolve("delta.safetensors"));
+            for (int seed = 0; seed < 3; seed++) {
+                byRandom.add(prunedLoss(p, Map.of("type", "dsee-prune", "heads", 1, "head-score", "random", "seed", seed),
+                        dir.resolve("random-" + seed + ".safetensors")));
+            }
+        }
+        double randomMean = byRandom.stream().mapToDouble(Double::doubleValue).average().orElseThrow();
+        System.out.printf(Locale.ROOT, "DSEE heads (1 of 4 removed per layer, then 80 recovery steps): tuned %.4f, |ΔW| %.4f, random %s mean %.4f%n",
+                base, byDelta, byRandom, randomMean);
+        assertThat(byDelta).isLessThanOrEqualTo(randomMean);
+    }
+
+    static double prunedLoss(TrainJob.Prepared p, Map<String, Object> prune, Path file) {
+        StagedJob.prune(host, p, Settings.of("prune", prune), file, quiet());
+        try (TrainJob.Prepared pruned = TrainJob.load(host, file, quiet())) {
+            assertThat(((LlamaModel) pruned.model()).layerHeads()).containsExactly(HEADS - 1, HEADS - 1);
+            // recovery: the same steps as tuning, masks and remaining heads fixed
+            TrainJob.train(pruned, file.resolveSibling(file.getFileName() + ".recovered"), false, quiet(), false);
+            return validationLoss(pruned);
+        }
+    }
+
+    @Test
+    void dseeAgainstLoraOverThreeSeeds() {
+        double[] dsee = new double[3];
+        double[] lora = new double[3];
+        double base;
+        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(tune("{ type: lora, rank: 4 }", 0, 1), "base.yaml"), quiet())) {
+            base = validationLoss(p);
+        }
+        for (int seed = 0; seed < 3; seed++) {
+            dsee[seed] = tunedLoss(tune("{ type: dsee, rank: 4, sparse: 16 }", 10 + seed, 80));
+            lora[seed] = tunedLoss(tune("{ type: lora, rank: 4 }", 10 + seed, 80));
+        }
+        System.out.printf(Locale.ROOT, "DSEE vs LoRA (r = 4, N = 16 vs 0, 80 steps, task B validation loss; base %.4f): dsee %s mean %.4f,"
+                + " lora %s mean %.4f%n", base, java.util.Arrays.toString(dsee), mean(dsee), java.util.Arrays.toString(lora), mean(lora));
+        for (int seed = 0; seed < 3; seed++) {
+            assertThat(dsee[seed]).isLessThan(base);
+            assertThat(lora[seed]).isLessThan(base);
+        }
+    }
+
+    static double mean(double[] a) {
+        return java.util.Arrays.stream(a).average().orElseThrow();
+    }
+
+    static double tunedLoss(String recipe) {
+        Path dir = tmp.resolve("cmp-" + Integer.toHexString(recipe.hashCode()));
+        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(recipe, "cmp.yaml"), quiet(), dir)) {
+            Trainer.Summary s = TrainJob.train(p, dir, false, quiet(), false);
+            assertThat(s.steps()).isEqualTo(80);
+            return validationLoss(p);
+        }
+    }
+
+    @Test
+    void badStagesAreRefusedWithTheirRecipePathsBeforeAnyTraining() {
+        String tune = tune("{ type: dsee, rank: 4, sparse: 16 }", 1, 5);
+        Map<String, String> cases = new java.util.LinkedHashMap<>();
+        cases.put("prune: { type: dsee-prune, adapted: 1.0 }", "stages[1].prune.adapted");
+        cases.put("prune: { type: dsee-prune, others: -0.1 }", "stages[1].prune.others");
+        cases.put("prune: { type: dsee-prune, heads: 4 }", "stages[1].prune.heads");
+        cases.put("prune: { type: dsee-prune, heads: 1, adapted: 0.2 }", "stages[1].prune.heads");
+        cases.put("train: { lr: -1 }", "stages[1].train.lr");
+        int i = 0;
+        for (var c : cases.entrySet()) {
+            Path run = tmp.resolve("bad-" + i++);
+            String recipe = tune + "stages:\n  - { name: tune }\n  - { name: next, " + c.getKey() + " }\n";
+            Throwable t = catchThrowable(() -> StagedJob.run(host, Recipe.parse(recipe, "bad.yaml"), run, quiet(), false));
+            assertThat(t).as(c.getKey()).isInstanceOf(ConfigException.class);
+            assertThat(((ConfigException) t).path()).as(c.getKey()).isEqualTo(c.getValue());
+            assertThat(run.resolve("0-tune/checkpoint-5.safetensors")).as("no stage trained").doesNotExist();
+        }
+        // The adapter's own bad input, through a staged recipe, is refused at its path before training too.
+        for (var c : Map.of("{ type: dsee, rank: 32, sparse: 16 }", "adapters[0].rank", "{ type: dsee, rank: 4, sparse: 1025 }",
+                "adapters[0].sparse", "{ type: dsee, rank: 4, targets: [w_proj] }", "adapters[0].targets").entrySet()) {
+            Path run = tmp.resolve("bad-" + i++);
+            String recipe = tune(c.getKey(), 1, 5) + "stages:\n  - { name: tune }\n";
+            Throwable t = catchThrowable(() -> StagedJob.run(host, Recipe.parse(recipe, "bad.yaml"), run, quiet(), false));
+            assertThat(t).as(c.getKey()).isInstanceOf(ConfigException.class);
+            assertThat(((ConfigException) t).path()).as(c.getKey()).isEqualTo(c.getValue());
+            assertThat(run.resolve("0-tune/checkpoint-5.safetensors")).doesNotExist();
+        }
+    }
+}
