@@ -50,7 +50,11 @@ final class ExportCommand implements Callable<Integer> {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             exported.tensors().forEach((n, a) -> tensors.put(n, Tensor.of(n, a)));
             Map<String, Object> model = new LinkedHashMap<>(exported.config());
-            var recipe = p.recipe().with(Map.of("model", model), Set.of("dimensions", "adapters", "masks", "objective"));
+            // A plain model: no adapters to train (train.trainable) and its weights are in the file (train.init).
+            Map<String, Object> train = new LinkedHashMap<>(p.recipe().section("train").asMap());
+            train.remove("trainable");
+            train.remove("init");
+            var recipe = p.recipe().with(Map.of("model", model, "train", train), Set.of("dimensions", "adapters", "masks", "objective", "stages"));
             Map<String, String> metadata = new LinkedHashMap<>();
             metadata.put(Checkpoint.FORMAT_VERSION, TrainJob.FORMAT_VERSION);
             metadata.put(Checkpoint.RECIPE, recipe.toYaml());
