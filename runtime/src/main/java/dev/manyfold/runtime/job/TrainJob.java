@@ -149,7 +149,10 @@ public final class TrainJob {
                         }
                     });
                 }
-                if (adapter instanceof RestorableAdapter restorable && !saved.isEmpty()) {
+                // Restored only when the checkpoint holds the adapter's buffers (non-floating tensors such as
+                // DSEE's Ω); checkpoints written before buffers existed attach afresh as they always did.
+                boolean hasBuffers = saved.values().stream().anyMatch(t -> !t.dtype().djlType().isFloating());
+                if (adapter instanceof RestorableAdapter restorable && hasBuffers) {
                     try (NDManager scratch = model.parameters().manager().newSubManager()) {
                         Map<String, ai.djl.ndarray.NDArray> arrays = new LinkedHashMap<>();
                         saved.forEach((n, t) -> arrays.put(n, t.toNDArray(scratch)));

@@ -94,7 +94,7 @@ public final class ParameterStore implements AutoCloseable {
         return Collections.unmodifiableSet(trainable);
     }
 
-    /** Replaces a tensor's values in place (shape must match). */
+    /** Replaces a tensor's values in place (shape must match; any data type, converted to the tensor's). */
     public void assign(String name, NDArray values) {
         NDArray target = get(name);
         if (!target.getShape().equals(values.getShape())) {
@@ -102,7 +102,12 @@ public final class ParameterStore implements AutoCloseable {
         }
         boolean grad = trainable.contains(name);
         target.setRequiresGradient(false);
-        target.set(values.toType(target.getDataType(), false).toFloatArray());
+        NDArray converted = values.toType(target.getDataType(), false);
+        if (target.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32) {
+            target.set(converted.toFloatArray());
+        } else {
+            target.set(converted.toByteBuffer()); // e.g. an adapter's int64 index buffer
+        }
         if (grad) {
             target.setRequiresGradient(true);
         }
