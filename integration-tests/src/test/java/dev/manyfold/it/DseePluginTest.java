@@ -75,7 +75,10 @@ class DseePluginTest {
                 }
             }
             assertThat(adapted).isEqualTo(4);
-            long all = p.model().parameters().all().values().stream().mapToLong(a -> a.getShape().size()).sum();
+            // all params: every floating tensor (Ω's int64 index buffers are not parameters)
+            long all = p.model().parameters().all().values().stream().filter(a -> a.getDataType().isFloating())
+                    .mapToLong(a -> a.getShape().size()).sum();
+            assertThat(p.model().parameters().get("adapters.0.layers.0.attn.q_proj.omega").getShape().size()).isEqualTo(4);
             assertThat(log.toString()).contains(String.format(Locale.ROOT, "trainable params: %,d || all params: %,d || trainable%%: %.4f",
                     expected, all, 100.0 * expected / all));
 
