@@ -120,14 +120,16 @@ final class ExportCommand implements Callable<Integer> {
                 dense += e.getValue().getShape().size() * e.getValue().getDataType().getNumOfBytes();
             }
         }
+        long sparseDense = sparse.masks().keySet().stream().mapToLong(n -> sparse.tensors().get(n).byteSize()).sum();
+        long adapters = tensors.values().stream().filter(t -> t.name().startsWith("adapters.")).mapToLong(Tensor::byteSize).sum();
+        long sparseStored = packed ? Packed24.sizes(tensors).packedSparseBytes() : sparseDense;
         long data = tensors.values().stream().mapToLong(Tensor::byteSize).sum();
-        w.printf("exported %s: %d sites 2:4, %,d bytes of tensors (the dense model: %,d bytes, %.2f%%); file %,d bytes -> %s%n", format,
-                sparse.masks().size(), data, dense, 100.0 * data / dense, Files.size(out), out);
-        if (packed) {
-            Packed24.Sizes s = Packed24.sizes(tensors);
-            w.printf("packed 2:4 weights: %,d bytes vs %,d dense (%.2f%%, %.3f bits per weight; 67/128 = 52.34%% for F32)%n",
-                    s.packedSparseBytes(), s.denseSparseBytes(), 100 * s.sparseRatio(), 32 * s.sparseRatio());
-        }
+        long other = data - sparseStored - adapters;
+        w.printf("exported %s: %d sites 2:4 -> %s (file %,d bytes)%n", format, sparse.masks().size(), out, Files.size(out));
+        w.printf("  tensor bytes: %,d = 2:4 weights %,d (dense %,d: %.2f%%, %.3f bits per weight) + adapters %,d + other dense tensors %,d%n",
+                data, sparseStored, sparseDense, 100.0 * sparseStored / sparseDense, 32.0 * sparseStored / sparseDense, adapters, other);
+        w.printf("  the dense model: %,d bytes; this export: %.2f%% of it (%.2f%% without adapters)%n", dense, 100.0 * data / dense,
+                100.0 * (data - adapters) / dense);
         return 0;
     }
 
