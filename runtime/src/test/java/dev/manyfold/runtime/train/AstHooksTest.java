@@ -30,7 +30,7 @@ class AstHooksTest {
     Path dir;
 
     /** Keeps all but input column 0; records the input norms it is given. */
-    static final class RecordingStrategy implements MaskStrategy {
+    static class RecordingStrategy implements MaskStrategy {
         final int calibration;
         final Map<String, float[]> norms = new LinkedHashMap<>();
         int plainCalls;
@@ -74,6 +74,61 @@ class AstHooksTest {
             mask.set(new ai.djl.ndarray.index.NDIndex(":, 0"), 0f);
             return mask;
         }
+    }
+
+    /** Masks input column 0 with a constant pruned-weight decay, placed in AdamW or after the step. */
+    static final class DecayingStrategy extends RecordingStrategy {
+        final double lambda;
+        final boolean afterStep;
+
+        DecayingStrategy(double lambda, boolean afterStep) {
+            super(0);
+            this.lambda = lambda;
+            this.afterStep = afterStep;
+        }
+
+        @Override
+        public double prunedDecay(long step, long totalSteps) {
+            return lambda;
+        }
+
+        @Override
+        public boolean prunedDecayAfterStep() {
+            return afterStep;
+        }
+    }
+
+    private Map<String, float[]> oneStep(DecayingStrategy strategy, String run) {
+        TrainingFixtures.TokenSequences data = new TrainingFixtures.TokenSequences(3, 4);
+        TrainConfig config = config("steps", 1, "batch", 4, "lr", 1e-2, "seed", 3, "schedule", "constant", "clip", 0);
+        try (NDManager m = NDManager.newBaseManager(); Model model = TrainingFixtures.llama(data, 3, m)) {
+            new Trainer(model, data, TrainingFixtures.fullModelCrossEntropy(), config, List.of(strategy), List.of(SubModel.FULL),
+                    dir.resolve(run), TrainingFixtures.quiet(config), Map.of()).run(null);
+            return TrainingFixtures.values(model);
+        }
+    }
+
+    @Test
+    void theTrainerAppliesAnAfterStepDecayAsAPlainAdamStepThenMinusLrLambdaTimesThePrunedStartingWeights() {
+        Map<String, float[]> start;
+        TrainingFixtures.TokenSequences data = new TrainingFixtures.TokenSequences(3, 4);
+        try (NDManager m = NDManager.newBaseManager(); Model model = TrainingFixtures.llama(data, 3, m)) {
+            start = TrainingFixtures.values(model);
+        }
+        Map<String, float[]> plain = oneStep(new DecayingStrategy(0, true), "plain");
+        Map<String, float[]> after = oneStep(new DecayingStrategy(0.5, true), "after");
+        Map<String, float[]> inAdam = oneStep(new DecayingStrategy(0.5, false), "in-adam");
+        String name = "layers.0.mlp.up_proj.weight";
+        int cols = 16;
+        float[] w0 = start.get(name);
+        boolean differs = false;
+        for (int i = 0; i < w0.length; i++) {
+            boolean pruned = i % cols == 0;
+            double expected = plain.get(name)[i] - (pruned ? 1e-2 * 0.5 * w0[i] : 0);
+            assertThat((double) after.get(name)[i]).as("entry %d", i).isCloseTo(expected, within(1e-6));
+            differs |= pruned && Math.abs(inAdam.get(name)[i] - after.get(name)[i]) > 1e-4;
+        }
+        assertThat(differs).as("in-adam and after-step give different pruned weights").isTrue();
     }
 
     @Test
