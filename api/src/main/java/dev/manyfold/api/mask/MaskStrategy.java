@@ -45,4 +45,37 @@ public interface MaskStrategy {
     default double prunedDecay(long step, long totalSteps) {
         return 0.0;
     }
+
+    /**
+     * Where the optimiser applies {@link #prunedDecay}: {@code false} (the default) joins it to
+     * the first moment after the moment update (AST Eq. 20–23, inside AdamW); {@code true}
+     * applies {@code W ← W − lr·λ(t)·(1 − M)⊙W} after the optimiser step, from the weights
+     * before that step (decoupled, as in the original SR-STE; an ablation).
+     */
+    default boolean prunedDecayAfterStep() {
+        return false;
+    }
+
+    /**
+     * How many training micro-batches the host runs through the model, without gradients,
+     * before each round of {@link #computeMask} calls to record per-site input-feature norms;
+     * {@code 0} (the default) for none. When positive, the host calls
+     * {@link #computeMask(String, NDArray, float[], long, NDManager)} instead of the
+     * four-argument form.
+     */
+    default int calibrationBatches() {
+        return 0;
+    }
+
+    /**
+     * Computes a mask with calibration statistics (activation-aware criteria such as Wanda).
+     * The default ignores them.
+     *
+     * @param inputNorms {@code ‖X_j‖₂} for every input feature {@code j} of the site (length
+     *     {@code in}): the L2 norm of that feature over all token positions (or examples) of
+     *     the calibration batches, as the site saw it (its input, after any earlier masks)
+     */
+    default NDArray computeMask(String site, NDArray weight, float[] inputNorms, long step, NDManager manager) {
+        return computeMask(site, weight, step, manager);
+    }
 }

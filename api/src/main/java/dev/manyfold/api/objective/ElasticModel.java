@@ -5,6 +5,7 @@ import dev.manyfold.api.Experimental;
 import dev.manyfold.api.ModelShape;
 import dev.manyfold.api.SubModel;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * A trainable many-in-one model as objectives see it. All arrays returned are attached to
@@ -30,4 +31,14 @@ public interface ElasticModel {
      * @return logits per exit, in the order of {@code exits}
      */
     List<NDArray> forwardExits(NDArray input, SubModel subModel, List<Integer> exits);
+
+    /**
+     * The frozen dense teacher for distillation, present when the objective asked for one
+     * ({@link Objective#needsTeacher()}): a copy of the model's starting weights (after
+     * {@code train.init}, before masks and adapters) with no gradients and no optimiser
+     * state. Its outputs carry no gradient. Empty by default.
+     */
+    default Optional<ElasticModel> teacher() {
+        return Optional.empty();
+    }
 }

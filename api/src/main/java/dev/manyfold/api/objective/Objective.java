@@ -19,4 +19,12 @@ public interface Objective {
      * @return a scalar loss owned by the batch's manager
      */
     NDArray loss(ElasticModel model, Batch batch, long step, Random random);
+
+    /**
+     * Whether the host must build a frozen dense teacher before training, reachable through
+     * {@link ElasticModel#teacher()}. False by default (no copy is made).
+     */
+    default boolean needsTeacher() {
+        return false;
+    }
 }

@@ -40,9 +40,9 @@ public final class Checkpoint {
         this.metadata = Collections.unmodifiableMap(new TreeMap<>(requireNonNull(metadata, "metadata is null")));
     }
 
-    /** Same as {@link SafeTensors#read}. */
+    /** Same as {@link SafeTensors#read}; a {@link Packed24 packed 2:4} file comes back unpacked. */
     public static Checkpoint load(Path file) {
-        return SafeTensors.read(file);
+        return Packed24.unpackIfPacked(SafeTensors.read(file));
     }
 
     /** The file this checkpoint was read from. */

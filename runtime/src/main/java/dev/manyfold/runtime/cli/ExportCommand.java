@@ -1,8 +1,10 @@
 package dev.manyfold.runtime.cli;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.manyfold.api.SubModel;
 import dev.manyfold.runtime.checkpoint.Checkpoint;
+import dev.manyfold.runtime.checkpoint.Packed24;
 import dev.manyfold.runtime.checkpoint.SafeTensors;
 import dev.manyfold.runtime.checkpoint.Tensor;
 import dev.manyfold.runtime.host.Manyfold;
@@ -22,7 +24,9 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "export", description = "Cut a sub-model out of a run as a standalone, smaller safetensors checkpoint.")
+@Command(name = "export", description = {"Cut a sub-model out of a run as a standalone, smaller safetensors checkpoint.",
+        "--format 2:4 keeps a masked run's weights exactly sparse (mask folded in, adapters such as SLoRB kept as tensors);",
+        "--format packed-2:4 stores each 2:4 weight as its kept values plus a 3-bit pattern index per group of 4."})
 final class ExportCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
@@ -39,12 +43,28 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = {"-o", "--out"}, required = true, paramLabel = "FILE", description = "Output .safetensors file")
     Path out;
 
+    @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "dense",
+            description = "dense (default: masks and adapters folded into plain weights), 2:4 (exact 2:4 weights, adapters kept), "
+                    + "packed-2:4 (2:4 weights as kept values + 3-bit pattern per group; read back by every command)")
+    String format;
+
+    static final java.util.List<String> FORMATS = java.util.List.of("dense", "2:4", "packed-2:4");
+
     @Override
     public Integer call() {
         PrintWriter w = spec.commandLine().getOut();
         SubModel sub = parse(subModel);
+        if (!FORMATS.contains(format)) {
+            throw new IllegalArgumentException("--format: unknown format \"" + format + "\"; accepted: " + String.join(", ", FORMATS));
+        }
+        if (!format.equals("dense") && !sub.equals(SubModel.FULL)) {
+            throw new IllegalArgumentException("--format " + format + " exports the full model; drop --sub-model");
+        }
         try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, w);
                 NDManager manager = p.model().parameters().manager().newSubManager()) {
+            if (!format.equals("dense")) {
+                return exportSparse(p, w);
+            }
             p.model().check(sub, "--sub-model");
             Model.Exported exported = p.model().export(sub, manager);
             Map<String, Tensor> tensors = new LinkedHashMap<>();
@@ -73,6 +93,88 @@ final class ExportCommand implements Callable<Integer> {
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("cannot write " + out, e);
         }
+    }
+
+    /** {@code --format 2:4} and {@code packed-2:4}. */
+    private int exportSparse(TrainJob.Prepared p, PrintWriter w) throws java.io.IOException {
+        Sparse sparse = sparseTensors(p.model());
+        if (sparse.masks().isEmpty()) {
+            throw new IllegalArgumentException("--format " + format + ": the run has no masked site (no masks section), nothing is 2:4");
+        }
+        boolean packed = format.equals("packed-2:4");
+        Map<String, Tensor> tensors = packed ? Packed24.pack(sparse.tensors(), sparse.masks()) : sparse.tensors();
+        var recipe = p.recipe().with(Map.of(), Set.of("masks", "objective"));
+        Map<String, String> metadata = new LinkedHashMap<>();
+        metadata.put(Checkpoint.FORMAT_VERSION, TrainJob.FORMAT_VERSION);
+        metadata.put(Checkpoint.RECIPE, recipe.toYaml());
+        metadata.put("family", p.model().family());
+        metadata.put("exported-from", path.toAbsolutePath().toString());
+        metadata.put("sub-model", SubModel.FULL.toString());
+        metadata.put(Checkpoint.STEP, "0");
+        if (packed) {
+            metadata.put(Packed24.METADATA, Packed24.FORMAT);
+        }
+        if (out.getParent() != null) {
+            Files.createDirectories(out.getParent());
+        }
+        SafeTensors.write(out, tensors, metadata);
+        long dense = 0;
+        for (var e : p.model().parameters().all().entrySet()) {
+            if (!e.getKey().startsWith("mask.") && !e.getKey().startsWith("adapters.")) {
+                dense += e.getValue().getShape().size() * e.getValue().getDataType().getNumOfBytes();
+            }
+        }
+        long sparseDense = sparse.masks().keySet().stream().mapToLong(n -> sparse.tensors().get(n).byteSize()).sum();
+        long adapters = tensors.values().stream().filter(t -> t.name().startsWith("adapters.")).mapToLong(Tensor::byteSize).sum();
+        long sparseStored = packed ? Packed24.sizes(tensors).packedSparseBytes() : sparseDense;
+        long data = tensors.values().stream().mapToLong(Tensor::byteSize).sum();
+        long other = data - sparseStored - adapters;
+        w.printf("exported %s: %d sites 2:4 -> %s (file %,d bytes)%n", format, sparse.masks().size(), out, Files.size(out));
+        w.printf("  tensor bytes: %,d = 2:4 weights %,d (dense %,d: %.2f%%, %.3f bits per weight) + adapters %,d + other dense tensors %,d%n",
+                data, sparseStored, sparseDense, 100.0 * sparseStored / sparseDense, 32.0 * sparseStored / sparseDense, adapters, other);
+        w.printf("  the dense model: %,d bytes; this export: %.2f%% of it (%.2f%% without adapters)%n", dense, 100.0 * data / dense,
+                100.0 * (data - adapters) / dense);
+        return 0;
+    }
+
+    /** A masked model's tensors with every mask folded into its weight, and the keep masks by weight name. */
+    record Sparse(Map<String, Tensor> tensors, Map<String, boolean[]> masks) {}
+
+    /**
+     * Every parameter except masks; a site weight with a mask is stored as {@code M⊙W}
+     * (exact zeros at pruned positions), adapters as their own tensors.
+     */
+    static Sparse sparseTensors(Model model) {
+        Map<String, dev.manyfold.runtime.model.LinearSite> masked = new LinkedHashMap<>();
+        model.sites().values().forEach(site -> {
+            if (site.mask() != null) {
+                masked.put(site.weight().getName(), site);
+            }
+        });
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        Map<String, boolean[]> masks = new LinkedHashMap<>();
+        try (NDManager scratch = model.parameters().manager().newSubManager()) {
+            model.parameters().all().forEach((name, array) -> {
+                if (name.startsWith("mask.")) {
+                    return;
+                }
+                var site = masked.get(name);
+                if (site == null) {
+                    tensors.put(name, Tensor.of(name, array));
+                    return;
+                }
+                NDArray mask = site.mask();
+                NDArray folded = dev.manyfold.runtime.model.Ops.own(scratch, array.stopGradient()).mul(mask);
+                tensors.put(name, Tensor.of(name, folded));
+                float[] m = mask.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+                boolean[] keep = new boolean[m.length];
+                for (int i = 0; i < m.length; i++) {
+                    keep[i] = m[i] != 0;
+                }
+                masks.put(name, keep);
+            });
+        }
+        return new Sparse(tensors, masks);
     }
 
     /** Parses {@code depth=2,width=64}. */

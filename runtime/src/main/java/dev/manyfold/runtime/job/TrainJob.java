@@ -111,6 +111,9 @@ public final class TrainJob {
             }
             Objective objective = components.objective().orElseGet(() -> host.extensions().create(host.extensions().objectives(),
                     ExtensionKind.OBJECTIVE, CorePlugin.STANDARD, Settings.empty("objective"), context, "objective.type"));
+            if (initialise && objective.needsTeacher()) {
+                Teacher.attach(model); // the starting weights (after train.init), before the trainer sets masks
+            }
             if (model instanceof dev.manyfold.runtime.model.LlamaModel llama && components.dimensions().containsKey(Model.DEPTH)) {
                 llama.setExits(components.dimensions().get(Model.DEPTH).budgets(model.shape()));
             }

@@ -27,6 +27,8 @@ public final class LinearSite {
     private volatile NDArray mask;
     private volatile boolean straightThrough;
     private final List<AttachedAdapter> adapters = new ArrayList<>();
+    /** Per-input-feature sums of squares while recording (calibration), else null. */
+    private volatile double[] recorded;
 
     public LinearSite(String name, NDArray weight, NDArray bias) {
         this.name = requireNonNull(name, "name is null");
@@ -108,12 +110,55 @@ public final class LinearSite {
      */
     public NDArray apply(NDArray x, int rows, int cols) {
         NDManager manager = x.getManager();
+        if (recorded != null) {
+            record(x, cols);
+        }
         NDArray w = effectiveWeight(manager, rows, cols);
         NDArray y = x.matMul(Ops.own(manager, w.transpose()));
         if (bias != null) {
             y = y.add(Ops.prefix(manager, bias, rows));
         }
         return y;
+    }
+
+    /**
+     * Starts recording the inputs this site sees: from now on every {@link #apply} adds
+     * {@code Σ x_j²} over all leading positions to feature j's sum (a sub-model's prefix
+     * adds to its first {@code cols} features). For calibration (activation-aware masks).
+     */
+    public synchronized void startRecording() {
+        recorded = new double[inFeatures()];
+    }
+
+    /**
+     * Stops recording; returns {@code ‖X_j‖₂} per input feature j: the square root of the
+     * recorded sum of squares since {@link #startRecording()} (zeros if nothing was applied).
+     */
+    public synchronized float[] stopRecording() {
+        double[] sums = recorded;
+        recorded = null;
+        float[] norms = new float[inFeatures()];
+        if (sums != null) {
+            for (int j = 0; j < norms.length; j++) {
+                norms[j] = (float) Math.sqrt(sums[j]);
+            }
+        }
+        return norms;
+    }
+
+    private synchronized void record(NDArray x, int cols) {
+        if (recorded == null) {
+            return;
+        }
+        try (NDManager scratch = x.getManager().newSubManager()) {
+            NDArray squares = Ops.own(scratch, Ops.own(scratch, x.stopGradient()).toType(ai.djl.ndarray.types.DataType.FLOAT32, false)
+                    .square());
+            NDArray sums = Ops.own(scratch, Ops.own(scratch, squares.reshape(-1, cols)).sum(new int[] {0}));
+            float[] values = sums.toFloatArray();
+            for (int j = 0; j < cols; j++) {
+                recorded[j] += values[j];
+            }
+        }
     }
 
     /** Applies the full site. */

@@ -23,6 +23,7 @@ public abstract class Model implements ElasticModel, AutoCloseable {
     private final ParameterStore parameters;
     private final Map<String, LinearSite> sites = new LinkedHashMap<>();
     private final Map<String, Object> config;
+    private volatile Model teacher;
 
     protected Model(String family, ParameterStore parameters, Map<String, Object> config) {
         this.family = requireNonNull(family, "family is null");
@@ -171,6 +172,20 @@ public abstract class Model implements ElasticModel, AutoCloseable {
                 return s.clone();
             }
         };
+    }
+
+    /** The frozen dense teacher set by the host for distillation ({@code runtime.job.Teacher}), if any. */
+    @Override
+    public java.util.Optional<ElasticModel> teacher() {
+        return java.util.Optional.ofNullable(teacher);
+    }
+
+    /** Sets the frozen teacher (owned by this model's parameter manager). */
+    public void setTeacher(Model teacher) {
+        if (teacher == this) {
+            throw new IllegalArgumentException("a model cannot be its own teacher");
+        }
+        this.teacher = teacher;
     }
 
     /** Total scalar count of the full model's base tensors (trainable or frozen, masks excluded). */

@@ -39,6 +39,22 @@ public final class Optimizer implements AutoCloseable {
      * it is simply added to the gradient. {@code decay} may be null.
      */
     public void update(String name, NDArray param, NDArray grad, NDArray decay, double lr, long t, NDManager scratch) {
+        update(name, param, grad, decay, false, lr, t, scratch);
+    }
+
+    /**
+     * As {@link #update(String, NDArray, NDArray, NDArray, double, long, NDManager)}; with
+     * {@code afterStep} the decay (computed by the caller from the weights before this step)
+     * is not folded into the update but applied after it: {@code W ← W − lr·decay}, the
+     * decoupled placement of the original SR-STE (AST's ablation).
+     */
+    public void update(String name, NDArray param, NDArray grad, NDArray decay, boolean afterStep, double lr, long t,
+            NDManager scratch) {
+        if (afterStep && decay != null) {
+            update(name, param, grad, null, false, lr, t, scratch);
+            param.subi(decay.mul(lr));
+            return;
+        }
         if (config.optimizer().equals("sgd")) {
             param.subi((decay == null ? grad : grad.add(decay)).mul(lr));
             return;

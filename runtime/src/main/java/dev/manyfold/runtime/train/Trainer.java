@@ -192,7 +192,9 @@ public final class Trainer {
         for (Map.Entry<String, NDArray> e : grads.entrySet()) {
             NDArray g = scale == 1.0 ? e.getValue() : e.getValue().mul(scale);
             NDArray param = model.parameters().get(e.getKey());
-            optimizer.update(e.getKey(), param, g, prunedDecay(e.getKey(), param, step, scope), lr, step, scope);
+            MaskStrategy strategy = decaying.get(e.getKey());
+            boolean afterStep = strategy != null && strategy.prunedDecayAfterStep();
+            optimizer.update(e.getKey(), param, g, prunedDecay(e.getKey(), param, step, scope), afterStep, lr, step, scope);
             e.getValue().muli(0);
         }
         return norm;
@@ -234,10 +236,16 @@ public final class Trainer {
             if (!due) {
                 continue;
             }
-            for (String siteName : Globs.select(strategy.targets(), model.sites().keySet())) {
+            List<String> siteNames = Globs.select(strategy.targets(), model.sites().keySet());
+            Map<String, float[]> norms = strategy.calibrationBatches() > 0
+                    ? Calibration.inputNorms(model, siteNames, data, config, step, strategy.calibrationBatches())
+                    : null;
+            for (String siteName : siteNames) {
                 LinearSite site = model.site(siteName);
                 String maskName = "mask." + siteName;
-                NDArray mask = strategy.computeMask(siteName, site.weight(), step, model.parameters().manager());
+                NDManager owner = model.parameters().manager();
+                NDArray mask = norms == null ? strategy.computeMask(siteName, site.weight(), step, owner)
+                        : strategy.computeMask(siteName, site.weight(), norms.get(siteName), step, owner);
                 if (model.parameters().contains(maskName)) {
                     model.parameters().assign(maskName, mask);
                     mask.close();

@@ -16,12 +16,14 @@ import java.util.List;
  *   - type: nm
  *     n: 2                  # kept per group, 1 ≤ n &lt; m (default 2)
  *     m: 4                  # group size along the input dimension; must divide every targeted site's in (default 4)
- *     criterion: magnitude  # keep the n largest |w| of each group, lower index wins ties (wanda: not yet)
+ *     criterion: magnitude  # magnitude: the n largest |w| of each group | wanda: the n largest |w_ij|·‖X_j‖₂; lower index wins ties
+ *     calibration-batches: 4   # wanda only: training micro-batches run before each mask computation to measure ‖X_j‖₂, ≥ 1
  *     every: 10             # Δt, optimiser steps between recomputations, ≥ 1 (default 10)
  *     mode: adaptive        # adaptive (recompute every Δt) | fixed (mask computed once at step 0)
  *     straight-through: true   # pruned weights keep receiving gradients (SR-STE)
  *     decay: annealed       # annealed (λ = λmax·min(t/T0, 1), T0 = T1/4) | constant (λmax) | none
  *     lambda-max: 1.0e-4    # λmax ≥ 0, the decay of pruned weights inside AdamW (AST Eq. 20–23)
+ *     decay-placement: in-adam # in-adam (Eq. 20–23, outside the first moment) | after-step (W ← W − lr·λ·(1−M)⊙W after the step; ablation)
  *     targets: ["layers.**"]   # site globs; embeddings and the LM head stay dense
  *     plot-every: 1         # redraw mask-flips.png every this many mask updates, ≥ 1
  * </pre>
@@ -32,6 +34,7 @@ public final class NmConfig {
     static final List<String> CRITERIA = List.of("magnitude", "wanda");
     static final List<String> DECAYS = List.of("annealed", "constant", "none");
     static final List<String> MODES = List.of("adaptive", "fixed");
+    static final List<String> PLACEMENTS = List.of("in-adam", "after-step");
 
     /** How λ(t) moves over training. */
     public enum Decay { ANNEALED, CONSTANT, NONE }
@@ -46,9 +49,20 @@ public final class NmConfig {
     private final double lambdaMax;
     private final List<String> targets;
     private final int plotEvery;
+    private final boolean wanda;
+    private final int calibrationBatches;
+    private final boolean decayAfterStep;
 
     NmConfig(String path, int n, int m, int every, boolean fixed, boolean straightThrough, Decay decay, double lambdaMax,
             List<String> targets, int plotEvery) {
+        this(path, n, m, every, fixed, straightThrough, decay, lambdaMax, targets, plotEvery, false, 0, false);
+    }
+
+    NmConfig(String path, int n, int m, int every, boolean fixed, boolean straightThrough, Decay decay, double lambdaMax,
+            List<String> targets, int plotEvery, boolean wanda, int calibrationBatches, boolean decayAfterStep) {
+        this.wanda = wanda;
+        this.calibrationBatches = calibrationBatches;
+        this.decayAfterStep = decayAfterStep;
         this.path = requireNonNull(path, "path is null");
         this.n = n;
         this.m = m;
@@ -69,9 +83,16 @@ public final class NmConfig {
         settings.check(n >= 1 && n < m, "n", "N:M needs 1 ≤ N < M, got n = " + n + " with m = " + m,
                 "an n in [1, " + (m - 1) + "] for m = " + m);
         String criterion = settings.getChoice("criterion", CRITERIA, "magnitude");
-        settings.check(!criterion.equals("wanda"), "criterion",
-                "wanda needs calibration activations (a running mean of squared input norms), which the mask API does not provide yet",
-                "magnitude");
+        boolean wanda = criterion.equals("wanda");
+        int calibrationBatches = 0;
+        if (wanda) {
+            calibrationBatches = settings.getInt("calibration-batches", 4);
+            settings.check(calibrationBatches >= 1, "calibration-batches", "calibration-batches must be at least 1, got "
+                    + calibrationBatches, "an integer ≥ 1 (training micro-batches that measure the input norms)");
+        } else {
+            settings.check(!settings.has("calibration-batches"), "calibration-batches",
+                    "calibration-batches only applies to criterion: wanda", "remove it, or set criterion: wanda");
+        }
         int every = settings.getInt("every", 10);
         settings.check(every >= 1, "every", "every (Δt) must be at least 1, got " + every,
                 "an integer ≥ 1 (optimiser steps between mask recomputations); use mode: fixed for a mask computed once");
@@ -81,6 +102,7 @@ public final class NmConfig {
         double lambdaMax = settings.getDouble("lambda-max", 1e-4);
         settings.check(lambdaMax >= 0 && Double.isFinite(lambdaMax), "lambda-max", "lambda-max must be ≥ 0, got " + lambdaMax,
                 "a finite number ≥ 0 (the paper uses 1e-4 for GPT-2, 6e-5 for LLaMA2-7B)");
+        boolean afterStep = settings.getChoice("decay-placement", PLACEMENTS, "in-adam").equals("after-step");
         List<String> targets = settings.getStringList("targets", DEFAULT_TARGETS);
         settings.check(!targets.isEmpty(), "targets", "no target globs", "a list of site globs such as [\"layers.**\"]");
         for (String t : targets) {
@@ -89,7 +111,8 @@ public final class NmConfig {
         int plotEvery = settings.getInt("plot-every", 1);
         settings.check(plotEvery >= 1, "plot-every", "plot-every must be at least 1, got " + plotEvery,
                 "an integer ≥ 1 (mask updates between redraws of the flip-rate plot)");
-        return new NmConfig(settings.path(), n, m, every, fixed, straightThrough, decay, lambdaMax, targets, plotEvery);
+        return new NmConfig(settings.path(), n, m, every, fixed, straightThrough, decay, lambdaMax, targets, plotEvery, wanda,
+                calibrationBatches, afterStep);
     }
 
     /**
@@ -184,5 +207,20 @@ public final class NmConfig {
 
     public int plotEvery() {
         return plotEvery;
+    }
+
+    /** Whether the criterion is Wanda ({@code |W_ij|·‖X_j‖₂}) rather than magnitude. */
+    public boolean wanda() {
+        return wanda;
+    }
+
+    /** Calibration micro-batches before each mask computation (Wanda), else 0. */
+    public int calibrationBatches() {
+        return calibrationBatches;
+    }
+
+    /** {@code decay-placement: after-step}: the pruned-weight decay is applied after the optimiser step. */
+    public boolean decayAfterStep() {
+        return decayAfterStep;
     }
 }

@@ -63,6 +63,20 @@ public final class NmMaskStrategy implements MaskStrategy {
 
     @Override
     public NDArray computeMask(String site, NDArray weight, long step, NDManager manager) {
+        if (config.wanda()) {
+            throw new IllegalStateException("criterion wanda needs input norms from calibration; the host did not supply them");
+        }
+        return computeMask(site, weight, null, step, manager);
+    }
+
+    /** {@code calibration-batches} with {@code criterion: wanda}, else 0. */
+    @Override
+    public int calibrationBatches() {
+        return config.wanda() ? config.calibrationBatches() : 0;
+    }
+
+    @Override
+    public NDArray computeMask(String site, NDArray weight, float[] inputNorms, long step, NDManager manager) {
         requireNonNull(site, "site is null");
         requireNonNull(weight, "weight is null");
         if (weight.getShape().dimension() != 2) {
@@ -71,7 +85,7 @@ public final class NmMaskStrategy implements MaskStrategy {
         int rows = Math.toIntExact(weight.getShape().get(0));
         int cols = Math.toIntExact(weight.getShape().get(1));
         config.checkShape(site, rows, cols);
-        boolean[] keep = update(site, NmMasks.floats(weight), rows, cols, step);
+        boolean[] keep = update(site, NmMasks.floats(weight), config.wanda() ? inputNorms : null, rows, cols, step);
         return NmMasks.toArray(keep, rows, cols, weight.getDataType(), manager);
     }
 
@@ -81,12 +95,17 @@ public final class NmMaskStrategy implements MaskStrategy {
      * returns the stored mask.
      */
     boolean[] update(String site, float[] weight, int rows, int cols, long step) {
+        return update(site, weight, null, rows, cols, step);
+    }
+
+    /** As above, scoring by Wanda ({@code |W|·‖X_j‖₂}) when {@code inputNorms} is given. */
+    boolean[] update(String site, float[] weight, float[] inputNorms, int rows, int cols, long step) {
         SiteMasks state = sites.get(site);
         if (state != null && step > 0 && config.fixed()) {
             flips.record(step, FlipRates.of(state.previous, state.previous, state.initial), false);
             return state.previous.clone();
         }
-        boolean[] keep = NmMasks.magnitude(weight, rows, cols, config.n(), config.m());
+        boolean[] keep = NmMasks.wanda(weight, inputNorms, rows, cols, config.n(), config.m());
         if (state == null || step == 0) {
             sites.put(site, new SiteMasks(keep.clone()));
             flips.record(step, FlipRates.zero(), true);
@@ -101,5 +120,11 @@ public final class NmMaskStrategy implements MaskStrategy {
     @Override
     public double prunedDecay(long step, long totalSteps) {
         return config.lambda(step, totalSteps);
+    }
+
+    /** {@code decay-placement: after-step}. */
+    @Override
+    public boolean prunedDecayAfterStep() {
+        return config.decayAfterStep();
     }
 }

@@ -37,11 +37,12 @@ class NmMaskStrategyTest {
     }
 
     @Test
-    void pluginIsFoundByServiceLoaderAndContributesNmAndSlorb() throws Exception {
+    void pluginIsFoundByServiceLoaderAndContributesNmSlorbAndDistill() throws Exception {
         List<Plugin> plugins = ServiceLoader.load(Plugin.class).stream().map(ServiceLoader.Provider::get).toList();
         assertThat(plugins).hasAtLeastOneElementOfType(AstPlugin.class);
         assertThat(new AstPlugin().maskStrategies()).extracting(MaskStrategyFactory::name).containsExactly("nm");
         assertThat(new AstPlugin().adapters()).extracting(f -> f.name()).containsExactly("slorb");
+        assertThat(new AstPlugin().objectives()).extracting(f -> f.name()).containsExactly("distill");
         Properties p = new Properties();
         try (InputStream in = getClass().getResourceAsStream("/META-INF/manyfold-plugin.properties")) {
             p.load(in);
@@ -143,9 +144,9 @@ class NmMaskStrategyTest {
         assertThat(refusal(Map.of("every", 0)).path()).isEqualTo("masks[0].every");
         assertThat(refusal(Map.of("every", -5)).path()).isEqualTo("masks[0].every");
         assertThat(refusal(Map.of("lambda-max", -1e-4)).path()).isEqualTo("masks[0].lambda-max");
-        ConfigException wanda = refusal(Map.of("criterion", "wanda"));
-        assertThat(wanda.path()).isEqualTo("masks[0].criterion");
-        assertThat(wanda.getMessage()).contains("calibration").contains("magnitude");
+        assertThat(refusal(Map.of("criterion", "wanda", "calibration-batches", 0)).path()).isEqualTo("masks[0].calibration-batches");
+        assertThat(refusal(Map.of("calibration-batches", 2)).getMessage()).contains("criterion: wanda");
+        assertThat(refusal(Map.of("decay-placement", "after")).path()).isEqualTo("masks[0].decay-placement");
         assertThat(refusal(Map.of("decay", "anealed")).getMessage()).contains("did you mean \"annealed\"?");
         assertThat(refusal(Map.of("mode", "static")).path()).isEqualTo("masks[0].mode");
         assertThat(refusal(Map.of("plot-every", 0)).path()).isEqualTo("masks[0].plot-every");
