@@ -405,12 +405,17 @@ class DseeStagesTest {
         double sd = Math.sqrt(java.util.Arrays.stream(diff).map(d -> (d - mean(diff)) * (d - mean(diff))).sum() / (seeds - 1));
         System.out.printf(Locale.ROOT, "DSEE vs LoRA (r = 1, N = 16 vs 0, Wq and Wv, 80 steps, seeds 10-%d, task B validation loss;"
                 + " base %.4f): dsee %s mean %.4f, lora %s mean %.4f, paired dsee - lora %.4f ± %.4f (s.e.), dsee lower in %d of %d%n",
-                9 + seeds, base, java.util.Arrays.toString(dsee), mean(dsee), java.util.Arrays.toString(lora), mean(lora), mean(diff),
+                9 + seeds, base, fourDigits(dsee), mean(dsee), fourDigits(lora), mean(lora), mean(diff),
                 sd / Math.sqrt(seeds), wins, seeds);
         for (int seed = 0; seed < seeds; seed++) {
             assertThat(dsee[seed]).isLessThan(base);
             assertThat(lora[seed]).isLessThan(base);
         }
+    }
+
+    static String fourDigits(double[] a) {
+        return java.util.Arrays.stream(a).mapToObj(x -> String.format(Locale.ROOT, "%.4f", x))
+                .collect(java.util.stream.Collectors.joining(", ", "[", "]"));
     }
 
     static double mean(double[] a) {
