@@ -374,24 +374,48 @@ class DseeStagesTest {
         }
     }
 
+    /**
+     * Spec §6 item 5 in the paper's protocol: the same r for both, DSEE adds N = 16 entries per
+     * adapted matrix with Ω from GreBsmo on W0, adapters on Wq and Wv, both branches scaled by
+     * α/r = 2, V = S = 0 at init. r = 1 is the rank closest to the paper's at this width (BERT:
+     * r = 8–16 of 768, 0.3–0.5% trainable; here r = 1 of 32 gives 0.7%). Both runs of a seed
+     * share U's initialisation and the data order, so the differences are paired. A sweep
+     * (docs/results.md) found no setting where the sparse residual helps beyond seed noise, so
+     * the test asserts only that every run beats the base model and prints the comparison.
+     */
     @Test
-    void dseeAgainstLoraOverThreeSeeds() {
-        double[] dsee = new double[3];
-        double[] lora = new double[3];
+    void dseeAgainstLoraOverEightSeeds() {
+        int seeds = 8;
+        double[] dsee = new double[seeds];
+        double[] lora = new double[seeds];
         double base;
-        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(tune("{ type: lora, rank: 4 }", 0, 1), "base.yaml"), quiet())) {
+        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(tune("{ type: lora, rank: 1 }", 0, 1), "base.yaml"), quiet())) {
             base = validationLoss(p);
         }
-        for (int seed = 0; seed < 3; seed++) {
-            dsee[seed] = tunedLoss(tune("{ type: dsee, rank: 4, sparse: 16 }", 10 + seed, 80));
-            lora[seed] = tunedLoss(tune("{ type: lora, rank: 4 }", 10 + seed, 80));
+        for (int seed = 0; seed < seeds; seed++) {
+            dsee[seed] = tunedLoss(tune("{ type: dsee, rank: 1, sparse: 16 }", 10 + seed, 80));
+            lora[seed] = tunedLoss(tune("{ type: lora, rank: 1 }", 10 + seed, 80));
         }
-        System.out.printf(Locale.ROOT, "DSEE vs LoRA (r = 4, N = 16 vs 0, 80 steps, task B validation loss; base %.4f): dsee %s mean %.4f,"
-                + " lora %s mean %.4f%n", base, java.util.Arrays.toString(dsee), mean(dsee), java.util.Arrays.toString(lora), mean(lora));
-        for (int seed = 0; seed < 3; seed++) {
+        double[] diff = new double[seeds];
+        int wins = 0;
+        for (int seed = 0; seed < seeds; seed++) {
+            diff[seed] = dsee[seed] - lora[seed];
+            wins += diff[seed] < 0 ? 1 : 0;
+        }
+        double sd = Math.sqrt(java.util.Arrays.stream(diff).map(d -> (d - mean(diff)) * (d - mean(diff))).sum() / (seeds - 1));
+        System.out.printf(Locale.ROOT, "DSEE vs LoRA (r = 1, N = 16 vs 0, Wq and Wv, 80 steps, seeds 10-%d, task B validation loss;"
+                + " base %.4f): dsee %s mean %.4f, lora %s mean %.4f, paired dsee - lora %.4f ± %.4f (s.e.), dsee lower in %d of %d%n",
+                9 + seeds, base, fourDigits(dsee), mean(dsee), fourDigits(lora), mean(lora), mean(diff),
+                sd / Math.sqrt(seeds), wins, seeds);
+        for (int seed = 0; seed < seeds; seed++) {
             assertThat(dsee[seed]).isLessThan(base);
             assertThat(lora[seed]).isLessThan(base);
         }
+    }
+
+    static String fourDigits(double[] a) {
+        return java.util.Arrays.stream(a).mapToObj(x -> String.format(Locale.ROOT, "%.4f", x))
+                .collect(java.util.stream.Collectors.joining(", ", "[", "]"));
     }
 
     static double mean(double[] a) {
