@@ -28,7 +28,9 @@ public abstract class Model implements ElasticModel, AutoCloseable {
     protected Model(String family, ParameterStore parameters, Map<String, Object> config) {
         this.family = requireNonNull(family, "family is null");
         this.parameters = requireNonNull(parameters, "parameters is null");
-        this.config = Map.copyOf(config);
+        // Sorted, not Map.copyOf: Map.of/copyOf iterate in an order salted per JVM, and this
+        // map is serialised into every checkpoint (which must be byte-identical across runs).
+        this.config = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(config));
     }
 
     /** The family name ({@code mlp}, {@code cnn}, {@code llama}). */
@@ -135,8 +137,10 @@ public abstract class Model implements ElasticModel, AutoCloseable {
 
     /** The model's shape as plugins see it. */
     public ModelShape shape() {
-        Map<String, Integer> dims = Map.copyOf(dimensions());
-        Map<String, Integer> sizes = Map.copyOf(sizes());
+        // Sorted: plugins iterate these (samplers draw per dimension), so their order must not
+        // depend on the JVM's per-run Map.of salt.
+        Map<String, Integer> dims = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(dimensions()));
+        Map<String, Integer> sizes = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(sizes()));
         List<String> siteNames = List.copyOf(sites.keySet());
         Map<String, int[]> shapes = new LinkedHashMap<>();
         sites.forEach((n, s) -> shapes.put(n, new int[] {s.outFeatures(), s.inFeatures()}));

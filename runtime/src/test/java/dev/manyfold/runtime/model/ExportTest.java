@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.manyfold.api.SubModel;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -44,6 +45,18 @@ class ExportTest {
             assertThat(plain.totalParameters()).isEqualTo(model.parameterCount(sub));
             float[] actual = plain.forward(tokens, SubModel.FULL).toFloatArray();
             assertThat(actual).containsExactly(expected);
+        }
+    }
+
+    @Test
+    void configAndShapeIterateInSortedOrderSoCheckpointsAndSamplingDoNotDependOnTheJvmRun() {
+        // Map.of iterates in an order salted per JVM: a checkpoint's model JSON, or a sampler
+        // walking the dimensions, would then differ between two runs with the same seed.
+        try (NDManager manager = NDManager.newBaseManager()) {
+            LlamaModel model = new LlamaModel(new ParameterStore(manager, 5),
+                    new LlamaModel.Config(29, 24, 3, 4, 2, 6, 40, 16, false, 10000, 1e-5, 28));
+            assertThat(List.copyOf(model.config().keySet())).isSorted().contains("dim", "heads", "layers");
+            assertThat(model.shape().dimensions().keySet()).containsExactly("depth", "embedding", "ffn", "heads");
         }
     }
 }
