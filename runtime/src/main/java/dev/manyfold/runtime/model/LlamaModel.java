@@ -124,6 +124,7 @@ public final class LlamaModel extends Model implements LanguageModel {
             }
         }
         this.causal = m.create(mask, new Shape(context, context));
+        this.ropeQkRows = new java.util.concurrent.atomic.AtomicReferenceArray<>(context);
     }
 
     private static Map<String, Object> configMap(Config c) {
@@ -431,13 +432,36 @@ public final class LlamaModel extends Model implements LanguageModel {
         return eps;
     }
 
-    /** RoPE tables {@code [context, headDim]}. */
-    NDArray ropeCos() {
-        return cos;
+    private NDArray[] ropeQk;
+    private final java.util.concurrent.atomic.AtomicReferenceArray<NDArray[]> ropeQkRows;
+
+    /**
+     * RoPE tables for the concatenated {@code [q | k]} columns, {@code {cos, sin}} of shape
+     * {@code [context, (heads + kvHeads) · headDim]}: constants, made once.
+     */
+    synchronized NDArray[] ropeQk() {
+        if (ropeQk == null) {
+            ropeQk = new NDArray[] {
+                cos.tile(new long[] {1, heads}).concat(cos.tile(new long[] {1, kvHeads}), 1),
+                sin.tile(new long[] {1, heads}).concat(sin.tile(new long[] {1, kvHeads}), 1)};
+        }
+        return ropeQk;
     }
 
-    NDArray ropeSin() {
-        return sin;
+    /** Row {@code position} of {@link #ropeQk()}, {@code [1, ...]}, made once per position. */
+    NDArray[] ropeQkRow(int position) {
+        NDArray[] row = ropeQkRows.get(position);
+        if (row == null) {
+            NDArray[] tables = ropeQk();
+            NDIndex index = new NDIndex("{}:{}", position, position + 1);
+            row = new NDArray[] {tables[0].get(index), tables[1].get(index)};
+            if (!ropeQkRows.compareAndSet(position, null, row)) {
+                row[0].close();
+                row[1].close();
+                row = ropeQkRows.get(position);
+            }
+        }
+        return row;
     }
 
     /** Additive causal mask {@code [context, context]}. */

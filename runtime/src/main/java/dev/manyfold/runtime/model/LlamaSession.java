@@ -54,6 +54,7 @@ final class LlamaSession implements InferenceSession {
     private final NDArray causal;
     private final NDArray[] keys;
     private final NDArray[] values;
+    private final LlamaModel model;
 
     LlamaSession(LlamaModel model, NDManager cacheManager) {
         this.cacheManager = cacheManager;
@@ -72,6 +73,7 @@ final class LlamaSession implements InferenceSession {
         this.down = new NDArray[layers];
         this.keys = new NDArray[layers];
         this.values = new NDArray[layers];
+        this.model = model;
         NDManager m = cacheManager;
         NDArray[] built = Ops.withoutAutograd(m, () -> {
             try (NDManager tmp = m.newSubManager()) {
@@ -111,10 +113,9 @@ final class LlamaSession implements InferenceSession {
         NDArray column = tmp.full(new Shape(e.getShape().get(0), 1), (float) Math.sqrt(dim * (double) eps));
         NDArray embedWeight = keep(e.concat(column, 1));
         // RoPE tables per position for the [q | k] columns: every head uses the same [hd] row.
-        NDArray c = own(tmp, model.ropeCos().duplicate());
-        NDArray s = own(tmp, model.ropeSin().duplicate());
-        NDArray cosQk = keep(c.tile(new long[] {1, heads}).concat(c.tile(new long[] {1, kvHeads}), 1));
-        NDArray sinQk = keep(s.tile(new long[] {1, heads}).concat(s.tile(new long[] {1, kvHeads}), 1));
+        NDArray[] rope = Ops.withoutAutograd(tmp, model::ropeQk);
+        NDArray cosQk = rope[0];
+        NDArray sinQk = rope[1];
         NDArray mask = keep(model.causalMask().duplicate());
         return new NDArray[] {embedWeight, headWeight, cosQk, sinQk, mask};
     }
@@ -173,8 +174,16 @@ final class LlamaSession implements InferenceSession {
         if (hidden.getShape().get(1) != dim + 1) {
             throw new IllegalArgumentException("hidden states of shape " + hidden.getShape() + " do not come from this session");
         }
-        NDArray c = own(manager, cos.get(new NDIndex("{}:{}", start, start + n)));
-        NDArray sn = own(manager, sin.get(new NDIndex("{}:{}", start, start + n)));
+        NDArray c;
+        NDArray sn;
+        if (n == 1) {
+            NDArray[] row = model.ropeQkRow(start); // shared constants: a decode step needs no index op
+            c = row[0];
+            sn = row[1];
+        } else {
+            c = own(manager, cos.get(new NDIndex("{}:{}", start, start + n)));
+            sn = own(manager, sin.get(new NDIndex("{}:{}", start, start + n)));
+        }
         int group = heads / kvHeads;
         NDArray mask = null;
         if (n > 1) {
