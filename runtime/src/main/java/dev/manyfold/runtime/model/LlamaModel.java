@@ -124,7 +124,7 @@ public final class LlamaModel extends Model implements LanguageModel {
             }
         }
         this.causal = m.create(mask, new Shape(context, context));
-        this.ropeQkRows = new java.util.concurrent.atomic.AtomicReferenceArray<>(context);
+        this.ropeQkvRows = new java.util.concurrent.atomic.AtomicReferenceArray<>(context);
     }
 
     private static Map<String, Object> configMap(Config c) {
@@ -432,33 +432,38 @@ public final class LlamaModel extends Model implements LanguageModel {
         return eps;
     }
 
-    private NDArray[] ropeQk;
-    private final java.util.concurrent.atomic.AtomicReferenceArray<NDArray[]> ropeQkRows;
+    private NDArray ropeQkv;
+    private final java.util.concurrent.atomic.AtomicReferenceArray<NDArray> ropeQkvRows;
 
     /**
-     * RoPE tables for the concatenated {@code [q | k]} columns, {@code {cos, sin}} of shape
-     * {@code [context, (heads + kvHeads) · headDim]}: constants, made once.
+     * RoPE table for the inference projection {@code [q k v | rot(q) rot(k) 0]}:
+     * {@code [context, 2, (heads + 2·kvHeads) · headDim]}, row 0 {@code [cos cos 1]}, row 1
+     * {@code [sin sin 0]} per position. A constant, made once.
      */
-    synchronized NDArray[] ropeQk() {
-        if (ropeQk == null) {
-            ropeQk = new NDArray[] {
-                cos.tile(new long[] {1, heads}).concat(cos.tile(new long[] {1, kvHeads}), 1),
-                sin.tile(new long[] {1, heads}).concat(sin.tile(new long[] {1, kvHeads}), 1)};
+    synchronized NDArray ropeQkv() {
+        if (ropeQkv == null) {
+            try (NDManager tmp = parameterManager().newSubManager()) {
+                NDArray c = Ops.own(tmp, cos.duplicate());
+                NDArray s = Ops.own(tmp, sin.duplicate());
+                Shape v = new Shape(context, (long) kvHeads * headDim);
+                NDArray cs = NDArrays.concat(new NDList(c.tile(new long[] {1, heads}), c.tile(new long[] {1, kvHeads}), tmp.ones(v)), 1);
+                NDArray sn = NDArrays.concat(new NDList(s.tile(new long[] {1, heads}), s.tile(new long[] {1, kvHeads}), tmp.zeros(v)), 1);
+                NDArray table = NDArrays.stack(new NDList(cs, sn), 1);
+                table.attach(parameterManager());
+                ropeQkv = table;
+            }
         }
-        return ropeQk;
+        return ropeQkv;
     }
 
-    /** Row {@code position} of {@link #ropeQk()}, {@code [1, ...]}, made once per position. */
-    NDArray[] ropeQkRow(int position) {
-        NDArray[] row = ropeQkRows.get(position);
+    /** Row {@code position} of {@link #ropeQkv()}, {@code [1, 2, ...]}, made once per position. */
+    NDArray ropeQkvRow(int position) {
+        NDArray row = ropeQkvRows.get(position);
         if (row == null) {
-            NDArray[] tables = ropeQk();
-            NDIndex index = new NDIndex("{}:{}", position, position + 1);
-            row = new NDArray[] {tables[0].get(index), tables[1].get(index)};
-            if (!ropeQkRows.compareAndSet(position, null, row)) {
-                row[0].close();
-                row[1].close();
-                row = ropeQkRows.get(position);
+            row = ropeQkv().get(new NDIndex("{}:{}", position, position + 1));
+            if (!ropeQkvRows.compareAndSet(position, null, row)) {
+                row.close();
+                row = ropeQkvRows.get(position);
             }
         }
         return row;

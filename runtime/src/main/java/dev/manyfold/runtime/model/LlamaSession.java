@@ -14,7 +14,7 @@ import dev.manyfold.api.decoder.InferenceSession;
  * dispatch whatever its size, so the cost of a layer is its op count.
  *
  * <p>At open the session composes every site's effective weight once (mask and adapters
- * applied) and rewrites the weights so that a layer needs about 26 ops per decoded token
+ * applied) and rewrites the weights so that a layer needs about 24 ops per decoded token
  * instead of about 60:
  * <ul>
  *   <li><b>Augmented residual stream.</b> Hidden states are {@code [n, d + 1]}: the extra
@@ -23,11 +23,12 @@ import dev.manyfold.api.decoder.InferenceSession;
  *       exactly one {@code normalize} op; its gain and the factor {@code sqrt(d)} are folded
  *       into the weights that read the normalised state, which get a zero input column.</li>
  *   <li><b>One projection for Q, K, V and RoPE.</b> The rows of one matrix are
- *       {@code [Wq; Wk; rot(Wq); rot(Wk); Wv]}, where {@code rot} permutes and negates rows
- *       like RoPE's rotate-half, so RoPE is {@code qk·cos + rot·sin} on one tensor. The
+ *       {@code [Wq; Wk; Wv; rot(Wq); rot(Wk); 0]}, where {@code rot} permutes and negates
+ *       rows like RoPE's rotate-half, so RoPE is one multiply by a per-position
+ *       {@code [cos cos 1; sin sin 0]} table and a sum over that axis. The
  *       attention scale {@code 1/sqrt(hd)} is folded into {@code Wq}.</li>
  *   <li><b>Cache layouts matmul wants:</b> keys as {@code [kv, hd, S]}, values as
- *       {@code [kv, S, hd]}; the output projection is a batched matmul per head and a sum.</li>
+ *       {@code [kv, S, hd]}; the residual add rides as the bias of the output and down projections.</li>
  *   <li><b>Gate and up in one matmul.</b></li>
  * </ul>
  * Results equal the training forward up to float rounding.
@@ -49,8 +50,7 @@ final class LlamaSession implements InferenceSession {
     private final NDArray[] gateUp;
     private final NDArray[] down;
     private final NDArray head;
-    private final NDArray cos;
-    private final NDArray sin;
+    private final NDArray rope;
     private final NDArray causal;
     private final NDArray[] keys;
     private final NDArray[] values;
@@ -82,9 +82,8 @@ final class LlamaSession implements InferenceSession {
         });
         this.embed = built[0];
         this.head = built[1];
-        this.cos = built[2];
-        this.sin = built[3];
-        this.causal = built[4];
+        this.rope = built[2];
+        this.causal = built[3];
     }
 
     /** Composes and rewrites every weight; the results are moved to the cache manager. */
@@ -97,11 +96,12 @@ final class LlamaSession implements InferenceSession {
             NDArray wq = weight(model, tmp, l + ".attn.q_proj", qd, dim).mul(1.0 / Math.sqrt(headDim));
             NDArray wk = weight(model, tmp, l + ".attn.k_proj", kd, dim);
             NDArray wv = weight(model, tmp, l + ".attn.v_proj", kd, dim);
-            NDArray rows = ai.djl.ndarray.NDArrays.concat(new NDList(wq, wk, rotateHalf(wq, heads), rotateHalf(wk, kvHeads), wv), 0);
+            NDArray rows = ai.djl.ndarray.NDArrays.concat(new NDList(wq, wk, wv, rotateHalf(wq, heads), rotateHalf(wk, kvHeads),
+                    tmp.zeros(new Shape(kd, dim))), 0);
             qkv[i] = keep(readsNormalised(rows, own(tmp, p.get(l + ".attn_norm.weight").mul(root))));
             NDArray wo = weight(model, tmp, l + ".attn.o_proj", dim, qd); // [d, qd]
             NDArray woPadded = wo.concat(tmp.zeros(new Shape(1, qd)), 0); // [d+1, qd]
-            out[i] = keep(woPadded.transpose().reshape(heads, headDim, dim + 1).duplicate());
+            out[i] = keep(woPadded);
             NDArray gu = weight(model, tmp, l + ".mlp.gate_proj", ffn, dim).concat(weight(model, tmp, l + ".mlp.up_proj", ffn, dim), 0);
             gateUp[i] = keep(readsNormalised(gu, own(tmp, p.get(l + ".mlp_norm.weight").mul(root))));
             NDArray wd = weight(model, tmp, l + ".mlp.down_proj", dim, ffn);
@@ -113,11 +113,9 @@ final class LlamaSession implements InferenceSession {
         NDArray column = tmp.full(new Shape(e.getShape().get(0), 1), (float) Math.sqrt(dim * (double) eps));
         NDArray embedWeight = keep(e.concat(column, 1));
         // RoPE tables per position for the [q | k] columns: every head uses the same [hd] row.
-        NDArray[] rope = Ops.withoutAutograd(tmp, model::ropeQk);
-        NDArray cosQk = rope[0];
-        NDArray sinQk = rope[1];
+        NDArray rope = Ops.withoutAutograd(tmp, model::ropeQkv);
         NDArray mask = keep(model.causalMask().duplicate());
-        return new NDArray[] {embedWeight, headWeight, cosQk, sinQk, mask};
+        return new NDArray[] {embedWeight, headWeight, rope, mask};
     }
 
     /** A site's effective weight, owned by {@code tmp} and detached from autograd. */
@@ -174,16 +172,8 @@ final class LlamaSession implements InferenceSession {
         if (hidden.getShape().get(1) != dim + 1) {
             throw new IllegalArgumentException("hidden states of shape " + hidden.getShape() + " do not come from this session");
         }
-        NDArray c;
-        NDArray sn;
-        if (n == 1) {
-            NDArray[] row = model.ropeQkRow(start); // shared constants: a decode step needs no index op
-            c = row[0];
-            sn = row[1];
-        } else {
-            c = own(manager, cos.get(new NDIndex("{}:{}", start, start + n)));
-            sn = own(manager, sin.get(new NDIndex("{}:{}", start, start + n)));
-        }
+        NDArray table = n == 1 ? model.ropeQkvRow(start) // shared constants: a decode step needs no index op
+                : own(manager, rope.get(new NDIndex("{}:{}", start, start + n)));
         int group = heads / kvHeads;
         NDArray mask = null;
         if (n > 1) {
@@ -192,29 +182,29 @@ final class LlamaSession implements InferenceSession {
                 mask = mask.tile(new long[] {group, 1});
             }
         }
-        long[] qkvSplit = {qd + kd, 2L * (qd + kd)};
-        long[] qkSplit = {qd};
+        long[] qkvSplit = {qd, qd + kd};
+        long width = qd + 2L * kd;
         NDArray x = hidden;
         for (int i = from; i < to; i++) {
             if (cachedLength(i) != start) {
                 throw new IllegalStateException("layer " + i + " caches " + cachedLength(i) + " positions, expected " + start);
             }
+            // [q k v | rot(q) rot(k) 0] · [cos cos 1 | sin sin 0], summed: RoPE'd q and k, and v, in 4 ops.
             NDArray a = x.normalize(2, -1, 0);
-            NDList parts = Linear.linear(a, qkv[i]).singletonOrThrow().split(qkvSplit, 1);
-            NDList qk = parts.get(0).mul(c).add(parts.get(1).mul(sn)).split(qkSplit, 1);
+            NDList parts = Linear.linear(a, qkv[i]).singletonOrThrow().reshape(n, 2, width).mul(table).sum(new int[] {1}).split(qkvSplit, 1);
             NDArray q;
             NDArray k;
             NDArray v;
             if (n == 1) {
-                q = qk.get(0).reshape(kvHeads, group, headDim);
-                k = qk.get(1).reshape(kvHeads, headDim, 1);
+                q = parts.get(0).reshape(kvHeads, group, headDim);
+                k = parts.get(1).reshape(kvHeads, headDim, 1);
                 v = parts.get(2).reshape(kvHeads, 1, headDim);
             } else {
-                q = qk.get(0).reshape(n, heads, headDim).transpose(1, 0, 2);
+                q = parts.get(0).reshape(n, heads, headDim).transpose(1, 0, 2);
                 if (group > 1) {
                     q = q.reshape(kvHeads, group * (long) n, headDim);
                 }
-                k = qk.get(1).reshape(n, kvHeads, headDim).transpose(1, 2, 0);
+                k = parts.get(1).reshape(n, kvHeads, headDim).transpose(1, 2, 0);
                 v = parts.get(2).reshape(n, kvHeads, headDim).transpose(1, 0, 2);
             }
             if (keys[i] != null) {
@@ -227,12 +217,12 @@ final class LlamaSession implements InferenceSession {
                 scores = scores.add(mask);
             }
             NDArray o = scores.softmax(-1).matMul(v); // [kv, group·n, hd]
-            o = o.reshape(heads, n, headDim);
-            x = x.add(o.matMul(out[i]).sum(new int[] {0}));
+            o = n == 1 ? o.reshape(1, qd) : o.reshape(heads, n, headDim).transpose(1, 0, 2).reshape(n, qd);
+            x = Linear.linear(o, out[i], x).singletonOrThrow(); // x + o·Woᵀ: the residual rides as the bias
             NDList gu = Linear.linear(x.normalize(2, -1, 0), gateUp[i]).singletonOrThrow().split(new long[] {ffn}, 1);
             NDArray g = gu.get(0);
             NDArray act = g.mul(g.getNDArrayInternal().sigmoid()).mul(gu.get(1));
-            x = x.add(Linear.linear(act, down[i]).singletonOrThrow());
+            x = Linear.linear(act, down[i], x).singletonOrThrow();
         }
         return x;
     }
