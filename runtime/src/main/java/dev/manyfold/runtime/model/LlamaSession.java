@@ -17,7 +17,8 @@ import dev.manyfold.api.decoder.InferenceSession;
  * applied) and rewrites the weights so that a layer needs about 24 ops per decoded token
  * instead of about 60:
  * <ul>
- *   <li><b>Augmented residual stream.</b> Hidden states are {@code [n, d + 1]}: the extra
+ *   <li><b>Augmented residual stream.</b> Inside {@code run} and {@code logits} hidden
+ *       states are {@code [n, d + 1]} (callers see {@code [n, d]}): the extra
  *       column holds the constant {@code c = sqrt(d·eps)}, which no layer writes (the output
  *       projections get a zero row). Then {@code ‖[x, c]‖² = ‖x‖² + d·eps}, so RMSNorm is
  *       exactly one {@code normalize} op; its gain and the factor {@code sqrt(d)} are folded
@@ -54,6 +55,8 @@ final class LlamaSession implements InferenceSession {
     private final NDArray causal;
     private final NDArray[] keys;
     private final NDArray[] values;
+    /** {@code [[sqrt(d·eps)]]}: the augmented column. */
+    private NDArray column;
     private final LlamaModel model;
 
     LlamaSession(LlamaModel model, NDManager cacheManager) {
@@ -109,9 +112,8 @@ final class LlamaSession implements InferenceSession {
         }
         NDArray headWeight = keep(readsNormalised(weight(model, tmp, "lm_head", model.vocabularySize(), dim),
                 own(tmp, p.get("norm.weight").mul(root))));
-        NDArray e = own(tmp, p.get("embed.weight").duplicate());
-        NDArray column = tmp.full(new Shape(e.getShape().get(0), 1), (float) Math.sqrt(dim * (double) eps));
-        NDArray embedWeight = keep(e.concat(column, 1));
+        NDArray embedWeight = keep(p.get("embed.weight").duplicate());
+        this.column = keep(tmp.full(new Shape(1, 1), (float) Math.sqrt(dim * (double) eps)));
         // RoPE tables per position for the [q | k] columns: every head uses the same [hd] row.
         NDArray rope = Ops.withoutAutograd(tmp, model::ropeQkv);
         NDArray mask = keep(model.causalMask().duplicate());
@@ -169,8 +171,8 @@ final class LlamaSession implements InferenceSession {
     private NDArray runLayers(NDArray hidden, int from, int to, int start, NDManager manager) {
         int n = (int) hidden.getShape().get(0);
         checkPositions(start, n);
-        if (hidden.getShape().get(1) != dim + 1) {
-            throw new IllegalArgumentException("hidden states of shape " + hidden.getShape() + " do not come from this session");
+        if (hidden.getShape().get(1) != dim) {
+            throw new IllegalArgumentException("hidden states of shape " + hidden.getShape() + " are not [n, " + dim + "]");
         }
         NDArray table = n == 1 ? model.ropeQkvRow(start) // shared constants: a decode step needs no index op
                 : own(manager, rope.get(new NDIndex("{}:{}", start, start + n)));
@@ -184,7 +186,7 @@ final class LlamaSession implements InferenceSession {
         }
         long[] qkvSplit = {qd, qd + kd};
         long width = qd + 2L * kd;
-        NDArray x = hidden;
+        NDArray x = augment(hidden, n, manager);
         for (int i = from; i < to; i++) {
             if (cachedLength(i) != start) {
                 throw new IllegalStateException("layer " + i + " caches " + cachedLength(i) + " positions, expected " + start);
@@ -224,7 +226,13 @@ final class LlamaSession implements InferenceSession {
             NDArray act = g.mul(g.getNDArrayInternal().sigmoid()).mul(gu.get(1));
             x = Linear.linear(act, down[i], x).singletonOrThrow();
         }
-        return x;
+        return x.split(new long[] {dim}, 1).get(0);
+    }
+
+    /** {@code [x, c]}: hidden states {@code [n, d]} with the constant column appended, owned by {@code manager}. */
+    private NDArray augment(NDArray hidden, long n, NDManager manager) {
+        NDArray c = n == 1 ? column : own(manager, column.broadcast(n, 1));
+        return own(manager, hidden.concat(c, 1));
     }
 
     private void replace(int layer, NDArray k, NDArray v) {
@@ -242,7 +250,10 @@ final class LlamaSession implements InferenceSession {
 
     @Override
     public NDArray logits(NDArray hidden, NDManager manager) {
-        return Ops.withoutAutograd(manager, () -> own(manager, Linear.linear(hidden.normalize(2, -1, 0), head).singletonOrThrow()));
+        return Ops.withoutAutograd(manager, () -> {
+            long n = hidden.getShape().get(0);
+            return own(manager, Linear.linear(augment(hidden, n, manager).normalize(2, -1, 0), head).singletonOrThrow());
+        });
     }
 
     @Override
