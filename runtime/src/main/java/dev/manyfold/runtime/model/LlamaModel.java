@@ -157,6 +157,7 @@ public final class LlamaModel extends Model implements LanguageModel {
             }
         }
         this.causal = m.create(mask, new Shape(context, context));
+        this.ropeQkvRows = new java.util.concurrent.atomic.AtomicReferenceArray<>(context);
     }
 
     private static Map<String, Object> configMap(Config c) {
@@ -484,112 +485,70 @@ public final class LlamaModel extends Model implements LanguageModel {
 
     @Override
     public InferenceSession open(NDManager manager) {
-        return new Session(manager.newSubManager());
+        return new LlamaSession(this, manager.newSubManager());
     }
 
-    /** A KV-cached decode over the full-width model; any exit depth may be used. */
-    private final class Session implements InferenceSession {
-        private final NDManager cacheManager;
-        private final NDArray[] keys = new NDArray[layers];
-        private final NDArray[] values = new NDArray[layers];
-        private final Slice full = slice(SubModel.FULL);
+    // ---- for LlamaSession (inference) ---------------------------------------------------------
 
-        Session(NDManager cacheManager) {
-            this.cacheManager = cacheManager;
-        }
-
-        @Override
-        public int cachedLength(int layer) {
-            return keys[layer] == null ? 0 : (int) keys[layer].getShape().get(2);
-        }
-
-        @Override
-        public NDArray embed(int[] tokens, int start, NDManager manager) {
-            checkPositions(start, tokens.length);
-            long[] ids = new long[tokens.length];
-            for (int i = 0; i < ids.length; i++) {
-                ids[i] = tokens[i];
-            }
-            NDArray w = parameters().get("embed.weight");
-            return Ops.withoutAutograd(manager, () -> Embedding.embedding(manager.create(ids), w, SparseFormat.DENSE).singletonOrThrow());
-        }
-
-        @Override
-        public NDArray run(NDArray hidden, int from, int to, int start, NDManager manager) {
-            return Ops.withoutAutograd(manager, () -> runLayers(hidden, from, to, start, manager));
-        }
-
-        private NDArray runLayers(NDArray hidden, int from, int to, int start, NDManager manager) {
-            int n = (int) hidden.getShape().get(0);
-            checkPositions(start, n);
-            NDArray x = hidden.reshape(1, n, dim);
-            NDArray c = Ops.own(manager, cos.get(new NDIndex("{}:{}", start, start + n)));
-            NDArray sn = Ops.own(manager, sin.get(new NDIndex("{}:{}", start, start + n)));
-            // One new position attends to every cached one: no mask needed.
-            NDArray mask = n == 1 ? null : Ops.own(manager, causal.get(new NDIndex("{}:{}, :{}", start, start + n, start + n)));
-            for (int i = from; i < to; i++) {
-                if (cachedLength(i) != start) {
-                    throw new IllegalStateException("layer " + i + " caches " + cachedLength(i) + " positions, expected " + start);
-                }
-                NDArray[] kv = {keys[i], values[i]};
-                x = block(i, x, full, mask, c, sn, kv);
-                replace(i, kv[0], kv[1]);
-            }
-            return x.reshape(n, dim);
-        }
-
-        private void replace(int layer, NDArray k, NDArray v) {
-            NDArray oldK = keys[layer];
-            NDArray oldV = values[layer];
-            k.attach(cacheManager);
-            v.attach(cacheManager);
-            keys[layer] = k;
-            values[layer] = v;
-            if (oldK != null && oldK != k) {
-                oldK.close();
-                oldV.close();
-            }
-        }
-
-        @Override
-        public NDArray logits(NDArray hidden, NDManager manager) {
-            return Ops.withoutAutograd(manager, () -> head(hidden, dim));
-        }
-
-        @Override
-        public void crop(int length) {
-            for (int i = 0; i < layers; i++) {
-                crop(i, length);
-            }
-        }
-
-        @Override
-        public void crop(int layer, int length) {
-            if (cachedLength(layer) <= length) {
-                return;
-            }
-            if (length == 0) {
-                keys[layer].close();
-                values[layer].close();
-                keys[layer] = null;
-                values[layer] = null;
-                return;
-            }
-            // Views: the next append concatenates into fresh storage, which frees the longer one.
-            replace(layer, keys[layer].get(new NDIndex(":, :, :{}", length)), values[layer].get(new NDIndex(":, :, :{}", length)));
-        }
-
-        private void checkPositions(int start, int n) {
-            if (n < 1 || start < 0 || start + n > context) {
-                throw new IllegalArgumentException("positions " + start + ".." + (start + n - 1) + " are outside the context of "
-                        + context + " tokens");
-            }
-        }
-
-        @Override
-        public void close() {
-            cacheManager.close();
-        }
+    int heads() {
+        return heads;
     }
 
+    int kvHeads() {
+        return kvHeads;
+    }
+
+    int headDim() {
+        return headDim;
+    }
+
+    int ffn() {
+        return ffn;
+    }
+
+    float normEps() {
+        return eps;
+    }
+
+    private NDArray ropeQkv;
+    private final java.util.concurrent.atomic.AtomicReferenceArray<NDArray> ropeQkvRows;
+
+    /**
+     * RoPE table for the inference projection {@code [q k v | rot(q) rot(k) 0]}:
+     * {@code [context, 2, (heads + 2·kvHeads) · headDim]}, row 0 {@code [cos cos 1]}, row 1
+     * {@code [sin sin 0]} per position. A constant, made once.
+     */
+    synchronized NDArray ropeQkv() {
+        if (ropeQkv == null) {
+            try (NDManager tmp = parameterManager().newSubManager()) {
+                NDArray c = Ops.own(tmp, cos.duplicate());
+                NDArray s = Ops.own(tmp, sin.duplicate());
+                Shape v = new Shape(context, (long) kvHeads * headDim);
+                NDArray cs = NDArrays.concat(new NDList(c.tile(new long[] {1, heads}), c.tile(new long[] {1, kvHeads}), tmp.ones(v)), 1);
+                NDArray sn = NDArrays.concat(new NDList(s.tile(new long[] {1, heads}), s.tile(new long[] {1, kvHeads}), tmp.zeros(v)), 1);
+                NDArray table = NDArrays.stack(new NDList(cs, sn), 1);
+                table.attach(parameterManager());
+                ropeQkv = table;
+            }
+        }
+        return ropeQkv;
+    }
+
+    /** Row {@code position} of {@link #ropeQkv()}, {@code [1, 2, ...]}, made once per position. */
+    NDArray ropeQkvRow(int position) {
+        NDArray row = ropeQkvRows.get(position);
+        if (row == null) {
+            row = ropeQkv().get(new NDIndex("{}:{}", position, position + 1));
+            if (!ropeQkvRows.compareAndSet(position, null, row)) {
+                row.close();
+                row = ropeQkvRows.get(position);
+            }
+        }
+        return row;
+    }
+
+    /** Additive causal mask {@code [context, context]}. */
+    NDArray causalMask() {
+        return causal;
+    }
 }

@@ -1,0 +1,293 @@
+package dev.manyfold.runtime.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.core.Linear;
+import dev.manyfold.api.decoder.InferenceSession;
+
+/**
+ * The KV-cached inference path of a {@link LlamaModel} (full width, any exit), built for few
+ * JNI calls per token: on a small model every tensor op costs tens of microseconds of
+ * dispatch whatever its size, so the cost of a layer is its op count.
+ *
+ * <p>At open the session composes every site's effective weight once (mask and adapters
+ * applied) and rewrites the weights so that a layer needs about 24 ops per decoded token
+ * instead of about 60:
+ * <ul>
+ *   <li><b>Augmented residual stream.</b> Inside {@code run} and {@code logits} hidden
+ *       states are {@code [n, d + 1]} (callers see {@code [n, d]}): the extra
+ *       column holds the constant {@code c = sqrt(d·eps)}, which no layer writes (the output
+ *       projections get a zero row). Then {@code ‖[x, c]‖² = ‖x‖² + d·eps}, so RMSNorm is
+ *       exactly one {@code normalize} op; its gain and the factor {@code sqrt(d)} are folded
+ *       into the weights that read the normalised state, which get a zero input column.</li>
+ *   <li><b>One projection for Q, K, V and RoPE.</b> The rows of one matrix are
+ *       {@code [Wq; Wk; Wv; rot(Wq); rot(Wk); 0]}, where {@code rot} permutes and negates
+ *       rows like RoPE's rotate-half, so RoPE is one multiply by a per-position
+ *       {@code [cos cos 1; sin sin 0]} table and a sum over that axis. The
+ *       attention scale {@code 1/sqrt(hd)} is folded into {@code Wq}.</li>
+ *   <li><b>Cache layouts matmul wants:</b> keys as {@code [kv, hd, S]}, values as
+ *       {@code [kv, S, hd]}; the residual add rides as the bias of the output and down projections.</li>
+ *   <li><b>Gate and up in one matmul.</b></li>
+ * </ul>
+ * Results equal the training forward up to float rounding.
+ */
+final class LlamaSession implements InferenceSession {
+    private final NDManager cacheManager;
+    private final int layers;
+    private final int heads;
+    private final int kvHeads;
+    private final int headDim;
+    private final int ffn;
+    private final int dim;
+    private final int context;
+    private final int qd;
+    private final int kd;
+    private final NDArray embed;
+    private final NDArray[] qkv;
+    private final NDArray[] out;
+    private final NDArray[] gateUp;
+    private final NDArray[] down;
+    private final NDArray head;
+    private final NDArray rope;
+    private final NDArray causal;
+    private final NDArray[] keys;
+    private final NDArray[] values;
+    /** {@code [[sqrt(d·eps)]]}: the augmented column. */
+    private NDArray column;
+    private final LlamaModel model;
+
+    LlamaSession(LlamaModel model, NDManager cacheManager) {
+        this.cacheManager = cacheManager;
+        this.layers = model.layers();
+        this.heads = model.heads();
+        this.kvHeads = model.kvHeads();
+        this.headDim = model.headDim();
+        this.ffn = model.ffn();
+        this.dim = model.dim();
+        this.context = model.contextLength();
+        this.qd = heads * headDim;
+        this.kd = kvHeads * headDim;
+        this.qkv = new NDArray[layers];
+        this.out = new NDArray[layers];
+        this.gateUp = new NDArray[layers];
+        this.down = new NDArray[layers];
+        this.keys = new NDArray[layers];
+        this.values = new NDArray[layers];
+        this.model = model;
+        NDManager m = cacheManager;
+        NDArray[] built = Ops.withoutAutograd(m, () -> {
+            try (NDManager tmp = m.newSubManager()) {
+                return build(model, tmp);
+            }
+        });
+        this.embed = built[0];
+        this.head = built[1];
+        this.rope = built[2];
+        this.causal = built[3];
+    }
+
+    /** Composes and rewrites every weight; the results are moved to the cache manager. */
+    private NDArray[] build(LlamaModel model, NDManager tmp) {
+        float eps = model.normEps();
+        float root = (float) Math.sqrt(dim);
+        ParameterStore p = model.parameters();
+        for (int i = 0; i < layers; i++) {
+            String l = "layers." + i;
+            NDArray wq = weight(model, tmp, l + ".attn.q_proj", qd, dim).mul(1.0 / Math.sqrt(headDim));
+            NDArray wk = weight(model, tmp, l + ".attn.k_proj", kd, dim);
+            NDArray wv = weight(model, tmp, l + ".attn.v_proj", kd, dim);
+            NDArray rows = ai.djl.ndarray.NDArrays.concat(new NDList(wq, wk, wv, rotateHalf(wq, heads), rotateHalf(wk, kvHeads),
+                    tmp.zeros(new Shape(kd, dim))), 0);
+            qkv[i] = keep(readsNormalised(rows, own(tmp, p.get(l + ".attn_norm.weight").mul(root))));
+            NDArray wo = weight(model, tmp, l + ".attn.o_proj", dim, qd); // [d, qd]
+            NDArray woPadded = wo.concat(tmp.zeros(new Shape(1, qd)), 0); // [d+1, qd]
+            out[i] = keep(woPadded);
+            NDArray gu = weight(model, tmp, l + ".mlp.gate_proj", ffn, dim).concat(weight(model, tmp, l + ".mlp.up_proj", ffn, dim), 0);
+            gateUp[i] = keep(readsNormalised(gu, own(tmp, p.get(l + ".mlp_norm.weight").mul(root))));
+            NDArray wd = weight(model, tmp, l + ".mlp.down_proj", dim, ffn);
+            down[i] = keep(wd.concat(tmp.zeros(new Shape(1, ffn)), 0));
+        }
+        NDArray headWeight = keep(readsNormalised(weight(model, tmp, "lm_head", model.vocabularySize(), dim),
+                own(tmp, p.get("norm.weight").mul(root))));
+        NDArray embedWeight = keep(p.get("embed.weight").duplicate());
+        this.column = keep(tmp.full(new Shape(1, 1), (float) Math.sqrt(dim * (double) eps)));
+        // RoPE tables per position for the [q | k] columns: every head uses the same [hd] row.
+        NDArray rope = Ops.withoutAutograd(tmp, model::ropeQkv);
+        NDArray mask = keep(model.causalMask().duplicate());
+        return new NDArray[] {embedWeight, headWeight, rope, mask};
+    }
+
+    /** A site's effective weight, owned by {@code tmp} and detached from autograd. */
+    private static NDArray weight(LlamaModel model, NDManager tmp, String site, int rows, int cols) {
+        return own(tmp, model.site(site).effectiveWeight(tmp, rows, cols).stopGradient());
+    }
+
+    /** {@code W [out, d]} reading {@code normalise([x, c])}: columns scaled by the gain, plus a zero column. */
+    private static NDArray readsNormalised(NDArray w, NDArray gain) {
+        return w.mul(gain).concat(w.getManager().zeros(new Shape(w.getShape().get(0), 1)), 1);
+    }
+
+    /** Rows permuted and negated so that {@code x·rot(W)ᵀ = rotate_half(x·Wᵀ)} per head. */
+    private NDArray rotateHalf(NDArray w, int h) {
+        long in = w.getShape().get(1);
+        NDList halves = w.reshape(h, headDim, in).split(2, 1);
+        return halves.get(1).neg().concat(halves.get(0), 1).reshape(h * (long) headDim, in);
+    }
+
+    private NDArray keep(NDArray a) {
+        a.attach(cacheManager);
+        return a;
+    }
+
+    private static NDArray own(NDManager manager, NDArray a) {
+        return Ops.own(manager, a);
+    }
+
+    @Override
+    public int cachedLength(int layer) {
+        return values[layer] == null ? 0 : (int) values[layer].getShape().get(1);
+    }
+
+    @Override
+    public NDArray embed(int[] tokens, int start, NDManager manager) {
+        checkPositions(start, tokens.length);
+        return Ops.withoutAutograd(manager, () -> {
+            long[] ids = new long[tokens.length];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = tokens[i];
+            }
+            return ai.djl.nn.core.Embedding.embedding(manager.create(ids), embed, ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow();
+        });
+    }
+
+    @Override
+    public NDArray run(NDArray hidden, int from, int to, int start, NDManager manager) {
+        return Ops.withoutAutograd(manager, () -> runLayers(hidden, from, to, start, manager));
+    }
+
+    private NDArray runLayers(NDArray hidden, int from, int to, int start, NDManager manager) {
+        int n = (int) hidden.getShape().get(0);
+        checkPositions(start, n);
+        if (hidden.getShape().get(1) != dim) {
+            throw new IllegalArgumentException("hidden states of shape " + hidden.getShape() + " are not [n, " + dim + "]");
+        }
+        NDArray table = n == 1 ? model.ropeQkvRow(start) // shared constants: a decode step needs no index op
+                : own(manager, rope.get(new NDIndex("{}:{}", start, start + n)));
+        int group = heads / kvHeads;
+        NDArray mask = null;
+        if (n > 1) {
+            mask = own(manager, causal.get(new NDIndex("{}:{}, :{}", start, start + n, start + n)));
+            if (group > 1) {
+                mask = mask.tile(new long[] {group, 1});
+            }
+        }
+        long[] qkvSplit = {qd, qd + kd};
+        long width = qd + 2L * kd;
+        NDArray x = augment(hidden, n, manager);
+        for (int i = from; i < to; i++) {
+            if (cachedLength(i) != start) {
+                throw new IllegalStateException("layer " + i + " caches " + cachedLength(i) + " positions, expected " + start);
+            }
+            // [q k v | rot(q) rot(k) 0] · [cos cos 1 | sin sin 0], summed: RoPE'd q and k, and v, in 4 ops.
+            NDArray a = x.normalize(2, -1, 0);
+            NDList parts = Linear.linear(a, qkv[i]).singletonOrThrow().reshape(n, 2, width).mul(table).sum(new int[] {1}).split(qkvSplit, 1);
+            NDArray q;
+            NDArray k;
+            NDArray v;
+            if (n == 1) {
+                q = parts.get(0).reshape(kvHeads, group, headDim);
+                k = parts.get(1).reshape(kvHeads, headDim, 1);
+                v = parts.get(2).reshape(kvHeads, 1, headDim);
+            } else {
+                q = parts.get(0).reshape(n, heads, headDim).transpose(1, 0, 2);
+                if (group > 1) {
+                    q = q.reshape(kvHeads, group * (long) n, headDim);
+                }
+                k = parts.get(1).reshape(n, kvHeads, headDim).transpose(1, 2, 0);
+                v = parts.get(2).reshape(n, kvHeads, headDim).transpose(1, 0, 2);
+            }
+            if (keys[i] != null) {
+                k = keys[i].concat(k, 2);
+                v = values[i].concat(v, 1);
+            }
+            replace(i, k, v);
+            NDArray scores = q.matMul(k); // [kv, group·n, S]
+            if (mask != null) {
+                scores = scores.add(mask);
+            }
+            NDArray o = scores.softmax(-1).matMul(v); // [kv, group·n, hd]
+            o = n == 1 ? o.reshape(1, qd) : o.reshape(heads, n, headDim).transpose(1, 0, 2).reshape(n, qd);
+            x = Linear.linear(o, out[i], x).singletonOrThrow(); // x + o·Woᵀ: the residual rides as the bias
+            NDList gu = Linear.linear(x.normalize(2, -1, 0), gateUp[i]).singletonOrThrow().split(new long[] {ffn}, 1);
+            NDArray g = gu.get(0);
+            NDArray act = g.mul(g.getNDArrayInternal().sigmoid()).mul(gu.get(1));
+            x = Linear.linear(act, down[i], x).singletonOrThrow();
+        }
+        return x.split(new long[] {dim}, 1).get(0);
+    }
+
+    /** {@code [x, c]}: hidden states {@code [n, d]} with the constant column appended, owned by {@code manager}. */
+    private NDArray augment(NDArray hidden, long n, NDManager manager) {
+        NDArray c = n == 1 ? column : own(manager, column.broadcast(n, 1));
+        return own(manager, hidden.concat(c, 1));
+    }
+
+    private void replace(int layer, NDArray k, NDArray v) {
+        NDArray oldK = keys[layer];
+        NDArray oldV = values[layer];
+        k.attach(cacheManager);
+        v.attach(cacheManager);
+        keys[layer] = k;
+        values[layer] = v;
+        if (oldK != null && oldK != k) {
+            oldK.close();
+            oldV.close();
+        }
+    }
+
+    @Override
+    public NDArray logits(NDArray hidden, NDManager manager) {
+        return Ops.withoutAutograd(manager, () -> {
+            long n = hidden.getShape().get(0);
+            return own(manager, Linear.linear(augment(hidden, n, manager).normalize(2, -1, 0), head).singletonOrThrow());
+        });
+    }
+
+    @Override
+    public void crop(int length) {
+        for (int i = 0; i < layers; i++) {
+            crop(i, length);
+        }
+    }
+
+    @Override
+    public void crop(int layer, int length) {
+        if (cachedLength(layer) <= length) {
+            return;
+        }
+        if (length == 0) {
+            keys[layer].close();
+            values[layer].close();
+            keys[layer] = null;
+            values[layer] = null;
+            return;
+        }
+        // Views: the next append concatenates into fresh storage, which frees the longer one.
+        replace(layer, keys[layer].get(new NDIndex(":, :, :{}", length)), values[layer].get(new NDIndex(":, :{}", length)));
+    }
+
+    private void checkPositions(int start, int n) {
+        if (n < 1 || start < 0 || start + n > context) {
+            throw new IllegalArgumentException("positions " + start + ".." + (start + n - 1) + " are outside the context of "
+                    + context + " tokens");
+        }
+    }
+
+    @Override
+    public void close() {
+        cacheManager.close();
+    }
+}
