@@ -490,18 +490,6 @@ public final class LlamaModel extends Model implements LanguageModel {
 
     // ---- for LlamaSession (inference) ---------------------------------------------------------
 
-    int heads() {
-        return heads;
-    }
-
-    int kvHeads() {
-        return kvHeads;
-    }
-
-    int headDim() {
-        return headDim;
-    }
-
     int ffn() {
         return ffn;
     }

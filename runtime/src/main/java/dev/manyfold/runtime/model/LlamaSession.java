@@ -43,8 +43,11 @@ final class LlamaSession implements InferenceSession {
     private final int ffn;
     private final int dim;
     private final int context;
-    private final int qd;
-    private final int kd;
+    /** Query and KV heads per layer (equal in every layer unless heads were pruned per layer). */
+    private final int[] layerHeads;
+    private final int[] layerKvHeads;
+    /** Per-layer RoPE tables for layers narrower than the widest; null where the shared table fits. */
+    private final NDArray[] layerRope;
     private final NDArray embed;
     private final NDArray[] qkv;
     private final NDArray[] out;
@@ -68,8 +71,12 @@ final class LlamaSession implements InferenceSession {
         this.ffn = model.ffn();
         this.dim = model.dim();
         this.context = model.contextLength();
-        this.qd = heads * headDim;
-        this.kd = kvHeads * headDim;
+        this.layerHeads = model.layerHeads().stream().mapToInt(Integer::intValue).toArray();
+        this.layerKvHeads = new int[layers];
+        for (int i = 0; i < layers; i++) {
+            layerKvHeads[i] = layerHeads[i] / (heads / kvHeads);
+        }
+        this.layerRope = new NDArray[layers];
         this.qkv = new NDArray[layers];
         this.out = new NDArray[layers];
         this.gateUp = new NDArray[layers];
@@ -94,12 +101,23 @@ final class LlamaSession implements InferenceSession {
         float eps = model.normEps();
         float root = (float) Math.sqrt(dim);
         ParameterStore p = model.parameters();
+        NDArray ropeFull = Ops.withoutAutograd(tmp, model::ropeQkv);
         for (int i = 0; i < layers; i++) {
             String l = "layers." + i;
+            int qd = layerHeads[i] * headDim;
+            int kd = layerKvHeads[i] * headDim;
+            if (layerHeads[i] != heads) {
+                // The shared table's [q | k | v] column blocks, cut to this layer's heads.
+                long fq = (long) heads * headDim;
+                long fk = (long) kvHeads * headDim;
+                layerRope[i] = keep(ai.djl.ndarray.NDArrays.concat(new NDList(own(tmp, ropeFull.get(new NDIndex(":, :, :{}", qd))),
+                        own(tmp, ropeFull.get(new NDIndex(":, :, {}:{}", fq, fq + kd))),
+                        own(tmp, ropeFull.get(new NDIndex(":, :, {}:{}", fq + fk, fq + fk + kd)))), 2));
+            }
             NDArray wq = weight(model, tmp, l + ".attn.q_proj", qd, dim).mul(1.0 / Math.sqrt(headDim));
             NDArray wk = weight(model, tmp, l + ".attn.k_proj", kd, dim);
             NDArray wv = weight(model, tmp, l + ".attn.v_proj", kd, dim);
-            NDArray rows = ai.djl.ndarray.NDArrays.concat(new NDList(wq, wk, wv, rotateHalf(wq, heads), rotateHalf(wk, kvHeads),
+            NDArray rows = ai.djl.ndarray.NDArrays.concat(new NDList(wq, wk, wv, rotateHalf(wq, layerHeads[i]), rotateHalf(wk, layerKvHeads[i]),
                     tmp.zeros(new Shape(kd, dim))), 0);
             qkv[i] = keep(readsNormalised(rows, own(tmp, p.get(l + ".attn_norm.weight").mul(root))));
             NDArray wo = weight(model, tmp, l + ".attn.o_proj", dim, qd); // [d, qd]
@@ -115,7 +133,7 @@ final class LlamaSession implements InferenceSession {
         NDArray embedWeight = keep(p.get("embed.weight").duplicate());
         this.column = keep(tmp.full(new Shape(1, 1), (float) Math.sqrt(dim * (double) eps)));
         // RoPE tables per position for the [q | k] columns: every head uses the same [hd] row.
-        NDArray rope = Ops.withoutAutograd(tmp, model::ropeQkv);
+        NDArray rope = ropeFull;
         NDArray mask = keep(model.causalMask().duplicate());
         return new NDArray[] {embedWeight, headWeight, rope, mask};
     }
@@ -184,30 +202,36 @@ final class LlamaSession implements InferenceSession {
                 mask = mask.tile(new long[] {group, 1});
             }
         }
-        long[] qkvSplit = {qd, qd + kd};
-        long width = qd + 2L * kd;
         NDArray x = augment(hidden, n, manager);
         for (int i = from; i < to; i++) {
             if (cachedLength(i) != start) {
                 throw new IllegalStateException("layer " + i + " caches " + cachedLength(i) + " positions, expected " + start);
             }
+            int h = layerHeads[i];
+            int kvh = layerKvHeads[i];
+            long qd = (long) h * headDim;
+            long kd = (long) kvh * headDim;
+            long[] qkvSplit = {qd, qd + kd};
+            long width = qd + 2L * kd;
+            NDArray layerTable = layerRope[i] == null ? table
+                    : own(manager, layerRope[i].get(new NDIndex("{}:{}", start, start + n)));
             // [q k v | rot(q) rot(k) 0] · [cos cos 1 | sin sin 0], summed: RoPE'd q and k, and v, in 4 ops.
             NDArray a = x.normalize(2, -1, 0);
-            NDList parts = Linear.linear(a, qkv[i]).singletonOrThrow().reshape(n, 2, width).mul(table).sum(new int[] {1}).split(qkvSplit, 1);
+            NDList parts = Linear.linear(a, qkv[i]).singletonOrThrow().reshape(n, 2, width).mul(layerTable).sum(new int[] {1}).split(qkvSplit, 1);
             NDArray q;
             NDArray k;
             NDArray v;
             if (n == 1) {
-                q = parts.get(0).reshape(kvHeads, group, headDim);
-                k = parts.get(1).reshape(kvHeads, headDim, 1);
-                v = parts.get(2).reshape(kvHeads, 1, headDim);
+                q = parts.get(0).reshape(kvh, group, headDim);
+                k = parts.get(1).reshape(kvh, headDim, 1);
+                v = parts.get(2).reshape(kvh, 1, headDim);
             } else {
-                q = parts.get(0).reshape(n, heads, headDim).transpose(1, 0, 2);
+                q = parts.get(0).reshape(n, h, headDim).transpose(1, 0, 2);
                 if (group > 1) {
-                    q = q.reshape(kvHeads, group * (long) n, headDim);
+                    q = q.reshape(kvh, group * (long) n, headDim);
                 }
-                k = parts.get(1).reshape(n, kvHeads, headDim).transpose(1, 2, 0);
-                v = parts.get(2).reshape(n, kvHeads, headDim).transpose(1, 0, 2);
+                k = parts.get(1).reshape(n, kvh, headDim).transpose(1, 2, 0);
+                v = parts.get(2).reshape(n, kvh, headDim).transpose(1, 0, 2);
             }
             if (keys[i] != null) {
                 k = keys[i].concat(k, 2);
@@ -219,7 +243,7 @@ final class LlamaSession implements InferenceSession {
                 scores = scores.add(mask);
             }
             NDArray o = scores.softmax(-1).matMul(v); // [kv, group·n, hd]
-            o = n == 1 ? o.reshape(1, qd) : o.reshape(heads, n, headDim).transpose(1, 0, 2).reshape(n, qd);
+            o = n == 1 ? o.reshape(1, qd) : o.reshape(h, n, headDim).transpose(1, 0, 2).reshape(n, qd);
             x = Linear.linear(o, out[i], x).singletonOrThrow(); // x + o·Woᵀ: the residual rides as the bias
             NDList gu = Linear.linear(x.normalize(2, -1, 0), gateUp[i]).singletonOrThrow().split(new long[] {ffn}, 1);
             NDArray g = gu.get(0);

@@ -60,6 +60,14 @@ class LlamaLayerHeadsTest {
                     }
                 }
             }
+            // Prefill (several positions in one call) takes the multi-position path.
+            try (NDManager s = m.newSubManager(); InferenceSession session = model.open(s)) {
+                float[] logits = session.logits(session.run(session.embed(ids, 0, s), 0, 3, 0, s), s).toFloatArray();
+                assertThat(logits).hasSize(full.length);
+                for (int i = 0; i < full.length; i++) {
+                    assertThat(logits[i]).isCloseTo(full[i], org.assertj.core.data.Offset.offset(1e-5f));
+                }
+            }
         }
     }
 
