@@ -140,6 +140,11 @@ class CliTest {
                         "error: adapters[0].type: required key is missing"),
                 Arguments.of("unknown section", "model: {family: mlp}\ndimension: {depth: {budgets: [1]}}\n",
                         "error: dimension: unknown recipe section (did you mean \"dimensions\"?)"),
+                Arguments.of("bad ratio in a later stage's prune step",
+                        "model: {family: mlp}\ntrain: {steps: 10}\nstages: [{name: tune}, {name: recover, prune: {type: dsee-prune, adapted: 1.5}}]\n",
+                        "error: stages[1].prune.adapted: pruning ratio 1.5 is outside [0, 1)"),
+                Arguments.of("bad train key in a stage", "model: {family: mlp}\ntrain: {steps: 10}\nstages: [{name: tune, train: {lr: -1}}]\n",
+                        "error: stages[0].train.lr"),
                 Arguments.of("YAML syntax error", "model: {family: mlp}\ntrain:\n  steps: [1, 2\n  batch: 4\n",
                         "not valid YAML at line"));
     }

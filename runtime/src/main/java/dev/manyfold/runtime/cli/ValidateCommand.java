@@ -1,11 +1,13 @@
 package dev.manyfold.runtime.cli;
 
 import dev.manyfold.runtime.host.HostContext;
+import dev.manyfold.runtime.job.StagedJob;
 import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.recipe.Recipe;
 import dev.manyfold.runtime.recipe.RecipeValidator;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -32,12 +34,16 @@ final class ValidateCommand implements Callable<Integer> {
         try (Manyfold host = main.host()) {
             var context = new HostContext(42, Optional.empty(), Path.of("."), out::println, recipe.asMap());
             RecipeValidator.Components c = new RecipeValidator(host.extensions()).validate(recipe, context);
+            List<String> stages = StagedJob.isStaged(recipe) ? StagedJob.validate(host, recipe, context) : List.of();
             out.printf("recipe %s is valid%n", recipe.name());
             out.printf("  dimensions: %s%n", c.dimensions().isEmpty() ? "none (full model only)" : c.dimensions().keySet());
             out.printf("  objective:  %s%n", recipe.optionalSection("objective").map(s -> s.getString("type")).orElse("default"));
             out.printf("  adapters:   %d, masks: %d, decoder: %s%n", c.adapters().size(), c.masks().size(),
                     recipe.optionalSection("decode").map(s -> s.getString("type")).orElse("none"));
             c.train().ifPresent(t -> out.printf("  train:      %d steps, batch %d, lr %s, seed %d%n", t.steps(), t.batch(), t.lr(), t.seed()));
+            if (!stages.isEmpty()) {
+                out.printf("  stages:     %s%n", String.join(" -> ", stages));
+            }
             return 0;
         }
     }

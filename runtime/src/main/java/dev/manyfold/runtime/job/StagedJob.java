@@ -91,21 +91,7 @@ public final class StagedJob {
     public static List<StageResult> run(Manyfold host, Recipe recipe, Path runDir, PrintWriter out, boolean terminal) {
         requireNonNull(host, "host is null");
         List<Stage> stages = readStages(recipe);
-        Recipe base = recipe.with(Map.of(), Set.of("stages"));
-        Map<String, Object> baseTrain = recipe.section("train").asMap();
-        List<Recipe> stageRecipes = new ArrayList<>();
-        for (int i = 0; i < stages.size(); i++) {
-            Stage st = stages.get(i);
-            Map<String, Object> merged = new LinkedHashMap<>(baseTrain);
-            merged.putAll(st.train());
-            if (i > 0) {
-                merged.remove("init"); // later stages start from the previous stage
-            }
-            Settings check = Settings.of(st.path() + ".train", merged);
-            TrainConfig.from(check);
-            check.rejectUnknown();
-            stageRecipes.add(base.with(Map.of("train", merged), Set.of()));
-        }
+        List<Recipe> stageRecipes = stageRecipes(recipe, stages);
         try {
             Files.createDirectories(runDir);
             Files.writeString(runDir.resolve("recipe.yaml"), recipe.toYaml());
@@ -171,6 +157,41 @@ public final class StagedJob {
         train.remove("init");
         Recipe recipe = p.recipe().with(Map.of("train", train), Set.of("stages"));
         return writeStart(p, pruner, new Stage("pruned", prune.path(), Map.of(), Optional.of(prune)), recipe, start, out);
+    }
+
+    /**
+     * Checks a staged recipe without a model (for {@code manyfold validate}): stage names, each
+     * stage's merged train section, and every prune step's settings.
+     *
+     * @return the stage names, in order
+     */
+    public static List<String> validate(Manyfold host, Recipe recipe, HostContext context) {
+        List<Stage> stages = readStages(recipe);
+        stageRecipes(recipe, stages);
+        for (Stage st : stages) {
+            st.prune().ifPresent(s -> pruner(host, s, context));
+        }
+        return stages.stream().map(Stage::name).toList();
+    }
+
+    /** Each stage's recipe: the base recipe with the stage's train keys merged in, each checked with its path. */
+    private static List<Recipe> stageRecipes(Recipe recipe, List<Stage> stages) {
+        Recipe base = recipe.with(Map.of(), Set.of("stages"));
+        Map<String, Object> baseTrain = recipe.section("train").asMap();
+        List<Recipe> stageRecipes = new ArrayList<>();
+        for (int i = 0; i < stages.size(); i++) {
+            Stage st = stages.get(i);
+            Map<String, Object> merged = new LinkedHashMap<>(baseTrain);
+            merged.putAll(st.train());
+            if (i > 0) {
+                merged.remove("init"); // later stages start from the previous stage
+            }
+            Settings check = Settings.of(st.path() + ".train", merged);
+            TrainConfig.from(check);
+            check.rejectUnknown();
+            stageRecipes.add(base.with(Map.of("train", merged), Set.of()));
+        }
+        return stageRecipes;
     }
 
     private static List<Stage> readStages(Recipe recipe) {
