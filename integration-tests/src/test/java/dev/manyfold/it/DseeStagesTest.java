@@ -460,4 +460,31 @@ class DseeStagesTest {
             assertThat(run.resolve("0-tune/checkpoint-5.safetensors")).doesNotExist();
         }
     }
+
+    @Test
+    void aStageThatFailsAfterEarlierStagesTrainedLeavesTheirCheckpointsIntact() throws IOException {
+        // Two head-pruning stages that together would remove every head: the second is refused
+        // when it is planned, after stages 0 and 1 trained.
+        String recipe = tune("{ type: dsee, rank: 4, sparse: 16 }", 3, 5) + """
+                stages:
+                  - { name: tune }
+                  - { name: shrink, prune: { type: dsee-prune, heads: 2 }, train: { steps: 5 } }
+                  - { name: again, prune: { type: dsee-prune, heads: 2 }, train: { steps: 5 } }
+                """;
+        Path run = tmp.resolve("fails-late");
+        Throwable t = catchThrowable(() -> StagedJob.run(host, Recipe.parse(recipe, "late.yaml"), run, quiet(), false));
+        assertThat(t).isInstanceOf(ConfigException.class);
+        assertThat(((ConfigException) t).path()).startsWith("stages[2].prune");
+        for (String stage : List.of("0-tune", "1-shrink")) {
+            Path file = run.resolve(stage).resolve("checkpoint-5.safetensors");
+            assertThat(file).as(stage).exists();
+            try (TrainJob.Prepared p = TrainJob.load(host, file, quiet())) {
+                assertThat(validationLoss(p)).as(stage).isFinite();
+            }
+        }
+        try (var files = Files.list(run)) {
+            assertThat(files.map(f -> f.getFileName().toString())).as("no final checkpoint at the top of the run")
+                    .noneMatch(n -> n.startsWith("checkpoint-"));
+        }
+    }
 }
