@@ -441,6 +441,16 @@ class DseeStagesTest {
         cases.put("prune: { type: dsee-prune, heads: 1, adapted: 0.2 }", "stages[1].prune.heads");
         cases.put("train: { lr: -1 }", "stages[1].train.lr");
         int i = 0;
+        // Two head-pruning stages that together remove every head (2 + 2 of 4): refused before stage 0 trains.
+        {
+            Path run = tmp.resolve("bad-" + i++);
+            String recipe = tune + "stages:\n  - { name: tune }\n  - { name: a, prune: { type: dsee-prune, heads: 2 } }\n"
+                    + "  - { name: b, prune: { type: dsee-prune, heads: 2 } }\n";
+            Throwable t = catchThrowable(() -> StagedJob.run(host, Recipe.parse(recipe, "bad.yaml"), run, quiet(), false));
+            assertThat(t).isInstanceOf(ConfigException.class).hasMessageContaining("every head");
+            assertThat(((ConfigException) t).path()).isEqualTo("stages[2].prune");
+            assertThat(run.resolve("0-tune/checkpoint-5.safetensors")).as("no stage trained").doesNotExist();
+        }
         for (var c : cases.entrySet()) {
             Path run = tmp.resolve("bad-" + i++);
             String recipe = tune + "stages:\n  - { name: tune }\n  - { name: next, " + c.getKey() + " }\n";
@@ -463,18 +473,18 @@ class DseeStagesTest {
 
     @Test
     void aStageThatFailsAfterEarlierStagesTrainedLeavesTheirCheckpointsIntact() throws IOException {
-        // Two head-pruning stages that together would remove every head: the second is refused
-        // when it is planned, after stages 0 and 1 trained.
+        // The third stage cannot write its directory (a plain file is in the way): the run fails
+        // after stages 0 and 1 trained.
         String recipe = tune("{ type: dsee, rank: 4, sparse: 16 }", 3, 5) + """
                 stages:
                   - { name: tune }
-                  - { name: shrink, prune: { type: dsee-prune, heads: 2 }, train: { steps: 5 } }
-                  - { name: again, prune: { type: dsee-prune, heads: 2 }, train: { steps: 5 } }
+                  - { name: shrink, prune: { type: dsee-prune, heads: 1 }, train: { steps: 5 } }
+                  - { name: again, train: { steps: 5 } }
                 """;
-        Path run = tmp.resolve("fails-late");
+        Path run = Files.createDirectories(tmp.resolve("fails-late"));
+        Files.writeString(run.resolve("2-again"), "in the way");
         Throwable t = catchThrowable(() -> StagedJob.run(host, Recipe.parse(recipe, "late.yaml"), run, quiet(), false));
-        assertThat(t).isInstanceOf(ConfigException.class);
-        assertThat(((ConfigException) t).path()).startsWith("stages[2].prune");
+        assertThat(t).isNotNull().hasMessageContaining("2-again");
         for (String stage : List.of("0-tune", "1-shrink")) {
             Path file = run.resolve(stage).resolve("checkpoint-5.safetensors");
             assertThat(file).as(stage).exists();

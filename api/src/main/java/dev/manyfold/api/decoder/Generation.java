@@ -20,7 +20,7 @@ public final class Generation {
 
     public static Generation of(int[] tokens, Map<String, Double> statistics) {
         return new Generation(requireNonNull(tokens, "tokens is null").clone(),
-                Map.copyOf(requireNonNull(statistics, "statistics is null")));
+                java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(requireNonNull(statistics, "statistics is null"))));
     }
 
     /** The generated tokens, a copy. */

@@ -32,6 +32,15 @@ public interface GlobalPruning {
      */
     PruningPlan plan(Map<String, PruneSite> sites, Optional<AttentionLayout> attention, NDManager manager);
 
+    /**
+     * Attention heads this step removes from every layer (0 by default). The host adds them up
+     * over a recipe's stages and refuses, before any stage trains, a recipe whose steps together
+     * would remove every head of a layer.
+     */
+    default int headsRemovedPerLayer() {
+        return 0;
+    }
+
     /** One line describing what the plan removed, printed by the host after pruning; empty by default. */
     default String describe(PruningPlan plan) {
         return "";

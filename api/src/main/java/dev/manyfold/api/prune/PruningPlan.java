@@ -19,7 +19,7 @@ import java.util.Optional;
  */
 public record PruningPlan(Map<String, NDArray> masks, Optional<List<int[]>> keptHeads) {
     public PruningPlan {
-        masks = Map.copyOf(masks);
+        masks = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(masks)); // keeps the plan's site order (Map.copyOf would not)
         keptHeads = keptHeads.map(List::copyOf);
     }
 }

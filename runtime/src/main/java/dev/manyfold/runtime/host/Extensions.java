@@ -31,11 +31,11 @@ public final class Extensions {
     public Extensions(Map<String, DimensionFactory> dimensions, Map<String, MaskStrategyFactory> maskStrategies,
             Map<String, AdapterFactory> adapters, Map<String, DecoderFactory> decoders,
             Map<String, ObjectiveFactory> objectives) {
-        this.dimensions = Map.copyOf(requireNonNull(dimensions, "dimensions is null"));
-        this.maskStrategies = Map.copyOf(requireNonNull(maskStrategies, "maskStrategies is null"));
-        this.adapters = Map.copyOf(requireNonNull(adapters, "adapters is null"));
-        this.decoders = Map.copyOf(requireNonNull(decoders, "decoders is null"));
-        this.objectives = Map.copyOf(requireNonNull(objectives, "objectives is null"));
+        this.dimensions = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(requireNonNull(dimensions, "dimensions is null")));
+        this.maskStrategies = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(requireNonNull(maskStrategies, "maskStrategies is null")));
+        this.adapters = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(requireNonNull(adapters, "adapters is null")));
+        this.decoders = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(requireNonNull(decoders, "decoders is null")));
+        this.objectives = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(requireNonNull(objectives, "objectives is null")));
     }
 
     public Map<String, DimensionFactory> dimensions() {

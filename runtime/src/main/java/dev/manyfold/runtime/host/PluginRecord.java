@@ -20,7 +20,7 @@ public record PluginRecord(String name, String version, String apiRange, String 
     public PluginRecord {
         requireNonNull(name, "name is null");
         requireNonNull(source, "source is null");
-        contributions = Map.copyOf(contributions);
+        contributions = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(contributions));
     }
 
     public boolean loaded() {

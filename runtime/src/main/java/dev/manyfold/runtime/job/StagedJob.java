@@ -108,6 +108,7 @@ public final class StagedJob {
             for (Stage st : stages) {
                 pruners.add(st.prune().map(s -> pruner(host, s, context)).orElse(null));
             }
+            checkCumulativeHeads(stages, pruners, p.model().shape());
             out.printf("stage 0 (%s): %d steps%n", stages.get(0).name(), p.config().steps());
             Trainer.Summary summary = TrainJob.train(p, first, false, out, terminal);
             results.add(new StageResult(stages.get(0).name(), first, summary, ""));
@@ -172,6 +173,26 @@ public final class StagedJob {
             st.prune().ifPresent(s -> pruner(host, s, context));
         }
         return stages.stream().map(Stage::name).toList();
+    }
+
+    /** Refuses stages whose head-pruning steps together would remove every head of a layer. */
+    private static void checkCumulativeHeads(List<Stage> stages, List<GlobalPruning> pruners, dev.manyfold.api.ModelShape shape) {
+        java.util.OptionalInt fewest = shape.size("layer-heads-min");
+        if (fewest.isEmpty()) {
+            return;
+        }
+        int removed = 0;
+        for (int i = 0; i < stages.size(); i++) {
+            if (pruners.get(i) == null || pruners.get(i).headsRemovedPerLayer() == 0) {
+                continue;
+            }
+            removed += pruners.get(i).headsRemovedPerLayer();
+            if (removed >= fewest.getAsInt()) {
+                throw new ConfigException(stages.get(i).prune().orElseThrow().path(), "with the earlier stages' steps this removes " + removed
+                        + " heads per layer, every head of a layer that has " + fewest.getAsInt(),
+                        "at most " + (fewest.getAsInt() - 1) + " heads per layer over all stages");
+            }
+        }
     }
 
     /** Each stage's recipe: the base recipe with the stage's train keys merged in, each checked with its path. */

@@ -65,7 +65,7 @@ public final class Trainer {
         this.evalSubModels = List.copyOf(evalSubModels);
         this.runDir = requireNonNull(runDir, "runDir is null");
         this.progress = requireNonNull(progress, "progress is null");
-        this.metadata = Map.copyOf(metadata);
+        this.metadata = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(metadata));
         this.metrics = new MetricsLog(runDir.resolve("metrics.jsonl"));
     }
 

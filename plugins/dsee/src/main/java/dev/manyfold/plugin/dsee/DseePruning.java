@@ -120,6 +120,11 @@ public final class DseePruning implements MaskStrategy, GlobalPruning {
     }
 
     @Override
+    public int headsRemovedPerLayer() {
+        return heads;
+    }
+
+    @Override
     public List<String> targets() {
         return othersTargets;
     }
