@@ -35,6 +35,26 @@ public final class Globs {
         return out;
     }
 
+    /**
+     * The model's sites matched by the globs, in model order.
+     *
+     * @param path the recipe path of the globs, named when none matches
+     * @throws ConfigException at {@code path} when the globs match no site
+     */
+    public static List<String> selectSites(Collection<String> globs, ModelShape shape, String path) {
+        return selectOrRefuse(globs, shape.sites(), " of this " + shape.family() + " model", path);
+    }
+
+    /** As {@link #selectSites}, over plain site names (hosts that hold the model itself). */
+    public static List<String> selectOrRefuse(Collection<String> globs, Collection<String> sites, String where, String path) {
+        List<String> selected = select(globs, sites);
+        if (selected.isEmpty()) {
+            throw new ConfigException(path, "the targets " + globs + " match no linear site" + where,
+                    "globs over sites such as " + sites.stream().limit(4).toList());
+        }
+        return selected;
+    }
+
     private static Pattern toPattern(String glob) {
         StringBuilder re = new StringBuilder();
         for (int i = 0; i < glob.length(); i++) {

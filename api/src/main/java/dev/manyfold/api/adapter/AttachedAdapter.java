@@ -21,6 +21,9 @@ public interface AttachedAdapter {
      * site (a sub-model may use fewer rows or columns than the full shape). Must be
      * differentiable with respect to {@link #parameters()}.
      *
+     * <p>The host guarantees {@code 1 ≤ rows ≤ out} and {@code 1 ≤ cols ≤ in} of the site the
+     * adapter was attached to; implementations need not check them again.
+     *
      * @param weight the (masked, sliced) base weight {@code [rows, cols]}, read only
      * @param manager owns the returned array and every intermediate
      * @return {@code [rows, cols]}, owned by {@code manager}

@@ -135,11 +135,7 @@ public final class TrainJob {
         List<Settings> sections = recipe.sections("adapters");
         for (int i = 0; i < adapters.size(); i++) {
             Adapter adapter = adapters.get(i);
-            List<String> sites = Globs.select(adapter.targets(), model.sites().keySet());
-            if (sites.isEmpty()) {
-                throw new ConfigException(sections.get(i).pathOf("targets"), "the targets " + adapter.targets() + " match no linear site",
-                        "globs over sites such as " + model.sites().keySet().stream().limit(4).toList());
-            }
+            List<String> sites = Globs.selectOrRefuse(adapter.targets(), model.sites().keySet(), "", sections.get(i).pathOf("targets"));
             for (String siteName : sites) {
                 LinearSite site = model.site(siteName);
                 String prefix = "adapters." + i + "." + siteName + ".";

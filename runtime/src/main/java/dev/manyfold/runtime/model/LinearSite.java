@@ -86,6 +86,11 @@ public final class LinearSite {
 
     /** The effective weight of the prefix {@code [rows, cols]}, owned by {@code manager}. */
     public NDArray effectiveWeight(NDManager manager, int rows, int cols) {
+        if (rows < 1 || cols < 1 || rows > outFeatures() || cols > inFeatures()) {
+            // Checked here once, so adapters may rely on AttachedAdapter.delta's bounds.
+            throw new IllegalArgumentException("site " + name + " is [" + outFeatures() + ", " + inFeatures() + "], cannot give a ["
+                    + rows + ", " + cols + "] slice");
+        }
         NDArray w = Ops.prefix(manager, weight, rows, cols);
         NDArray m = mask;
         if (m != null) {

@@ -114,10 +114,6 @@ public final class Slorb implements AttachedAdapter {
     /** {@code (S·X)[:rows, :cols]}. */
     @Override
     public NDArray delta(NDArray weight, int rows, int cols, NDManager manager) {
-        if (rows < 1 || cols < 1 || rows > this.rows || cols > this.cols) {
-            throw new IllegalArgumentException("site " + site + " is [" + this.rows + ", " + this.cols + "], cannot give a ["
-                    + rows + ", " + cols + "] delta");
-        }
         NDArray full;
         if (x != null) {
             full = own(manager, s.matMul(x));

@@ -62,11 +62,7 @@ public final class SlorbConfig {
     /** Checks every targeted site of a model; throws at the path of {@code targets}, {@code m} or {@code k}. */
     public void validate(ModelShape shape) {
         requireNonNull(shape, "shape is null");
-        List<String> sites = Globs.select(targets, shape.sites());
-        if (sites.isEmpty()) {
-            throw new ConfigException(pathOf("targets"), "the targets " + targets + " match no linear site of this "
-                    + shape.family() + " model", "globs over sites such as " + shape.sites().stream().limit(4).toList());
-        }
+        List<String> sites = Globs.selectSites(targets, shape, pathOf("targets"));
         for (String site : sites) {
             int[] s = shape.siteShape(site);
             checkShape(site, s[0], s[1]);

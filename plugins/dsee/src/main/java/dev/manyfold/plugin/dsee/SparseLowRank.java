@@ -151,10 +151,6 @@ public final class SparseLowRank implements PrunableAdapter {
 
     @Override
     public NDArray delta(NDArray weight, int rows, int cols, NDManager manager) {
-        if (rows < 1 || cols < 1 || rows > this.rows || cols > this.cols) {
-            throw new IllegalArgumentException("site " + site + " is [" + this.rows + ", " + this.cols + "], cannot give a ["
-                    + rows + ", " + cols + "] delta");
-        }
         NDArray uu = cols == this.cols ? u : own(manager, u.get(new NDIndex(":{}, :", cols)));
         NDArray vv = rows == this.rows ? v : own(manager, v.get(new NDIndex(":, :{}", rows)));
         NDArray delta = own(manager, own(manager, uu.matMul(vv)).transpose());
