@@ -85,7 +85,7 @@ public final class HfImport {
      * validation text for {@code eval} and prompts for {@code bench decode}.
      */
     public static Recipe bareRecipe(Path dir) {
-        HfConfig.read(dir); // a bad directory fails here, before any data is read
+        HfConfig config = HfConfig.read(dir); // a bad directory fails here, before any data is read
         HfWeights.open(dir);
         if (!Files.isRegularFile(dir.resolve("tokenizer.json"))) {
             throw new CheckpointException(dir.resolve("tokenizer.json") + ": no such file; generate, eval and bench decode need the"
@@ -94,7 +94,8 @@ public final class HfImport {
         Map<String, Object> root = new LinkedHashMap<>();
         root.put("name", dir.toAbsolutePath().normalize().getFileName().toString());
         root.put("model", Map.of(FROM, dir.toAbsolutePath().normalize().toString()));
-        root.put("data", Map.of("type", "text", "context", BARE_DATA_CONTEXT, "limit", BARE_DATA_LIMIT));
+        root.put("data", Map.of("type", "text", "context", Math.min(BARE_DATA_CONTEXT, Math.min(config.maxPositions(), DEFAULT_CONTEXT_CAP)),
+                "limit", BARE_DATA_LIMIT));
         root.put("train", Map.of("steps", 1));
         try {
             return Recipe.parse(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(root), dir.resolve(HfConfig.FILE).toString());
