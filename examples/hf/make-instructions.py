@@ -5,7 +5,7 @@
 1. Every fortune written as a question and answer ("Q: ... A: ...") becomes
    {"instruction": question, "output": answer}.
 2. Short multi-line fortunes from a few files become
-   {"instruction": "Continue this fortune from the '<file>' collection.", "input": first line,
+   {"instruction": "Continue this <file> fortune.", "input": first line,
     "output": the remaining lines}.
 
 Deterministic: files and fortunes in corpus order, no sampling.
@@ -41,7 +41,7 @@ for name in CONTINUE_FILES:
     for d in fortunes(name):
         lines = d.split("\n")
         if len(lines) >= 2 and len(d) <= MAX_CHARS and continuations < MAX_CONTINUATIONS and not d.lstrip().startswith("Q:"):
-            examples.append({"instruction": "Continue this fortune from the '%s' collection." % name,
+            examples.append({"instruction": "Continue this %s fortune." % name,
                              "input": lines[0].strip(), "output": "\n".join(lines[1:]).strip()})
             continuations += 1
 with open(OUT, "w", encoding="utf-8") as f:

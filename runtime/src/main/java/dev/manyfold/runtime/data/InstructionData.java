@@ -74,9 +74,10 @@ public final class InstructionData implements TrainingData {
     private final List<Row> train;
     private final List<Row> validation;
     private final int truncated;
+    private final int dropped;
 
     private InstructionData(Path path, int context, int batch, long seed, Tokenizer tokenizer, List<Row> train, List<Row> validation,
-            int truncated) {
+            int truncated, int dropped) {
         this.path = path;
         this.context = context;
         this.batch = batch;
@@ -85,6 +86,7 @@ public final class InstructionData implements TrainingData {
         this.train = train;
         this.validation = validation;
         this.truncated = truncated;
+        this.dropped = dropped;
     }
 
     /**
@@ -146,7 +148,7 @@ public final class InstructionData implements TrainingData {
         }
         Split<int[]> split = Split.indices(rows.size(), fraction, train.seed());
         return new InstructionData(path, context, train.batch(), train.seed(), tokenizer, select(rows, split.train()),
-                select(rows, split.validation()), truncated);
+                select(rows, split.validation()), truncated, empty);
     }
 
     private static List<Row> select(List<Row> rows, int[] indices) {
@@ -294,7 +296,8 @@ public final class InstructionData implements TrainingData {
     @Override
     public String describe() {
         return String.format("instructions %s (%,d train / %,d validation examples, context %d%s)", path, train.size(), validation.size(),
-                context, truncated == 0 ? "" : ", " + truncated + " truncated");
+                context, (truncated == 0 ? "" : ", " + truncated + " truncated") + (dropped == 0 ? "" : ", " + dropped
+                        + " dropped: no answer token within the context"));
     }
 
     @Override

@@ -136,10 +136,16 @@ public final class TrainJob {
         }
     }
 
-    /** Refuses data whose tokens would index past the imported model's embedding. */
+    /** Refuses data whose tokens would index past the imported model's embedding, or whose rows exceed its context. */
     private static void checkVocabulary(Model model, TrainingData data, Path hfDir) {
         int tokens = data.shape().vocab();
-        int rows = ((dev.manyfold.runtime.model.LlamaModel) model).vocabularySize();
+        var llama = (dev.manyfold.runtime.model.LlamaModel) model;
+        int rows = llama.vocabularySize();
+        if (data.shape().context() > llama.contextLength()) {
+            throw new ConfigException("data.context", data.shape().context() + " positions exceed the model's context "
+                    + llama.contextLength() + " (max_position_embeddings of " + hfDir.resolve("config.json") + ", capped by model.context)",
+                    "at most " + llama.contextLength());
+        }
         if (tokens > rows) {
             throw new ConfigException("data.tokenizer", "the tokenizer has " + tokens + " ids but " + hfDir.resolve("config.json")
                     + " has vocab_size " + rows, "the model's own tokenizer.json (the default for model.from)");
