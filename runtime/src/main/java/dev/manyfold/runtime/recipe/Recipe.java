@@ -83,7 +83,17 @@ public final class Recipe {
         return recipe;
     }
 
+    /** What a run name may look like: it becomes a directory name under {@code runs/}. */
+    private static final java.util.regex.Pattern NAME = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0,99}");
+
     private void checkShapes() {
+        Object name = root.get("name");
+        String shown = String.valueOf(name);
+        if (name != null && (!(name instanceof String || name instanceof Integer || name instanceof Long) || !NAME.matcher(shown).matches())) {
+            throw new ConfigException("name", "\"" + (shown.length() > 60 ? shown.substring(0, 60) + "..." : shown)
+                    + "\" is not a run name (it names a directory under runs/, so no path separators or ..)",
+                    "1 to 100 letters, digits, '.', '_', '+' or '-', starting with a letter or digit");
+        }
         for (String section : List.of("model", "data", "dimensions", "objective", "train", "eval", "decode")) {
             Object v = root.get(section);
             if (v != null && !(v instanceof Map)) {
@@ -113,8 +123,9 @@ public final class Recipe {
         if (n != null) {
             return n.toString();
         }
-        String s = Path.of(source).getFileName().toString();
-        return s.replaceFirst("\\.ya?ml$", "");
+        Path file = Path.of(source).getFileName();
+        String s = file == null ? "" : file.toString().replaceFirst("\\.ya?ml$", "").replaceAll("[^A-Za-z0-9._+-]", "_");
+        return NAME.matcher(s).matches() ? s : "run";
     }
 
     /** The whole recipe as immutable plain data. */
