@@ -65,6 +65,7 @@ final class ExportCommand implements Callable<Integer> {
         if (!format.equals("dense") && !format.equals("hf") && !sub.equals(SubModel.FULL)) {
             throw new IllegalArgumentException("--format " + format + " exports the full model; drop --sub-model");
         }
+        dev.manyfold.runtime.job.RunDirectory.checkOutsideRun(out, path, "--out");
         try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, w);
                 NDManager manager = p.model().parameters().manager().newSubManager()) {
             if (format.equals("hf")) {
