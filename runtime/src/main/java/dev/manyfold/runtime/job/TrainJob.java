@@ -97,7 +97,9 @@ public final class TrainJob {
         TrainingData data = DataSources.open(dataSection, config);
         NDManager manager = NDManager.newBaseManager();
         try {
-            Model model = ModelFactory.build(hfDir == null ? modelSection : HfImport.resolve(modelSection), data.shape(), config.seed(), manager);
+            // Imported weights replace every base tensor: no random initialisation to overwrite.
+            Model model = ModelFactory.build(hfDir == null ? modelSection : HfImport.resolve(modelSection), data.shape(), config.seed(), manager,
+                    hfDir != null && initialise);
             if (hfDir != null) {
                 checkVocabulary(model, data, hfDir);
                 if (initialise) {

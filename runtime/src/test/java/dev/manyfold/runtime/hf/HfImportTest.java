@@ -140,6 +140,17 @@ class HfImportTest {
     }
 
     @Test
+    void halfPrecisionBitsWidenExactlyIncludingSubnormalsAndInfinities() {
+        assertThat(HfWeights.halfToFloat((short) 0x3C00)).isEqualTo(1f);
+        assertThat(HfWeights.halfToFloat((short) 0xC000)).isEqualTo(-2f);
+        assertThat(HfWeights.halfToFloat((short) 0x0001)).isEqualTo(0x1p-24f);
+        assertThat(HfWeights.halfToFloat((short) 0x83FF)).isEqualTo(-1023 * 0x1p-24f);
+        assertThat(HfWeights.halfToFloat((short) 0x7BFF)).isEqualTo(65504f);
+        assertThat(HfWeights.halfToFloat((short) 0xFC00)).isEqualTo(Float.NEGATIVE_INFINITY);
+        assertThat(HfWeights.halfToFloat((short) 0x7E00)).isNaN();
+    }
+
+    @Test
     void configMapsContextCapEosListAndRefusesRopeScaling() {
         TinyHf hf = TinyHf.llama(DType.F32, false);
         Path dir = hf.write(tmp.resolve("cfg"), 1);
