@@ -158,6 +158,12 @@ class HfImportTest {
         assertThat(config.eos()).containsExactly(256, 257);
         assertThat(config.modelSection(16, Map.of())).containsEntry("context", 16).containsEntry("eos", 256).containsEntry("kv-heads", 2);
 
+        Map<String, Object> mistral = new LinkedHashMap<>(hf.config());
+        mistral.put("architectures", java.util.List.of("MistralForCausalLM"));
+        mistral.put("sliding_window", 24);
+        assertThat(HfConfig.read(hf.write(tmp.resolve("mistral"), 1, mistral, Map.of())).modelSection(2048, Map.of()))
+                .containsEntry("context", 24);
+
         Map<String, Object> scaled = new LinkedHashMap<>(hf.config());
         scaled.put("rope_scaling", Map.of("rope_type", "llama3", "factor", 8.0));
         Path bad = hf.write(tmp.resolve("scaled"), 1, scaled, Map.of());
