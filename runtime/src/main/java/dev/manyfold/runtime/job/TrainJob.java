@@ -131,7 +131,10 @@ public final class TrainJob {
             if (model instanceof dev.manyfold.runtime.model.LlamaModel llama && components.dimensions().containsKey(Model.DEPTH)) {
                 llama.setExits(components.dimensions().get(Model.DEPTH).budgets(model.shape()));
             }
-            return new Prepared(recipe, config, data, model, components, objective, manager);
+            // The tokenizer defaulted from model.from is written into the recipe the run stores, so exports keep it.
+            Recipe stored = dataSection.asMap().equals(recipe.section("data").asMap()) ? recipe
+                    : recipe.with(Map.of("data", dataSection.asMap()), java.util.Set.of());
+            return new Prepared(stored, config, data, model, components, objective, manager);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
