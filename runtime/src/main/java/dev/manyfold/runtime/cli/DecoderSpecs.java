@@ -101,6 +101,7 @@ final class DecoderSpecs {
             return Optional.empty();
         }
         Map<String, Object> values = deepCopy((Map<String, Object>) section);
+        values.remove("engine"); // the host's (see EngineChoice), not the decoder's
         Object type = values.remove("type");
         if (type == null) {
             throw new ConfigException("decode.type", "required key is missing", "a decoder name such as greedy");

@@ -26,7 +26,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "export", description = {"Cut a sub-model out of a run as a standalone, smaller safetensors checkpoint.",
         "--format 2:4 keeps a masked run's weights exactly sparse (mask folded in, adapters such as SLoRB kept as tensors);",
-        "--format packed-2:4 stores each 2:4 weight as its kept values plus a 3-bit pattern index per group of 4."})
+        "--format packed-2:4 stores each 2:4 weight as its kept values plus a 3-bit pattern index per group of 4.",
+        "--format onnx writes ONNX graphs (a language model: prefill, KV-cached decode step and draft/verify graphs per trained exit)."})
 final class ExportCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
@@ -45,10 +46,14 @@ final class ExportCommand implements Callable<Integer> {
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "dense",
             description = "dense (default: masks and adapters folded into plain weights), 2:4 (exact 2:4 weights, adapters kept), "
-                    + "packed-2:4 (2:4 weights as kept values + 3-bit pattern per group; read back by every command)")
+                    + "packed-2:4 (2:4 weights as kept values + 3-bit pattern per group; read back by every command), "
+                    + "onnx (a language model: a directory of ONNX graphs for ONNX Runtime; MLP/CNN: one .onnx file)")
     String format;
 
-    static final java.util.List<String> FORMATS = java.util.List.of("dense", "2:4", "packed-2:4");
+    static final java.util.List<String> FORMATS = java.util.List.of("dense", "2:4", "packed-2:4", "onnx");
+
+    @Option(names = "--exit", paramLabel = "N", description = "--format onnx of a language model: only this trained exit's graphs")
+    Integer exit;
 
     @Override
     public Integer call() {
@@ -56,6 +61,14 @@ final class ExportCommand implements Callable<Integer> {
         SubModel sub = parse(subModel);
         if (!FORMATS.contains(format)) {
             throw new IllegalArgumentException("--format: unknown format \"" + format + "\"; accepted: " + String.join(", ", FORMATS));
+        }
+        if (format.equals("onnx")) {
+            try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, w)) {
+                return OnnxExportCommand.export(p, path, sub, exit, out, w);
+            }
+        }
+        if (exit != null) {
+            throw new IllegalArgumentException("--exit is an option of --format onnx");
         }
         if (!format.equals("dense") && !sub.equals(SubModel.FULL)) {
             throw new IllegalArgumentException("--format " + format + " exports the full model; drop --sub-model");

@@ -42,6 +42,11 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "The prompt text")
     String prompt;
 
+    @Option(names = "--engine", paramLabel = "ENGINE",
+            description = "pytorch (DJL, default) or onnxruntime (the run exported to ONNX on first use, cached in RUN/onnx/);"
+                    + " default: the recipe's decode.engine")
+    String engine;
+
     @Option(names = "--max-new-tokens", defaultValue = "64", paramLabel = "N",
             description = "Tokens to generate at most (default ${DEFAULT-VALUE}; capped by the context)")
     int maxNewTokens;
@@ -54,9 +59,19 @@ final class GenerateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--max-new-tokens must be >= 0, got " + maxNewTokens);
         }
         try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()))) {
-            if (!(p.model() instanceof dev.manyfold.api.decoder.LanguageModel model)) {
+            if (!(p.model() instanceof dev.manyfold.api.decoder.LanguageModel)) {
                 throw new IllegalArgumentException(path + " holds a " + p.model().family() + " model; generate needs a language model (family llama)");
             }
+            String engineName = EngineChoice.names(engine == null ? null : List.of(engine), p).get(0);
+            try (EngineChoice.Opened opened = EngineChoice.open(p, path, engineName)) {
+                return generate(p, opened.model(), engineName, host, out, err);
+            }
+        }
+    }
+
+    private int generate(TrainJob.Prepared p, dev.manyfold.api.decoder.LanguageModel model, String engineName, Manyfold host,
+            PrintWriter out, PrintWriter err) {
+        {
             Tokenizer tokenizer = p.data().tokenizer().orElseThrow(() -> new IllegalArgumentException(
                     path + " was trained on " + p.data().describe() + ", which has no tokenizer; generate needs text data"));
             DecoderSpecs.Spec base = decoder != null ? new DecoderSpecs.Spec(decoder, decoder, Map.of(), "decode")
@@ -85,7 +100,7 @@ final class GenerateCommand implements Callable<Integer> {
             stream.finish();
             out.println();
             out.println();
-            out.printf(Locale.ROOT, "decoder %s: %d new tokens%n", chosen.describe(), g.tokens().length);
+            out.printf(Locale.ROOT, "decoder %s: %d new tokens on %s%n", chosen.describe(), g.tokens().length, engineName);
             printStatistics(out, g.statistics());
             return 0;
         }
