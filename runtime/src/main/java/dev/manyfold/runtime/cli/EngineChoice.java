@@ -47,6 +47,34 @@ final class EngineChoice {
         return new Opened(model);
     }
 
+    /** True for a directory of {@code .onnx} graphs without checkpoints (an export), or an {@code .onnx} file. */
+    static boolean isOnnxExport(Path path) {
+        if (Files.isRegularFile(path)) {
+            return path.getFileName().toString().endsWith(".onnx");
+        }
+        if (!Files.isDirectory(path) || CheckpointStore.keepingAll().latest(path).isPresent()) {
+            return false;
+        }
+        try (java.util.stream.Stream<Path> files = Files.list(path)) {
+            return files.anyMatch(f -> f.getFileName().toString().endsWith(".onnx"));
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
+    /** The tokenizer an export names in its metadata ({@code byte} or a tokenizer.json path). */
+    static dev.manyfold.runtime.data.Tokenizer tokenizer(dev.manyfold.runtime.onnx.OrtLanguageModel model, Path path) {
+        String t = model.metadata().getOrDefault(dev.manyfold.runtime.onnx.OnnxExport.META_TOKENIZER, "byte");
+        if (t.equals(dev.manyfold.runtime.data.DataConfig.BYTE_TOKENIZER)) {
+            return new dev.manyfold.runtime.data.ByteTokenizer();
+        }
+        Path file = Path.of(t);
+        if (!file.isAbsolute()) {
+            file = (Files.isDirectory(path) ? path : path.toAbsolutePath().getParent()).resolve(t);
+        }
+        return dev.manyfold.runtime.data.HuggingFaceTokenizer.load(file);
+    }
+
     /** A model on an engine. */
     record Opened(LanguageModel model) implements AutoCloseable {
         @Override

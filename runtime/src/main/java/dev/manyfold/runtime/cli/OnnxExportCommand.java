@@ -33,7 +33,19 @@ final class OnnxExportCommand {
             if (Files.isRegularFile(out)) {
                 throw new ConfigException(out.toString(), "is a file; a language model exports a directory of graphs", "a directory path");
             }
-            LlamaGraphs graphs = OnnxExport.graphs(llama, tokenizer(p), source.toAbsolutePath().toString());
+            String tokenizer = tokenizer(p);
+            if (!tokenizer.equals(dev.manyfold.runtime.data.DataConfig.BYTE_TOKENIZER)) {
+                // The export carries its tokenizer, so the directory is self-contained.
+                Path file = Files.isDirectory(Path.of(tokenizer)) ? Path.of(tokenizer).resolve("tokenizer.json") : Path.of(tokenizer);
+                try {
+                    Files.createDirectories(out);
+                    Files.copy(file, out.resolve("tokenizer.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot copy the tokenizer " + file + " into " + out, e);
+                }
+                tokenizer = "tokenizer.json";
+            }
+            LlamaGraphs graphs = OnnxExport.graphs(llama, tokenizer, source.toAbsolutePath().toString());
             List<GraphKey> keys = OnnxExport.standardKeys(llama.layers(), llama.exits(), exit);
             if (exit != null && exit < llama.layers()) {
                 // One exit on its own is decodable: the full model's step graph still checks inputs on load.
@@ -53,7 +65,7 @@ final class OnnxExportCommand {
             for (Path f : files) {
                 w.printf("  %s%n", f.getFileName());
             }
-            w.printf("decode on ONNX Runtime: manyfold generate %s --engine onnxruntime ...%n", source);
+            w.printf("decode it on ONNX Runtime: manyfold generate %s --prompt TEXT (or the run with --engine onnxruntime)%n", out);
             return 0;
         }
         if (exit != null) {
