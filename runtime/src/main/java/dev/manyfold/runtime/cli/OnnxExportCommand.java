@@ -69,7 +69,7 @@ final class OnnxExportCommand {
             return 0;
         }
         if (exit != null) {
-            throw new IllegalArgumentException("--exit is for language models; a " + p.model().family() + " sub-model is chosen with --sub-model");
+            sub = sub.with(dev.manyfold.runtime.model.Model.DEPTH, exit);
         }
         byte[] model = ClassifierGraphs.build(p.model(), sub, source.toAbsolutePath().toString());
         try {

@@ -12,9 +12,12 @@ import java.util.List;
  * and every matrix transposed to {@code [in, out]} so that a projection is {@code x · W}.
  */
 public final class LlamaWeights {
-    /** One layer: {@code heads}/{@code kvHeads} honour per-layer pruning. */
-    public record Layer(int heads, int kvHeads, float[] attnNorm, float[] qkv, float[] out, float[] mlpNorm, float[] gateUp,
-            float[] down) {
+    /**
+     * One layer: {@code heads}/{@code kvHeads} honour per-layer pruning; {@code qkvBias}
+     * ({@code [2·width]}, laid out like {@code qkv}'s columns) is null without q/k/v biases.
+     */
+    public record Layer(int heads, int kvHeads, float[] attnNorm, float[] qkv, float[] qkvBias, float[] out, float[] mlpNorm,
+            float[] gateUp, float[] down) {
         /** Width of {@code [q | k | v]}: {@code (heads + 2·kvHeads)·headDim}. */
         public int width(int headDim) {
             return (heads + 2 * kvHeads) * headDim;
@@ -70,11 +73,21 @@ public final class LlamaWeights {
             float[] wv = weight(m, tmp, l + ".attn.v_proj", kd, dim);
             float[] rows = concat(wq, wk, wv, rotateHalf(wq, h, dim), rotateHalf(wk, kvh, dim), new float[kd * dim]);
             float[] qkv = transpose(rows, 2 * (qd + 2 * kd), dim);
+            float[] bias = null;
+            if (m.qkvBias()) {
+                float[] bq = p.get(l + ".attn.q_proj.bias").toFloatArray();
+                for (int j = 0; j < bq.length; j++) {
+                    bq[j] *= scale;
+                }
+                float[] bk = p.get(l + ".attn.k_proj.bias").toFloatArray();
+                bias = concat(bq, bk, p.get(l + ".attn.v_proj.bias").toFloatArray(), rotateHalf(bq, h, 1), rotateHalf(bk, kvh, 1),
+                        new float[kd]);
+            }
             float[] out = transpose(weight(m, tmp, l + ".attn.o_proj", dim, qd), dim, qd);
             float[] gu = transpose(concat(weight(m, tmp, l + ".mlp.gate_proj", ffn, dim), weight(m, tmp, l + ".mlp.up_proj", ffn, dim)),
                     2 * ffn, dim);
             float[] down = transpose(weight(m, tmp, l + ".mlp.down_proj", dim, ffn), dim, ffn);
-            built[i] = new Layer(h, kvh, p.get(l + ".attn_norm.weight").toFloatArray(), qkv, out,
+            built[i] = new Layer(h, kvh, p.get(l + ".attn_norm.weight").toFloatArray(), qkv, bias, out,
                     p.get(l + ".mlp_norm.weight").toFloatArray(), gu, down);
         }
         this.layers = List.of(built);

@@ -68,6 +68,9 @@ public final class LlamaGraphs {
                 String pv = g.input("past_value_" + i, OnnxGraph.FLOAT, (long) kvh, "past", (long) hd);
                 String a = norm(g, x, "attn_norm_" + i, layer.attnNorm());
                 String proj = g.op("MatMul", a, g.weight("qkv_" + i, layer.qkv(), d, 2L * width));
+                if (layer.qkvBias() != null) { // Qwen2's q/k/v biases, laid out like the projection's columns
+                    proj = g.op("Add", proj, g.weight("qkv_bias_" + i, layer.qkvBias(), 2L * width));
+                }
                 String roped = g.op("ReduceSum", List.of(Attr.of("keepdims", 0L)),
                         g.op("Mul", g.op("Reshape", proj, g.longs("shape_n2w_" + width, -1, 2, width)), table), g.longs("axis1", 1));
                 String[] qkv = g.ops("Split", 3, List.of(Attr.of("axis", 1L)), roped,

@@ -22,6 +22,10 @@ class OrtEngineParityTest {
     static final LlamaModel.Config PRUNED = new LlamaModel.Config(41, 32, 3, 4, 4, 8, 48, 40, false, 10000, 1e-5, 40, List.of(),
             List.of(4, 2, 4));
 
+    /** Qwen2-style q/k/v biases. */
+    static final LlamaModel.Config BIASED = new LlamaModel.Config(41, 32, 3, 4, 2, 8, 48, 40, false, 10000, 1e-5, 40, List.of(),
+            List.of(), true);
+
     @TempDir
     Path dir;
 
@@ -33,7 +37,9 @@ class OrtEngineParityTest {
         LlamaModel model = new LlamaModel(new ParameterStore(m, 11), config);
         // Larger weights than the init so logits are far from uniform and differences show.
         model.parameters().all().forEach((name, a) -> {
-            if (!name.contains("norm")) {
+            if (name.endsWith(".bias")) {
+                a.addi(m.randomUniform(-1f, 1f, a.getShape()));
+            } else if (!name.contains("norm")) {
                 a.muli(8);
             } else {
                 a.addi(m.randomUniform(-0.5f, 0.5f, a.getShape()));
@@ -44,10 +50,10 @@ class OrtEngineParityTest {
     }
 
     @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"gqa", "per-layer-heads"})
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"gqa", "per-layer-heads", "qkv-bias"})
     void everyExitsLogitsMatchTheDjlSessionWithin1e4AtEveryPosition(String variant) throws Exception {
         try (NDManager m = NDManager.newBaseManager()) {
-            LlamaModel model = model(m, variant.equals("gqa") ? CONFIG : PRUNED);
+            LlamaModel model = model(m, variant.equals("gqa") ? CONFIG : variant.equals("qkv-bias") ? BIASED : PRUNED);
             Path checkpoint = Files.writeString(dir.resolve("checkpoint-1.safetensors"), "stand-in");
             try (OrtLanguageModel ort = (OrtLanguageModel) Engines.on(model, checkpoint, "bytes", Engines.ONNXRUNTIME)) {
                 int[] prompt = {3, 1, 4, 1, 5, 9, 2, 6};
