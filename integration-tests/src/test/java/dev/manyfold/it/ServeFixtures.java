@@ -40,8 +40,25 @@ final class ServeFixtures {
 
     private ServeFixtures() {}
 
-    /** Trains the tiny model into {@code dir/run}; the served model id is {@code run}. */
-    static Path train(Path dir) throws IOException {
+    private static Path trained;
+
+    /** The tiny model trained once per test JVM into a temporary {@code run} directory (removed at exit); served as {@code run}. */
+    static synchronized Path trained() throws IOException {
+        if (trained == null) {
+            Path dir = Files.createTempDirectory("manyfold-serve-it");
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try (java.util.stream.Stream<Path> files = Files.walk(dir)) {
+                    files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+                } catch (IOException e) {
+                    // best effort
+                }
+            }));
+            trained = train(dir);
+        }
+        return trained;
+    }
+
+    private static Path train(Path dir) throws IOException {
         Path recipe = Files.writeString(dir.resolve("tiny-soft.yaml"), TINY_SOFT);
         Path run = dir.resolve("run");
         Cli.Result r = Cli.run("train", recipe.toString(), "--run-dir", run.toString());

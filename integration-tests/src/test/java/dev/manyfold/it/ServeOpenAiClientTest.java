@@ -28,14 +28,10 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** {@code manyfold serve} called through the official OpenAI Java SDK, as its users will call it. */
 class ServeOpenAiClientTest {
     private static final String KEY = "test-key";
-
-    @TempDir
-    static Path dir;
 
     static Manyfold host;
     static ServedModel served;
@@ -44,7 +40,7 @@ class ServeOpenAiClientTest {
 
     @BeforeAll
     static void start() throws Exception {
-        Path run = ServeFixtures.train(dir);
+        Path run = ServeFixtures.trained();
         host = ServeFixtures.host();
         served = ServeFixtures.load(host, run);
         server = ManyfoldServer.start(served, ServeOptions.loopback().withConcurrency(2, 8).withApiKey(KEY));

@@ -26,13 +26,9 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** {@code manyfold serve}'s HTTP API on loopback, in-process, over a briefly trained tiny SoFT model with exits 2 and 4. */
 class ServeTest {
-    @TempDir
-    static Path dir;
-
     static Manyfold host;
     static ServedModel served;
     static ManyfoldServer server;
@@ -40,7 +36,7 @@ class ServeTest {
 
     @BeforeAll
     static void start() throws Exception {
-        Path run = ServeFixtures.train(dir);
+        Path run = ServeFixtures.trained();
         host = ServeFixtures.host();
         served = ServeFixtures.load(host, run);
         server = ManyfoldServer.start(served, ServeOptions.loopback().withConcurrency(4, 16));
