@@ -67,6 +67,9 @@ class ServeOpenAiClientTest {
     @Test
     void theModelListNamesEachBudget() {
         assertThat(client.models().list().data()).extracting(Model::id).containsExactly("run", "run:exit-2");
+        assertThat(client.models().retrieve("run:exit-2").id()).isEqualTo("run:exit-2");
+        assertThat(catchThrowableOfType(NotFoundException.class, () -> client.models().retrieve("run:exit-4")).code())
+                .contains("model_not_found");
     }
 
     @Test

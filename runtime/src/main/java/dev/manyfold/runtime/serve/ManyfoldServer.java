@@ -42,14 +42,15 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Routes: {@code POST /v1/completions}, {@code POST /v1/chat/completions} (both with
  * {@code stream: true} as server-sent events ending in {@code data: [DONE]}),
- * {@code GET /v1/models}, {@code GET /health}, {@code GET /metrics} (Prometheus text) and the
+ * {@code GET /v1/models} (and {@code /v1/models/{id}}), {@code GET /health}, {@code GET /metrics} (Prometheus text) and the
  * playground page at {@code /}. Up to {@code maxConcurrency} decodes run at once, up to
  * {@code maxQueue} more wait, and the rest are answered 429. A streaming client that
  * disconnects cancels its decode at the next token.
  */
 public final class ManyfoldServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ManyfoldServer.class);
-    private static final Set<String> ROUTES = Set.of("/", "/health", "/metrics", "/v1/models", "/v1/completions", "/v1/chat/completions");
+    private static final Set<String> ROUTES = Set.of("/", "/health", "/metrics", "/v1/models", "/v1/models/{id}", "/v1/completions",
+            "/v1/chat/completions");
 
     private final ServedModel served;
     private final ServeOptions options;
@@ -84,11 +85,20 @@ public final class ManyfoldServer implements AutoCloseable {
             config.jetty.defaultHost = options.host();
         });
         app.before(this::admit);
-        app.after(ctx -> metrics.request(ROUTES.contains(ctx.path()) ? ctx.path() : "other", ctx.statusCode()));
+        app.after(ctx -> metrics.request(ROUTES.contains(ctx.path()) ? ctx.path()
+                : ctx.path().startsWith("/v1/models/") ? "/v1/models/{id}" : "other", ctx.statusCode()));
         app.get("/health", ctx -> ctx.json(Map.of("status", "ok", "model", served.id())));
         app.get("/", ctx -> ctx.html(playground));
         app.get("/metrics", ctx -> ctx.contentType(metrics.contentType()).result(metrics.scrape()));
         app.get("/v1/models", ctx -> send(ctx, 200, models()));
+        app.get("/v1/models/{id}", ctx -> {
+            Budgets.exitOf(served, ctx.pathParam("id"));
+            for (JsonNode m : models().get("data")) {
+                if (m.get("id").asText().equals(ctx.pathParam("id"))) {
+                    send(ctx, 200, m);
+                }
+            }
+        });
         app.post("/v1/completions", ctx -> complete(ctx, false));
         app.post("/v1/chat/completions", ctx -> complete(ctx, true));
         app.exception(ApiError.class, (e, ctx) -> send(ctx, e.status(), e.body(json)));
