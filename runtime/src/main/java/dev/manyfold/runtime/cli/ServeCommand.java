@@ -1,7 +1,7 @@
 package dev.manyfold.runtime.cli;
 
 import dev.manyfold.runtime.host.Manyfold;
-import dev.manyfold.runtime.serve.Engines;
+import dev.manyfold.runtime.serve.RunModelLoader;
 import dev.manyfold.runtime.serve.ManyfoldServer;
 import dev.manyfold.runtime.serve.ServeOptions;
 import dev.manyfold.runtime.serve.ServedModel;
@@ -10,7 +10,9 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -22,6 +24,9 @@ import picocli.CommandLine.Spec;
 @Command(name = "serve", description = "Serve a run over an OpenAI-compatible HTTP API; each request picks its budget (RUN:exit-N, or"
         + " the manyfold field's decoder and settings) from the one set of weights.")
 final class ServeCommand implements Callable<Integer> {
+    /** The engines --engine accepts: how each opens a run's language model. */
+    private static final Map<String, RunModelLoader.Opener> ENGINES = new TreeMap<>(Map.of("pytorch", RunModelLoader.PYTORCH));
+
     @ParentCommand
     Main main;
 
@@ -73,7 +78,7 @@ final class ServeCommand implements Callable<Integer> {
                 Duration.ofSeconds(Math.max(0, shutdownTimeout)));
         String id = modelName != null ? modelName : defaultId(path);
         try (Manyfold host = main.host()) {
-            ServedModel served = Engines.get(engine).load(host, path, id);
+            ServedModel served = RunModelLoader.load(host, path, id, opener());
             try (AutoCloseable resources = served.resources()) {
                 ManyfoldServer server = ManyfoldServer.start(served, options);
                 Thread hook = new Thread(server::shutdown, "manyfold-serve-shutdown");
@@ -85,6 +90,14 @@ final class ServeCommand implements Callable<Integer> {
                 return 0;
             }
         }
+    }
+
+    private RunModelLoader.Opener opener() {
+        RunModelLoader.Opener opener = ENGINES.get(engine);
+        if (opener == null) {
+            throw new IllegalArgumentException("--engine: unknown engine \"" + engine + "\" (accepted: one of " + ENGINES.keySet() + ")");
+        }
+        return opener;
     }
 
     private Optional<String> apiKey() throws IOException {

@@ -14,20 +14,39 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-/** Loads a run directory or checkpoint on the host's PyTorch engine (the model core). */
+/**
+ * Loads a run directory or checkpoint for serving: its recipe, tokenizer and the host's
+ * decoders, with the language model opened on an engine by an {@link Opener}.
+ */
 public final class RunModelLoader {
+    /** Opens a prepared run's language model on one engine; a model that is {@link AutoCloseable} is closed with the server's model. */
+    @FunctionalInterface
+    public interface Opener {
+        LanguageModel open(TrainJob.Prepared p, Path path);
+    }
+
+    /** The model core on DJL's PyTorch engine: the loaded model itself. */
+    public static final Opener PYTORCH = (p, path) -> {
+        if (!(p.model() instanceof LanguageModel model)) {
+            throw new IllegalArgumentException(path + " holds a " + p.model().family() + " model; serve needs a language model (family llama)");
+        }
+        return model;
+    };
+
     private RunModelLoader() {}
 
-    /** Loads the run's latest checkpoint with its recipe, tokenizer and the host's decoders. */
+    /** Loads the run's latest checkpoint on PyTorch. */
     public static ServedModel load(Manyfold host, Path path, String id) {
+        return load(host, path, id, PYTORCH);
+    }
+
+    /** Loads the run's latest checkpoint with its recipe and tokenizer, the model opened by {@code opener}. */
+    public static ServedModel load(Manyfold host, Path path, String id, Opener opener) {
         TrainJob.Prepared p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()));
         try {
-            if (!(p.model() instanceof LanguageModel model)) {
-                throw new IllegalArgumentException(path + " holds a " + p.model().family()
-                        + " model; serve needs a language model (family llama)");
-            }
             Tokenizer tokenizer = p.data().tokenizer().orElseThrow(() -> new IllegalArgumentException(
                     path + " was trained on " + p.data().describe() + ", which has no tokenizer; serve needs text data"));
+            LanguageModel model = opener.open(p, path);
             ServedModel.Decoders decoders = new ServedModel.Decoders() {
                 @Override
                 public List<String> names() {
@@ -40,8 +59,14 @@ public final class RunModelLoader {
                 }
             };
             return new ServedModel(id, model, tokenizer, decoders, () -> {
-                tokenizer.close();
-                p.close();
+                try {
+                    if (model instanceof AutoCloseable closeable && model != p.model()) {
+                        closeable.close();
+                    }
+                } finally {
+                    tokenizer.close();
+                    p.close();
+                }
             });
         } catch (RuntimeException e) {
             p.close();
