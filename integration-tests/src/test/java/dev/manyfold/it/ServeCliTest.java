@@ -80,6 +80,12 @@ class ServeCliTest {
         assertThat(key.exit()).as(key.describe()).isEqualTo(2);
         assertThat(key.err()).contains("--api-key-file").contains("no such file");
 
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Cli.Result port = Cli.run("serve", run.toString(), "--port", Integer.toString(taken.getLocalPort()));
+            assertThat(port.exit()).as(port.describe()).isEqualTo(2);
+            assertThat(port.err()).contains("--port " + taken.getLocalPort() + ": cannot listen on 127.0.0.1").doesNotContain("\tat ");
+        }
+
         Cli.Result concurrency = Cli.run("serve", run.toString(), "--port", "0", "--max-concurrency", "0");
         assertThat(concurrency.exit()).as(concurrency.describe()).isEqualTo(2);
         assertThat(concurrency.err()).contains("--max-concurrency must be >= 1");

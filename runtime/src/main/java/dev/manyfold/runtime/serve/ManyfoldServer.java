@@ -112,10 +112,20 @@ public final class ManyfoldServer implements AutoCloseable {
         });
     }
 
-    /** Starts a server; it listens when this returns. */
+    /**
+     * Starts a server; it listens when this returns.
+     *
+     * @throws IllegalArgumentException when the address cannot be bound (port in use, unknown host)
+     */
     public static ManyfoldServer start(ServedModel served, ServeOptions options) {
         ManyfoldServer server = new ManyfoldServer(served, options);
-        server.app.start(options.host(), options.port());
+        try {
+            server.app.start(options.host(), options.port());
+        } catch (io.javalin.util.JavalinBindException e) {
+            server.pool.shutdownNow();
+            throw new IllegalArgumentException("--port " + options.port() + ": cannot listen on " + options.host() + ":" + options.port()
+                    + " (" + e.getMessage() + ")", e);
+        }
         return server;
     }
 
