@@ -234,7 +234,8 @@ public final class InstructionData implements TrainingData {
         List<Integer> tokens = new ArrayList<>();
         List<Boolean> trained = new ArrayList<>();
         for (Segment s : segments) {
-            for (int t : tokenizer.encode(s.text())) {
+            // Only the first segment starts the sequence (a beginning-of-sequence token, where the tokenizer has one).
+            for (int t : tokens.isEmpty() ? tokenizer.encode(s.text()) : tokenizer.encodePart(s.text())) {
                 tokens.add(t);
                 trained.add(s.trained());
             }
