@@ -37,7 +37,7 @@ class OnnxCliTest {
         export = dir.resolve("export");
         Cli.Result e = Cli.run("export", run.toString(), "--format", "onnx", "-o", export.toString());
         assertThat(e.exit()).as(e.describe()).isZero();
-        assertThat(e.out()).contains("exported 11 ONNX graphs (exits [2, 4])").contains("tokens_0_2_logits_hidden_step.onnx")
+        assertThat(e.out()).contains("exported 12 ONNX graphs (exits [2, 4])").contains("tokens_0_2_logits_hidden_step.onnx")
                 .contains("hidden_2_4_logits_any.onnx");
     }
 
