@@ -87,6 +87,19 @@ class OnnxCliTest {
     }
 
     @Test
+    void evalOnOnnxRuntimePrintsTheSameLossAndAccuracyTableAsPytorch() {
+        Cli.Result pytorch = Cli.run("eval", run.toString(), "--batches", "2", "--no-exits", "--out", dir.resolve("eval-pt").toString());
+        Cli.Result ort = Cli.run("eval", run.toString(), "--batches", "2", "--no-exits", "--engine", "onnxruntime", "--out",
+                dir.resolve("eval-ort").toString());
+        assertThat(pytorch.exit()).as(pytorch.describe()).isZero();
+        assertThat(ort.exit()).as(ort.describe()).isZero();
+        java.util.function.Function<String, java.util.List<String>> rows = out -> out.lines()
+                .filter(l -> l.startsWith("full ") || l.startsWith("depth=")).toList();
+        assertThat(rows.apply(ort.out())).hasSize(2).containsExactlyElementsOf(rows.apply(pytorch.out()));
+        assertThat(ort.out()).contains("engine: onnxruntime");
+    }
+
+    @Test
     void anUnknownEngineIsRefusedWithExitCode2() {
         Cli.Result r = Cli.run("generate", run.toString(), "--engine", "tensorflow", "--prompt", "Unix");
         assertThat(r.exit()).as(r.describe()).isEqualTo(2);

@@ -184,6 +184,14 @@ final class OrtInferenceSession implements InferenceSession {
         }
     }
 
+    /** Logits {@code [n·V]} of every position of {@code tokens} at exit {@code to}, from an empty cache (teacher-forced evaluation). */
+    float[] prefillLogits(int[] tokens, int to) {
+        checkPositions(0, tokens.length);
+        try (Outputs o = exec(new GraphKey(0, to, true, true, false, false), tokensTensor(tokens), 0, tokens.length)) {
+            return o.floats("logits");
+        }
+    }
+
     private float[] headLogits(float[] hidden, int n) {
         try (Outputs o = exec(new GraphKey(0, 0, false, true, false, false), hiddenTensor(hidden, n), 0, n)) {
             return o.floats("logits");
