@@ -141,100 +141,98 @@ final class BenchDecodeCommand implements Callable<Integer> {
 
     private int compare(Manyfold host, TrainJob.Prepared p, LanguageModel model, List<DecoderSpecs.Spec> decoderSpecs, List<String> engineNames,
             List<EngineChoice.Opened> opened, PrintWriter out) {
-        {
-            // One row per decoder and engine; with several engines the rows are labelled LABEL@ENGINE.
-            List<Decoder> created = new ArrayList<>();
-            List<LanguageModel> models = new ArrayList<>();
-            List<DecoderSpecs.Spec> specs = new ArrayList<>();
-            for (int e = 0; e < engineNames.size(); e++) {
-                for (DecoderSpecs.Spec s : decoderSpecs) {
-                    created.add(DecoderSpecs.create(host, p, s, out));
-                    models.add(opened.get(e).model());
-                    specs.add(engineNames.size() == 1 ? s
-                            : new DecoderSpecs.Spec(s.label() + "@" + engineNames.get(e), s.type(), s.settings(), s.path()));
-                }
+        // One row per decoder and engine; with several engines the rows are labelled LABEL@ENGINE.
+        List<Decoder> created = new ArrayList<>();
+        List<LanguageModel> models = new ArrayList<>();
+        List<DecoderSpecs.Spec> specs = new ArrayList<>();
+        for (int e = 0; e < engineNames.size(); e++) {
+            for (DecoderSpecs.Spec s : decoderSpecs) {
+                created.add(DecoderSpecs.create(host, p, s, out));
+                models.add(opened.get(e).model());
+                specs.add(engineNames.size() == 1 ? s
+                        : new DecoderSpecs.Spec(s.label() + "@" + engineNames.get(e), s.type(), s.settings(), s.path()));
             }
-            List<int[]> promptList = prompts(p, model);
-            out.printf(Locale.ROOT, "model %s: %d layers, trained exits %s, context %d, vocabulary %d%n", path, model.layers(), model.exits(),
-                    model.contextLength(), model.vocabularySize());
-            out.printf(Locale.ROOT, "%d prompts of %d tokens from the validation text, %d new tokens each (fewer on EOS), %d warm-up, %d pass(es)%n",
-                    promptList.size(), promptTokens, maxNewTokens, warmup, repeat);
-            for (int i = 0; i < Math.min(warmup, promptList.size()); i++) {
-                for (int d = 0; d < created.size(); d++) {
-                    created.get(d).generate(models.get(d), promptList.get(i), maxNewTokens, t -> { });
-                }
-            }
-            List<Totals> totals = new ArrayList<>();
-            specs.forEach(s -> totals.add(new Totals()));
-            for (int r = 0; r < repeat; r++) {
-                for (int i = 0; i < promptList.size(); i++) {
-                    // Rotate the order per prompt so no decoder always runs first (or after the same one).
-                    for (int j = 0; j < created.size(); j++) {
-                        int d = (i + j) % created.size();
-                        long c0 = threadCpuNanos();
-                        long t0 = System.nanoTime();
-                        Generation g = created.get(d).generate(models.get(d), promptList.get(i), maxNewTokens, t -> { });
-                        double seconds = (System.nanoTime() - t0) / 1e9;
-                        totals.get(d).cpuSeconds += (threadCpuNanos() - c0) / 1e9;
-                        totals.get(d).add(g, seconds);
-                        if (r == 0) {
-                            totals.get(d).outputs.add(g.tokens());
-                        }
-                    }
-                }
-            }
-            int baseline = baselineIndex(specs);
-            int perEngine = decoderSpecs.size();
-            for (int row = 0; row < totals.size(); row++) {
-                Totals t = totals.get(row);
-                // Identical to the baseline decoder on the same engine (engines may differ in float rounding).
-                Totals reference = totals.get(row / perEngine * perEngine + baselineIndex(decoderSpecs));
-                for (int i = 0; i < t.outputs.size(); i++) {
-                    t.compared++;
-                    if (Arrays.equals(t.outputs.get(i), reference.outputs.get(i))) {
-                        t.identical++;
-                    }
-                }
-            }
-            boolean mismatch = report(out, specs, totals, baseline);
-            if (engineNames.size() > 1) {
-                out.printf(Locale.ROOT, "engines: %s; identical: equal to %s on the same engine%n", engineNames,
-                        decoderSpecs.get(baselineIndex(decoderSpecs)).label());
-                int greedy = baselineIndex(decoderSpecs);
-                for (int e = 0; e < engineNames.size(); e++) {
-                    for (int d = 0; d < perEngine; d++) {
-                        int row = e * perEngine + d;
-                        int engineGreedy = e * perEngine + greedy;
-                        out.printf(Locale.ROOT, "  %s: %.2fx %s (CPU per token %.2fx), %.2fx %s%n", specs.get(row).label(),
-                                totals.get(row).tokensPerSecond() / totals.get(d).tokensPerSecond(), specs.get(d).label(),
-                                (totals.get(d).cpuSeconds / totals.get(d).tokens) / (totals.get(row).cpuSeconds / totals.get(row).tokens),
-                                totals.get(row).tokensPerSecond() / totals.get(engineGreedy).tokensPerSecond(), specs.get(engineGreedy).label());
-                    }
-                }
-                out.printf(Locale.ROOT, "  load average %s%n", loadAverage());
-            }
-            if (evalBatches > 0 && p.model() instanceof LlamaModel llama) {
-                out.print("exits, teacher-forced on the validation text: loss / top-1 agreement with the full model:");
-                for (EarlyExitLoss.ExitRow e : EarlyExitLoss.exits(llama, p.data().validation(evalBatches))) {
-                    out.printf(Locale.ROOT, "  %d: %.4f / %.3f", e.exit(), e.loss(), e.agreement());
-                }
-                out.println();
-                for (int i = 0; i < specs.size(); i++) {
-                    if (specs.get(i).type().equals("early-exit")) {
-                        TreeMap<Integer, Double> thresholds = EarlyExitLoss.thresholds(specs.get(i).settings(), specs.get(i).path());
-                        EarlyExitLoss.Result e = EarlyExitLoss.evaluate(llama, p.data().validation(evalBatches), thresholds);
-                        out.printf(Locale.ROOT, "%s: teacher-forced validation loss over %,d positions: full %.4f, early exit %.4f (%+.2f%%),"
-                                + " mean exit depth %.2f, thresholds %s%n", specs.get(i).label(), e.positions(), e.fullLoss(), e.exitLoss(),
-                                100 * e.increase(), e.meanDepth(), thresholds);
-                    }
-                }
-            }
-            if (mismatch) {
-                out.println("FAILED: a greedy-equivalent decoder produced output different from the baseline");
-                return 1;
-            }
-            return 0;
         }
+        List<int[]> promptList = prompts(p, model);
+        out.printf(Locale.ROOT, "model %s: %d layers, trained exits %s, context %d, vocabulary %d%n", path, model.layers(), model.exits(),
+                model.contextLength(), model.vocabularySize());
+        out.printf(Locale.ROOT, "%d prompts of %d tokens from the validation text, %d new tokens each (fewer on EOS), %d warm-up, %d pass(es)%n",
+                promptList.size(), promptTokens, maxNewTokens, warmup, repeat);
+        for (int i = 0; i < Math.min(warmup, promptList.size()); i++) {
+            for (int d = 0; d < created.size(); d++) {
+                created.get(d).generate(models.get(d), promptList.get(i), maxNewTokens, t -> { });
+            }
+        }
+        List<Totals> totals = new ArrayList<>();
+        specs.forEach(s -> totals.add(new Totals()));
+        for (int r = 0; r < repeat; r++) {
+            for (int i = 0; i < promptList.size(); i++) {
+                // Rotate the order per prompt so no decoder always runs first (or after the same one).
+                for (int j = 0; j < created.size(); j++) {
+                    int d = (i + j) % created.size();
+                    long c0 = threadCpuNanos();
+                    long t0 = System.nanoTime();
+                    Generation g = created.get(d).generate(models.get(d), promptList.get(i), maxNewTokens, t -> { });
+                    double seconds = (System.nanoTime() - t0) / 1e9;
+                    totals.get(d).cpuSeconds += (threadCpuNanos() - c0) / 1e9;
+                    totals.get(d).add(g, seconds);
+                    if (r == 0) {
+                        totals.get(d).outputs.add(g.tokens());
+                    }
+                }
+            }
+        }
+        int baseline = baselineIndex(specs);
+        int perEngine = decoderSpecs.size();
+        for (int row = 0; row < totals.size(); row++) {
+            Totals t = totals.get(row);
+            // Identical to the baseline decoder on the same engine (engines may differ in float rounding).
+            Totals reference = totals.get(row / perEngine * perEngine + baselineIndex(decoderSpecs));
+            for (int i = 0; i < t.outputs.size(); i++) {
+                t.compared++;
+                if (Arrays.equals(t.outputs.get(i), reference.outputs.get(i))) {
+                    t.identical++;
+                }
+            }
+        }
+        boolean mismatch = report(out, specs, totals, baseline);
+        if (engineNames.size() > 1) {
+            out.printf(Locale.ROOT, "engines: %s; identical: equal to %s on the same engine%n", engineNames,
+                    decoderSpecs.get(baselineIndex(decoderSpecs)).label());
+            int greedy = baselineIndex(decoderSpecs);
+            for (int e = 0; e < engineNames.size(); e++) {
+                for (int d = 0; d < perEngine; d++) {
+                    int row = e * perEngine + d;
+                    int engineGreedy = e * perEngine + greedy;
+                    out.printf(Locale.ROOT, "  %s: %.2fx %s (CPU per token %.2fx), %.2fx %s%n", specs.get(row).label(),
+                            totals.get(row).tokensPerSecond() / totals.get(d).tokensPerSecond(), specs.get(d).label(),
+                            (totals.get(d).cpuSeconds / totals.get(d).tokens) / (totals.get(row).cpuSeconds / totals.get(row).tokens),
+                            totals.get(row).tokensPerSecond() / totals.get(engineGreedy).tokensPerSecond(), specs.get(engineGreedy).label());
+                }
+            }
+            out.printf(Locale.ROOT, "  load average %s%n", loadAverage());
+        }
+        if (evalBatches > 0 && p.model() instanceof LlamaModel llama) {
+            out.print("exits, teacher-forced on the validation text: loss / top-1 agreement with the full model:");
+            for (EarlyExitLoss.ExitRow e : EarlyExitLoss.exits(llama, p.data().validation(evalBatches))) {
+                out.printf(Locale.ROOT, "  %d: %.4f / %.3f", e.exit(), e.loss(), e.agreement());
+            }
+            out.println();
+            for (int i = 0; i < specs.size(); i++) {
+                if (specs.get(i).type().equals("early-exit")) {
+                    TreeMap<Integer, Double> thresholds = EarlyExitLoss.thresholds(specs.get(i).settings(), specs.get(i).path());
+                    EarlyExitLoss.Result e = EarlyExitLoss.evaluate(llama, p.data().validation(evalBatches), thresholds);
+                    out.printf(Locale.ROOT, "%s: teacher-forced validation loss over %,d positions: full %.4f, early exit %.4f (%+.2f%%),"
+                            + " mean exit depth %.2f, thresholds %s%n", specs.get(i).label(), e.positions(), e.fullLoss(), e.exitLoss(),
+                            100 * e.increase(), e.meanDepth(), thresholds);
+                }
+            }
+        }
+        if (mismatch) {
+            out.println("FAILED: a greedy-equivalent decoder produced output different from the baseline");
+            return 1;
+        }
+        return 0;
     }
 
     private List<DecoderSpecs.Spec> specs() {
