@@ -25,7 +25,9 @@ import picocli.CommandLine.Spec;
         + " the manyfold field's decoder and settings) from the one set of weights.")
 final class ServeCommand implements Callable<Integer> {
     /** The engines --engine accepts: how each opens a run's language model. */
-    private static final Map<String, RunModelLoader.Opener> ENGINES = new TreeMap<>(Map.of("pytorch", RunModelLoader.PYTORCH));
+    private static final Map<String, RunModelLoader.Opener> ENGINES = new TreeMap<>(Map.of("pytorch", RunModelLoader.PYTORCH,
+            dev.manyfold.runtime.onnx.Engines.ONNXRUNTIME, (p, path) -> EngineChoice.open(p, path,
+                    dev.manyfold.runtime.onnx.Engines.ONNXRUNTIME).model()));
 
     @ParentCommand
     Main main;
