@@ -17,13 +17,20 @@ import java.util.Map;
  * @param decoders creates decoders from a request's settings
  * @param resources released when the server closes (the engine's weights, the tokenizer)
  */
-public record ServedModel(String id, LanguageModel model, Tokenizer tokenizer, Decoders decoders, AutoCloseable resources) {
+public record ServedModel(String id, LanguageModel model, Tokenizer tokenizer, Decoders decoders, AutoCloseable resources)
+        implements AutoCloseable {
     public ServedModel {
         requireNonNull(id, "id is null");
         requireNonNull(model, "model is null");
         requireNonNull(tokenizer, "tokenizer is null");
         requireNonNull(decoders, "decoders is null");
         requireNonNull(resources, "resources is null");
+    }
+
+    /** Releases the resources. */
+    @Override
+    public void close() throws Exception {
+        resources.close();
     }
 
     /** Creates decoders exactly as a recipe's {@code decode} section or {@code --set} would. */
