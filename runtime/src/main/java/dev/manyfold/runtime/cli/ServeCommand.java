@@ -108,7 +108,7 @@ final class ServeCommand implements Callable<Integer> {
         OrtLanguageModel model = Engines.open(path);
         try {
             Tokenizer tokenizer = EngineChoice.tokenizer(model, path);
-            return new ServedModel(id, model, tokenizer, RunModelLoader.decoders(host, new HostContext(0, Optional.empty(), Path.of("."),
+            return new ServedModel(id, model, tokenizer, RunModelLoader.PLAIN_CHAT, RunModelLoader.decoders(host, new HostContext(0, Optional.empty(), Path.of("."),
                     line -> {})), () -> {
                         try {
                             tokenizer.close();

@@ -49,7 +49,7 @@ public final class RunModelLoader {
             LanguageModel model = opener.open(p, path);
             ServedModel.Decoders decoders = decoders(host, new HostContext(p.config().seed(), Optional.of(p.model().shape()), Path.of("."),
                     line -> {}, p.recipe().asMap()));
-            return new ServedModel(id, model, tokenizer, decoders, () -> {
+            return new ServedModel(id, model, tokenizer, ChatPrompt.templateOf(p.recipe().asMap()), decoders, () -> {
                 try {
                     if (model instanceof AutoCloseable closeable && model != p.model()) {
                         closeable.close();
@@ -64,6 +64,9 @@ public final class RunModelLoader {
             throw e;
         }
     }
+
+    /** The chat template of models that carry no recipe (exports): {@code role: content} lines. */
+    public static final String PLAIN_CHAT = ChatPrompt.PLAIN;
 
     /** The host's decoders, created in {@code context} as the recipe validator would create a {@code decode} section. */
     public static ServedModel.Decoders decoders(Manyfold host, HostContext context) {
