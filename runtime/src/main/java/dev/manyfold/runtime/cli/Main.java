@@ -53,15 +53,20 @@ public final class Main implements Runnable {
         System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
+    /** The exit code of a command that threw {@code e}: {@link #BAD_INPUT} for refused input, 1 otherwise. */
+    public static int exitCode(Throwable e) {
+        return e instanceof ConfigException || e instanceof IllegalArgumentException
+                || e instanceof dev.manyfold.runtime.checkpoint.CheckpointException
+                || e instanceof dev.manyfold.runtime.data.DataException ? BAD_INPUT : 1;
+    }
+
     /** Runs the CLI with the given streams; returns the exit code. */
     public static int execute(String[] args, PrintWriter out, PrintWriter err) {
         CommandLine cli = new CommandLine(new Main());
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            if (e instanceof ConfigException || e instanceof IllegalArgumentException
-                    || e instanceof dev.manyfold.runtime.checkpoint.CheckpointException
-                    || e instanceof dev.manyfold.runtime.data.DataException) {
+            if (exitCode(e) == BAD_INPUT) {
                 commandLine.getErr().println("error: " + e.getMessage());
                 return BAD_INPUT;
             }

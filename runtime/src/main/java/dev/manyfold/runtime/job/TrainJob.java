@@ -80,15 +80,8 @@ public final class TrainJob {
     private static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out, boolean initialise, Checkpoint base,
             Path workDirectory) {
         requireNonNull(host, "host is null");
-        Settings trainSection = recipe.section("train");
-        if (!recipe.asMap().containsKey("train")) {
-            throw new ConfigException("train", "required section is missing", "a train section such as { steps: 1000 }");
-        }
-        TrainConfig config = TrainConfig.from(trainSection);
-        trainSection.rejectUnknown();
-        if (!recipe.asMap().containsKey("model")) {
-            throw new ConfigException("model", "required section is missing", "a model section such as { family: mlp }");
-        }
+        // Every check validate makes, in the same order and with the same messages, before data is read.
+        TrainConfig config = check(host, recipe, workDirectory, initialise).config();
         TrainingData data = DataSources.open(recipe.section("data"), config);
         NDManager manager = NDManager.newBaseManager();
         try {
@@ -121,6 +114,80 @@ public final class TrainJob {
         } catch (RuntimeException e) {
             manager.close();
             throw e;
+        }
+    }
+
+    /** What the checks before training found. */
+    public record Checked(TrainConfig config, dev.manyfold.api.ModelShape shape, RecipeValidator.Components components,
+            long parameters) {}
+
+    /**
+     * Every check {@code train} makes before its first step, without reading data or
+     * building weights: the train and model sections, the data source (files exist, are
+     * regular and within their size caps; the tokenizer), the model's shape (built without
+     * weights), every plugin section against that shape, adapter and mask targets, the
+     * {@code train.trainable} globs, {@code train.init} (header and shapes), the default
+     * objective, and whether training fits in memory. {@code validate} runs exactly this.
+     *
+     * @throws ConfigException naming the recipe path of the first problem
+     */
+    public static Checked check(Manyfold host, Recipe recipe, Path workDirectory) {
+        return check(host, recipe, workDirectory, true);
+    }
+
+    /**
+     * What {@code manyfold validate} runs: {@link StagedJob#validate} for a recipe with
+     * stages (empty result), {@link #check} otherwise.
+     */
+    public static Optional<Checked> validate(Manyfold host, Recipe recipe, Path workDirectory) {
+        if (StagedJob.isStaged(recipe)) {
+            StagedJob.validate(host, recipe, workDirectory);
+            return Optional.empty();
+        }
+        return Optional.of(check(host, recipe, workDirectory));
+    }
+
+    private static Checked check(Manyfold host, Recipe recipe, Path workDirectory, boolean initialise) {
+        // Sections first on their own (unknown keys and types, values), then what needs the data and the model.
+        RecipeValidator validator = new RecipeValidator(host.extensions());
+        long seed = recipe.section("train").has("seed") ? recipe.section("train").getLong("seed", 42) : 42;
+        validator.validate(recipe, new HostContext(seed, Optional.empty(), workDirectory, line -> {}, recipe.asMap()));
+        if (!recipe.asMap().containsKey("train")) {
+            throw new ConfigException("train", "required section is missing", "a train section such as { steps: 1000 }");
+        }
+        Settings trainSection = recipe.section("train");
+        TrainConfig config = TrainConfig.from(trainSection);
+        trainSection.rejectUnknown();
+        if (!recipe.asMap().containsKey("model")) {
+            throw new ConfigException("model", "required section is missing", "a model section such as { family: mlp }");
+        }
+        ModelFactory.DataShape dataShape = DataSources.check(recipe.section("data"), config);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Model model = ModelFactory.shape(recipe.section("model"), dataShape, manager);
+            HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), workDirectory, line -> {}, recipe.asMap());
+            RecipeValidator.Components components = validator.validate(recipe, context);
+            List<Settings> adapterSections = recipe.sections("adapters");
+            for (int i = 0; i < components.adapters().size(); i++) {
+                Globs.selectOrRefuse(components.adapters().get(i).targets(), model.sites().keySet(), "", adapterSections.get(i).pathOf("targets"));
+            }
+            List<Settings> maskSections = recipe.sections("masks");
+            for (int i = 0; i < components.masks().size(); i++) {
+                Globs.selectOrRefuse(components.masks().get(i).targets(), model.sites().keySet(), "", maskSections.get(i).pathOf("targets"));
+            }
+            // Adapter tensors exist only once attached: globs naming adapters.* are checked then; the others now.
+            if (components.adapters().isEmpty() || config.trainable().stream().noneMatch(g -> g.startsWith("adapters") || g.startsWith("*"))) {
+                freeze(model, config.trainable());
+            }
+            if (initialise && config.init() != null) {
+                matchInit(model, Path.of(config.init()));
+            }
+            if (components.objective().isEmpty()) {
+                host.extensions().create(host.extensions().objectives(), ExtensionKind.OBJECTIVE, CorePlugin.STANDARD,
+                        Settings.empty("objective"), context, "objective.type");
+            }
+            dev.manyfold.runtime.model.Footprint.checkTraining(model.totalParameters(), ModelFactory.activations(model, config.batch()),
+                    config.batch(), model.family());
+            return new Checked(config, model.shape(), components, model.totalParameters());
         }
     }
 
@@ -175,38 +242,64 @@ public final class TrainJob {
      * their initialisation, except per-exit heads, which start as copies of the shared head.
      */
     static Checkpoint initialise(Model model, Path from, PrintWriter out) {
+        Checkpoint checkpoint = loadInit(from);
+        Map<String, dev.manyfold.runtime.checkpoint.Tensor> matched = matchInit(model, checkpoint);
+        try (NDManager m = model.parameters().manager().newSubManager()) {
+            matched.forEach((name, tensor) -> model.parameters().assign(name, tensor.toNDArray(m)));
+        }
+        out.printf("initialised %d of %d tensors from %s%n", matched.size(), model.parameters().all().size(), checkpoint.file());
+        return checkpoint;
+    }
+
+    private static Checkpoint loadInit(Path from) {
         Path file = Files.isDirectory(from) ? CheckpointStore.keepingAll().latest(from).orElseThrow(() -> new ConfigException(
                 "train.init", "no checkpoint in run directory " + from, "a run directory or a .safetensors checkpoint")) : from;
         if (!Files.exists(file)) {
             throw new ConfigException("train.init", "checkpoint " + file + " does not exist", "a run directory or a .safetensors checkpoint");
         }
-        Checkpoint checkpoint = Checkpoint.load(file);
-        int copied = 0;
-        try (NDManager m = model.parameters().manager().newSubManager()) {
-            for (var e : model.parameters().all().entrySet()) {
-                String name = e.getKey();
-                var tensor = checkpoint.tensors().get(name);
-                if (tensor == null && name.startsWith(dev.manyfold.runtime.model.LlamaModel.EXIT_HEADS)) {
-                    tensor = checkpoint.tensors().containsKey("lm_head.weight") ? checkpoint.tensors().get("lm_head.weight")
-                            : checkpoint.tensors().get("embed.weight");
-                }
-                if (tensor == null) {
-                    continue;
-                }
-                long[] want = e.getValue().getShape().getShape();
-                if (!java.util.Arrays.equals(want, tensor.shape())) {
-                    throw new ConfigException("train.init", "tensor " + name + " has shape " + java.util.Arrays.toString(tensor.shape())
-                            + " in " + file + " but the model needs " + java.util.Arrays.toString(want), "a checkpoint of the same architecture");
-                }
-                model.parameters().assign(name, tensor.toNDArray(m));
-                copied++;
-            }
+        if (!Files.isRegularFile(file)) {
+            throw new ConfigException("train.init", file + " is not a regular file", "a run directory or a .safetensors checkpoint");
         }
-        if (copied == 0) {
+        try {
+            return Checkpoint.load(file);
+        } catch (dev.manyfold.runtime.checkpoint.CheckpointException e) {
+            throw new ConfigException("train.init", e.getMessage(), "a run directory or a .safetensors checkpoint");
+        }
+    }
+
+    /** {@code train.init}'s checkpoint matched against the model's tensors by name (shapes only; nothing is read). */
+    private static void matchInit(Model model, Path from) {
+        matchInit(model, loadInit(from));
+    }
+
+    /**
+     * The checkpoint tensor for each model tensor it provides; every shared tensor must have the
+     * same shape, and at least one must be shared.
+     */
+    private static Map<String, dev.manyfold.runtime.checkpoint.Tensor> matchInit(Model model, Checkpoint checkpoint) {
+        Path file = checkpoint.file();
+        Map<String, dev.manyfold.runtime.checkpoint.Tensor> matched = new LinkedHashMap<>();
+        for (var e : model.parameters().all().entrySet()) {
+            String name = e.getKey();
+            var tensor = checkpoint.tensors().get(name);
+            if (tensor == null && name.startsWith(dev.manyfold.runtime.model.LlamaModel.EXIT_HEADS)) {
+                tensor = checkpoint.tensors().containsKey("lm_head.weight") ? checkpoint.tensors().get("lm_head.weight")
+                        : checkpoint.tensors().get("embed.weight");
+            }
+            if (tensor == null) {
+                continue;
+            }
+            long[] want = e.getValue().getShape().getShape();
+            if (!java.util.Arrays.equals(want, tensor.shape())) {
+                throw new ConfigException("train.init", "tensor " + name + " has shape " + java.util.Arrays.toString(tensor.shape())
+                        + " in " + file + " but the model needs " + java.util.Arrays.toString(want), "a checkpoint of the same architecture");
+            }
+            matched.put(name, tensor);
+        }
+        if (matched.isEmpty()) {
             throw new ConfigException("train.init", "checkpoint " + file + " shares no tensor with the model", "a checkpoint of this model family");
         }
-        out.printf("initialised %d of %d tensors from %s%n", copied, model.parameters().all().size(), file);
-        return checkpoint;
+        return matched;
     }
 
     /** Copies the checkpoint's {@code adapters.*} tensors that the model has (same shapes). */

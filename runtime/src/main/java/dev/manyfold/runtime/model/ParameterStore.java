@@ -23,10 +23,30 @@ public final class ParameterStore implements AutoCloseable {
     private final long seed;
     private final Map<String, NDArray> tensors = new LinkedHashMap<>();
     private final Set<String> trainable = new LinkedHashSet<>();
+    private final boolean shapesOnly;
 
     public ParameterStore(NDManager parent, long seed) {
+        this(parent, seed, false);
+    }
+
+    private ParameterStore(NDManager parent, long seed, boolean shapesOnly) {
         this.manager = requireNonNull(parent, "parent is null").newSubManager();
         this.seed = seed;
+        this.shapesOnly = shapesOnly;
+    }
+
+    /**
+     * A store whose {@link #normal} and {@link #constant} tensors have their shapes but no
+     * values of their own (broadcast views of one zero): a model built on it has its real
+     * shape, sites and tensor names for checks, at no cost in memory. Not for computing.
+     */
+    public static ParameterStore shapesOnly(NDManager parent) {
+        return new ParameterStore(parent, 0, true);
+    }
+
+    /** Whether this store holds shapes only (see {@link #shapesOnly}). */
+    public boolean isShapesOnly() {
+        return shapesOnly;
     }
 
     public NDManager manager() {
@@ -35,6 +55,9 @@ public final class ParameterStore implements AutoCloseable {
 
     /** A trainable tensor with values from {@code N(0, std²)}. */
     public NDArray normal(String name, double std, long... shape) {
+        if (shapesOnly) {
+            return add(name, manager.zeros(new Shape(1)).broadcast(new Shape(shape)), true);
+        }
         Random random = new Random(seed * 0x9E3779B97F4A7C15L ^ name.hashCode());
         float[] values = new float[Math.toIntExact(new Shape(shape).size())];
         for (int i = 0; i < values.length; i++) {
@@ -45,6 +68,9 @@ public final class ParameterStore implements AutoCloseable {
 
     /** A trainable tensor filled with a constant. */
     public NDArray constant(String name, float value, long... shape) {
+        if (shapesOnly) {
+            return add(name, manager.zeros(new Shape(1)).broadcast(new Shape(shape)), true);
+        }
         return add(name, manager.full(new Shape(shape), value), true);
     }
 
