@@ -64,7 +64,8 @@ public final class DataSources {
             }
         }
         if (!java.nio.file.Files.isDirectory(path)) {
-            throw section.invalid("path", "Fashion-MNIST not found: directory " + path + " does not exist; " + FashionMnist.INSTALL_HINT,
+            throw section.invalid("path", "Fashion-MNIST not found: " + (java.nio.file.Files.exists(path) ? path + " is not a directory"
+                    : "directory " + path + " does not exist") + "; " + FashionMnist.INSTALL_HINT,
                     "the directory of the Fashion-MNIST files");
         }
         for (FashionMnist.Part part : FashionMnist.Part.values()) {
