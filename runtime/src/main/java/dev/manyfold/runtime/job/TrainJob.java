@@ -18,6 +18,8 @@ import dev.manyfold.runtime.builtin.CorePlugin;
 import dev.manyfold.runtime.checkpoint.Checkpoint;
 import dev.manyfold.runtime.checkpoint.CheckpointStore;
 import dev.manyfold.runtime.data.DataSources;
+import dev.manyfold.runtime.hf.HfImport;
+import dev.manyfold.runtime.hf.HfWeights;
 import dev.manyfold.runtime.host.ExtensionKind;
 import dev.manyfold.runtime.host.HostContext;
 import dev.manyfold.runtime.host.Manyfold;
@@ -82,10 +84,20 @@ public final class TrainJob {
         requireNonNull(host, "host is null");
         // Every check validate makes, in the same order and with the same messages, before data is read.
         TrainConfig config = check(host, recipe, workDirectory, initialise).config();
-        TrainingData data = DataSources.open(recipe.section("data"), config);
+        Settings modelSection = recipe.section("model");
+        Path hfDir = HfImport.imports(modelSection) ? HfImport.directory(modelSection) : null;
+        Settings dataSection = hfDir == null ? recipe.section("data") : HfImport.dataSection(recipe.section("data"), hfDir);
+        TrainingData data = DataSources.open(dataSection, config);
         NDManager manager = NDManager.newBaseManager();
         try {
-            Model model = ModelFactory.build(recipe.section("model"), data.shape(), config.seed(), manager);
+            Model model = ModelFactory.build(hfDir == null ? modelSection : HfImport.resolve(modelSection), data.shape(), config.seed(), manager);
+            if (hfDir != null) {
+                checkVocabulary(model, data.shape().vocab(), hfDir);
+                if (initialise) {
+                    int n = HfWeights.open(hfDir).loadInto(model);
+                    out.printf("imported %d tensors from %s%n", n, hfDir);
+                }
+            }
             HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), workDirectory, out::println, recipe.asMap());
             RecipeValidator.Components components = new RecipeValidator(host.extensions()).validate(recipe, context);
             if (base != null) {
@@ -161,9 +173,15 @@ public final class TrainJob {
         if (!recipe.asMap().containsKey("model")) {
             throw new ConfigException("model", "required section is missing", "a model section such as { family: mlp }");
         }
-        ModelFactory.DataShape dataShape = DataSources.check(recipe.section("data"), config);
+        Settings modelSection = recipe.section("model");
+        Path hfDir = HfImport.imports(modelSection) ? HfImport.directory(modelSection) : null;
+        Settings dataSection = hfDir == null ? recipe.section("data") : HfImport.dataSection(recipe.section("data"), hfDir);
+        ModelFactory.DataShape dataShape = DataSources.check(dataSection, config);
         try (NDManager manager = NDManager.newBaseManager()) {
-            Model model = ModelFactory.shape(recipe.section("model"), dataShape, manager);
+            Model model = ModelFactory.shape(hfDir == null ? modelSection : HfImport.resolve(modelSection), dataShape, manager);
+            if (hfDir != null) {
+                checkVocabulary(model, dataShape.vocab(), hfDir);
+            }
             HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), workDirectory, line -> {}, recipe.asMap());
             RecipeValidator.Components components = validator.validate(recipe, context);
             List<Settings> adapterSections = recipe.sections("adapters");
@@ -178,7 +196,7 @@ public final class TrainJob {
             if (components.adapters().isEmpty() || config.trainable().stream().noneMatch(g -> g.startsWith("adapters") || g.startsWith("*"))) {
                 freeze(model, config.trainable());
             }
-            if (initialise && config.init() != null) {
+            if (initialise && config.init() != null && !HfWeights.isModelDirectory(Path.of(config.init()))) {
                 matchInit(model, Path.of(config.init()));
             }
             if (components.objective().isEmpty()) {
@@ -188,6 +206,15 @@ public final class TrainJob {
             dev.manyfold.runtime.model.Footprint.checkTraining(model.totalParameters(), ModelFactory.activations(model, config.batch()),
                     config.batch(), model.family());
             return new Checked(config, model.shape(), components, model.totalParameters());
+        }
+    }
+
+    /** Refuses data whose tokens would index past the imported model's embedding. */
+    private static void checkVocabulary(Model model, int tokens, Path hfDir) {
+        int rows = ((dev.manyfold.runtime.model.LlamaModel) model).vocabularySize();
+        if (tokens > rows) {
+            throw new ConfigException("data.tokenizer", "the tokenizer has " + tokens + " ids but " + hfDir.resolve("config.json")
+                    + " has vocab_size " + rows, "the model's own tokenizer.json (the default for model.from)");
         }
     }
 
@@ -242,6 +269,11 @@ public final class TrainJob {
      * their initialisation, except per-exit heads, which start as copies of the shared head.
      */
     static Checkpoint initialise(Model model, Path from, PrintWriter out) {
+        if (HfWeights.isModelDirectory(from)) {
+            int n = HfWeights.open(from).loadInto(model);
+            out.printf("initialised %d of %d tensors from Hugging Face directory %s%n", n, model.parameters().all().size(), from);
+            return null;
+        }
         Checkpoint checkpoint = loadInit(from);
         Map<String, dev.manyfold.runtime.checkpoint.Tensor> matched = matchInit(model, checkpoint);
         try (NDManager m = model.parameters().manager().newSubManager()) {
@@ -449,11 +481,14 @@ public final class TrainJob {
     }
 
     /**
-     * Loads a trained model: {@code path} is a run directory (its latest checkpoint) or a
-     * checkpoint file. The recipe stored in the checkpoint rebuilds data and model; tensors
+     * Loads a trained model: {@code path} is a run directory (its latest checkpoint), a
+     * checkpoint file, or a Hugging Face model directory (see {@link HfImport#bareRecipe}). The recipe stored in the checkpoint rebuilds data and model; tensors
      * are checked against the model's shapes before any is assigned.
      */
     public static Prepared load(Manyfold host, Path path, PrintWriter out) {
+        if (HfWeights.isModelDirectory(path)) {
+            return prepare(host, HfImport.bareRecipe(path), out, true, null, Path.of(System.getProperty("java.io.tmpdir"), "manyfold-work"));
+        }
         Path file = java.nio.file.Files.isDirectory(path) ? CheckpointStore.keepingAll().latest(path).orElseThrow(() -> new ConfigException(
                 path.toString(), "no checkpoint in this run directory", "a run directory containing checkpoint-N.safetensors")) : path;
         Checkpoint checkpoint = Checkpoint.load(file);

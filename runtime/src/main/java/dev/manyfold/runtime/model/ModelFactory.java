@@ -123,6 +123,7 @@ public final class ModelFactory {
                         s.check(h >= 1 && h <= heads, "layer-heads", "a layer with " + h + " heads", "counts in [1, " + heads + "]");
                     }
                 }
+                boolean qkvBias = s.getBoolean("qkv-bias", false);
                 s.rejectUnknown();
                 long attention = (long) heads * headDim;
                 long kv = (long) kvHeads * headDim;
@@ -136,7 +137,7 @@ public final class ModelFactory {
                         .table("causal mask", "context", context, context).sizes(), 4);
                 store = store(manager, seed, shapesOnly);
                 model = new LlamaModel(store, new LlamaModel.Config(vocab, dim, layers, heads, kvHeads, headDim, ffn, context, tied, theta,
-                        eps, eos, exitHeads, layerHeads));
+                        eps, eos, exitHeads, layerHeads, qkvBias));
             }
             default -> throw new IllegalStateException(family);
         }
