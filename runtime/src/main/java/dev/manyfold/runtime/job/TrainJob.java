@@ -276,6 +276,11 @@ public final class TrainJob {
         }
         Checkpoint checkpoint = loadInit(from);
         Map<String, dev.manyfold.runtime.checkpoint.Tensor> matched = matchInit(model, checkpoint);
+        try {
+            dev.manyfold.runtime.checkpoint.WeightChecks.check(checkpoint.file(), matched, n -> isFloating(model.parameters().get(n)));
+        } catch (dev.manyfold.runtime.checkpoint.CheckpointException e) {
+            throw new ConfigException("train.init", e.getMessage(), "a checkpoint with finite float weights");
+        }
         try (NDManager m = model.parameters().manager().newSubManager()) {
             matched.forEach((name, tensor) -> model.parameters().assign(name, tensor.toNDArray(m)));
         }
@@ -301,7 +306,13 @@ public final class TrainJob {
 
     /** {@code train.init}'s checkpoint matched against the model's tensors by name (shapes only; nothing is read). */
     private static void matchInit(Model model, Path from) {
-        matchInit(model, loadInit(from));
+        Map<String, dev.manyfold.runtime.checkpoint.Tensor> matched = matchInit(model, loadInit(from));
+        for (var e : matched.entrySet()) {
+            if (isFloating(model.parameters().get(e.getKey())) && !dev.manyfold.runtime.checkpoint.WeightChecks.FLOATS.contains(e.getValue().dtype())) {
+                throw new ConfigException("train.init", "tensor " + e.getKey() + " is " + e.getValue().dtype()
+                        + " where float weights are expected", "a checkpoint with F32, F16, BF16 or F64 weights");
+            }
+        }
     }
 
     /**
@@ -388,6 +399,12 @@ public final class TrainJob {
                 all == 0 ? 0.0 : 100.0 * trainable / all);
     }
 
+    /** Which checkpoint tensors a model reads as float values: its float parameters and optimiser moments. */
+    static java.util.function.Predicate<String> floatWeights(Model model) {
+        return n -> n.startsWith("optim.") || !n.startsWith("mask.") && model.parameters().contains(n)
+                && isFloating(model.parameters().get(n));
+    }
+
     /** Whether a tensor holds floating-point values (parameters; not index buffers). */
     static boolean isFloating(ai.djl.ndarray.NDArray array) {
         return array.getDataType().isFloating();
@@ -443,6 +460,7 @@ public final class TrainJob {
             Path latest = CheckpointStore.keepingAll().latest(runDir).orElseThrow(() -> new ConfigException(runDir.toString(),
                     "no checkpoint to resume from", "a run directory with a checkpoint"));
             from = Checkpoint.load(latest);
+            dev.manyfold.runtime.checkpoint.WeightChecks.check(from, floatWeights(p.model()));
         }
         try {
             Files.createDirectories(runDir);
@@ -499,6 +517,7 @@ public final class TrainJob {
         Prepared p = prepare(host, Recipe.parse(yaml, file + "#recipe"), out, false, checkpoint, file.toAbsolutePath().getParent());
         try {
             checkpoint.validateAgainst(expectedShapes(p.model(), checkpoint));
+            dev.manyfold.runtime.checkpoint.WeightChecks.check(checkpoint, floatWeights(p.model()));
             try (NDManager m = p.model().parameters().manager().newSubManager()) {
                 checkpoint.tensors().forEach((n, t) -> {
                     if (n.startsWith("mask.")) {
