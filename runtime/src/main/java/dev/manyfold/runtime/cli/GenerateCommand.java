@@ -64,6 +64,10 @@ final class GenerateCommand implements Callable<Integer> {
             DecoderSpecs.Spec chosen = new DecoderSpecs.Spec(base.label(), base.type(), DecoderSpecs.parse(sets, base.settings(), "--set "),
                     "decode");
             Decoder d = DecoderSpecs.create(host, p, chosen, out);
+            if (prompt.indexOf('\uFFFD') >= 0) {
+                throw new IllegalArgumentException("--prompt is not valid UTF-8: the bytes that are not were replaced by U+FFFD when the "
+                        + "command line was read; pass the prompt as UTF-8");
+            }
             int[] tokens = tokenizer.encode(prompt);
             if (tokens.length == 0) {
                 throw new IllegalArgumentException("--prompt is empty: decoding needs at least one prompt token");

@@ -57,7 +57,20 @@ public final class Main implements Runnable {
     public static int exitCode(Throwable e) {
         return e instanceof ConfigException || e instanceof IllegalArgumentException
                 || e instanceof dev.manyfold.runtime.checkpoint.CheckpointException
-                || e instanceof dev.manyfold.runtime.data.DataException ? BAD_INPUT : 1;
+                || e instanceof dev.manyfold.runtime.data.DataException
+                || e instanceof java.io.UncheckedIOException ? BAD_INPUT : 1;
+    }
+
+    /** The error line's text: a file-system failure (unwritable, full disk) says what the system said. */
+    public static String message(Throwable e) {
+        if (e instanceof java.io.UncheckedIOException io) {
+            java.io.IOException cause = io.getCause();
+            String why = cause instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason()
+                    : cause instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                    : cause instanceof java.nio.file.FileSystemException ? cause.getClass().getSimpleName() : String.valueOf(cause.getMessage());
+            return io.getMessage() + ": " + why;
+        }
+        return e.getMessage();
     }
 
     /** Runs the CLI with the given streams; returns the exit code. */
@@ -67,7 +80,7 @@ public final class Main implements Runnable {
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (exitCode(e) == BAD_INPUT) {
-                commandLine.getErr().println("error: " + e.getMessage());
+                commandLine.getErr().println("error: " + message(e));
                 return BAD_INPUT;
             }
             commandLine.getErr().println("error: " + e);
