@@ -61,6 +61,9 @@ final class EarlyExitLoss {
                 }
                 int[] labels = b.labels();
                 for (int row = 0; row < labels.length; row++) {
+                    if (labels[row] < 0) {
+                        continue; // not a trained position (instruction prompts, padding)
+                    }
                     int chosen = exits.size() - 1;
                     for (int x = 0; x < exits.size() - 1; x++) {
                         if (maxProbability(host.get(x), row, vocab) >= thresholds.get(exits.get(x))) {
@@ -96,6 +99,9 @@ final class EarlyExitLoss {
                 }
                 int[] labels = b.labels();
                 for (int row = 0; row < labels.length; row++) {
+                    if (labels[row] < 0) {
+                        continue;
+                    }
                     int full = argmax(host.get(exits.size() - 1), row, vocab);
                     for (int x = 0; x < exits.size(); x++) {
                         loss[x] += crossEntropy(host.get(x), row, vocab, labels[row]);

@@ -90,9 +90,11 @@ public final class TrainJob {
         TrainingData data = DataSources.open(dataSection, config);
         NDManager manager = NDManager.newBaseManager();
         try {
-            Model model = ModelFactory.build(hfDir == null ? modelSection : HfImport.resolve(modelSection), data.shape(), config.seed(), manager);
+            // Imported weights replace every base tensor: no random initialisation to overwrite.
+            Model model = ModelFactory.build(hfDir == null ? modelSection : HfImport.resolve(modelSection), data.shape(), config.seed(), manager,
+                    hfDir != null && initialise);
             if (hfDir != null) {
-                checkVocabulary(model, data.shape().vocab(), hfDir);
+                checkVocabulary(model, data.shape(), hfDir);
                 if (initialise) {
                     int n = HfWeights.open(hfDir).loadInto(model);
                     out.printf("imported %d tensors from %s%n", n, hfDir);
@@ -122,7 +124,10 @@ public final class TrainJob {
             if (model instanceof dev.manyfold.runtime.model.LlamaModel llama && components.dimensions().containsKey(Model.DEPTH)) {
                 llama.setExits(components.dimensions().get(Model.DEPTH).budgets(model.shape()));
             }
-            return new Prepared(recipe, config, data, model, components, objective, manager);
+            // The tokenizer defaulted from model.from is written into the recipe the run stores, so exports keep it.
+            Recipe stored = dataSection.asMap().equals(recipe.section("data").asMap()) ? recipe
+                    : recipe.with(Map.of("data", dataSection.asMap()), java.util.Set.of());
+            return new Prepared(stored, config, data, model, components, objective, manager);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -180,7 +185,10 @@ public final class TrainJob {
         try (NDManager manager = NDManager.newBaseManager()) {
             Model model = ModelFactory.shape(hfDir == null ? modelSection : HfImport.resolve(modelSection), dataShape, manager);
             if (hfDir != null) {
-                checkVocabulary(model, dataShape.vocab(), hfDir);
+                checkVocabulary(model, dataShape, hfDir);
+            } else if (model instanceof dev.manyfold.runtime.model.LlamaModel llama && dataShape.context() > llama.contextLength()) {
+                throw new ConfigException("model.context", "the model's context of " + llama.contextLength() + " is shorter than "
+                        + "data.context " + dataShape.context(), "at least " + dataShape.context() + " (or leave it out: data.context decides)");
             }
             HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), workDirectory, line -> {}, recipe.asMap());
             RecipeValidator.Components components = validator.validate(recipe, context);
@@ -209,9 +217,16 @@ public final class TrainJob {
         }
     }
 
-    /** Refuses data whose tokens would index past the imported model's embedding. */
-    private static void checkVocabulary(Model model, int tokens, Path hfDir) {
-        int rows = ((dev.manyfold.runtime.model.LlamaModel) model).vocabularySize();
+    /** Refuses data whose tokens would index past the imported model's embedding, or whose rows exceed its context. */
+    private static void checkVocabulary(Model model, ModelFactory.DataShape data, Path hfDir) {
+        int tokens = data.vocab();
+        var llama = (dev.manyfold.runtime.model.LlamaModel) model;
+        int rows = llama.vocabularySize();
+        if (data.context() > llama.contextLength()) {
+            throw new ConfigException("data.context", data.context() + " positions exceed the model's context "
+                    + llama.contextLength() + " (max_position_embeddings of " + hfDir.resolve("config.json") + ", capped by model.context)",
+                    "at most " + llama.contextLength());
+        }
         if (tokens > rows) {
             throw new ConfigException("data.tokenizer", "the tokenizer has " + tokens + " ids but " + hfDir.resolve("config.json")
                     + " has vocab_size " + rows, "the model's own tokenizer.json (the default for model.from)");

@@ -41,10 +41,24 @@ public final class ModelFactory {
      * memory. For validation, not for computing.
      */
     public static Model shape(Settings s, DataShape data, NDManager manager) {
-        return build(s, data, 0, manager, true);
+        return build(s, data, 0, manager, Weights.SHAPES);
     }
 
-    private static Model build(Settings s, DataShape data, long seed, NDManager manager, boolean shapesOnly) {
+    /**
+     * As {@link #build(Settings, DataShape, long, NDManager)}; with {@code placeholders} the
+     * weights start as zeros instead of random values, for a caller that assigns every one of
+     * them next ({@link ParameterStore#placeholders}).
+     */
+    public static Model build(Settings s, DataShape data, long seed, NDManager manager, boolean placeholders) {
+        return build(s, data, seed, manager, placeholders ? Weights.PLACEHOLDERS : Weights.RANDOM);
+    }
+
+    /** How a built model's weights start. */
+    private enum Weights {
+        RANDOM, PLACEHOLDERS, SHAPES
+    }
+
+    private static Model build(Settings s, DataShape data, long seed, NDManager manager, Weights weights) {
         String family = s.getChoice("family", FAMILIES, null);
         s.check(!(family.equals("llama") && data.inputs() > 0), "family", "llama is a language model but the data are images "
                 + "(data.type fashion-mnist)", "mlp or cnn for image data, llama for data.type text");
@@ -62,7 +76,7 @@ public final class ModelFactory {
                 Footprint.check(s, new Footprint.Counter().add("input.weight", inputs > hidden ? "inputs" : "hidden", 1, hidden, inputs)
                         .add("blocks.*.fc.weight", "hidden", blocks, hidden, hidden).add("head.weight", classes > hidden ? "classes"
                         : "hidden", 1, classes, hidden).sizes(), 4);
-                store = store(manager, seed, shapesOnly);
+                store = store(manager, seed, weights);
                 model = new MlpModel(store, inputs, hidden, blocks, classes);
             }
             case "cnn" -> {
@@ -76,7 +90,7 @@ public final class ModelFactory {
                 s.rejectUnknown();
                 Footprint.check(s, new Footprint.Counter().add("blocks.*.conv.weight", "channels", blocks, channels, channels * 9L)
                         .add("head.weight", classes > channels ? "classes" : "channels", 1, classes, channels).sizes(), 4);
-                store = store(manager, seed, shapesOnly);
+                store = store(manager, seed, weights);
                 model = new CnnModel(store, image, channels, blocks, classes);
             }
             case "llama" -> {
@@ -99,8 +113,6 @@ public final class ModelFactory {
                         "a divisor of heads " + heads);
                 int ffn = s.getInt("ffn", defaultFfn(dim), 1, 1 << 20);
                 int context = s.getInt("context", data.context() > 0 ? data.context() : 128, 2, 1 << 16);
-                s.check(context >= data.context(), "context", "the model's context of " + context + " is shorter than data.context "
-                        + data.context(), "at least " + data.context() + " (or leave it out: data.context decides)");
                 boolean tied = s.getBoolean("tied", false);
                 double theta = s.getDouble("rope-theta", 10000.0);
                 s.check(theta > 1, "rope-theta", "RoPE base " + theta + " must be greater than 1", "a base such as 10000");
@@ -135,7 +147,7 @@ public final class ModelFactory {
                         .add("lm_head.weight", vocab > dim ? "vocab" : "dim", tied ? 0 : 1, vocab, dim)
                         .add("exit_heads.*.weight", "exit-heads", exitHeads.size(), vocab, dim)
                         .table("causal mask", "context", context, context).sizes(), 4);
-                store = store(manager, seed, shapesOnly);
+                store = store(manager, seed, weights);
                 model = new LlamaModel(store, new LlamaModel.Config(vocab, dim, layers, heads, kvHeads, headDim, ffn, context, tied, theta,
                         eps, eos, exitHeads, layerHeads, qkvBias));
             }
@@ -144,8 +156,12 @@ public final class ModelFactory {
         return model;
     }
 
-    private static ParameterStore store(NDManager manager, long seed, boolean shapesOnly) {
-        return shapesOnly ? ParameterStore.shapesOnly(manager) : new ParameterStore(manager, seed);
+    private static ParameterStore store(NDManager manager, long seed, Weights weights) {
+        return switch (weights) {
+            case SHAPES -> ParameterStore.shapesOnly(manager);
+            case PLACEHOLDERS -> ParameterStore.placeholders(manager);
+            case RANDOM -> new ParameterStore(manager, seed);
+        };
     }
 
     /**

@@ -24,15 +24,17 @@ public final class ParameterStore implements AutoCloseable {
     private final Map<String, NDArray> tensors = new LinkedHashMap<>();
     private final Set<String> trainable = new LinkedHashSet<>();
     private final boolean shapesOnly;
+    private final boolean placeholders;
 
     public ParameterStore(NDManager parent, long seed) {
-        this(parent, seed, false);
+        this(parent, seed, false, false);
     }
 
-    private ParameterStore(NDManager parent, long seed, boolean shapesOnly) {
+    private ParameterStore(NDManager parent, long seed, boolean shapesOnly, boolean placeholders) {
         this.manager = requireNonNull(parent, "parent is null").newSubManager();
         this.seed = seed;
         this.shapesOnly = shapesOnly;
+        this.placeholders = placeholders;
     }
 
     /**
@@ -41,12 +43,21 @@ public final class ParameterStore implements AutoCloseable {
      * shape, sites and tensor names for checks, at no cost in memory. Not for computing.
      */
     public static ParameterStore shapesOnly(NDManager parent) {
-        return new ParameterStore(parent, 0, true);
+        return new ParameterStore(parent, 0, true, false);
     }
 
     /** Whether this store holds shapes only (see {@link #shapesOnly}). */
     public boolean isShapesOnly() {
         return shapesOnly;
+    }
+
+    /**
+     * A store whose {@link #normal} tensors are zeros: for a model every value of which is
+     * assigned right after it is built (an imported checkpoint), so that no time or heap goes
+     * into random values that are overwritten.
+     */
+    public static ParameterStore placeholders(NDManager parent) {
+        return new ParameterStore(parent, 0, false, true);
     }
 
     public NDManager manager() {
@@ -57,6 +68,9 @@ public final class ParameterStore implements AutoCloseable {
     public NDArray normal(String name, double std, long... shape) {
         if (shapesOnly) {
             return add(name, manager.zeros(new Shape(1)).broadcast(new Shape(shape)), true);
+        }
+        if (placeholders) {
+            return add(name, manager.zeros(new Shape(shape)), true);
         }
         Random random = new Random(seed * 0x9E3779B97F4A7C15L ^ name.hashCode());
         float[] values = new float[Math.toIntExact(new Shape(shape).size())];
@@ -134,6 +148,23 @@ public final class ParameterStore implements AutoCloseable {
         } else {
             target.set(converted.toByteBuffer()); // e.g. an adapter's int64 index buffer
         }
+        if (grad) {
+            target.setRequiresGradient(true);
+        }
+    }
+
+    /**
+     * Replaces a FLOAT32 tensor's values with {@code values} (its remaining elements, exactly
+     * the tensor's size), without an intermediate array.
+     */
+    public void assign(String name, java.nio.FloatBuffer values) {
+        NDArray target = get(name);
+        if (values.remaining() != target.getShape().size()) {
+            throw new IllegalArgumentException("tensor " + name + " has " + target.getShape().size() + " elements, got " + values.remaining());
+        }
+        boolean grad = trainable.contains(name);
+        target.setRequiresGradient(false);
+        target.set(values);
         if (grad) {
             target.setRequiresGradient(true);
         }
