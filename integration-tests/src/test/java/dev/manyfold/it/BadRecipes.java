@@ -18,7 +18,12 @@ import java.util.Map;
  */
 final class BadRecipes {
     /** One bad recipe: what was changed, the YAML, and the key path the error must name. */
-    record Case(String what, String yaml, String path) {}
+    record Case(String what, String yaml, String path) {
+        /** The same recipe expecting another key path in the error. */
+        Case withPath(String other) {
+            return new Case(what, yaml, other);
+        }
+    }
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
@@ -173,6 +178,18 @@ final class BadRecipes {
         cases.add(set(llama(), "data.tokenizer missing file", "data.tokenizer", scratch.resolve("tok.json").toString()));
         cases.add(set(llama(), "data.tokenizer /dev/zero", "data.tokenizer", "/dev/zero"));
         cases.add(set(llama(), "data.tokenizer empty", "data.tokenizer", ""));
+        Map<String, Object> instructions = new LinkedHashMap<>(Map.of("type", "instructions", "path", scratch.resolve("ex.jsonl").toString()));
+        cases.add(set(llama(), "instructions without path", "data", Map.of("type", "instructions")).withPath("data.path"));
+        cases.add(set(llama(), "instructions file missing", "data", instructions).withPath("data.path"));
+        Map<String, Object> fifo = new LinkedHashMap<>(instructions);
+        fifo.put("path", scratch.resolve("fifo").toString());
+        cases.add(set(llama(), "instructions from a fifo", "data", fifo).withPath("data.path"));
+        Map<String, Object> template = new LinkedHashMap<>(instructions);
+        template.put("template", "bogus");
+        cases.add(set(llama(), "instructions template bogus", "data", template).withPath("data.template"));
+        Map<String, Object> unknown = new LinkedHashMap<>(instructions);
+        unknown.put("files", List.of("x"));
+        cases.add(set(llama(), "instructions unknown key", "data", unknown).withPath("data.files"));
         cases.add(set(llama(), "data.files matches nothing", "data.files", List.of("no-such-file*")));
         cases.add(set(llama(), "data.files bad glob", "data.files", List.of("[a")));
         cases.add(new Case("batch x context beyond memory", """

@@ -42,6 +42,9 @@ public final class DataSources {
      * @return what the data decides about the model
      */
     public static ModelFactory.DataShape check(Settings section, TrainConfig train) {
+        if (InstructionData.TYPE.equals(section.asMap().get("type"))) {
+            return InstructionData.check(section);
+        }
         DataConfig config = DataConfig.from(section);
         section.rejectUnknown();
         java.nio.file.Path path = config.path();

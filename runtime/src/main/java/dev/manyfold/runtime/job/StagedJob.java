@@ -172,6 +172,11 @@ public final class StagedJob {
     public static List<String> validate(Manyfold host, Recipe recipe, Path workDirectory) {
         List<Stage> stages = readStages(recipe);
         List<Recipe> stageRecipes = stageRecipes(recipe, stages);
+        // Prune steps first on their own (their settings), then with the model's shape after the first stage's checks.
+        HostContext unshaped = new HostContext(42, Optional.empty(), workDirectory, line -> {}, recipe.asMap());
+        for (Stage st : stages) {
+            st.prune().ifPresent(s -> pruner(host, s, unshaped));
+        }
         TrainJob.Checked checked = TrainJob.check(host, stageRecipes.get(0), workDirectory);
         HostContext context = new HostContext(checked.config().seed(), Optional.of(checked.shape()), workDirectory, line -> {},
                 recipe.asMap());
