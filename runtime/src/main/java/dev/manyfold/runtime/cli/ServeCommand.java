@@ -58,6 +58,11 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-concurrency", defaultValue = "2", paramLabel = "N", description = "Decodes running at once (default ${DEFAULT-VALUE})")
     int maxConcurrency;
 
+    @Option(names = "--batch", defaultValue = "1", paramLabel = "N",
+            description = "Run up to N concurrent greedy/sampling requests' decode steps as one batched forward (pytorch engine;"
+                    + " default ${DEFAULT-VALUE}: each request on its own); needs --max-concurrency of at least N to fill a batch")
+    int batch;
+
     @Option(names = "--max-queue", defaultValue = "64", paramLabel = "N",
             description = "Requests waiting for a decode slot; more are answered 429 (default ${DEFAULT-VALUE})")
     int maxQueue;
@@ -82,7 +87,7 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         ServeOptions options = new ServeOptions(host, port, maxConcurrency, maxQueue, maxTokens, maxBodyBytes, apiKey(),
-                Duration.ofSeconds(Math.max(0, shutdownTimeout)));
+                Duration.ofSeconds(Math.max(0, shutdownTimeout)), batch);
         String id = modelName != null ? modelName : defaultId(path);
         try (Manyfold host = main.host()) {
             ServedModel served = EngineChoice.isOnnxExport(path) ? export(host, id) : RunModelLoader.load(host, path, id, opener());
@@ -90,9 +95,10 @@ final class ServeCommand implements Callable<Integer> {
                 ManyfoldServer server = ManyfoldServer.start(served, options);
                 Thread hook = new Thread(server::shutdown, "manyfold-serve-shutdown");
                 Runtime.getRuntime().addShutdownHook(hook);
-                out.printf("serving %s on %s (engine %s, models %s, decoders %s, max concurrency %d)%n", path, server.url(),
+                out.printf("serving %s on %s (engine %s, models %s, decoders %s, max concurrency %d%s)%n", path, server.url(),
                         engine != null ? engine : EngineChoice.isOnnxExport(path) ? Engines.ONNXRUNTIME : Engines.PYTORCH,
-                        server.modelIds(), served.decoders().names(), maxConcurrency);
+                        server.modelIds(), served.decoders().names(), maxConcurrency,
+                        server.batching() ? ", batch " + batch : batch > 1 ? ", batch off: the engine cannot batch" : "");
                 out.flush();
                 server.awaitShutdown();
                 return 0;

@@ -29,7 +29,7 @@ import java.util.OptionalInt;
  * group layout), {@code ffn} (intermediate units) and {@code embedding} (model dimension).
  * All are prefix slices of the shared tensors.
  */
-public final class LlamaModel extends Model implements LanguageModel {
+public final class LlamaModel extends Model implements LanguageModel, BatchedDecoding {
     private final int vocab;
     private final int dim;
     private final int layers;
@@ -521,6 +521,30 @@ public final class LlamaModel extends Model implements LanguageModel {
     @Override
     public InferenceSession open(NDManager manager) {
         return new LlamaSession(this, manager.newSubManager());
+    }
+
+    @Override
+    public boolean batchable(InferenceSession session) {
+        return session instanceof LlamaSession s && s.batchableWith(this);
+    }
+
+    @Override
+    public float[][] forwardBatch(List<? extends InferenceSession> sessions, int[] tokens, int[] starts, int to, NDManager manager) {
+        if (sessions.isEmpty() || tokens.length != sessions.size() || starts.length != sessions.size()) {
+            throw new IllegalArgumentException("a batched step needs one token and one position per session: " + sessions.size()
+                    + " sessions, " + tokens.length + " tokens, " + starts.length + " positions");
+        }
+        if (to < 1 || to > layers()) {
+            throw new IllegalArgumentException("exit " + to + " is outside 1.." + layers());
+        }
+        List<LlamaSession> rows = new ArrayList<>(sessions.size());
+        for (InferenceSession s : sessions) {
+            if (!batchable(s)) {
+                throw new IllegalArgumentException("session " + s + " cannot be batched with this model's sessions");
+            }
+            rows.add((LlamaSession) s);
+        }
+        return LlamaSession.forwardBatch(rows, tokens, starts, to, manager);
     }
 
     // ---- for LlamaSession (inference) ---------------------------------------------------------

@@ -7,6 +7,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
 import dev.manyfold.api.decoder.InferenceSession;
+import java.util.List;
 
 /**
  * The KV-cached inference path of a {@link LlamaModel} (full width, any exit), built for few
@@ -268,6 +269,92 @@ final class LlamaSession implements InferenceSession {
             x = Linear.linear(act, down[i], x).singletonOrThrow();
         }
         return x.split(new long[] {dim}, 1).get(0);
+    }
+
+    /** Whether this session can share a batched step with other sessions of {@code owner}: every layer at full width. */
+    boolean batchableWith(LlamaModel owner) {
+        if (owner != model) {
+            return false;
+        }
+        for (NDArray r : layerRope) {
+            if (r != null) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * One decode step of several sessions of one model (see {@link BatchedDecoding}): the
+     * projections, MLP and head run once over {@code [B, d + 1]} with the first session's
+     * weights (every session of a model composes the same ones); RoPE takes each row's
+     * position from the table in one gather; attention runs per row over that row's cache,
+     * 5 ops a row instead of the about 24 a single-session step costs.
+     */
+    static float[][] forwardBatch(List<LlamaSession> rows, int[] tokens, int[] starts, int to, NDManager manager) {
+        LlamaSession w = rows.get(0);
+        return Ops.withoutAutograd(manager, () -> w.stepRows(rows, tokens, starts, to, manager));
+    }
+
+    private float[][] stepRows(List<LlamaSession> rows, int[] tokens, int[] starts, int to, NDManager manager) {
+        int b = rows.size();
+        long[] ids = new long[b];
+        long[] positions = new long[b];
+        for (int r = 0; r < b; r++) {
+            LlamaSession s = rows.get(r);
+            s.checkPositions(starts[r], 1);
+            for (int i = 0; i < to; i++) {
+                if (s.cachedLength(i) != starts[r]) {
+                    throw new IllegalStateException("row " + r + ": layer " + i + " caches " + s.cachedLength(i) + " positions, expected "
+                            + starts[r]);
+                }
+            }
+            ids[r] = tokens[r];
+            positions[r] = starts[r];
+        }
+        int group = heads / kvHeads;
+        long qd = (long) heads * headDim;
+        long kd = (long) kvHeads * headDim;
+        long[] qkvSplit = {qd, qd + kd};
+        long width = qd + 2L * kd;
+        NDArray hidden = own(manager, ai.djl.nn.core.Embedding.embedding(manager.create(ids), embed,
+                ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow());
+        NDArray table = own(manager, ai.djl.nn.core.Embedding.embedding(manager.create(positions), own(manager, rope.reshape(context, 2 * width)),
+                ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow()).reshape(b, 2, width);
+        NDArray x = augment(hidden, b, manager);
+        for (int i = 0; i < to; i++) {
+            NDArray a = x.normalize(2, -1, 0);
+            NDList parts = (qkvBias[i] == null ? Linear.linear(a, qkv[i]) : Linear.linear(a, qkv[i], qkvBias[i])).singletonOrThrow()
+                    .reshape(b, 2, width).mul(table).sum(new int[] {1}).split(qkvSplit, 1);
+            NDList qs = parts.get(0).reshape((long) b * kvHeads, group, headDim).split(b, 0);
+            NDList ks = parts.get(1).reshape((long) b * kvHeads, headDim, 1).split(b, 0);
+            NDList vs = parts.get(2).reshape((long) b * kvHeads, 1, headDim).split(b, 0);
+            NDList os = new NDList(b);
+            for (int r = 0; r < b; r++) {
+                LlamaSession s = rows.get(r);
+                NDArray k = ks.get(r);
+                NDArray v = vs.get(r);
+                if (s.keys[i] != null) {
+                    k = s.keys[i].concat(k, 2);
+                    v = s.values[i].concat(v, 1);
+                }
+                s.replace(i, k, v);
+                os.add(own(manager, qs.get(r).matMul(k).softmax(-1).matMul(v))); // [kv, group, hd]
+            }
+            NDArray o = ai.djl.ndarray.NDArrays.concat(os, 0).reshape(b, qd);
+            x = Linear.linear(o, out[i], x).singletonOrThrow();
+            NDList gu = Linear.linear(x.normalize(2, -1, 0), gateUp[i]).singletonOrThrow().split(new long[] {ffn}, 1);
+            NDArray g = gu.get(0);
+            NDArray act = g.mul(g.getNDArrayInternal().sigmoid()).mul(gu.get(1));
+            x = Linear.linear(act, down[i], x).singletonOrThrow();
+        }
+        float[] flat = own(manager, Linear.linear(x.normalize(2, -1, 0), head).singletonOrThrow()).toFloatArray();
+        int v = flat.length / b;
+        float[][] logits = new float[b][];
+        for (int r = 0; r < b; r++) {
+            logits[r] = java.util.Arrays.copyOfRange(flat, r * v, (r + 1) * v);
+        }
+        return logits;
     }
 
     /** {@code [x, c]}: hidden states {@code [n, d]} with the constant column appended, owned by {@code manager}. */

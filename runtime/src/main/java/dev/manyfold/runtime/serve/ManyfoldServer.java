@@ -52,6 +52,9 @@ public final class ManyfoldServer implements AutoCloseable {
     private static final Set<String> ROUTES = Set.of("/", "/health", "/metrics", "/v1/models", "/v1/models/{id}", "/v1/completions",
             "/v1/chat/completions");
 
+    /** How long a ready decode step waits for other requests' steps to batch with. */
+    private static final long BATCH_LINGER_MICROS = 1000;
+
     private final ServedModel served;
     private final ServeOptions options;
     private final ObjectMapper json = new ObjectMapper();
@@ -62,6 +65,9 @@ public final class ManyfoldServer implements AutoCloseable {
     private final long created = Instant.now().getEpochSecond();
     private final String playground;
     private final Javalin app;
+    /** Batches greedy and sampling requests' decode steps, or null ({@code --batch 1}, or an engine that cannot). */
+    private final StepBatcher batcher;
+    private final LanguageModel batching;
     private volatile boolean draining;
     private volatile boolean cancelAll;
     private boolean shutDown;
@@ -77,6 +83,11 @@ public final class ManyfoldServer implements AutoCloseable {
             return t;
         });
         this.metrics = new ServerMetrics(queue::size, running::get);
+        this.batcher = options.batch() > 1 && StepBatcher.supports(served.model())
+                ? new StepBatcher(served.model(), options.batch(), Math.max(1, Math.min(options.maxConcurrency(),
+                        Runtime.getRuntime().availableProcessors())), BATCH_LINGER_MICROS)
+                : null;
+        this.batching = batcher == null ? null : batcher.model();
         this.playground = resource("playground.html");
         this.app = Javalin.create(config -> {
             config.showJavalinBanner = false;
@@ -175,6 +186,10 @@ public final class ManyfoldServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         } finally {
             app.stop();
+            if (batcher != null) {
+                long[] c = batcher.counts();
+                LOG.info("batched {} decode steps in {} forwards (mean batch {})", c[1], c[0], c[0] == 0 ? 0 : String.format("%.2f", c[1] / (double) c[0]));
+            }
             stopped.countDown();
         }
     }
@@ -313,7 +328,7 @@ public final class ManyfoldServer implements AutoCloseable {
             Map<String, Double> statistics = Map.of();
             String finish;
             try {
-                Generation g = plan.decoder().generate(served.model(), plan.prompt(), plan.maxTokens(), onToken);
+                Generation g = plan.decoder().generate(modelFor(plan), plan.prompt(), plan.maxTokens(), onToken);
                 statistics = g.statistics();
                 int[] tokens = g.tokens();
                 boolean eos = tokens.length > 0 && served.model().eosToken().isPresent()
@@ -364,6 +379,16 @@ public final class ManyfoldServer implements AutoCloseable {
         } finally {
             running.decrementAndGet();
         }
+    }
+
+    /** The batching model for greedy and sampling requests when batching is on; otherwise the served model. */
+    private LanguageModel modelFor(DecodePlan plan) {
+        return batching != null && plan.decoderType().equals(DecodePlan.DEFAULT_DECODER) ? batching : served.model();
+    }
+
+    /** Whether decode steps of concurrent greedy and sampling requests are batched. */
+    public boolean batching() {
+        return batcher != null;
     }
 
     private void record(DecodePlan plan, int tokens, long admitted, long first) {

@@ -14,10 +14,15 @@ import java.util.Optional;
  * @param maxBodyBytes the largest request body; beyond it, 413
  * @param apiKey when present, every route but {@code /health} and the playground page needs {@code Authorization: Bearer KEY}
  * @param shutdownTimeout how long a graceful shutdown lets running decodes finish before cancelling them
+ * @param batch the most concurrent requests' decode steps run as one batched forward ({@code --batch}); 1 decodes each
+ *     request on its own. Only greedy and sampling requests on an engine that can batch ({@code pytorch}) are batched.
  */
 public record ServeOptions(String host, int port, int maxConcurrency, int maxQueue, int maxTokens, long maxBodyBytes,
-        Optional<String> apiKey, Duration shutdownTimeout) {
+        Optional<String> apiKey, Duration shutdownTimeout, int batch) {
     public ServeOptions {
+        if (batch < 1) {
+            throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+        }
         if (maxConcurrency < 1) {
             throw new IllegalArgumentException("--max-concurrency must be >= 1, got " + maxConcurrency);
         }
@@ -35,20 +40,30 @@ public record ServeOptions(String host, int port, int maxConcurrency, int maxQue
         }
     }
 
+    /** Options without batching ({@code batch} 1). */
+    public ServeOptions(String host, int port, int maxConcurrency, int maxQueue, int maxTokens, long maxBodyBytes, Optional<String> apiKey,
+            Duration shutdownTimeout) {
+        this(host, port, maxConcurrency, maxQueue, maxTokens, maxBodyBytes, apiKey, shutdownTimeout, 1);
+    }
+
     /** Loopback, any port, one decode at a time, defaults for the rest: for tests and embedding. */
     public static ServeOptions loopback() {
         return new ServeOptions("127.0.0.1", 0, 1, 16, 256, 1 << 20, Optional.empty(), Duration.ofSeconds(10));
     }
 
     public ServeOptions withConcurrency(int concurrency, int queue) {
-        return new ServeOptions(host, port, concurrency, queue, maxTokens, maxBodyBytes, apiKey, shutdownTimeout);
+        return new ServeOptions(host, port, concurrency, queue, maxTokens, maxBodyBytes, apiKey, shutdownTimeout, batch);
     }
 
     public ServeOptions withApiKey(String key) {
-        return new ServeOptions(host, port, maxConcurrency, maxQueue, maxTokens, maxBodyBytes, Optional.of(key), shutdownTimeout);
+        return new ServeOptions(host, port, maxConcurrency, maxQueue, maxTokens, maxBodyBytes, Optional.of(key), shutdownTimeout, batch);
     }
 
     public ServeOptions withLimits(int tokens, long bodyBytes) {
-        return new ServeOptions(host, port, maxConcurrency, maxQueue, tokens, bodyBytes, apiKey, shutdownTimeout);
+        return new ServeOptions(host, port, maxConcurrency, maxQueue, tokens, bodyBytes, apiKey, shutdownTimeout, batch);
+    }
+
+    public ServeOptions withBatch(int size) {
+        return new ServeOptions(host, port, maxConcurrency, maxQueue, maxTokens, maxBodyBytes, apiKey, shutdownTimeout, size);
     }
 }
