@@ -305,6 +305,41 @@ class ServeTest {
     }
 
     @Test
+    void batchedDecodeStepsGiveTheSameAnswersAsSequentialUnbatchedOnes() throws Exception {
+        List<String> bodies = new ArrayList<>();
+        for (String p : new String[] {"The computer", "Unix is", "A program", "Memory", "Data"}) {
+            bodies.add(completion("run", p, 16, ""));
+            bodies.add(completion("run:exit-2", p, 16, ""));
+        }
+        bodies.add(completion("run", "Unix is", 16, ", \"temperature\": 0.9, \"seed\": 5"));
+        bodies.add(completion("run", "Memory", 16, ", \"manyfold\": {\"decoder\": \"self-speculative\", \"draft\": 2}"));
+        List<String> sequential = new ArrayList<>();
+        for (String b : bodies) {
+            sequential.add(text(post(url + "/v1/completions", b)));
+        }
+        ExecutorService clients = Executors.newFixedThreadPool(bodies.size());
+        try (ManyfoldServer batched = ManyfoldServer.start(served, ServeOptions.loopback().withConcurrency(bodies.size(), 16).withBatch(8))) {
+            assertThat(batched.batching()).isTrue();
+            for (int round = 0; round < 2; round++) {
+                List<Future<String>> concurrent = new ArrayList<>();
+                for (String b : bodies) {
+                    concurrent.add(clients.submit(() -> text(post(batched.url() + "/v1/completions", b))));
+                }
+                for (int i = 0; i < bodies.size(); i++) {
+                    assertThat(concurrent.get(i).get(120, TimeUnit.SECONDS)).as(bodies.get(i)).isEqualTo(sequential.get(i));
+                }
+            }
+            String metrics = get(batched.url() + "/metrics", null).body();
+            double forwards = metric(metrics, "manyfold_batched_forwards_total");
+            double steps = metric(metrics, "manyfold_batched_steps_total");
+            assertThat(forwards).as("batched forwards").isPositive();
+            assertThat(steps).as("steps in batched forwards: some batch held several requests' steps").isGreaterThan(forwards);
+        } finally {
+            clients.shutdownNow();
+        }
+    }
+
+    @Test
     void metricsCountRequestsTokensAndLatenciesPerBudget() {
         post(url + "/v1/completions", completion("run:exit-2", "Memory", 6, ""));
         ServeFixtures.Reply r = get(url + "/metrics", null);

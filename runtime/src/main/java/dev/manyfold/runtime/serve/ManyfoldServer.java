@@ -88,6 +88,9 @@ public final class ManyfoldServer implements AutoCloseable {
                         Runtime.getRuntime().availableProcessors())), BATCH_LINGER_MICROS)
                 : null;
         this.batching = batcher == null ? null : batcher.model();
+        if (batcher != null) {
+            metrics.batching(batcher::counts);
+        }
         this.playground = resource("playground.html");
         this.app = Javalin.create(config -> {
             config.showJavalinBanner = false;

@@ -46,6 +46,14 @@ final class ServerMetrics {
                 .callback(cb -> cb.call(running.getAsInt())).register(registry);
     }
 
+    /** Counts the batched forwards of a {@link StepBatcher} and the decode steps they held (their ratio is the mean batch). */
+    void batching(java.util.function.Supplier<long[]> counts) {
+        io.prometheus.metrics.core.metrics.CounterWithCallback.builder().name("manyfold_batched_forwards_total")
+                .help("Batched decode forwards run (--batch)").callback(cb -> cb.call(counts.get()[0])).register(registry);
+        io.prometheus.metrics.core.metrics.CounterWithCallback.builder().name("manyfold_batched_steps_total")
+                .help("Decode steps run inside batched forwards (--batch)").callback(cb -> cb.call(counts.get()[1])).register(registry);
+    }
+
     void request(String route, int status) {
         requests.labelValues(route, Integer.toString(status)).inc();
     }
