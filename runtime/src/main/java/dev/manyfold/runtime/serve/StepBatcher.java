@@ -97,13 +97,13 @@ final class StepBatcher {
             waiting.add(mine);
             changed.signalAll();
             while (!mine.done) {
-                List<Step> batch = running < lanes ? take(mine) : null;
+                List<Step> batch = !mine.taken && running < lanes ? take(mine) : null;
                 if (batch != null) {
                     run(batch);
                     continue;
                 }
                 try {
-                    long wait = running < lanes ? Math.max(1, waiting.get(0).arrived + lingerNanos - System.nanoTime()) : Long.MAX_VALUE;
+                    long wait = !mine.taken && running < lanes ? Math.max(1, waiting.get(0).arrived + lingerNanos - System.nanoTime()) : Long.MAX_VALUE;
                     changed.awaitNanos(Math.min(wait, TimeUnit.MILLISECONDS.toNanos(50)));
                 } catch (InterruptedException e) {
                     // a step in flight touches this session: wait for it to end, then pass the interrupt on
@@ -143,6 +143,9 @@ final class StepBatcher {
                 batch.add(s);
                 it.remove();
             }
+        }
+        for (Step s : batch) {
+            s.taken = true;
         }
         return batch;
     }
@@ -214,6 +217,8 @@ final class StepBatcher {
         final long arrived;
         float[] logits;
         RuntimeException error;
+        /** In a batch that another thread runs. */
+        boolean taken;
         boolean done;
 
         Step(InferenceSession session, int token, int start, int to, long arrived) {
