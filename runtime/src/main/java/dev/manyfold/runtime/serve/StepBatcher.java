@@ -24,11 +24,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * the engine cannot batch) goes straight to the engine's own session, so any decoder keeps
  * working; each row's logits equal the session's own step up to float rounding.
  *
- * <p>Scheduling: at most {@code lanes} batches run at once (one per core); a batch of the
- * same exit starts as soon as its share of the sessions that are decoding
- * ({@code ceil(decoding sessions not in a running batch / free lanes)}, at most {@code maxBatch}) is waiting, or when the
- * oldest waiting step has waited {@code linger} (a session still in its prefill or writing
- * its token to a slow client does not hold the others up longer).
+ * <p>Scheduling: at most {@code lanes} batches run at once (one per core), each of one exit
+ * and at most its lane's share of the decoding sessions not in a running batch
+ * ({@code ceil(those / free lanes)}, at most {@code maxBatch}). A batch starts as soon as its
+ * share is waiting, or every such session is, or the oldest waiting step has waited
+ * {@code linger} (a session still in its prefill or writing its token to a slow client does
+ * not hold the others up longer).
  */
 final class StepBatcher {
     private final LanguageModel engine;
@@ -122,22 +123,26 @@ final class StepBatcher {
         return mine.logits;
     }
 
-    /** Under the lock: the batch holding {@code mine} when it is due, else null. */
+    /**
+     * Under the lock: the batch holding {@code mine} when it is due, else null. A batch is due
+     * when its exit's waiting steps reach this lane's share of the sessions not in a running
+     * batch, when every such session is waiting (whatever its exit), or after the linger.
+     */
     private List<Step> take(Step mine) {
         int free = lanes - running;
-        int share = Math.min(maxBatch, Math.max(1, (decoding - inFlight + free - 1) / free));
-        long oldest = waiting.get(0).arrived;
+        int idle = Math.max(1, decoding - inFlight);
+        int share = Math.min(maxBatch, (idle + free - 1) / free);
         int same = 0;
         for (Step s : waiting) {
             same += s.to == mine.to ? 1 : 0;
         }
-        if (same < share && System.nanoTime() - oldest < lingerNanos) {
+        if (same < share && waiting.size() < idle && System.nanoTime() - waiting.get(0).arrived < lingerNanos) {
             return null;
         }
         List<Step> batch = new ArrayList<>();
         batch.add(mine);
         waiting.remove(mine);
-        for (Iterator<Step> it = waiting.iterator(); it.hasNext() && batch.size() < maxBatch;) {
+        for (Iterator<Step> it = waiting.iterator(); it.hasNext() && batch.size() < share;) {
             Step s = it.next();
             if (s.to == mine.to) {
                 batch.add(s);
@@ -154,6 +159,7 @@ final class StepBatcher {
     private void run(List<Step> batch) {
         running++;
         inFlight += batch.size();
+        changed.signalAll(); // another exit's steps may be due on a free lane now
         lock.unlock();
         float[][] logits = null;
         RuntimeException error = null;
