@@ -361,15 +361,16 @@ final class OrtInferenceSession implements InferenceSession {
             int kv = m.kvHeads[layer];
             int hd = m.headDim;
             int s = cached[layer];
-            float[] k = copy(keys[layer].getFloatBuffer());
-            float[] v = copy(values[layer].getFloatBuffer());
+            // One copy out of ORT, then only the kept rows (absolute bulk gets, no intermediate array).
+            FloatBuffer k = keys[layer].getFloatBuffer();
+            FloatBuffer v = values[layer].getFloatBuffer();
             float[] kc = new float[kv * hd * length];
             float[] vc = new float[kv * length * hd];
             for (int r = 0; r < kv * hd; r++) {
-                System.arraycopy(k, r * s, kc, r * length, length);
+                k.get(r * s, kc, r * length, length);
             }
             for (int h = 0; h < kv; h++) {
-                System.arraycopy(v, h * s * hd, vc, h * length * hd, length * hd);
+                v.get(h * s * hd, vc, h * length * hd, length * hd);
             }
             try {
                 OnnxTensor kt = OnnxTensor.createTensor(m.env, FloatBuffer.wrap(kc), new long[] {kv, hd, length});
