@@ -339,6 +339,26 @@ final class OrtInferenceSession implements InferenceSession {
         return (int) s.get(0);
     }
 
+    /**
+     * A copy of this session sharing its cache: ORT never writes into a cache tensor (each step
+     * returns new {@code present_*} tensors and a crop makes new ones), so both sessions keep
+     * the same tensors, counted once more, and diverge from here. Ready for the SPI's
+     * {@code fork()} (branch spi).
+     */
+    public OrtInferenceSession fork() {
+        OrtInferenceSession f = new OrtInferenceSession(m, null);
+        for (int i = 0; i < layers; i++) {
+            if (owners[i] != null) {
+                owners[i].refs += 2;
+                f.owners[i] = owners[i];
+                f.keys[i] = keys[i];
+                f.values[i] = values[i];
+            }
+            f.cached[i] = cached[i];
+        }
+        return f;
+    }
+
     @Override
     public void crop(int length) {
         for (int i = 0; i < layers; i++) {
