@@ -53,7 +53,12 @@ public final class ManyfoldServer implements AutoCloseable {
             "/v1/chat/completions");
 
     /** How long a ready decode step waits for other requests' steps to batch with. */
-    private static final long BATCH_LINGER_MICROS = 1000;
+    private static final long BATCH_LINGER_MICROS = 3000;
+    /**
+     * Batched forwards that run at once: one, so that the steps that become ready while a
+     * batch runs all join the next one (two lanes halved the batches and lost on 2 cores).
+     */
+    private static final int BATCH_LANES = 1;
 
     private final ServedModel served;
     private final ServeOptions options;
@@ -84,8 +89,7 @@ public final class ManyfoldServer implements AutoCloseable {
         });
         this.metrics = new ServerMetrics(queue::size, running::get);
         this.batcher = options.batch() > 1 && StepBatcher.supports(served.model())
-                ? new StepBatcher(served.model(), options.batch(), Math.max(1, Math.min(options.maxConcurrency(),
-                        Runtime.getRuntime().availableProcessors())), BATCH_LINGER_MICROS)
+                ? new StepBatcher(served.model(), options.batch(), BATCH_LANES, BATCH_LINGER_MICROS)
                 : null;
         this.batching = batcher == null ? null : batcher.model();
         if (batcher != null) {
