@@ -43,6 +43,18 @@ public abstract class Model implements ElasticModel, AutoCloseable {
         return config;
     }
 
+    /**
+     * Changes whenever a tensor value, a mask or an adapter of the model changes: caches of
+     * derived weights compare it.
+     */
+    public long weightsVersion() {
+        long v = parameters().version();
+        for (LinearSite site : sites.values()) {
+            v = v * 31 + site.changes();
+        }
+        return v;
+    }
+
     public ParameterStore parameters() {
         return parameters;
     }

@@ -197,6 +197,7 @@ public final class Trainer {
             optimizer.update(e.getKey(), param, g, prunedDecay(e.getKey(), param, step, scope), afterStep, lr, step, scope);
             e.getValue().muli(0);
         }
+        model.parameters().touch(); // values changed in place: derived caches (inference weights) are stale
         return norm;
     }
 
