@@ -16,9 +16,9 @@ public interface Objective {
      * @param batch the micro-batch
      * @param step the optimiser step (micro-steps of one step share it)
      * @param random seeded from the run seed and the step; use it for all sampling
-     * @return a scalar loss owned by the batch's manager, float32 (since 1.1 the host casts
-     *     a float64 or float16 scalar to float32; it refuses anything that is not a floating
-     *     scalar, naming the objective and its plugin)
+     * @return a scalar loss owned by the batch's manager, float32 (since 1.1 the host also
+     *     accepts a float64 or float16 scalar, back-propagating it in its own type; it refuses
+     *     anything that is not a floating scalar, naming the objective and its plugin)
      */
     NDArray loss(ElasticModel model, Batch batch, long step, Random random);
 

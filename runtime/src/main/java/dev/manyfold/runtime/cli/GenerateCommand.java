@@ -32,7 +32,7 @@ final class GenerateCommand implements Callable<Integer> {
     Path path;
 
     @Option(names = "--decoder", paramLabel = "NAME",
-            description = "Decoder (greedy, self-speculative, early-exit, ...). Default: the recipe's decode section, else greedy")
+            description = "Decoder (see manyfold plugins). Default: the recipe's decode section, else the default decoder of the loaded plugins")
     String decoder;
 
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "A decoder setting (repeatable), read as YAML: draft=2, "
@@ -60,7 +60,10 @@ final class GenerateCommand implements Callable<Integer> {
             Tokenizer tokenizer = p.data().tokenizer().orElseThrow(() -> new IllegalArgumentException(
                     path + " was trained on " + p.data().describe() + ", which has no tokenizer; generate needs text data"));
             DecoderSpecs.Spec base = decoder != null ? new DecoderSpecs.Spec(decoder, decoder, Map.of(), "decode")
-                    : DecoderSpecs.fromRecipe(p).orElse(new DecoderSpecs.Spec("greedy", "greedy", Map.of(), "decode"));
+                    : DecoderSpecs.fromRecipe(p).orElseGet(() -> {
+                        String name = DecoderSpecs.defaultDecoder(host, "--decoder");
+                        return new DecoderSpecs.Spec(name, name, Map.of(), "decode");
+                    });
             DecoderSpecs.Spec chosen = new DecoderSpecs.Spec(base.label(), base.type(), DecoderSpecs.parse(sets, base.settings(), "--set "),
                     "decode");
             Decoder d = DecoderSpecs.create(host, p, chosen, out);
@@ -86,26 +89,26 @@ final class GenerateCommand implements Callable<Integer> {
             out.println();
             out.println();
             out.printf(Locale.ROOT, "decoder %s: %d new tokens%n", chosen.describe(), g.tokens().length);
-            printStatistics(out, g.statistics());
+            printStatistics(out, g);
             return 0;
         }
     }
 
-    static void printStatistics(PrintWriter out, Map<String, Double> statistics) {
-        List<String> histogram = new ArrayList<>();
-        List<String> order = List.of("tokens", "tokens-per-second", "ms-per-token", "first-token-ms", "full-passes-per-token",
-                "layers-per-token", "rounds", "acceptance-rate", "rejection-ratio", "mean-k", "mean-exit-depth");
-        Map<String, Double> sorted = new java.util.TreeMap<>(java.util.Comparator.comparingInt((String k) -> order.contains(k)
-                ? order.indexOf(k) : order.size()).thenComparingInt(k -> k.startsWith("exit-histogram.")
-                        ? Integer.parseInt(k.substring("exit-histogram.".length())) : 0).thenComparing(k -> k));
-        sorted.putAll(statistics);
-        sorted.forEach((k, v) -> {
-            if (k.startsWith("exit-histogram.")) {
-                histogram.add(k.substring("exit-histogram.".length()) + ":" + Math.round(v));
-            } else {
+    /** The documented statistics first ({@link Generation#DOCUMENTED}), the decoder's own keys after, the histogram last. */
+    static void printStatistics(PrintWriter out, Generation g) {
+        Map<String, Double> statistics = g.statistics();
+        for (String k : Generation.DOCUMENTED) {
+            if (statistics.containsKey(k)) {
+                out.printf(Locale.ROOT, "  %-22s %s%n", k, format(statistics.get(k)));
+            }
+        }
+        statistics.forEach((k, v) -> {
+            if (!Generation.DOCUMENTED.contains(k) && !k.startsWith(Generation.EXIT_HISTOGRAM)) {
                 out.printf(Locale.ROOT, "  %-22s %s%n", k, format(v));
             }
         });
+        List<String> histogram = new ArrayList<>();
+        g.exitHistogram().forEach((d, c) -> histogram.add(d + ":" + Math.round(c)));
         if (!histogram.isEmpty()) {
             out.printf(Locale.ROOT, "  %-22s %s%n", "exit-histogram", String.join(" ", histogram));
         }

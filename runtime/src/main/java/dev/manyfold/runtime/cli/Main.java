@@ -65,6 +65,18 @@ public final class Main implements Runnable {
                 commandLine.getErr().println("error: " + e.getMessage());
                 return BAD_INPUT;
             }
+            if (e instanceof dev.manyfold.runtime.host.PluginException pe) {
+                // The plugin is named; its own frames help its author, the host's would not.
+                commandLine.getErr().println("error: " + pe.getMessage());
+                if (pe.isBadInput()) {
+                    return BAD_INPUT;
+                }
+                StackTraceElement[] frames = pe.getCause().getStackTrace();
+                for (int i = 0; i < Math.min(8, frames.length); i++) {
+                    commandLine.getErr().println("\tat " + frames[i]);
+                }
+                return 1;
+            }
             commandLine.getErr().println("error: " + e);
             e.printStackTrace(commandLine.getErr());
             return 1;

@@ -225,7 +225,7 @@ final class PluginLoader {
         for (ExtensionKind kind : ExtensionKind.values()) {
             List<String> list = new ArrayList<>();
             for (Factory<?> factory : contributed.get(kind)) {
-                factories.get(kind).put(factory.name(), factory);
+                factories.get(kind).put(factory.name(), PluginCalls.wrap(factory, name, kind.label(), factory.name()));
                 owners.get(kind).put(factory.name(), name);
                 list.add(factory.name());
             }

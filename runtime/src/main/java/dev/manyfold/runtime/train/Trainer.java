@@ -126,9 +126,10 @@ public final class Trainer {
                 Batch batch = data.train(step, micro).toBatch(scope);
                 Random random = new Random(config.seed() * 1_000_003L + step * 1_009L + micro);
                 try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                    NDArray l = objective.loss(model, batch, step, random);
+                    NDArray l = checkedLoss(objective.loss(model, batch, step, random));
                     collector.backward(config.accumulate() == 1 ? l : l.div(config.accumulate()));
-                    loss += l.getFloat() / config.accumulate();
+                    loss += (l.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32 ? l : l.toType(ai.djl.ndarray.types.DataType.FLOAT32, false))
+                            .getFloat() / config.accumulate();
                 }
             }
             if (!Double.isFinite(loss)) {
@@ -138,6 +139,23 @@ public final class Trainer {
             }
             return new double[] {loss, applyUpdate(optimizer, lr, step, scope)};
         }
+    }
+
+    /**
+     * The objective's loss, checked: a floating scalar of any precision is accepted (backward
+     * runs in its own type, its value is read as float32); anything else is refused naming the
+     * objective and its plugin.
+     */
+    private NDArray checkedLoss(NDArray loss) {
+        String who = dev.manyfold.runtime.host.PluginCalls.origin(objective);
+        if (loss == null) {
+            throw new IllegalStateException(who + " returned no loss (null)");
+        }
+        if (loss.getShape().size() != 1 || !loss.getDataType().isFloating()) {
+            throw new IllegalStateException(who + " returned a loss of shape " + loss.getShape() + " and type " + loss.getDataType()
+                    + "; an objective must return a floating-point scalar");
+        }
+        return loss;
     }
 
     /** Timing of {@link #benchmark}. */

@@ -85,7 +85,7 @@ public final class NmMaskStrategy implements MaskStrategy {
         int rows = Math.toIntExact(weight.getShape().get(0));
         int cols = Math.toIntExact(weight.getShape().get(1));
         config.checkShape(site, rows, cols);
-        boolean[] keep = update(site, NmMasks.floats(weight), config.wanda() ? inputNorms : null, rows, cols, step);
+        boolean[] keep = update(site, dev.manyfold.api.Tensors.floats(weight), config.wanda() ? inputNorms : null, rows, cols, step);
         return NmMasks.toArray(keep, rows, cols, weight.getDataType(), manager);
     }
 
