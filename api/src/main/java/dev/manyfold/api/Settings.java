@@ -406,6 +406,8 @@ public final class Settings {
             return Optional.of(converter.apply(value));
         } catch (ConfigException e) {
             throw e;
+        } catch (NotFinite e) {
+            throw new ConfigException(pathOf(key), describe(value) + " is not a finite number", expected);
         } catch (RuntimeException e) {
             throw new ConfigException(pathOf(key), "expected " + expected + ", got " + describe(value), expected);
         }
@@ -447,14 +449,30 @@ public final class Settings {
     }
 
     private Double asDouble(Object v) {
+        double d;
         if (v instanceof Number) {
-            return ((Number) v).doubleValue();
-        }
-        if (v instanceof String) {
+            d = ((Number) v).doubleValue();
+        } else if (v instanceof String && DECIMAL.matcher(((String) v).trim()).matches()) {
             // YAML 1.1 reads "3e-4" as a string; accept it as the number it means.
-            return Double.parseDouble(((String) v).trim());
+            d = Double.parseDouble(((String) v).trim());
+        } else if (v instanceof String && NON_FINITE.matcher(((String) v).trim()).matches()) {
+            throw new NotFinite();
+        } else {
+            throw new IllegalArgumentException();
         }
-        throw new IllegalArgumentException();
+        if (!Double.isFinite(d)) {
+            throw new NotFinite(); // NaN, Infinity, or a literal beyond the double range
+        }
+        return d;
+    }
+
+    /** Decimal numbers as written in a recipe (not Java's hex floats or "1d"). */
+    private static final java.util.regex.Pattern DECIMAL = java.util.regex.Pattern.compile("[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?");
+    private static final java.util.regex.Pattern NON_FINITE = java.util.regex.Pattern.compile("[+-]?(?i)(nan|infinity|inf|\\.nan|\\.inf)");
+
+    /** A number that is NaN or infinite. */
+    private static final class NotFinite extends IllegalArgumentException {
+        private static final long serialVersionUID = 1L;
     }
 
     private Boolean asBoolean(Object v) {

@@ -26,7 +26,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "export", description = {"Cut a sub-model out of a run as a standalone, smaller safetensors checkpoint.",
         "--format 2:4 keeps a masked run's weights exactly sparse (mask folded in, adapters such as SLoRB kept as tensors);",
-        "--format packed-2:4 stores each 2:4 weight as its kept values plus a 3-bit pattern index per group of 4."})
+        "--format packed-2:4 stores each 2:4 weight as its kept values plus a 3-bit pattern index per group of 4.",
+        "--format hf writes a Hugging Face directory (config.json, model.safetensors, tokenizer); --format peft a LoRA adapter."})
 final class ExportCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
@@ -40,28 +41,39 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--sub-model", paramLabel = "DIM=B,...", description = "Budgets, e.g. depth=2,width=64 (default: the full model)")
     String subModel;
 
-    @Option(names = {"-o", "--out"}, required = true, paramLabel = "FILE", description = "Output .safetensors file")
+    @Option(names = "--exit", paramLabel = "N", description = "Shorthand for --sub-model depth=N (added to its other budgets)")
+    Integer exit;
+
+    @Option(names = {"-o", "--out"}, required = true, paramLabel = "FILE", description = "Output .safetensors file (a directory for hf, peft)")
     Path out;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "dense",
             description = "dense (default: masks and adapters folded into plain weights), 2:4 (exact 2:4 weights, adapters kept), "
-                    + "packed-2:4 (2:4 weights as kept values + 3-bit pattern per group; read back by every command)")
+                    + "packed-2:4 (2:4 weights as kept values + 3-bit pattern per group; read back by every command), "
+                    + "hf (a Hugging Face model directory, masks and adapters merged), peft (the LoRA adapters in PEFT's layout)")
     String format;
 
-    static final java.util.List<String> FORMATS = java.util.List.of("dense", "2:4", "packed-2:4");
+    static final java.util.List<String> FORMATS = java.util.List.of("dense", "2:4", "packed-2:4", "hf", "peft");
 
     @Override
     public Integer call() {
         PrintWriter w = spec.commandLine().getOut();
-        SubModel sub = parse(subModel);
+        SubModel sub = exit == null ? parse(subModel) : parse(subModel).with(Model.DEPTH, exit);
         if (!FORMATS.contains(format)) {
             throw new IllegalArgumentException("--format: unknown format \"" + format + "\"; accepted: " + String.join(", ", FORMATS));
         }
-        if (!format.equals("dense") && !sub.equals(SubModel.FULL)) {
+        if (!format.equals("dense") && !format.equals("hf") && !sub.equals(SubModel.FULL)) {
             throw new IllegalArgumentException("--format " + format + " exports the full model; drop --sub-model");
         }
+        dev.manyfold.runtime.job.RunDirectory.checkOutsideRun(out, path, "--out");
         try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, w);
                 NDManager manager = p.model().parameters().manager().newSubManager()) {
+            if (format.equals("hf")) {
+                return dev.manyfold.runtime.hf.HfExport.run(p, sub, out, w);
+            }
+            if (format.equals("peft")) {
+                return dev.manyfold.runtime.hf.PeftExport.run(p, out, w);
+            }
             if (!format.equals("dense")) {
                 return exportSparse(p, w);
             }

@@ -1,6 +1,7 @@
 package dev.manyfold.runtime.cli;
 
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.RunDirectory;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.recipe.Recipe;
 import dev.manyfold.runtime.train.Evaluator;
@@ -33,8 +34,11 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--run-dir", paramLabel = "DIR", description = "Run directory (default: runs/NAME-TIMESTAMP)")
     Path runDir;
 
-    @Option(names = "--resume", description = "Resume from the latest checkpoint in --run-dir")
+    @Option(names = "--resume", description = "Resume from the latest checkpoint in --run-dir (the same recipe)")
     boolean resume;
+
+    @Option(names = "--overwrite", description = "Move the contents of a used --run-dir aside (to DIR.replaced-TIMESTAMP) and start afresh")
+    boolean overwrite;
 
     @Override
     public Integer call() {
@@ -43,11 +47,22 @@ final class TrainCommand implements Callable<Integer> {
         if (resume && runDir == null) {
             throw new IllegalArgumentException("--resume needs --run-dir DIR naming the run to continue");
         }
+        if (resume && overwrite) {
+            throw new IllegalArgumentException("--resume and --overwrite exclude each other: continue the run or replace it");
+        }
+        if (resume && dev.manyfold.runtime.job.StagedJob.isStaged(recipe)) {
+            throw new IllegalArgumentException("--resume is not supported for a recipe with stages; start a new --run-dir");
+        }
         Path dir = runDir != null ? runDir
                 : Path.of("runs", recipe.name() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        if (dev.manyfold.runtime.job.StagedJob.isStaged(recipe)) {
-            return staged(recipe, dir, out);
+        RunDirectory.Mode mode = resume ? RunDirectory.Mode.RESUME : overwrite ? RunDirectory.Mode.OVERWRITE : RunDirectory.Mode.NEW;
+        try (RunDirectory run = RunDirectory.open(dir, mode, recipe)) {
+            run.movedAside().ifPresent(aside -> out.printf("moved the previous contents of %s to %s%n", dir, aside));
+            return dev.manyfold.runtime.job.StagedJob.isStaged(recipe) ? staged(recipe, dir, out) : single(recipe, dir, out);
         }
+    }
+
+    private Integer single(Recipe recipe, Path dir, PrintWriter out) {
         try (Manyfold host = main.host(); TrainJob.Prepared prepared = TrainJob.prepare(host, recipe, out, dir)) {
             Trainer.Summary s = TrainJob.train(prepared, dir, resume, out, Progress.isTerminal());
             out.printf(Locale.ROOT, "done: %d steps in %.1f s (%.0f %s/s), final train loss %.4f%n", s.steps(), s.seconds(),
@@ -65,9 +80,6 @@ final class TrainCommand implements Callable<Integer> {
 
     /** A recipe with {@code stages}: every stage in order (see {@link dev.manyfold.runtime.job.StagedJob}). */
     private Integer staged(Recipe recipe, Path dir, PrintWriter out) {
-        if (resume) {
-            throw new IllegalArgumentException("--resume is not supported for a recipe with stages; start a new --run-dir");
-        }
         try (Manyfold host = main.host()) {
             var results = dev.manyfold.runtime.job.StagedJob.run(host, recipe, dir, out, Progress.isTerminal());
             for (var r : results) {

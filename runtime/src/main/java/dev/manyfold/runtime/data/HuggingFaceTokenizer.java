@@ -42,9 +42,24 @@ public final class HuggingFaceTokenizer implements Tokenizer {
         this.eos = eos;
     }
 
-    /** Loads a tokenizer, finding its end-of-sequence token among {@link #EOS_CANDIDATES}. */
+    /**
+     * Loads a tokenizer. Its end-of-sequence token is the {@code eos_token} of a
+     * {@code tokenizer_config.json} beside the file (a string or {@code {content: ...}}) when
+     * there is one, else the first of {@link #EOS_CANDIDATES} in the vocabulary.
+     */
     public static HuggingFaceTokenizer load(Path path) {
-        return load(path, null);
+        Path file = Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;
+        Path config = file.toAbsolutePath().getParent().resolve("tokenizer_config.json");
+        String eos = null;
+        if (Files.isRegularFile(config)) {
+            try {
+                JsonNode node = new ObjectMapper().readTree(config.toFile()).path("eos_token");
+                eos = node.isTextual() ? node.asText() : node.path("content").isTextual() ? node.path("content").asText() : null;
+            } catch (IOException e) {
+                throw new DataException("tokenizer config " + config + " is not valid JSON: " + e.getMessage(), e);
+            }
+        }
+        return load(path, eos);
     }
 
     /**

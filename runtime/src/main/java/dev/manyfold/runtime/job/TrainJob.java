@@ -18,6 +18,8 @@ import dev.manyfold.runtime.builtin.CorePlugin;
 import dev.manyfold.runtime.checkpoint.Checkpoint;
 import dev.manyfold.runtime.checkpoint.CheckpointStore;
 import dev.manyfold.runtime.data.DataSources;
+import dev.manyfold.runtime.hf.HfImport;
+import dev.manyfold.runtime.hf.HfWeights;
 import dev.manyfold.runtime.host.ExtensionKind;
 import dev.manyfold.runtime.host.HostContext;
 import dev.manyfold.runtime.host.Manyfold;
@@ -89,10 +91,20 @@ public final class TrainJob {
         if (!recipe.asMap().containsKey("model")) {
             throw new ConfigException("model", "required section is missing", "a model section such as { family: mlp }");
         }
-        TrainingData data = DataSources.open(recipe.section("data"), config);
+        Settings modelSection = recipe.section("model");
+        Path hfDir = HfImport.imports(modelSection) ? HfImport.directory(modelSection) : null;
+        Settings dataSection = hfDir == null ? recipe.section("data") : HfImport.dataSection(recipe.section("data"), hfDir);
+        TrainingData data = DataSources.open(dataSection, config);
         NDManager manager = NDManager.newBaseManager();
         try {
-            Model model = ModelFactory.build(recipe.section("model"), data.shape(), config.seed(), manager);
+            Model model = ModelFactory.build(hfDir == null ? modelSection : HfImport.resolve(modelSection), data.shape(), config.seed(), manager);
+            if (hfDir != null) {
+                checkVocabulary(model, data, hfDir);
+                if (initialise) {
+                    int n = HfWeights.open(hfDir).loadInto(model);
+                    out.printf("imported %d tensors from %s%n", n, hfDir);
+                }
+            }
             HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), workDirectory, out::println, recipe.asMap());
             RecipeValidator.Components components = new RecipeValidator(host.extensions()).validate(recipe, context);
             if (base != null) {
@@ -164,6 +176,16 @@ public final class TrainJob {
         return List.copyOf(exits);
     }
 
+    /** Refuses data whose tokens would index past the imported model's embedding. */
+    private static void checkVocabulary(Model model, TrainingData data, Path hfDir) {
+        int tokens = data.shape().vocab();
+        int rows = ((dev.manyfold.runtime.model.LlamaModel) model).vocabularySize();
+        if (tokens > rows) {
+            throw new ConfigException("data.tokenizer", "the tokenizer has " + tokens + " ids but " + hfDir.resolve("config.json")
+                    + " has vocab_size " + rows, "the model's own tokenizer.json (the default for model.from)");
+        }
+    }
+
     /**
      * Attaches every adapter to its sites. With a {@code base} checkpoint that holds an
      * adapter's tensors and a {@link RestorableAdapter}, the adapter is rebuilt from them (its
@@ -215,6 +237,11 @@ public final class TrainJob {
      * their initialisation, except per-exit heads, which start as copies of the shared head.
      */
     static Checkpoint initialise(Model model, Path from, PrintWriter out) {
+        if (HfWeights.isModelDirectory(from)) {
+            int n = HfWeights.open(from).loadInto(model);
+            out.printf("initialised %d of %d tensors from Hugging Face directory %s%n", n, model.parameters().all().size(), from);
+            return null;
+        }
         Path file = Files.isDirectory(from) ? CheckpointStore.keepingAll().latest(from).orElseThrow(() -> new ConfigException(
                 "train.init", "no checkpoint in run directory " + from, "a run directory or a .safetensors checkpoint")) : from;
         if (!Files.exists(file)) {
@@ -399,11 +426,14 @@ public final class TrainJob {
     }
 
     /**
-     * Loads a trained model: {@code path} is a run directory (its latest checkpoint) or a
-     * checkpoint file. The recipe stored in the checkpoint rebuilds data and model; tensors
+     * Loads a trained model: {@code path} is a run directory (its latest checkpoint), a
+     * checkpoint file, or a Hugging Face model directory (see {@link HfImport#bareRecipe}). The recipe stored in the checkpoint rebuilds data and model; tensors
      * are checked against the model's shapes before any is assigned.
      */
     public static Prepared load(Manyfold host, Path path, PrintWriter out) {
+        if (HfWeights.isModelDirectory(path)) {
+            return prepare(host, HfImport.bareRecipe(path), out, true, null, Path.of(System.getProperty("java.io.tmpdir"), "manyfold-work"));
+        }
         Path file = java.nio.file.Files.isDirectory(path) ? CheckpointStore.keepingAll().latest(path).orElseThrow(() -> new ConfigException(
                 path.toString(), "no checkpoint in this run directory", "a run directory containing checkpoint-N.safetensors")) : path;
         Checkpoint checkpoint = Checkpoint.load(file);

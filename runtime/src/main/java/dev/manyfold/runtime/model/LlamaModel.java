@@ -48,6 +48,7 @@ public final class LlamaModel extends Model implements LanguageModel {
     private final java.util.Set<Integer> exitHeads;
     /** Query heads per layer (all equal to {@code heads} unless the config lists them). */
     private final int[] layerHeads;
+    private final boolean qkvBias;
 
     /** Prefix of the per-exit head sites, {@code exit_heads.<depth>}. */
     public static final String EXIT_HEADS = "exit_heads.";
@@ -56,10 +57,11 @@ public final class LlamaModel extends Model implements LanguageModel {
      * Structural configuration of a LLaMA model. {@code layerHeads}, when not empty, gives the
      * query heads of each layer (one entry per layer, each in {@code [1, heads]}; a model whose
      * heads were pruned layer by layer). It needs {@code kvHeads == heads} (no grouped KV), and
-     * then every layer's KV heads equal its query heads.
+     * then every layer's KV heads equal its query heads. {@code qkvBias} adds biases
+     * {@code layers.<i>.attn.{q,k,v}_proj.bias} to the query, key and value projections (Qwen2).
      */
     public record Config(int vocab, int dim, int layers, int heads, int kvHeads, int headDim, int ffn, int context, boolean tied,
-            double ropeTheta, double normEps, int eos, List<Integer> exitHeads, List<Integer> layerHeads) {
+            double ropeTheta, double normEps, int eos, List<Integer> exitHeads, List<Integer> layerHeads, boolean qkvBias) {
         public Config {
             exitHeads = List.copyOf(exitHeads);
             layerHeads = List.copyOf(layerHeads);
@@ -76,6 +78,12 @@ public final class LlamaModel extends Model implements LanguageModel {
                     }
                 }
             }
+        }
+
+        /** A configuration without query/key/value biases. */
+        public Config(int vocab, int dim, int layers, int heads, int kvHeads, int headDim, int ffn, int context, boolean tied,
+                double ropeTheta, double normEps, int eos, List<Integer> exitHeads, List<Integer> layerHeads) {
+            this(vocab, dim, layers, heads, kvHeads, headDim, ffn, context, tied, ropeTheta, normEps, eos, exitHeads, layerHeads, false);
         }
 
         /** A configuration with the same heads in every layer. */
@@ -105,6 +113,7 @@ public final class LlamaModel extends Model implements LanguageModel {
         this.eps = (float) c.normEps();
         this.eos = c.eos();
         this.exits = List.of(layers);
+        this.qkvBias = c.qkvBias();
         this.layerHeads = new int[layers];
         for (int i = 0; i < layers; i++) {
             layerHeads[i] = c.layerHeads().isEmpty() ? heads : c.layerHeads().get(i);
@@ -117,9 +126,9 @@ public final class LlamaModel extends Model implements LanguageModel {
             p.constant(l + ".attn_norm.weight", 1f, dim);
             int hq = layerHeads[i];
             int hkv = hq / (heads / kvHeads);
-            addSite(l + ".attn.q_proj", p.normal(l + ".attn.q_proj.weight", std, hq * headDim, dim), null);
-            addSite(l + ".attn.k_proj", p.normal(l + ".attn.k_proj.weight", std, hkv * headDim, dim), null);
-            addSite(l + ".attn.v_proj", p.normal(l + ".attn.v_proj.weight", std, hkv * headDim, dim), null);
+            addSite(l + ".attn.q_proj", p.normal(l + ".attn.q_proj.weight", std, hq * headDim, dim), bias(p, l + ".attn.q_proj", hq));
+            addSite(l + ".attn.k_proj", p.normal(l + ".attn.k_proj.weight", std, hkv * headDim, dim), bias(p, l + ".attn.k_proj", hkv));
+            addSite(l + ".attn.v_proj", p.normal(l + ".attn.v_proj.weight", std, hkv * headDim, dim), bias(p, l + ".attn.v_proj", hkv));
             addSite(l + ".attn.o_proj", p.normal(l + ".attn.o_proj.weight", outStd, dim, hq * headDim), null);
             p.constant(l + ".mlp_norm.weight", 1f, dim);
             addSite(l + ".mlp.gate_proj", p.normal(l + ".mlp.gate_proj.weight", std, ffn, dim), null);
@@ -160,6 +169,16 @@ public final class LlamaModel extends Model implements LanguageModel {
         this.ropeQkvRows = new java.util.concurrent.atomic.AtomicReferenceArray<>(context);
     }
 
+    /** A zero-initialised bias {@code <site>.bias [heads·headDim]} when the model has q/k/v biases, else null. */
+    private NDArray bias(ParameterStore p, String site, int siteHeads) {
+        return qkvBias ? p.constant(site + ".bias", 0f, (long) siteHeads * headDim) : null;
+    }
+
+    /** Whether the query, key and value projections have biases ({@code <site>.bias}, Qwen2). */
+    public boolean qkvBias() {
+        return qkvBias;
+    }
+
     private static Map<String, Object> configMap(Config c) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("family", "llama");
@@ -180,6 +199,9 @@ public final class LlamaModel extends Model implements LanguageModel {
         }
         if (!c.layerHeads().isEmpty()) {
             m.put("layer-heads", c.layerHeads());
+        }
+        if (c.qkvBias()) {
+            m.put("qkv-bias", true);
         }
         return m;
     }
@@ -393,7 +415,8 @@ public final class LlamaModel extends Model implements LanguageModel {
         for (int i = 0; i < s.depth; i++) {
             long hq = heads(s, i);
             long hkv = hq / (heads / kvHeads);
-            layersTotal += 2 * d + d * hq * headDim + 2 * d * hkv * headDim + hq * headDim * d + 3 * d * s.ffn;
+            layersTotal += 2 * d + d * hq * headDim + 2 * d * hkv * headDim + hq * headDim * d + 3 * d * s.ffn
+                    + (qkvBias ? (hq + 2 * hkv) * headDim : 0);
         }
         return vocab * d + layersTotal + d + (tied ? 0 : vocab * d);
     }
@@ -428,6 +451,11 @@ public final class LlamaModel extends Model implements LanguageModel {
             t.put(l + ".attn.q_proj.weight", exportSite(manager, l + ".attn.q_proj", qd, s.dim));
             t.put(l + ".attn.k_proj.weight", exportSite(manager, l + ".attn.k_proj", kd, s.dim));
             t.put(l + ".attn.v_proj.weight", exportSite(manager, l + ".attn.v_proj", kd, s.dim));
+            if (qkvBias) {
+                t.put(l + ".attn.q_proj.bias", exportPrefix(manager, l + ".attn.q_proj.bias", qd));
+                t.put(l + ".attn.k_proj.bias", exportPrefix(manager, l + ".attn.k_proj.bias", kd));
+                t.put(l + ".attn.v_proj.bias", exportPrefix(manager, l + ".attn.v_proj.bias", kd));
+            }
             t.put(l + ".attn.o_proj.weight", exportSite(manager, l + ".attn.o_proj", s.dim, qd));
             t.put(l + ".mlp_norm.weight", exportPrefix(manager, l + ".mlp_norm.weight", s.dim));
             t.put(l + ".mlp.gate_proj.weight", exportSite(manager, l + ".mlp.gate_proj", s.ffn, s.dim));

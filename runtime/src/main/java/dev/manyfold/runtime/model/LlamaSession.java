@@ -31,6 +31,10 @@ import dev.manyfold.api.decoder.InferenceSession;
  *   <li><b>Cache layouts matmul wants:</b> keys as {@code [kv, hd, S]}, values as
  *       {@code [kv, S, hd]}; the residual add rides as the bias of the output and down projections.</li>
  *   <li><b>Gate and up in one matmul.</b></li>
+ *   <li><b>Q/K/V biases</b> (Qwen2), when the model has them, are one vector per layer laid out
+ *       like the projection's rows, {@code [bq; bk; bv; rot(bq); rot(bk); 0]} ({@code bq} scaled
+ *       like {@code Wq}), passed as the bias of the same linear op ({@link Weights#qkvBias}); null and
+ *       free when the model has none.</li>
  * </ul>
  * Results equal the training forward up to float rounding.
  */
@@ -63,6 +67,8 @@ final class LlamaSession implements InferenceSession {
         /** Per-layer RoPE tables for layers narrower than the widest; null where the shared table fits. */
         final NDArray[] layerRope;
         final NDArray[] qkv;
+        /** Per layer, the bias of {@link #qkv}'s rows, or null when the model has no q/k/v biases. */
+        final NDArray[] qkvBias;
         final NDArray[] out;
         final NDArray[] gateUp;
         final NDArray[] down;
@@ -86,6 +92,7 @@ final class LlamaSession implements InferenceSession {
             }
             this.layerRope = new NDArray[layers];
             this.qkv = new NDArray[layers];
+            this.qkvBias = new NDArray[layers];
             this.out = new NDArray[layers];
             this.gateUp = new NDArray[layers];
             this.down = new NDArray[layers];
@@ -159,6 +166,13 @@ final class LlamaSession implements InferenceSession {
                 NDArray rows = ai.djl.ndarray.NDArrays.concat(new NDList(wq, wk, wv, rotateHalf(wq, layerHeads[i], headDim),
                         rotateHalf(wk, layerKvHeads[i], headDim), tmp.zeros(new Shape(kd, dim))), 0);
                 qkv[i] = keep(readsNormalised(rows, own(tmp, p.get(l + ".attn_norm.weight").mul(root))));
+                if (model.qkvBias()) {
+                    NDArray bq = own(tmp, p.get(l + ".attn.q_proj.bias").mul(1.0 / Math.sqrt(headDim))).reshape(qd, 1);
+                    NDArray bk = own(tmp, p.get(l + ".attn.k_proj.bias").duplicate()).reshape(kd, 1);
+                    NDArray bv = own(tmp, p.get(l + ".attn.v_proj.bias").duplicate()).reshape(kd, 1);
+                    qkvBias[i] = keep(ai.djl.ndarray.NDArrays.concat(new NDList(bq, bk, bv, rotateHalf(bq, layerHeads[i], headDim),
+                            rotateHalf(bk, layerKvHeads[i], headDim), tmp.zeros(new Shape(kd, 1))), 0).reshape(-1));
+                }
                 NDArray wo = weight(model, tmp, l + ".attn.o_proj", dim, qd); // [d, qd]
                 out[i] = keep(wo.concat(tmp.zeros(new Shape(1, qd)), 0)); // [d+1, qd]
                 NDArray gu = weight(model, tmp, l + ".mlp.gate_proj", ffn, dim).concat(weight(model, tmp, l + ".mlp.up_proj", ffn, dim), 0);
@@ -270,7 +284,7 @@ final class LlamaSession implements InferenceSession {
                     : own(manager, w.layerRope[i].get(new NDIndex("{}:{}", start, start + n)));
             // [q k v | rot(q) rot(k) 0] · [cos cos 1 | sin sin 0], summed: RoPE'd q and k, and v, in 4 ops.
             NDArray a = x.normalize(2, -1, 0);
-            NDList parts = Linear.linear(a, w.qkv[i]).singletonOrThrow().reshape(n, 2, width).mul(layerTable).sum(new int[] {1}).split(qkvSplit, 1);
+            NDList parts = (w.qkvBias[i] == null ? Linear.linear(a, w.qkv[i]) : Linear.linear(a, w.qkv[i], w.qkvBias[i])).singletonOrThrow().reshape(n, 2, width).mul(layerTable).sum(new int[] {1}).split(qkvSplit, 1);
             NDArray q;
             NDArray k;
             NDArray v;

@@ -92,10 +92,11 @@ public final class ModelFactory {
                         s.check(h >= 1 && h <= heads, "layer-heads", "a layer with " + h + " heads", "counts in [1, " + heads + "]");
                     }
                 }
+                boolean qkvBias = s.getBoolean("qkv-bias", false);
                 s.rejectUnknown();
                 store = new ParameterStore(manager, seed);
                 model = new LlamaModel(store, new LlamaModel.Config(vocab, dim, layers, heads, kvHeads, headDim, ffn, context, tied, theta,
-                        eps, eos, exitHeads, layerHeads));
+                        eps, eos, exitHeads, layerHeads, qkvBias));
             }
             default -> throw new IllegalStateException(family);
         }

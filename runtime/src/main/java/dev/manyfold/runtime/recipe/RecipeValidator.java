@@ -68,6 +68,8 @@ public final class RecipeValidator {
             s.rejectUnknown();
             return config;
         });
+        // Nothing reads an eval section yet: any key in it is refused rather than ignored.
+        recipe.section("eval").rejectUnknown();
         // Keep recipe order: Map.copyOf would iterate in a per-JVM random order.
         return new Components(java.util.Collections.unmodifiableMap(dimensions), objective, List.copyOf(adapters), List.copyOf(masks), decoder, train);
     }

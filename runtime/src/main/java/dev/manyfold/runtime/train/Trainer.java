@@ -304,7 +304,7 @@ public final class Trainer {
     }
 
     private long restore(Checkpoint checkpoint, Optimizer optimizer) {
-        long step = Long.parseLong(checkpoint.metadata().getOrDefault("step", "0"));
+        long step = resumeStep(checkpoint, config.steps());
         try (NDManager m = model.parameters().manager().newSubManager()) {
             Map<String, NDArray> optim = new LinkedHashMap<>();
             for (Tensor t : checkpoint.tensors().values()) {
@@ -323,6 +323,26 @@ public final class Trainer {
             optimizer.restore(optim);
         }
         return step;
+    }
+
+    /**
+     * The step a checkpoint was written at: its {@code step} metadata, a decimal integer in
+     * {@code [0, steps]}.
+     *
+     * @throws dev.manyfold.runtime.checkpoint.CheckpointException naming the file otherwise
+     */
+    static long resumeStep(Checkpoint checkpoint, long steps) {
+        String value = checkpoint.metadata().get("step");
+        if (value == null) {
+            throw new dev.manyfold.runtime.checkpoint.CheckpointException(checkpoint.file()
+                    + ": no step in the metadata; cannot resume (accepted: a checkpoint written by manyfold train)");
+        }
+        if (!value.matches("0|[1-9][0-9]{0,17}") || Long.parseLong(value) > steps) {
+            String shown = value.length() > 40 ? value.substring(0, 40) + "..." : value;
+            throw new dev.manyfold.runtime.checkpoint.CheckpointException(checkpoint.file() + ": metadata step \"" + shown
+                    + "\" is not a step of this run (accepted: an integer in [0, " + steps + "], the recipe's train.steps)");
+        }
+        return Long.parseLong(value);
     }
 
     /** Sets a site's mask and remembers its strategy for the pruned-weight decay. */
@@ -358,7 +378,9 @@ public final class Trainer {
                 Files.createDirectories(file.getParent());
                 Files.writeString(file, json + "\n", java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
             } catch (IOException e) {
-                throw new UncheckedIOException("cannot write metrics to " + file, e);
+                // like a failed checkpoint write: a clear message, earlier checkpoints intact
+                throw new dev.manyfold.runtime.checkpoint.CheckpointException(file + ": cannot write metrics (" + e
+                        + "); the checkpoints written so far are intact and --resume continues from the latest", e);
             }
         }
 
