@@ -1,41 +1,39 @@
-package dev.manyfold.plugin.speculative;
+package dev.manyfold.testkit;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import dev.manyfold.api.Context;
 import dev.manyfold.api.ModelShape;
-import dev.manyfold.api.Settings;
 import dev.manyfold.api.SubModel;
-import dev.manyfold.api.decoder.Decoder;
 import dev.manyfold.api.decoder.InferenceSession;
 import dev.manyfold.api.decoder.LanguageModel;
+import dev.manyfold.api.objective.ElasticModel;
 import dev.manyfold.runtime.model.LlamaModel;
 import dev.manyfold.runtime.model.ParameterStore;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Random;
 
 /**
- * A small randomly initialised LLaMA with trained exits 1..4 and weights scaled so that its
- * next-token distributions are peaked (confident exits happen) and the exits disagree often
- * enough that drafts are both accepted and rejected. The EOS token can be chosen per test.
+ * A tiny real LLaMA (the host's own model and KV-cached inference session) for plugin tests:
+ * vocabulary 24, width 32, 4 heads (2 KV heads), FFN 64, context 40, trained exits at every
+ * depth. Its random weights are scaled so that next-token distributions are peaked (early
+ * exits happen) and exits disagree often enough that drafts are both accepted and rejected.
+ * Close it to free its weights.
  */
-final class TinyModel implements AutoCloseable {
-    static final int VOCAB = 24;
-    static final int LAYERS = 4;
-    static final int CONTEXT = 40;
+public final class TinyLanguageModel implements AutoCloseable {
+    public static final int VOCAB = 24;
+    public static final int CONTEXT = 40;
 
-    final NDManager manager = NDManager.newBaseManager();
-    final LlamaModel llama;
+    private final NDManager manager = NDManager.newBaseManager();
+    private final LlamaModel llama;
 
-    TinyModel(long seed) {
+    /** {@code layers} layers with weights from {@code seed}. */
+    public TinyLanguageModel(int layers, long seed) {
         llama = new LlamaModel(new ParameterStore(manager, seed),
-                new LlamaModel.Config(VOCAB, 32, LAYERS, 4, 2, 8, 64, CONTEXT, false, 10000, 1e-5, -1));
+                new LlamaModel.Config(VOCAB, 32, layers, 4, 2, 8, 64, CONTEXT, false, 10000, 1e-5, -1));
         Random random = new Random(seed);
         for (Map.Entry<String, NDArray> e : llama.parameters().all().entrySet()) {
             Shape shape = e.getValue().getShape();
@@ -53,11 +51,39 @@ final class TinyModel implements AutoCloseable {
                 llama.parameters().assign(name, m.create(values, shape));
             }
         }
-        llama.setExits(List.of(1, 2, 3, 4));
+        List<Integer> all = new ArrayList<>();
+        for (int d = 1; d <= layers; d++) {
+            all.add(d);
+        }
+        llama.setExits(all);
+    }
+
+    /** Declares which depths are trained exits (the full depth always is one), as a recipe's depth dimension would. */
+    public TinyLanguageModel trainedExits(List<Integer> exits) {
+        llama.setExits(exits);
+        return this;
+    }
+
+    /**
+     * A context for factories of this model, as the host builds it for a loaded model: its
+     * shape and trained exits, seed 11.
+     */
+    public TestingContext context() {
+        return TestingContext.builder().seed(11).model(shape()).trainedExits(llama.exits().toArray(new Integer[0])).build();
+    }
+
+    /** Four layers, seed 7. */
+    public TinyLanguageModel() {
+        this(4, 7);
+    }
+
+    /** The model as decoders see it, without an end-of-sequence token. */
+    public LanguageModel model() {
+        return withEos(-1);
     }
 
     /** The model as decoders see it, with {@code eos} as its end-of-sequence token (-1: none). */
-    LanguageModel withEos(int eos) {
+    public LanguageModel withEos(int eos) {
         return new LanguageModel() {
             @Override
             public int vocabularySize() {
@@ -91,8 +117,28 @@ final class TinyModel implements AutoCloseable {
         };
     }
 
-    /** Logits {@code [T, V]} at each requested exit for the whole sequence, without a cache. */
-    List<float[]> noCacheLogits(int[] tokens, List<Integer> exits) {
+    /** The model as objectives see it (trainable; gradients reach its parameters). */
+    public ElasticModel elastic() {
+        return llama;
+    }
+
+    /** Its shape (sites, dimensions), as factories receive it in {@link dev.manyfold.api.Context#model()}. */
+    public ModelShape shape() {
+        return llama.shape();
+    }
+
+    /** The manager owning the weights; open sub-managers of it for scratch arrays. */
+    public NDManager manager() {
+        return manager;
+    }
+
+    /** Every trainable tensor by name. */
+    public Map<String, NDArray> parameters() {
+        return llama.parameters().all();
+    }
+
+    /** Logits {@code [T·V]} at each requested exit for the whole sequence, without a cache (the reference for decoders). */
+    public List<float[]> noCacheLogits(int[] tokens, List<Integer> exits) {
         try (NDManager m = manager.newSubManager()) {
             NDArray ids = m.create(tokens).reshape(1, tokens.length);
             List<float[]> out = new ArrayList<>();
@@ -103,8 +149,8 @@ final class TinyModel implements AutoCloseable {
         }
     }
 
-    /** Deterministic prompts of varied length with tokens in [0, VOCAB). */
-    static List<int[]> prompts(int count, long seed, int minLength, int maxLength) {
+    /** Deterministic prompts of varied length with tokens in {@code [0, VOCAB)}. */
+    public static List<int[]> prompts(int count, long seed, int minLength, int maxLength) {
         Random random = new Random(seed);
         List<int[]> prompts = new ArrayList<>();
         for (int i = 0; i < count; i++) {
@@ -115,46 +161,6 @@ final class TinyModel implements AutoCloseable {
             prompts.add(p);
         }
         return prompts;
-    }
-
-    /** A host context that knows this model's shape. */
-    Context context() {
-        return context(Optional.of(llama.shape()));
-    }
-
-    static Context context(Optional<ModelShape> shape) {
-        return new Context() {
-            @Override
-            public long seed() {
-                return 11;
-            }
-
-            @Override
-            public Optional<ModelShape> model() {
-                return shape;
-            }
-
-            @Override
-            public Path workDirectory() {
-                return Path.of(System.getProperty("java.io.tmpdir"));
-            }
-
-            @Override
-            public void info(String message) {}
-        };
-    }
-
-    /** Creates a decoder the way the host does: factory, then unknown keys refused. */
-    Decoder decoder(String type, Map<String, ?> settings) {
-        return create(type, settings, context());
-    }
-
-    static Decoder create(String type, Map<String, ?> values, Context context) {
-        Settings settings = Settings.of("decode", values);
-        Decoder decoder = new SpeculativePlugin().decoders().stream().filter(f -> f.name().equals(type)).findFirst().orElseThrow()
-                .create(settings, context);
-        settings.rejectUnknown();
-        return decoder;
     }
 
     @Override
