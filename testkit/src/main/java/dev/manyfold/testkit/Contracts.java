@@ -82,7 +82,12 @@ public final class Contracts {
             try (NDManager m = base.newSubManager(); GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                 NDArray delta = attached.delta(weight, out, in, m);
                 NDArray probe = m.create(gaussian(out * in, 1, 5), new Shape(out, in));
-                collector.backward(delta.toType(DataType.FLOAT32, false).mul(probe).sum());
+                try {
+                    collector.backward(delta.toType(DataType.FLOAT32, false).mul(probe).sum());
+                } catch (RuntimeException e) {
+                    throw new AssertionError("no gradient reaches any parameter through delta (the engine says: " + e.getMessage()
+                            + "): it is not differentiable in its parameters", e);
+                }
                 boolean reached = false;
                 for (NDArray p : parameters.values()) {
                     NDArray g = p.getGradient();
