@@ -29,6 +29,11 @@ public enum ExtensionKind {
         this.reader = p -> reader.apply(p);
     }
 
+    /** Plural label, e.g. "mask strategies". */
+    public String plural() {
+        return label.endsWith("y") ? label.substring(0, label.length() - 1) + "ies" : label + "s";
+    }
+
     /** Human label, e.g. "mask strategy". */
     public String label() {
         return label;

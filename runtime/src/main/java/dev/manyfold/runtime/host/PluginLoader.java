@@ -232,7 +232,8 @@ final class PluginLoader {
             names.put(kind, List.copyOf(list));
         }
         pluginSources.put(name, source);
-        records.add(new PluginRecord(name, descriptor.version(), descriptor.apiRange().toString(), source, names, null));
+        records.add(new PluginRecord(name, descriptor.version(), descriptor.apiRange().toString(), source, names, null,
+                descriptor.description()));
         LOG.debug("loaded plugin {} {} from {}", name, descriptor.version(), source);
         return true;
     }
@@ -240,7 +241,8 @@ final class PluginLoader {
     private void refuse(String name, String source, PluginDescriptor descriptor, String why) {
         LOG.warn("refused plugin from {}: {}", source, why);
         records.add(new PluginRecord(name, descriptor == null ? "?" : descriptor.version(),
-                descriptor == null ? "?" : descriptor.apiRange().toString(), source, Map.of(), why));
+                descriptor == null ? "?" : descriptor.apiRange().toString(), source, Map.of(), why,
+                descriptor == null ? "" : descriptor.description()));
     }
 
     private static PluginDescriptor classpathDescriptor(Class<?> type, String source) {
