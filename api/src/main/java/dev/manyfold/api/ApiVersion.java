@@ -7,7 +7,7 @@ public final class ApiVersion {
      * {@code InferenceSession.fork}, {@code Objective.trainedExits}, {@code Context.trainedExits},
      * decoder capabilities and exit rules, typed {@code Generation} statistics, {@code Settings}
      * optional getters, enums and targets, {@code Tensors}, the pruning-step extension point and
-     * {@code MaskStrategy.pattern}.
+     * {@code MaskStrategy.pattern}, and the fused decode calls of {@code InferenceSession} (forward, forwardKeeping, runLogits).
      */
     public static final String CURRENT = "1.1.0";
 

@@ -97,7 +97,7 @@ class PluginRefusalTest {
 
         PluginRecord r = refusedAlongsideGood("future-api");
 
-        assertThat(r.error()).isEqualTo("plugin [future-api] requires API version [2.0,3.0) but this host provides 1.0.0");
+        assertThat(r.error()).isEqualTo("plugin [future-api] requires API version [2.0,3.0) but this host provides 1.1.0");
         assertThat(r.apiRange()).isEqualTo("[2.0,3.0)");
         assertThat(r.version()).isEqualTo("1.0.0");
     }

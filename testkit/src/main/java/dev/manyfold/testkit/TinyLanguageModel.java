@@ -122,6 +122,11 @@ public final class TinyLanguageModel implements AutoCloseable {
         return llama;
     }
 
+    /** The host's model behind it (for tests that export it or run it on another engine). */
+    public LlamaModel llama() {
+        return llama;
+    }
+
     /** Its shape (sites, dimensions), as factories receive it in {@link dev.manyfold.api.Context#model()}. */
     public ModelShape shape() {
         return llama.shape();

@@ -65,6 +65,57 @@ public interface InferenceSession extends AutoCloseable {
         return false;
     }
 
+    /**
+     * Fused decode step: embeds {@code tokens} at positions {@code start..}, runs layers
+     * {@code [0, to)} and returns the logits {@code [V]} of the last position. Engines with
+     * a per-call cost (ONNX Runtime) override it to do this in one call; the default composes
+     * {@link #embed}, {@link #run} and {@link #logits}.
+     *
+     * @since API 1.1
+     */
+    default float[] forward(int[] tokens, int start, int to, NDManager manager) {
+        return forwardKeeping(tokens, start, to, true, manager).logits();
+    }
+
+    /**
+     * Like {@link #forward} but also returns the hidden states {@code [n, dim]} after layer
+     * {@code to - 1} (owned by {@code manager}), e.g. a self-speculative draft that the full
+     * model later verifies from that depth; {@code logits} false skips the head.
+     *
+     * @since API 1.1
+     */
+    default Forward forwardKeeping(int[] tokens, int start, int to, boolean logits, NDManager manager) {
+        NDArray h = run(embed(tokens, start, manager), 0, to, start, manager);
+        if (!logits) {
+            return new Forward(h, null);
+        }
+        long n = h.getShape().get(0);
+        NDArray last = n == 1 ? h : h.get(new ai.djl.ndarray.index.NDIndex("{}:", n - 1));
+        if (last != h) {
+            last.attach(manager);
+        }
+        return new Forward(h, logits(last, manager).toFloatArray());
+    }
+
+    /**
+     * Runs layers {@code [from, to)} over {@code hidden} like {@link #run} and returns every
+     * position's logits {@code [n·V]} (row-major), e.g. a self-speculative verification.
+     *
+     * @since API 1.1
+     */
+    default float[] runLogits(NDArray hidden, int from, int to, int start, NDManager manager) {
+        return logits(run(hidden, from, to, start, manager), manager).toFloatArray();
+    }
+
+    /**
+     * Hidden states and (optionally) the last position's logits of a {@link #forwardKeeping} call.
+     *
+     * @param hidden {@code [n, dim]}
+     * @param logits {@code [V]}, or null when not requested
+     * @since API 1.1
+     */
+    record Forward(NDArray hidden, float[] logits) {}
+
     /** Releases the cache. */
     @Override
     void close();

@@ -20,7 +20,7 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "bench", description = "Benchmarks, measured in one process so that ratios are comparable.",
-        subcommands = {BenchCommand.Train.class, BenchDecodeCommand.class})
+        subcommands = {BenchCommand.Train.class, BenchDecodeCommand.class, BenchServeCommand.class})
 final class BenchCommand implements Runnable {
     @ParentCommand
     Main main;

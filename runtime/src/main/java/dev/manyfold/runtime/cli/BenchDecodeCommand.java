@@ -61,6 +61,11 @@ final class BenchDecodeCommand implements Callable<Integer> {
     @Option(names = "--repeat", defaultValue = "1", paramLabel = "N", description = "Passes over the prompts (default ${DEFAULT-VALUE})")
     int repeat;
 
+    @Option(names = "--engine", split = ",", paramLabel = "ENGINE",
+            description = "Engines, comma-separated: pytorch, onnxruntime; several run side by side on the same prompts, interleaved"
+                    + " (default: the recipe's decode.engine, else pytorch)")
+    List<String> engines;
+
     @Option(names = "--eval-batches", defaultValue = "10", paramLabel = "N",
             description = "Validation batches for the early-exit loss (default ${DEFAULT-VALUE}; 0 = skip)")
     int evalBatches;
@@ -118,9 +123,33 @@ final class BenchDecodeCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--prompt-tokens " + promptTokens + " plus --max-new-tokens " + maxNewTokens
                         + " exceed the model's context of " + model.contextLength() + " tokens");
             }
+            List<String> engineNames = EngineChoice.names(engines, p);
+            List<EngineChoice.Opened> opened = new ArrayList<>();
+            try {
+                for (String e : engineNames) {
+                    opened.add(EngineChoice.open(p, path, e));
+                }
+                return compare(host, p, model, specs, engineNames, opened, out);
+            } finally {
+                opened.forEach(EngineChoice.Opened::close);
+            }
+        }
+    }
+
+    private int compare(Manyfold host, TrainJob.Prepared p, LanguageModel model, List<DecoderSpecs.Spec> decoderSpecs, List<String> engineNames,
+            List<EngineChoice.Opened> opened, PrintWriter out) {
+        {
+            // One row per decoder and engine; with several engines the rows are labelled LABEL@ENGINE.
             List<Decoder> created = new ArrayList<>();
-            for (DecoderSpecs.Spec s : specs) {
-                created.add(DecoderSpecs.create(host, p, s, out));
+            List<LanguageModel> models = new ArrayList<>();
+            List<DecoderSpecs.Spec> specs = new ArrayList<>();
+            for (int e = 0; e < engineNames.size(); e++) {
+                for (DecoderSpecs.Spec s : decoderSpecs) {
+                    created.add(DecoderSpecs.create(host, p, s, out));
+                    models.add(opened.get(e).model());
+                    specs.add(engineNames.size() == 1 ? s
+                            : new DecoderSpecs.Spec(s.label() + "@" + engineNames.get(e), s.type(), s.settings(), s.path()));
+                }
             }
             List<int[]> promptList = prompts(p, model);
             out.printf(Locale.ROOT, "model %s: %d layers, trained exits %s, context %d, vocabulary %d%n", path, model.layers(), model.exits(),
@@ -128,8 +157,8 @@ final class BenchDecodeCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "%d prompts of %d tokens from the validation text, %d new tokens each (fewer on EOS), %d warm-up, %d pass(es)%n",
                     promptList.size(), promptTokens, maxNewTokens, warmup, repeat);
             for (int i = 0; i < Math.min(warmup, promptList.size()); i++) {
-                for (Decoder d : created) {
-                    d.generate(model, promptList.get(i), maxNewTokens, t -> { });
+                for (int d = 0; d < created.size(); d++) {
+                    created.get(d).generate(models.get(d), promptList.get(i), maxNewTokens, t -> { });
                 }
             }
             List<Totals> totals = new ArrayList<>();
@@ -140,7 +169,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
                     for (int j = 0; j < created.size(); j++) {
                         int d = (i + j) % created.size();
                         long t0 = System.nanoTime();
-                        Generation g = created.get(d).generate(model, promptList.get(i), maxNewTokens, t -> { });
+                        Generation g = created.get(d).generate(models.get(d), promptList.get(i), maxNewTokens, t -> { });
                         double seconds = (System.nanoTime() - t0) / 1e9;
                         totals.get(d).add(g, seconds);
                         if (r == 0) {
@@ -150,28 +179,44 @@ final class BenchDecodeCommand implements Callable<Integer> {
                 }
             }
             int baseline = baselineIndex(created);
-            for (Totals t : totals) {
+            int perEngine = decoderSpecs.size();
+            for (int row = 0; row < totals.size(); row++) {
+                Totals t = totals.get(row);
+                // Identical to the baseline decoder on the same engine (engines may differ in float rounding).
+                Totals reference = totals.get(row / perEngine * perEngine + baseline % perEngine);
                 for (int i = 0; i < t.outputs.size(); i++) {
                     t.compared++;
-                    if (Arrays.equals(t.outputs.get(i), totals.get(baseline).outputs.get(i))) {
+                    if (Arrays.equals(t.outputs.get(i), reference.outputs.get(i))) {
                         t.identical++;
                     }
                 }
             }
             boolean mismatch = report(out, specs, created, totals, baseline);
+            if (engineNames.size() > 1) {
+                out.printf(Locale.ROOT, "engines: %s; identical: equal to %s on the same engine%n", engineNames,
+                        decoderSpecs.get(baseline % perEngine).label());
+                for (int e = 1; e < engineNames.size(); e++) {
+                    for (int d = 0; d < perEngine; d++) {
+                        int row = e * perEngine + d;
+                        out.printf(Locale.ROOT, "  %s: %.2fx %s%n", specs.get(row).label(),
+                                totals.get(row).tokensPerSecond() / totals.get(d).tokensPerSecond(), specs.get(d).label());
+                    }
+                }
+                out.printf(Locale.ROOT, "  load average %s%n", loadAverage());
+            }
             if (evalBatches > 0 && p.model() instanceof LlamaModel llama) {
                 out.print("exits, teacher-forced on the validation text: loss / top-1 agreement with the full model:");
                 for (EarlyExitLoss.ExitRow e : EarlyExitLoss.exits(llama, p.data().validation(evalBatches))) {
                     out.printf(Locale.ROOT, "  %d: %.4f / %.3f", e.exit(), e.loss(), e.agreement());
                 }
                 out.println();
-                for (int i = 0; i < specs.size(); i++) {
+                for (int i = 0; i < decoderSpecs.size(); i++) { // the rule is the decoder's, whatever the engine
                     var rule = created.get(i).exitRule();
                     if (rule.isPresent()) {
                         EarlyExitLoss.Result e = EarlyExitLoss.evaluate(llama, p.data().validation(evalBatches), rule.get());
                         out.printf(Locale.ROOT, "%s: teacher-forced validation loss over %,d positions: full %.4f, early exit %.4f (%+.2f%%),"
-                                + " mean exit depth %.2f, %s%n", specs.get(i).label(), e.positions(), e.fullLoss(), e.exitLoss(),
-                                100 * e.increase(), e.meanDepth(), specs.get(i).describe());
+                                + " mean exit depth %.2f, %s%n", decoderSpecs.get(i).label(), e.positions(), e.fullLoss(), e.exitLoss(),
+                                100 * e.increase(), e.meanDepth(), decoderSpecs.get(i).describe());
                     }
                 }
             }
@@ -213,6 +258,15 @@ final class BenchDecodeCommand implements Callable<Integer> {
         return out;
     }
 
+    private static String loadAverage() {
+        try {
+            return java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg")).trim();
+        } catch (java.io.IOException e) {
+            return String.format(Locale.ROOT, "%.2f", java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+        }
+    }
+
+    /** The first decoder that is the greedy reference ({@link Decoder.Capability#GREEDY_REFERENCE}), else the first. */
     private static int baselineIndex(List<Decoder> decoders) {
         for (int i = 0; i < decoders.size(); i++) {
             if (decoders.get(i).capabilities().contains(Decoder.Capability.GREEDY_REFERENCE)) {

@@ -90,8 +90,12 @@ final class DecoderSpecs {
      */
     static Decoder create(Manyfold host, TrainJob.Prepared p, Spec spec, PrintWriter out) {
         List<Integer> exits = p.model() instanceof dev.manyfold.api.decoder.LanguageModel lm ? lm.exits() : List.of();
-        HostContext context = new HostContext(p.config().seed(), Optional.of(p.model().shape()), Path.of("."), out::println,
-                p.recipe().asMap(), exits);
+        return create(host, spec, new HostContext(p.config().seed(), Optional.of(p.model().shape()), Path.of("."), out::println,
+                p.recipe().asMap(), exits));
+    }
+
+    /** Creates the decoder in {@code context} (e.g. without a run, for an ONNX export). */
+    static Decoder create(Manyfold host, Spec spec, HostContext context) {
         Settings settings = Settings.of(spec.path(), spec.settings());
         return host.extensions().create(host.extensions().decoders(), ExtensionKind.DECODER, spec.type(), settings, context,
                 spec.path().isEmpty() ? "--decoder" : spec.path() + ".type");
@@ -122,6 +126,7 @@ final class DecoderSpecs {
             return Optional.empty();
         }
         Map<String, Object> values = deepCopy((Map<String, Object>) section);
+        values.remove("engine"); // the host's (see EngineChoice), not the decoder's
         Object type = values.remove("type");
         if (type == null) {
             throw new ConfigException("decode.type", "required key is missing", "a decoder name (see manyfold plugins)");

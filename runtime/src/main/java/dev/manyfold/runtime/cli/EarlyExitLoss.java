@@ -54,6 +54,9 @@ final class EarlyExitLoss {
                 }
                 int[] labels = b.labels();
                 for (int row = 0; row < labels.length; row++) {
+                    if (labels[row] < 0) {
+                        continue; // not a trained position (instruction prompts, padding)
+                    }
                     int chosen = rule.choose(host, row * vocab, vocab);
                     full += crossEntropy(host.get(exits.size() - 1), row, vocab, labels[row]);
                     exit += crossEntropy(host.get(chosen), row, vocab, labels[row]);
@@ -83,6 +86,9 @@ final class EarlyExitLoss {
                 }
                 int[] labels = b.labels();
                 for (int row = 0; row < labels.length; row++) {
+                    if (labels[row] < 0) {
+                        continue;
+                    }
                     int full = argmax(host.get(exits.size() - 1), row, vocab);
                     for (int x = 0; x < exits.size(); x++) {
                         loss[x] += crossEntropy(host.get(x), row, vocab, labels[row]);

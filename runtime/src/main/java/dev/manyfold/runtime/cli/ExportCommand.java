@@ -27,7 +27,8 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "export", description = {"Cut a sub-model out of a run as a standalone, smaller safetensors checkpoint.",
         "--format 2:4 keeps a masked run's weights exactly sparse (mask folded in, adapters such as SLoRB kept as tensors);",
         "--format packed-2:4 stores each 2:4 weight as its kept values plus a 3-bit pattern index per group of 4.",
-        "--format hf writes a Hugging Face directory (config.json, model.safetensors, tokenizer); --format peft a LoRA adapter."})
+        "--format hf writes a Hugging Face directory (config.json, model.safetensors, tokenizer); --format peft a LoRA adapter.",
+        "--format onnx writes ONNX graphs (a language model: prefill, KV-cached decode step and draft/verify graphs per trained exit)."})
 final class ExportCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
@@ -50,10 +51,11 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "dense",
             description = "dense (default: masks and adapters folded into plain weights), 2:4 (exact 2:4 weights, adapters kept), "
                     + "packed-2:4 (2:4 weights as kept values + 3-bit pattern per group; read back by every command), "
-                    + "hf (a Hugging Face model directory, masks and adapters merged), peft (the LoRA adapters in PEFT's layout)")
+                    + "hf (a Hugging Face model directory, masks and adapters merged), peft (the LoRA adapters in PEFT's layout), "
+                    + "onnx (a language model: a directory of ONNX graphs for ONNX Runtime; MLP/CNN: one .onnx file)")
     String format;
 
-    static final java.util.List<String> FORMATS = java.util.List.of("dense", "2:4", "packed-2:4", "hf", "peft");
+    static final java.util.List<String> FORMATS = java.util.List.of("dense", "2:4", "packed-2:4", "hf", "peft", "onnx");
 
     @Override
     public Integer call() {
@@ -61,6 +63,12 @@ final class ExportCommand implements Callable<Integer> {
         SubModel sub = exit == null ? parse(subModel) : parse(subModel).with(Model.DEPTH, exit);
         if (!FORMATS.contains(format)) {
             throw new IllegalArgumentException("--format: unknown format \"" + format + "\"; accepted: " + String.join(", ", FORMATS));
+        }
+        if (format.equals("onnx")) {
+            dev.manyfold.runtime.job.RunDirectory.checkOutsideRun(out, path, "--out");
+            try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, w)) {
+                return OnnxExportCommand.export(p, path, parse(subModel), exit, out, w); // --exit: that exit's graphs
+            }
         }
         if (!format.equals("dense") && !format.equals("hf") && !sub.equals(SubModel.FULL)) {
             throw new IllegalArgumentException("--format " + format + " exports the full model; drop --sub-model");

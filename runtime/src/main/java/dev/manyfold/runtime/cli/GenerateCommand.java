@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -42,6 +43,11 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "The prompt text")
     String prompt;
 
+    @Option(names = "--engine", paramLabel = "ENGINE",
+            description = "pytorch (DJL, default) or onnxruntime (the run exported to ONNX on first use, cached in RUN/onnx/);"
+                    + " default: the recipe's decode.engine")
+    String engine;
+
     @Option(names = "--max-new-tokens", defaultValue = "64", paramLabel = "N",
             description = "Tokens to generate at most (default ${DEFAULT-VALUE}; capped by the context)")
     int maxNewTokens;
@@ -53,20 +59,47 @@ final class GenerateCommand implements Callable<Integer> {
         if (maxNewTokens < 0) {
             throw new IllegalArgumentException("--max-new-tokens must be >= 0, got " + maxNewTokens);
         }
+        if (EngineChoice.isOnnxExport(path)) {
+            // An export directory: ONNX Runtime only, tokenizer and model from the graphs' metadata.
+            if (engine != null && !engine.equals(dev.manyfold.runtime.onnx.Engines.ONNXRUNTIME)) {
+                throw new IllegalArgumentException(path + " is an ONNX export; it runs on --engine onnxruntime only");
+            }
+            try (Manyfold host = main.host(); dev.manyfold.runtime.onnx.OrtLanguageModel model = dev.manyfold.runtime.onnx.Engines.open(path);
+                    Tokenizer tokenizer = EngineChoice.tokenizer(model, path)) {
+                DecoderSpecs.Spec chosen = chosen(host, Optional.empty());
+                Decoder d = DecoderSpecs.create(host, chosen, new dev.manyfold.runtime.host.HostContext(0, Optional.empty(), Path.of("."),
+                        out::println));
+                return generate(model, tokenizer, chosen, d, dev.manyfold.runtime.onnx.Engines.ONNXRUNTIME, out, err);
+            }
+        }
         try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()))) {
-            if (!(p.model() instanceof dev.manyfold.api.decoder.LanguageModel model)) {
+            if (!(p.model() instanceof dev.manyfold.api.decoder.LanguageModel)) {
                 throw new IllegalArgumentException(path + " holds a " + p.model().family() + " model; generate needs a language model (family llama)");
             }
+            String engineName = EngineChoice.names(engine == null ? null : List.of(engine), p).get(0);
             Tokenizer tokenizer = p.data().tokenizer().orElseThrow(() -> new IllegalArgumentException(
                     path + " was trained on " + p.data().describe() + ", which has no tokenizer; generate needs text data"));
-            DecoderSpecs.Spec base = decoder != null ? new DecoderSpecs.Spec(decoder, decoder, Map.of(), "decode")
-                    : DecoderSpecs.fromRecipe(p).orElseGet(() -> {
-                        String name = DecoderSpecs.defaultDecoder(host, "--decoder");
-                        return new DecoderSpecs.Spec(name, name, Map.of(), "decode");
-                    });
-            DecoderSpecs.Spec chosen = new DecoderSpecs.Spec(base.label(), base.type(), DecoderSpecs.parse(sets, base.settings(), "--set "),
-                    "decode");
+            DecoderSpecs.Spec chosen = chosen(host, DecoderSpecs.fromRecipe(p));
             Decoder d = DecoderSpecs.create(host, p, chosen, out);
+            try (EngineChoice.Opened opened = EngineChoice.open(p, path, engineName)) {
+                return generate(opened.model(), tokenizer, chosen, d, engineName, out, err);
+            }
+        }
+    }
+
+    /** The named decoder, else the recipe's, else the loaded plugins' default decoder ({@code DecoderFactory.isDefault}). */
+    private DecoderSpecs.Spec chosen(Manyfold host, Optional<DecoderSpecs.Spec> fromRecipe) {
+        DecoderSpecs.Spec base = decoder != null ? new DecoderSpecs.Spec(decoder, decoder, Map.of(), "decode")
+                : fromRecipe.orElseGet(() -> {
+                    String name = DecoderSpecs.defaultDecoder(host, "--decoder");
+                    return new DecoderSpecs.Spec(name, name, Map.of(), "decode");
+                });
+        return new DecoderSpecs.Spec(base.label(), base.type(), DecoderSpecs.parse(sets, base.settings(), "--set "), "decode");
+    }
+
+    private int generate(dev.manyfold.api.decoder.LanguageModel model, Tokenizer tokenizer, DecoderSpecs.Spec chosen, Decoder d,
+            String engineName, PrintWriter out, PrintWriter err) {
+        {
             int[] tokens = tokenizer.encode(prompt);
             if (tokens.length == 0) {
                 throw new IllegalArgumentException("--prompt is empty: decoding needs at least one prompt token");
@@ -88,7 +121,7 @@ final class GenerateCommand implements Callable<Integer> {
             stream.finish();
             out.println();
             out.println();
-            out.printf(Locale.ROOT, "decoder %s: %d new tokens%n", chosen.describe(), g.tokens().length);
+            out.printf(Locale.ROOT, "decoder %s: %d new tokens on %s%n", chosen.describe(), g.tokens().length, engineName);
             printStatistics(out, g);
             return 0;
         }

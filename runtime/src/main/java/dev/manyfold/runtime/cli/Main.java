@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 @Command(name = "manyfold", mixinStandardHelpOptions = true, version = "manyfold 0.1.0",
         description = "Many-in-one neural networks: train, evaluate, decode and export nested sub-models.",
         subcommands = {PluginsCommand.class, ValidateCommand.class, DoctorCommand.class, TrainCommand.class, EvalCommand.class,
-                GenerateCommand.class, BenchCommand.class, ExportCommand.class,
+                GenerateCommand.class, BenchCommand.class, ExportCommand.class, ServeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Input was refused (recipe, checkpoint, arguments). */

@@ -34,7 +34,7 @@ public record DataConfig(String type, Path path, double validation, int context,
     public static final String FASHION_MNIST = "fashion-mnist";
     public static final String TEXT = "text";
     /** The accepted values of {@code type}. */
-    public static final List<String> TYPES = List.of(FASHION_MNIST, TEXT);
+    public static final List<String> TYPES = List.of(FASHION_MNIST, TEXT, InstructionData.TYPE);
     /** The tokenizer that needs no file. */
     public static final String BYTE_TOKENIZER = "byte";
 
@@ -55,6 +55,9 @@ public record DataConfig(String type, Path path, double validation, int context,
      */
     public static DataConfig from(Settings s) {
         String type = s.getChoice("type", TYPES, null);
+        if (type.equals(InstructionData.TYPE)) {
+            throw new IllegalArgumentException("data type " + type + " is read by InstructionData.open, not DataConfig");
+        }
         String pathValue = s.getString("path", null);
         s.check(pathValue == null || !pathValue.isBlank(), "path", "is empty", "a file or directory path");
         int limitValue = s.getInt("limit", Integer.MAX_VALUE, 1, Integer.MAX_VALUE);

@@ -18,6 +18,9 @@ public final class DataSources {
 
     /** Reads, validates (unknown keys refused) and loads the data. */
     public static TrainingData open(Settings section, TrainConfig train) {
+        if (InstructionData.TYPE.equals(section.asMap().get("type"))) {
+            return InstructionData.open(section, train);
+        }
         DataConfig config = DataConfig.from(section);
         section.rejectUnknown();
         if (config.isText()) {

@@ -20,7 +20,9 @@ import java.util.Map;
  * {@code rms_norm_eps}, {@code rope_theta}, {@code max_position_embeddings},
  * {@code tie_word_embeddings}, {@code vocab_size}, {@code bos_token_id} and
  * {@code eos_token_id} (an int or a list). Architectures: {@link #ARCHITECTURES}; Qwen2 has
- * biases on the query, key and value projections. A {@code rope_scaling} other than none,
+ * biases on the query, key and value projections. A {@code sliding_window} (Mistral; Qwen2 only
+ * with {@code use_sliding_window}) caps the context, below which the window changes nothing.
+ * A {@code rope_scaling} other than none,
  * a {@code hidden_act} other than SiLU, and attention or MLP biases on a LLaMA are refused.
  *
  * @param architecture one of {@link #ARCHITECTURES}
@@ -89,6 +91,11 @@ public record HfConfig(String architecture, int vocab, int dim, int layers, int 
         int ffn = r.positive("intermediate_size", null);
         int vocab = r.positive("vocab_size", null);
         int maxPositions = r.positive("max_position_embeddings", 2048);
+        // Mistral's sliding window: attention is plain causal attention up to the window, so the context stops there.
+        boolean windowed = root.path("use_sliding_window").asBoolean(!qwen) && root.path("sliding_window").isIntegralNumber();
+        if (windowed && root.get("sliding_window").asInt() > 0) {
+            maxPositions = Math.min(maxPositions, root.get("sliding_window").asInt());
+        }
         boolean tied = r.bool("tie_word_embeddings", false);
         double theta = r.number("rope_theta", 10000.0);
         double eps = r.number("rms_norm_eps", 1e-6);

@@ -14,7 +14,7 @@ import java.util.Map;
 /**
  * Recipes that start from a Hugging Face directory: {@code model: { from: DIR }} (optionally
  * {@code context}, a cap on {@code max_position_embeddings}, and {@code exit-heads}) becomes
- * the equivalent {@code family: llama} section, a text data section without a tokenizer gets
+ * the equivalent {@code family: llama} section, a text or instructions data section without a tokenizer gets
  * {@code DIR/tokenizer.json}, and a bare directory given to {@code generate}, {@code eval},
  * {@code bench decode} or {@code export} becomes a recipe of its own.
  */
@@ -71,7 +71,7 @@ public final class HfImport {
      */
     public static Settings dataSection(Settings data, Path dir) {
         Map<String, Object> values = data.asMap();
-        if (!"text".equals(values.get("type")) || values.containsKey("tokenizer")) {
+        if (!("text".equals(values.get("type")) || "instructions".equals(values.get("type"))) || values.containsKey("tokenizer")) {
             return data;
         }
         Map<String, Object> with = new LinkedHashMap<>(values);

@@ -1,7 +1,6 @@
 package dev.manyfold.runtime.hf;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.manyfold.runtime.checkpoint.Checkpoint;
@@ -25,8 +24,9 @@ import java.util.TreeMap;
  * The weights of a Hugging Face model directory: {@code model.safetensors}, or the shards
  * listed by {@code model.safetensors.index.json}'s {@code weight_map}. Shards are memory-mapped
  * and nothing is copied until {@link #loadInto} converts one tensor at a time (F32, F16 and
- * BF16 widened to F32 from the bytes; DJL never sees a BF16 array), so loading needs the F32
- * model plus a few copies of its largest tensor.
+ * BF16 widened to F32 in Java from the mapped bytes into one reused direct buffer, then copied
+ * into the parameter; DJL never sees a BF16 array), so loading needs the F32 model plus one
+ * F32 copy of its largest tensor.
  */
 public final class HfWeights {
     /** The single-file weights. */
@@ -153,9 +153,7 @@ public final class HfWeights {
                 throw new CheckpointException(l.file() + ": tensor " + hf + " has dtype " + l.tensor().dtype()
                         + ", which is not supported; accepted: F32, F16, BF16");
             }
-            try (NDManager scratch = model.parameters().manager().newSubManager()) {
-                model.parameters().assign(name, l.tensor().toNDArray(scratch));
-            }
+            model.parameters().assign(name, widen(l.tensor(), buffer(l.tensor().elementCount())));
             assigned++;
         }
         for (Map.Entry<String, Located> e : tensors.entrySet()) {
@@ -169,6 +167,62 @@ public final class HfWeights {
                             .orElse("unknown tensor name") + ")");
         }
         return assigned;
+    }
+
+    private java.nio.ByteBuffer scratch;
+
+    /** One direct buffer of at least {@code elements} floats, reused for every tensor (grown when needed). */
+    private java.nio.FloatBuffer buffer(long elements) {
+        if (scratch == null || scratch.capacity() < elements * 4) {
+            scratch = java.nio.ByteBuffer.allocateDirect(Math.toIntExact(elements * 4)).order(java.nio.ByteOrder.nativeOrder());
+        }
+        java.nio.FloatBuffer f = scratch.asFloatBuffer();
+        f.limit(Math.toIntExact(elements));
+        return f;
+    }
+
+    /** The tensor's F32, F16 or BF16 elements as floats in {@code out} (exact widening), flipped for reading. */
+    static java.nio.FloatBuffer widen(Tensor tensor, java.nio.FloatBuffer out) {
+        java.nio.ByteBuffer in = tensor.data();
+        int n = Math.toIntExact(tensor.elementCount());
+        switch (tensor.dtype()) {
+            case F32 -> {
+                for (int i = 0; i < n; i++) {
+                    out.put(i, in.getFloat(4 * i));
+                }
+            }
+            case BF16 -> {
+                for (int i = 0; i < n; i++) {
+                    out.put(i, Float.intBitsToFloat((in.getShort(2 * i) & 0xFFFF) << 16));
+                }
+            }
+            case F16 -> {
+                for (int i = 0; i < n; i++) {
+                    out.put(i, halfToFloat(in.getShort(2 * i)));
+                }
+            }
+            default -> throw new IllegalArgumentException(tensor.dtype().toString());
+        }
+        out.position(0).limit(n);
+        return out;
+    }
+
+    /** IEEE 754 binary16 to binary32, exactly (subnormals, infinities and NaN included). */
+    static float halfToFloat(short h) {
+        int sign = (h & 0x8000) << 16;
+        int exponent = (h >>> 10) & 0x1F;
+        int mantissa = h & 0x3FF;
+        if (exponent == 0x1F) {
+            return Float.intBitsToFloat(sign | 0x7F800000 | mantissa << 13);
+        }
+        if (exponent == 0) {
+            if (mantissa == 0) {
+                return Float.intBitsToFloat(sign);
+            }
+            float value = mantissa * 0x1p-24f; // subnormal: mantissa · 2^-24
+            return sign == 0 ? value : -value;
+        }
+        return Float.intBitsToFloat(sign | (exponent + 127 - 15) << 23 | mantissa << 13);
     }
 
     private String describeFiles() {

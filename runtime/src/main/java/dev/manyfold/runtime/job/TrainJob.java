@@ -97,7 +97,9 @@ public final class TrainJob {
         TrainingData data = DataSources.open(dataSection, config);
         NDManager manager = NDManager.newBaseManager();
         try {
-            Model model = ModelFactory.build(hfDir == null ? modelSection : HfImport.resolve(modelSection), data.shape(), config.seed(), manager);
+            // Imported weights replace every base tensor: no random initialisation to overwrite.
+            Model model = ModelFactory.build(hfDir == null ? modelSection : HfImport.resolve(modelSection), data.shape(), config.seed(), manager,
+                    hfDir != null && initialise);
             if (hfDir != null) {
                 checkVocabulary(model, data, hfDir);
                 if (initialise) {
@@ -132,7 +134,10 @@ public final class TrainJob {
                     llama.setExits(exits);
                 }
             }
-            return new Prepared(recipe, config, data, model, components, objective, manager);
+            // The tokenizer defaulted from model.from is written into the recipe the run stores, so exports keep it.
+            Recipe stored = dataSection.asMap().equals(recipe.section("data").asMap()) ? recipe
+                    : recipe.with(Map.of("data", dataSection.asMap()), java.util.Set.of());
+            return new Prepared(stored, config, data, model, components, objective, manager);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -176,10 +181,16 @@ public final class TrainJob {
         return List.copyOf(exits);
     }
 
-    /** Refuses data whose tokens would index past the imported model's embedding. */
+    /** Refuses data whose tokens would index past the imported model's embedding, or whose rows exceed its context. */
     private static void checkVocabulary(Model model, TrainingData data, Path hfDir) {
         int tokens = data.shape().vocab();
-        int rows = ((dev.manyfold.runtime.model.LlamaModel) model).vocabularySize();
+        var llama = (dev.manyfold.runtime.model.LlamaModel) model;
+        int rows = llama.vocabularySize();
+        if (data.shape().context() > llama.contextLength()) {
+            throw new ConfigException("data.context", data.shape().context() + " positions exceed the model's context "
+                    + llama.contextLength() + " (max_position_embeddings of " + hfDir.resolve("config.json") + ", capped by model.context)",
+                    "at most " + llama.contextLength());
+        }
         if (tokens > rows) {
             throw new ConfigException("data.tokenizer", "the tokenizer has " + tokens + " ids but " + hfDir.resolve("config.json")
                     + " has vocab_size " + rows, "the model's own tokenizer.json (the default for model.from)");

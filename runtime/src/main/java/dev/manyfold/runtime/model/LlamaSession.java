@@ -149,36 +149,39 @@ final class LlamaSession implements InferenceSession {
             ParameterStore p = model.parameters();
             NDArray ropeFull = Ops.withoutAutograd(tmp, model::ropeQkv);
             for (int i = 0; i < layers; i++) {
-                String l = "layers." + i;
-                int qd = layerHeads[i] * headDim;
-                int kd = layerKvHeads[i] * headDim;
-                if (layerHeads[i] != heads) {
-                    // The shared table's [q | k | v] column blocks, cut to this layer's heads.
-                    long fq = (long) heads * headDim;
-                    long fk = (long) kvHeads * headDim;
-                    layerRope[i] = keep(ai.djl.ndarray.NDArrays.concat(new NDList(own(tmp, ropeFull.get(new NDIndex(":, :, :{}", qd))),
-                            own(tmp, ropeFull.get(new NDIndex(":, :, {}:{}", fq, fq + kd))),
-                            own(tmp, ropeFull.get(new NDIndex(":, :, {}:{}", fq + fk, fq + fk + kd)))), 2));
+                // Each layer's temporaries are freed before the next: the peak is one layer's, not the whole model's.
+                try (NDManager lt = tmp.newSubManager()) {
+                    String l = "layers." + i;
+                    int qd = layerHeads[i] * headDim;
+                    int kd = layerKvHeads[i] * headDim;
+                    if (layerHeads[i] != heads) {
+                        // The shared table's [q | k | v] column blocks, cut to this layer's heads.
+                        long fq = (long) heads * headDim;
+                        long fk = (long) kvHeads * headDim;
+                        layerRope[i] = keep(ai.djl.ndarray.NDArrays.concat(new NDList(own(lt, ropeFull.get(new NDIndex(":, :, :{}", qd))),
+                                own(lt, ropeFull.get(new NDIndex(":, :, {}:{}", fq, fq + kd))),
+                                own(lt, ropeFull.get(new NDIndex(":, :, {}:{}", fq + fk, fq + fk + kd)))), 2));
+                    }
+                    NDArray wq = weight(model, lt, l + ".attn.q_proj", qd, dim).mul(1.0 / Math.sqrt(headDim));
+                    NDArray wk = weight(model, lt, l + ".attn.k_proj", kd, dim);
+                    NDArray wv = weight(model, lt, l + ".attn.v_proj", kd, dim);
+                    NDArray rows = ai.djl.ndarray.NDArrays.concat(new NDList(wq, wk, wv, rotateHalf(wq, layerHeads[i], headDim),
+                            rotateHalf(wk, layerKvHeads[i], headDim), lt.zeros(new Shape(kd, dim))), 0);
+                    qkv[i] = keep(readsNormalised(rows, own(lt, p.get(l + ".attn_norm.weight").mul(root))));
+                    if (model.qkvBias()) {
+                        NDArray bq = own(lt, p.get(l + ".attn.q_proj.bias").mul(1.0 / Math.sqrt(headDim))).reshape(qd, 1);
+                        NDArray bk = own(lt, p.get(l + ".attn.k_proj.bias").duplicate()).reshape(kd, 1);
+                        NDArray bv = own(lt, p.get(l + ".attn.v_proj.bias").duplicate()).reshape(kd, 1);
+                        qkvBias[i] = keep(ai.djl.ndarray.NDArrays.concat(new NDList(bq, bk, bv, rotateHalf(bq, layerHeads[i], headDim),
+                                rotateHalf(bk, layerKvHeads[i], headDim), lt.zeros(new Shape(kd, 1))), 0).reshape(-1));
+                    }
+                    NDArray wo = weight(model, lt, l + ".attn.o_proj", dim, qd); // [d, qd]
+                    out[i] = keep(wo.concat(lt.zeros(new Shape(1, qd)), 0)); // [d+1, qd]
+                    NDArray gu = weight(model, lt, l + ".mlp.gate_proj", ffn, dim).concat(weight(model, lt, l + ".mlp.up_proj", ffn, dim), 0);
+                    gateUp[i] = keep(readsNormalised(gu, own(lt, p.get(l + ".mlp_norm.weight").mul(root))));
+                    NDArray wd = weight(model, lt, l + ".mlp.down_proj", dim, ffn);
+                    down[i] = keep(wd.concat(lt.zeros(new Shape(1, ffn)), 0));
                 }
-                NDArray wq = weight(model, tmp, l + ".attn.q_proj", qd, dim).mul(1.0 / Math.sqrt(headDim));
-                NDArray wk = weight(model, tmp, l + ".attn.k_proj", kd, dim);
-                NDArray wv = weight(model, tmp, l + ".attn.v_proj", kd, dim);
-                NDArray rows = ai.djl.ndarray.NDArrays.concat(new NDList(wq, wk, wv, rotateHalf(wq, layerHeads[i], headDim),
-                        rotateHalf(wk, layerKvHeads[i], headDim), tmp.zeros(new Shape(kd, dim))), 0);
-                qkv[i] = keep(readsNormalised(rows, own(tmp, p.get(l + ".attn_norm.weight").mul(root))));
-                if (model.qkvBias()) {
-                    NDArray bq = own(tmp, p.get(l + ".attn.q_proj.bias").mul(1.0 / Math.sqrt(headDim))).reshape(qd, 1);
-                    NDArray bk = own(tmp, p.get(l + ".attn.k_proj.bias").duplicate()).reshape(kd, 1);
-                    NDArray bv = own(tmp, p.get(l + ".attn.v_proj.bias").duplicate()).reshape(kd, 1);
-                    qkvBias[i] = keep(ai.djl.ndarray.NDArrays.concat(new NDList(bq, bk, bv, rotateHalf(bq, layerHeads[i], headDim),
-                            rotateHalf(bk, layerKvHeads[i], headDim), tmp.zeros(new Shape(kd, 1))), 0).reshape(-1));
-                }
-                NDArray wo = weight(model, tmp, l + ".attn.o_proj", dim, qd); // [d, qd]
-                out[i] = keep(wo.concat(tmp.zeros(new Shape(1, qd)), 0)); // [d+1, qd]
-                NDArray gu = weight(model, tmp, l + ".mlp.gate_proj", ffn, dim).concat(weight(model, tmp, l + ".mlp.up_proj", ffn, dim), 0);
-                gateUp[i] = keep(readsNormalised(gu, own(tmp, p.get(l + ".mlp_norm.weight").mul(root))));
-                NDArray wd = weight(model, tmp, l + ".mlp.down_proj", dim, ffn);
-                down[i] = keep(wd.concat(tmp.zeros(new Shape(1, ffn)), 0));
             }
             head = keep(readsNormalised(weight(model, tmp, "lm_head", model.vocabularySize(), dim),
                     own(tmp, p.get("norm.weight").mul(root))));

@@ -32,6 +32,15 @@ public final class ModelFactory {
      * refused.
      */
     public static Model build(Settings s, DataShape data, long seed, NDManager manager) {
+        return build(s, data, seed, manager, false);
+    }
+
+    /**
+     * As {@link #build(Settings, DataShape, long, NDManager)}; with {@code placeholders} the
+     * weights start as zeros instead of random values, for a caller that assigns every one of
+     * them next ({@link ParameterStore#placeholders}).
+     */
+    public static Model build(Settings s, DataShape data, long seed, NDManager manager, boolean placeholders) {
         String family = s.getChoice("family", FAMILIES, null);
         Model model;
         ParameterStore store;
@@ -94,7 +103,7 @@ public final class ModelFactory {
                 }
                 boolean qkvBias = s.getBoolean("qkv-bias", false);
                 s.rejectUnknown();
-                store = new ParameterStore(manager, seed);
+                store = placeholders ? ParameterStore.placeholders(manager) : new ParameterStore(manager, seed);
                 model = new LlamaModel(store, new LlamaModel.Config(vocab, dim, layers, heads, kvHeads, headDim, ffn, context, tied, theta,
                         eps, eos, exitHeads, layerHeads, qkvBias));
             }

@@ -25,10 +25,25 @@ public final class ParameterStore implements AutoCloseable {
     private final Set<String> trainable = new LinkedHashSet<>();
     /** Bumped whenever tensors are added or their values change (see {@link #touch()}). */
     private final java.util.concurrent.atomic.AtomicLong version = new java.util.concurrent.atomic.AtomicLong();
+    private final boolean placeholders;
 
     public ParameterStore(NDManager parent, long seed) {
+        this(parent, seed, false);
+    }
+
+    private ParameterStore(NDManager parent, long seed, boolean placeholders) {
         this.manager = requireNonNull(parent, "parent is null").newSubManager();
         this.seed = seed;
+        this.placeholders = placeholders;
+    }
+
+    /**
+     * A store whose {@link #normal} tensors are zeros: for a model every value of which is
+     * assigned right after it is built (an imported checkpoint), so that no time or heap goes
+     * into random values that are overwritten.
+     */
+    public static ParameterStore placeholders(NDManager parent) {
+        return new ParameterStore(parent, 0, true);
     }
 
     public NDManager manager() {
@@ -37,6 +52,9 @@ public final class ParameterStore implements AutoCloseable {
 
     /** A trainable tensor with values from {@code N(0, std²)}. */
     public NDArray normal(String name, double std, long... shape) {
+        if (placeholders) {
+            return add(name, manager.zeros(new Shape(shape)), true);
+        }
         Random random = new Random(seed * 0x9E3779B97F4A7C15L ^ name.hashCode());
         float[] values = new float[Math.toIntExact(new Shape(shape).size())];
         for (int i = 0; i < values.length; i++) {
@@ -125,6 +143,23 @@ public final class ParameterStore implements AutoCloseable {
         } else {
             target.set(converted.toByteBuffer()); // e.g. an adapter's int64 index buffer
         }
+        if (grad) {
+            target.setRequiresGradient(true);
+        }
+    }
+
+    /**
+     * Replaces a FLOAT32 tensor's values with {@code values} (its remaining elements, exactly
+     * the tensor's size), without an intermediate array.
+     */
+    public void assign(String name, java.nio.FloatBuffer values) {
+        NDArray target = get(name);
+        if (values.remaining() != target.getShape().size()) {
+            throw new IllegalArgumentException("tensor " + name + " has " + target.getShape().size() + " elements, got " + values.remaining());
+        }
+        boolean grad = trainable.contains(name);
+        target.setRequiresGradient(false);
+        target.set(values);
         if (grad) {
             target.setRequiresGradient(true);
         }

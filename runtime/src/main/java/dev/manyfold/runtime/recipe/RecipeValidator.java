@@ -62,7 +62,12 @@ public final class RecipeValidator {
             masks.add(typed(s, extensions.maskStrategies(), ExtensionKind.MASK_STRATEGY, context));
         }
         Optional<Decoder> decoder = recipe.optionalSection("decode")
-                .map(s -> typed(s, extensions.decoders(), ExtensionKind.DECODER, context));
+                .map(s -> {
+                    if (s.has("engine")) { // read by the host: the engine the decoders run on
+                        dev.manyfold.runtime.onnx.Engines.check(s.getString("engine"), s.pathOf("engine"));
+                    }
+                    return typed(s, extensions.decoders(), ExtensionKind.DECODER, context);
+                });
         Optional<TrainConfig> train = recipe.optionalSection("train").map(s -> {
             TrainConfig config = TrainConfig.from(s);
             s.rejectUnknown();

@@ -20,9 +20,15 @@ public record HostBatch(float[] features, int[] tokens, long[] inputShape, int[]
         return (int) inputShape[0];
     }
 
-    /** Number of label positions (examples, or tokens for language models). */
+    /** Number of label positions that count (examples, or tokens for language models); negative labels are ignored. */
     public long labelCount() {
-        return labels.length;
+        long n = 0;
+        for (int label : labels) {
+            if (label >= 0) {
+                n++;
+            }
+        }
+        return n;
     }
 
     /** The batch as NDArrays owned by {@code manager}. */

@@ -88,7 +88,7 @@ class DataConfigTest {
         rejected(Map.of("type", "txt"), "data.type")
                 .hasMessageContaining("unknown value \"txt\"")
                 .hasMessageContaining("did you mean \"text\"")
-                .hasMessageContaining("[fashion-mnist, text]");
+                .hasMessageContaining("[fashion-mnist, text, instructions]");
     }
 
     @Test

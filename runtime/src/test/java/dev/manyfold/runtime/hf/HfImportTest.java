@@ -140,12 +140,29 @@ class HfImportTest {
     }
 
     @Test
+    void halfPrecisionBitsWidenExactlyIncludingSubnormalsAndInfinities() {
+        assertThat(HfWeights.halfToFloat((short) 0x3C00)).isEqualTo(1f);
+        assertThat(HfWeights.halfToFloat((short) 0xC000)).isEqualTo(-2f);
+        assertThat(HfWeights.halfToFloat((short) 0x0001)).isEqualTo(0x1p-24f);
+        assertThat(HfWeights.halfToFloat((short) 0x83FF)).isEqualTo(-1023 * 0x1p-24f);
+        assertThat(HfWeights.halfToFloat((short) 0x7BFF)).isEqualTo(65504f);
+        assertThat(HfWeights.halfToFloat((short) 0xFC00)).isEqualTo(Float.NEGATIVE_INFINITY);
+        assertThat(HfWeights.halfToFloat((short) 0x7E00)).isNaN();
+    }
+
+    @Test
     void configMapsContextCapEosListAndRefusesRopeScaling() {
         TinyHf hf = TinyHf.llama(DType.F32, false);
         Path dir = hf.write(tmp.resolve("cfg"), 1);
         HfConfig config = HfConfig.read(dir);
         assertThat(config.eos()).containsExactly(256, 257);
         assertThat(config.modelSection(16, Map.of())).containsEntry("context", 16).containsEntry("eos", 256).containsEntry("kv-heads", 2);
+
+        Map<String, Object> mistral = new LinkedHashMap<>(hf.config());
+        mistral.put("architectures", java.util.List.of("MistralForCausalLM"));
+        mistral.put("sliding_window", 24);
+        assertThat(HfConfig.read(hf.write(tmp.resolve("mistral"), 1, mistral, Map.of())).modelSection(2048, Map.of()))
+                .containsEntry("context", 24);
 
         Map<String, Object> scaled = new LinkedHashMap<>(hf.config());
         scaled.put("rope_scaling", Map.of("rope_type", "llama3", "factor", 8.0));

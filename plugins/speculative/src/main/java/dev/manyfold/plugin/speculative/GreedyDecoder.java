@@ -66,10 +66,9 @@ final class GreedyDecoder implements Decoder {
             while (true) {
                 int token;
                 try (NDManager step = base.newSubManager()) {
-                    NDArray h = session.embed(input, position, step);
-                    h = session.run(h, 0, depth, position, step);
+                    float[] logits = session.forward(input, position, depth, step); // one call on fused engines
                     stats.layers(depth);
-                    token = sampler.pick(Decoding.lastLogits(session, h, step), 0, vocab, random);
+                    token = sampler.pick(logits, 0, vocab, random);
                 }
                 if (full) {
                     stats.fullPass();

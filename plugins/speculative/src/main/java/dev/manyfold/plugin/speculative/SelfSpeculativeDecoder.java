@@ -84,10 +84,9 @@ final class SelfSpeculativeDecoder implements Decoder {
         try (NDManager base = NDManager.newBaseManager(); InferenceSession session = model.open(base)) {
             int next;
             try (NDManager step = base.newSubManager()) {
-                NDArray h = session.embed(prompt, 0, step);
-                h = session.run(h, 0, layers, 0, step);
+                float[] logits = session.forward(prompt, 0, layers, step);
                 stats.layers(layers);
-                next = Decoding.argmax(Decoding.lastLogits(session, h, step), 0, vocab);
+                next = Decoding.argmax(logits, 0, vocab);
             }
             stats.fullPass();
             stats.emit(next, layers);
@@ -105,14 +104,16 @@ final class SelfSpeculativeDecoder implements Decoder {
                     boolean unsure = false;
                     while (true) {
                         try (NDManager step = round.newSubManager()) {
-                            NDArray h = session.embed(new int[] {current}, position + positions, step);
-                            h = session.run(h, 0, draft, position + positions, step);
+                            // One call on fused engines: the draft's hidden state (kept for verification) and its logits.
+                            InferenceSession.Forward f = session.forwardKeeping(new int[] {current}, position + positions, draft,
+                                    drafted != budget, step);
+                            NDArray h = f.hidden();
                             stats.layers(draft);
                             if (drafted == budget) {
                                 hidden[positions++] = Decoding.own(round, h);
                                 break;
                             }
-                            float[] logits = session.logits(h, step).toFloatArray();
+                            float[] logits = f.logits();
                             hidden[positions++] = Decoding.own(round, h);
                             if (confidence > 0 && Decoding.maxProbability(logits, 0, vocab) < confidence) {
                                 unsure = true;
@@ -127,10 +128,9 @@ final class SelfSpeculativeDecoder implements Decoder {
                         }
                     }
                     NDArray batch = positions == 1 ? hidden[0] : NDArrays.concat(new NDList(java.util.Arrays.copyOf(hidden, positions)));
-                    NDArray verified = session.run(batch, draft, layers, position, round);
+                    float[] logits = session.runLogits(batch, draft, layers, position, round);
                     stats.layers(layers - draft);
                     stats.fullPass();
-                    float[] logits = session.logits(verified, round).toFloatArray();
                     int accepted = 0;
                     while (accepted < drafted && drafts[accepted] == Decoding.argmax(logits, accepted, vocab)) {
                         accepted++;

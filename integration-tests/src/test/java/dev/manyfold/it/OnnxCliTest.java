@@ -1,0 +1,95 @@
+package dev.manyfold.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code export --format onnx}, {@code --engine onnxruntime} and ONNX export directories through the bundle's launcher. */
+class OnnxCliTest {
+    private static final String TINY_SOFT = """
+            name: tiny-soft
+            model: { family: llama, dim: 32, layers: 4, heads: 2, ffn: 64 }
+            data: { type: text, context: 48, files: [computers] }
+            dimensions: { depth: { budgets: [2, 4] } }
+            objective: { type: all-exits }
+            train: { steps: 30, batch: 8, lr: 3e-3, seed: 3, log-every: 10 }
+            decode: { type: greedy, engine: onnxruntime }
+            """;
+
+    @TempDir
+    static Path dir;
+
+    static Path run;
+    static Path export;
+
+    @BeforeAll
+    static void trainAndExport() throws IOException {
+        Path recipe = Files.writeString(dir.resolve("tiny-soft.yaml"), TINY_SOFT);
+        run = dir.resolve("run");
+        Cli.Result r = Cli.run("train", recipe.toString(), "--run-dir", run.toString());
+        assertThat(r.exit()).as(r.describe()).isZero();
+        export = dir.resolve("export");
+        Cli.Result e = Cli.run("export", run.toString(), "--format", "onnx", "-o", export.toString());
+        assertThat(e.exit()).as(e.describe()).isZero();
+        assertThat(e.out()).contains("exported 11 ONNX graphs (exits [2, 4])").contains("tokens_0_2_logits_hidden_step.onnx")
+                .contains("hidden_2_4_logits_any.onnx");
+    }
+
+    private static String text(Cli.Result r) {
+        assertThat(r.exit()).as(r.describe()).isZero();
+        return r.out().substring(0, r.out().indexOf("\n\ndecoder "));
+    }
+
+    @Test
+    void theExportTheRunOnOnnxRuntimeAndTheRunOnPytorchGenerateTheSameText() {
+        String pytorch = text(Cli.run("generate", run.toString(), "--engine", "pytorch", "--prompt", "Unix is", "--max-new-tokens", "30"));
+        Cli.Result recipeEngine = Cli.run("generate", run.toString(), "--prompt", "Unix is", "--max-new-tokens", "30");
+        assertThat(recipeEngine.out()).as("decode.engine of the recipe").contains("new tokens on onnxruntime");
+        assertThat(text(recipeEngine)).isEqualTo(pytorch);
+        Cli.Result fromExport = Cli.run("generate", export.toString(), "--decoder", "self-speculative", "--set", "draft=2", "--prompt",
+                "Unix is", "--max-new-tokens", "30");
+        assertThat(text(fromExport)).isEqualTo(pytorch);
+        assertThat(Files.isDirectory(run.resolve("onnx"))).as("graphs cached next to the run").isTrue();
+    }
+
+    @Test
+    void benchDecodeRunsBothEnginesSideBySide() {
+        Cli.Result r = Cli.run("bench", "decode", run.toString(), "--decoders", "greedy,self-speculative", "--set",
+                "self-speculative.draft=2", "--engine", "pytorch,onnxruntime", "--prompts", "3", "--max-new-tokens", "16", "--warmup", "1",
+                "--eval-batches", "0");
+        assertThat(r.exit()).as(r.describe()).isZero();
+        assertThat(r.out()).contains("greedy@pytorch").contains("greedy@onnxruntime").contains("self-speculative@onnxruntime")
+                .contains("greedy@onnxruntime:").contains("load average");
+        assertThat(r.out().lines().filter(l -> l.contains("@") && l.contains(" 3/3 ")).count()).as(r.out()).isEqualTo(4);
+    }
+
+    @Test
+    void aTruncatedExportFileIsRefusedWithExitCode2NamingIt() throws IOException {
+        Path broken = dir.resolve("broken");
+        Files.createDirectories(broken);
+        try (var files = Files.list(export)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, broken.resolve(f.getFileName()));
+            }
+        }
+        Path step = broken.resolve("tokens_0_4_logits_hidden_step.onnx");
+        byte[] bytes = Files.readAllBytes(step);
+        Files.write(step, Arrays.copyOf(bytes, bytes.length - 100));
+        Cli.Result r = Cli.run("generate", broken.toString(), "--prompt", "Unix", "--max-new-tokens", "4");
+        assertThat(r.exit()).as(r.describe()).isEqualTo(2);
+        assertThat(r.err()).contains(step.toString()).doesNotContain("\tat ");
+    }
+
+    @Test
+    void anUnknownEngineIsRefusedWithExitCode2() {
+        Cli.Result r = Cli.run("generate", run.toString(), "--engine", "tensorflow", "--prompt", "Unix");
+        assertThat(r.exit()).as(r.describe()).isEqualTo(2);
+        assertThat(r.err()).contains("--engine").contains("unknown engine \"tensorflow\"").contains("pytorch, onnxruntime");
+    }
+}

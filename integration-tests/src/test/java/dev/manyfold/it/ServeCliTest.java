@@ -1,0 +1,93 @@
+package dev.manyfold.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code manyfold serve} as a process: start on a free loopback port, answer with the API key, finish a stream on SIGTERM, refuse bad options. */
+class ServeCliTest {
+    private static final Pattern LISTENING = Pattern.compile("serving .* on (http://127\\.0\\.0\\.1:\\d+) ");
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void servesUntilSigtermAndLetsTheRunningStreamFinish() throws Exception {
+        Path run = ServeFixtures.trained();
+        Path key = Files.writeString(dir.resolve("key"), "k-123\n");
+        ProcessBuilder pb = new ProcessBuilder(Bundle.launcher().toString(), "serve", run.toString(), "--port", "0", "--api-key-file",
+                key.toString(), "--shutdown-timeout", "60").redirectError(dir.resolve("err.txt").toFile());
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        Process p = pb.start();
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            List<String> lines = new ArrayList<>();
+            String url = null;
+            for (String line; url == null && lines.size() < 50 && (line = out.readLine()) != null; ) {
+                lines.add(line);
+                Matcher m = LISTENING.matcher(line);
+                if (m.find()) {
+                    url = m.group(1);
+                }
+            }
+            assertThat(url).as("startup line in " + lines + "\n" + Files.readString(dir.resolve("err.txt"))).isNotNull();
+            assertThat(lines.get(lines.size() - 1)).contains("models [run, run:exit-2]");
+
+            assertThat(ServeFixtures.get(url + "/health", null).status()).isEqualTo(200);
+            assertThat(ServeFixtures.get(url + "/v1/models", null).status()).isEqualTo(401);
+            String u = url;
+            CompletableFuture<ServeFixtures.Reply> stream = CompletableFuture.supplyAsync(() -> ServeFixtures.post(u + "/v1/completions",
+                    "{\"model\": \"run\", \"prompt\": \"The computer\", \"max_tokens\": 200, \"stream\": true}", "k-123"));
+            for (int i = 0; i < 600 && ServeFixtures.metric(ServeFixtures.get(u + "/metrics", "k-123").body(), "manyfold_decodes_running") < 1
+                    && !stream.isDone(); i++) {
+                Thread.sleep(10);
+            }
+            p.destroy(); // SIGTERM
+
+            assertThat(p.waitFor(90, TimeUnit.SECONDS)).as("the server exits after SIGTERM").isTrue();
+            ServeFixtures.Reply reply = stream.get(60, TimeUnit.SECONDS);
+            assertThat(reply.status()).as(reply.toString()).isEqualTo(200);
+            assertThat(reply.events()).last().isEqualTo("[DONE]");
+            assertThat(reply.body()).contains("\"completion_tokens\":200");
+            assertThat(Files.readString(dir.resolve("err.txt"))).doesNotContain("Exception");
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    @Test
+    void badOptionsAreRefusedWithExitCode2() throws IOException {
+        Path run = ServeFixtures.trained();
+
+        Cli.Result engine = Cli.run("serve", run.toString(), "--port", "0", "--engine", "tensorflow");
+        assertThat(engine.exit()).as(engine.describe()).isEqualTo(2);
+        assertThat(engine.err()).contains("--engine: unknown engine \"tensorflow\"").contains("pytorch");
+
+        Cli.Result key = Cli.run("serve", run.toString(), "--port", "0", "--api-key-file", dir.resolve("missing").toString());
+        assertThat(key.exit()).as(key.describe()).isEqualTo(2);
+        assertThat(key.err()).contains("--api-key-file").contains("no such file");
+
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Cli.Result port = Cli.run("serve", run.toString(), "--port", Integer.toString(taken.getLocalPort()));
+            assertThat(port.exit()).as(port.describe()).isEqualTo(2);
+            assertThat(port.err()).contains("--port " + taken.getLocalPort() + ": cannot listen on 127.0.0.1").doesNotContain("\tat ");
+        }
+
+        Cli.Result concurrency = Cli.run("serve", run.toString(), "--port", "0", "--max-concurrency", "0");
+        assertThat(concurrency.exit()).as(concurrency.describe()).isEqualTo(2);
+        assertThat(concurrency.err()).contains("--max-concurrency must be >= 1");
+    }
+}

@@ -1,0 +1,154 @@
+package dev.manyfold.plugin.speculative;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.NDManager;
+import dev.manyfold.api.decoder.Decoder;
+import dev.manyfold.api.decoder.Generation;
+import dev.manyfold.api.decoder.InferenceSession;
+import dev.manyfold.api.decoder.LanguageModel;
+import dev.manyfold.runtime.onnx.Engines;
+import dev.manyfold.runtime.onnx.OrtLanguageModel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import dev.manyfold.testkit.TinyLanguageModel;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The decoders run unchanged on the ONNX Runtime engine and decode what they decode on DJL. */
+class OrtDecodingTest {
+    private static final int EOS = 3;
+    private static TinyLanguageModel tiny;
+    private static OrtLanguageModel ort;
+    private static LanguageModel djl;
+    private static LanguageModel onnx;
+    private static Path dir;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        tiny = new TinyLanguageModel(Decoders.LAYERS, 5);
+        dir = Files.createTempDirectory("manyfold-ort");
+        ort = (OrtLanguageModel) Engines.on(tiny.llama(), Files.writeString(dir.resolve("checkpoint-1.safetensors"), "stand-in"), "bytes",
+                Engines.ONNXRUNTIME);
+        djl = tiny.withEos(EOS);
+        onnx = withEos(ort, EOS);
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        ort.close();
+        tiny.close();
+        try (var files = Files.walk(dir)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
+    /** 60 prompts: varied lengths and budgets, including budgets that fill the context exactly. */
+    private static List<int[]> cases() {
+        List<int[]> cases = new ArrayList<>();
+        List<int[]> prompts = TinyLanguageModel.prompts(60, 23, 1, 12);
+        for (int i = 0; i < prompts.size(); i++) {
+            int[] p = prompts.get(i);
+            int room = TinyLanguageModel.CONTEXT - p.length;
+            int budget = switch (i % 4) {
+                case 0 -> room;
+                case 1 -> 1;
+                default -> Math.min(room, 18);
+            };
+            int[] c = Arrays.copyOf(p, p.length + 1);
+            c[p.length] = budget;
+            cases.add(c);
+        }
+        return cases;
+    }
+
+    @Test
+    void greedyAtEveryExitAndSelfSpeculativeOnOrtMatchGreedyOnDjlOnSixtyPromptsWithEosAndMaxLengthEdges() {
+        Decoder greedy = Decoders.create(tiny, "greedy", Map.of());
+        Decoder exit2 = Decoders.create(tiny, "greedy", Map.of("exit", 2));
+        Decoder speculative = Decoders.create(tiny, "self-speculative", Map.of("draft", 2, "adaptive", true));
+        int endedAtEos = 0;
+        int filledContext = 0;
+        double drafted = 0;
+        double accepted = 0;
+        for (int[] c : cases()) {
+            int[] prompt = Arrays.copyOf(c, c.length - 1);
+            int budget = c[c.length - 1];
+            int[] expected = greedy.generate(djl, prompt, budget, t -> { }).tokens();
+            String what = Arrays.toString(prompt) + ", " + budget + " new tokens";
+            assertThat(greedy.generate(onnx, prompt, budget, t -> { }).tokens()).as("greedy on ORT, " + what).containsExactly(expected);
+            Generation s = speculative.generate(onnx, prompt, budget, t -> { });
+            assertThat(s.tokens()).as("self-speculative on ORT, " + what).containsExactly(expected);
+            assertThat(exit2.generate(onnx, prompt, budget, t -> { }).tokens()).as("greedy exit 2 on ORT, " + what)
+                    .containsExactly(exit2.generate(djl, prompt, budget, t -> { }).tokens());
+            if (expected.length > 0 && expected[expected.length - 1] == EOS) {
+                endedAtEos++;
+            } else if (prompt.length + expected.length == TinyLanguageModel.CONTEXT) {
+                filledContext++;
+            }
+            double rounds = s.statistics().getOrDefault("rounds", 0.0);
+            drafted += s.statistics().getOrDefault("mean-k", 0.0) * rounds;
+            accepted += s.statistics().getOrDefault("acceptance-rate", 0.0) * s.statistics().getOrDefault("mean-k", 0.0) * rounds;
+        }
+        assertThat(endedAtEos).isGreaterThanOrEqualTo(5);
+        assertThat(filledContext).isGreaterThanOrEqualTo(2);
+        assertThat(accepted).isGreaterThan(10);
+        assertThat(drafted - accepted).isGreaterThan(10);
+    }
+
+    @Test
+    void earlyExitOnOrtEmitsWhatItEmitsOnDjl() {
+        Decoder early = Decoders.create(tiny, "early-exit", Map.of("thresholds", Map.of(1, 0.6, 2, 0.5)));
+        int earlier = 0;
+        for (int[] c : cases().subList(0, 20)) {
+            int[] prompt = Arrays.copyOf(c, c.length - 1);
+            int budget = c[c.length - 1];
+            Generation a = early.generate(djl, prompt, budget, t -> { });
+            Generation b = early.generate(onnx, prompt, budget, t -> { });
+            assertThat(b.tokens()).as(Arrays.toString(prompt)).containsExactly(a.tokens());
+            assertThat(b.statistics().get("mean-exit-depth")).isEqualTo(a.statistics().get("mean-exit-depth"));
+            earlier += a.statistics().getOrDefault("mean-exit-depth", 4.0) < Decoders.LAYERS ? 1 : 0;
+        }
+        assertThat(earlier).as("prompts where some token exited early").isGreaterThan(5);
+    }
+
+    static LanguageModel withEos(LanguageModel m, int eos) {
+        return new LanguageModel() {
+            @Override
+            public int vocabularySize() {
+                return m.vocabularySize();
+            }
+
+            @Override
+            public int contextLength() {
+                return m.contextLength();
+            }
+
+            @Override
+            public int layers() {
+                return m.layers();
+            }
+
+            @Override
+            public List<Integer> exits() {
+                return m.exits();
+            }
+
+            @Override
+            public OptionalInt eosToken() {
+                return OptionalInt.of(eos);
+            }
+
+            @Override
+            public InferenceSession open(NDManager manager) {
+                return m.open(manager);
+            }
+        };
+    }
+}

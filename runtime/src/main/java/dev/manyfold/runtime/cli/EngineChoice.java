@@ -1,0 +1,91 @@
+package dev.manyfold.runtime.cli;
+
+import dev.manyfold.api.ConfigException;
+import dev.manyfold.api.decoder.LanguageModel;
+import dev.manyfold.runtime.checkpoint.CheckpointStore;
+import dev.manyfold.runtime.job.TrainJob;
+import dev.manyfold.runtime.model.LlamaModel;
+import dev.manyfold.runtime.onnx.Engines;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** {@code --engine} of generate, bench decode and eval, else the recipe's {@code decode.engine}, else pytorch. */
+final class EngineChoice {
+    private EngineChoice() {}
+
+    /** The engine names to use: {@code option} (comma-separated, may be null) or the recipe's, else pytorch. */
+    static List<String> names(List<String> option, TrainJob.Prepared p) {
+        List<String> out = new ArrayList<>();
+        if (option != null && !option.isEmpty()) {
+            for (String e : option) {
+                String name = Engines.check(e.trim(), "--engine");
+                if (out.contains(name)) {
+                    throw new IllegalArgumentException("--engine names " + name + " twice");
+                }
+                out.add(name);
+            }
+            return out;
+        }
+        Object section = p.recipe().asMap().get("decode");
+        if (section instanceof Map<?, ?> m && m.get("engine") != null) {
+            return List.of(Engines.check(m.get("engine").toString(), "decode.engine"));
+        }
+        return List.of(Engines.PYTORCH);
+    }
+
+    /** The run's language model on {@code engine}; close it when done (a no-op for pytorch). */
+    static Opened open(TrainJob.Prepared p, Path path, String engine) {
+        if (!(p.model() instanceof LlamaModel llama)) {
+            throw new ConfigException(path.toString(), "holds a " + p.model().family() + " model; this command needs a language model",
+                    "a run of family llama");
+        }
+        Path checkpoint = Files.isDirectory(path) ? CheckpointStore.keepingAll().latest(path).orElseThrow() : path;
+        LanguageModel model = Engines.on(llama, checkpoint, OnnxExportCommand.tokenizer(p), engine);
+        return new Opened(model);
+    }
+
+    /** True for a directory of {@code .onnx} graphs without checkpoints (an export), or an {@code .onnx} file. */
+    static boolean isOnnxExport(Path path) {
+        if (Files.isRegularFile(path)) {
+            return path.getFileName().toString().endsWith(".onnx");
+        }
+        if (!Files.isDirectory(path) || CheckpointStore.keepingAll().latest(path).isPresent()) {
+            return false;
+        }
+        try (java.util.stream.Stream<Path> files = Files.list(path)) {
+            return files.anyMatch(f -> f.getFileName().toString().endsWith(".onnx"));
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
+    /** The tokenizer an export names in its metadata ({@code byte} or a tokenizer.json path). */
+    static dev.manyfold.runtime.data.Tokenizer tokenizer(dev.manyfold.runtime.onnx.OrtLanguageModel model, Path path) {
+        String t = model.metadata().getOrDefault(dev.manyfold.runtime.onnx.OnnxExport.META_TOKENIZER, "byte");
+        if (t.equals(dev.manyfold.runtime.data.DataConfig.BYTE_TOKENIZER)) {
+            return new dev.manyfold.runtime.data.ByteTokenizer();
+        }
+        Path file = Path.of(t);
+        if (!file.isAbsolute()) {
+            file = (Files.isDirectory(path) ? path : path.toAbsolutePath().getParent()).resolve(t);
+        }
+        return dev.manyfold.runtime.data.HuggingFaceTokenizer.load(file);
+    }
+
+    /** A model on an engine. */
+    record Opened(LanguageModel model) implements AutoCloseable {
+        @Override
+        public void close() {
+            if (model instanceof AutoCloseable c) {
+                try {
+                    c.close();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        }
+    }
+}

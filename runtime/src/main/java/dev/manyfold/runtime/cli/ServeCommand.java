@@ -1,0 +1,123 @@
+package dev.manyfold.runtime.cli;
+
+import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.serve.RunModelLoader;
+import dev.manyfold.runtime.serve.ManyfoldServer;
+import dev.manyfold.runtime.serve.ServeOptions;
+import dev.manyfold.runtime.serve.ServedModel;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+@Command(name = "serve", description = "Serve a run over an OpenAI-compatible HTTP API; each request picks its budget (RUN:exit-N, or"
+        + " the manyfold field's decoder and settings) from the one set of weights.")
+final class ServeCommand implements Callable<Integer> {
+    /** The engines --engine accepts: how each opens a run's language model. */
+    private static final Map<String, RunModelLoader.Opener> ENGINES = new TreeMap<>(Map.of("pytorch", RunModelLoader.PYTORCH));
+
+    @ParentCommand
+    Main main;
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "RUN_OR_EXPORT", description = "A run directory (latest checkpoint) or a .safetensors checkpoint")
+    Path path;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind (default ${DEFAULT-VALUE}; 0.0.0.0 for all)")
+    String host;
+
+    @Option(names = "--port", defaultValue = "8080", description = "Port (default ${DEFAULT-VALUE}; 0 picks a free one)")
+    int port;
+
+    @Option(names = "--engine", defaultValue = "pytorch", description = "Inference engine (default ${DEFAULT-VALUE})")
+    String engine;
+
+    @Option(names = "--model-name", paramLabel = "ID", description = "Model id clients send (default: the run directory's name)")
+    String modelName;
+
+    @Option(names = "--max-concurrency", defaultValue = "2", paramLabel = "N", description = "Decodes running at once (default ${DEFAULT-VALUE})")
+    int maxConcurrency;
+
+    @Option(names = "--max-queue", defaultValue = "64", paramLabel = "N",
+            description = "Requests waiting for a decode slot; more are answered 429 (default ${DEFAULT-VALUE})")
+    int maxQueue;
+
+    @Option(names = "--max-tokens", defaultValue = "512", paramLabel = "N",
+            description = "Largest max_tokens one request may ask for, and the default (default ${DEFAULT-VALUE}; capped by the context)")
+    int maxTokens;
+
+    @Option(names = "--max-body-bytes", defaultValue = "1048576", paramLabel = "BYTES",
+            description = "Largest request body; larger ones are answered 413 (default ${DEFAULT-VALUE})")
+    long maxBodyBytes;
+
+    @Option(names = "--api-key-file", paramLabel = "FILE",
+            description = "A file holding the API key: every route but /health and / then needs Authorization: Bearer KEY")
+    Path apiKeyFile;
+
+    @Option(names = "--shutdown-timeout", defaultValue = "30", paramLabel = "SECONDS",
+            description = "On SIGTERM, how long running decodes may finish before they are cancelled (default ${DEFAULT-VALUE})")
+    int shutdownTimeout;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        ServeOptions options = new ServeOptions(host, port, maxConcurrency, maxQueue, maxTokens, maxBodyBytes, apiKey(),
+                Duration.ofSeconds(Math.max(0, shutdownTimeout)));
+        String id = modelName != null ? modelName : defaultId(path);
+        try (Manyfold host = main.host()) {
+            ServedModel served = RunModelLoader.load(host, path, id, opener());
+            try (AutoCloseable resources = served.resources()) {
+                ManyfoldServer server = ManyfoldServer.start(served, options);
+                Thread hook = new Thread(server::shutdown, "manyfold-serve-shutdown");
+                Runtime.getRuntime().addShutdownHook(hook);
+                out.printf("serving %s on %s (engine %s, models %s, decoders %s, max concurrency %d)%n", path, server.url(), engine,
+                        server.modelIds(), served.decoders().names(), maxConcurrency);
+                out.flush();
+                server.awaitShutdown();
+                return 0;
+            }
+        }
+    }
+
+    private RunModelLoader.Opener opener() {
+        RunModelLoader.Opener opener = ENGINES.get(engine);
+        if (opener == null) {
+            throw new IllegalArgumentException("--engine: unknown engine \"" + engine + "\" (accepted: one of " + ENGINES.keySet() + ")");
+        }
+        return opener;
+    }
+
+    private Optional<String> apiKey() throws IOException {
+        if (apiKeyFile == null) {
+            return Optional.empty();
+        }
+        if (!Files.isRegularFile(apiKeyFile)) {
+            throw new IllegalArgumentException("--api-key-file " + apiKeyFile + ": no such file");
+        }
+        String key = Files.readString(apiKeyFile).strip();
+        if (key.isEmpty() || key.chars().anyMatch(Character::isWhitespace)) {
+            throw new IllegalArgumentException("--api-key-file " + apiKeyFile + ": expected one key without spaces, found "
+                    + (key.isEmpty() ? "an empty file" : "whitespace inside"));
+        }
+        return Optional.of(key);
+    }
+
+    private static String defaultId(Path path) {
+        Path name = path.toAbsolutePath().normalize().getFileName();
+        String id = name == null ? "model" : name.toString();
+        return id.endsWith(".safetensors") ? id.substring(0, id.length() - ".safetensors".length()) : id;
+    }
+}

@@ -1,0 +1,169 @@
+package dev.manyfold.runtime.onnx;
+
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.manyfold.api.ConfigException;
+import dev.manyfold.api.decoder.LanguageModel;
+import dev.manyfold.runtime.model.LlamaModel;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * Picks the engine a language model runs on. {@code pytorch} is the model as loaded (DJL);
+ * {@code onnxruntime} runs the same weights as ONNX graphs on ONNX Runtime, either from an
+ * export directory ({@code manyfold export RUN --format onnx -o DIR}) or from a run, whose
+ * graphs are exported on first use into {@code RUN/onnx/} (rebuilt when the checkpoint
+ * changes).
+ */
+public final class Engines {
+    public static final String PYTORCH = "pytorch";
+    public static final String ONNXRUNTIME = "onnxruntime";
+    public static final List<String> NAMES = List.of(PYTORCH, ONNXRUNTIME);
+    /** Name of the file in a cache or export directory that says which checkpoint it came from. */
+    static final String STAMP = "manyfold-source.txt";
+
+    private Engines() {}
+
+    /** Refuses an unknown engine name, naming {@code where} (e.g. {@code --engine}). */
+    public static String check(String engine, String where) {
+        if (!NAMES.contains(engine)) {
+            throw new ConfigException(where, "unknown engine \"" + engine + "\"", String.join(", ", NAMES));
+        }
+        return engine;
+    }
+
+    /**
+     * {@code model} (loaded from {@code checkpoint}) on {@code engine}. For {@code onnxruntime} the
+     * result is an {@link OrtLanguageModel} the caller closes.
+     */
+    public static LanguageModel on(LlamaModel model, Path checkpoint, String tokenizer, String engine) {
+        check(engine, "engine");
+        if (engine.equals(PYTORCH)) {
+            return model;
+        }
+        Path dir = cacheDir(checkpoint);
+        String stamp = stamp(checkpoint);
+        try {
+            if (!Files.isRegularFile(dir.resolve(STAMP)) || !Files.readString(dir.resolve(STAMP)).equals(stamp)) {
+                if (Files.isDirectory(dir)) {
+                    try (Stream<Path> files = Files.list(dir)) {
+                        for (Path f : files.filter(f -> f.getFileName().toString().endsWith(".onnx")).toList()) {
+                            Files.delete(f);
+                        }
+                    }
+                }
+                Files.createDirectories(dir);
+                Files.writeString(dir.resolve(STAMP), stamp);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot prepare the ONNX cache " + dir + ": " + e.getMessage(), e);
+        }
+        LlamaGraphs graphs = OnnxExport.graphs(model, tokenizer, checkpoint.toString());
+        OrtLanguageModel.GraphSource files = OrtLanguageModel.directory(dir);
+        OrtLanguageModel.GraphSource source = new OrtLanguageModel.GraphSource() {
+            @Override
+            public Object find(GraphKey key) {
+                Object f = files.find(key);
+                if (f == null && key.to() <= model.layers()) {
+                    synchronized (this) {
+                        f = files.find(key);
+                        if (f == null) {
+                            f = OnnxExport.write(graphs, List.of(key), dir).get(0);
+                        }
+                    }
+                }
+                return f;
+            }
+
+            @Override
+            public String describe(GraphKey key) {
+                return files.describe(key);
+            }
+        };
+        return new OrtLanguageModel(source, graphs.metadata(), 1);
+    }
+
+    /** An export directory (or one graph file in it) on ONNX Runtime; bad input is refused naming the file. */
+    public static OrtLanguageModel open(Path path) {
+        Path dir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
+        if (!Files.exists(path)) {
+            throw new ConfigException(path.toString(), "no such file or directory", "an export directory written by manyfold export --format onnx");
+        }
+        Path probe;
+        try (Stream<Path> files = Files.list(dir)) {
+            probe = Files.isDirectory(path) ? files.filter(f -> f.getFileName().toString().endsWith(".onnx")).sorted().findFirst()
+                    .orElseThrow(() -> new ConfigException(path.toString(), "no .onnx file in this directory",
+                            "an export directory written by manyfold export --format onnx")) : path;
+        } catch (IOException e) {
+            throw new ConfigException(path.toString(), "cannot list: " + e.getMessage(), "a readable export directory");
+        }
+        Map<String, String> meta = metadata(probe);
+        if (!OnnxExport.FORMAT_LLAMA.equals(meta.get(OnnxExport.META_FORMAT))) {
+            throw new ConfigException(probe.toString(), "not a Manyfold language-model export: metadata_props lacks "
+                    + OnnxExport.META_FORMAT + "=" + OnnxExport.FORMAT_LLAMA
+                    + (meta.containsKey(OnnxExport.META_FORMAT) ? " (it has " + meta.get(OnnxExport.META_FORMAT) + ")" : ""),
+                    "a directory written by manyfold export --format onnx from a llama run");
+        }
+        OrtLanguageModel model = new OrtLanguageModel(OrtLanguageModel.directory(dir), meta, 1);
+        checkInputs(model, dir);
+        return model;
+    }
+
+    /** The {@code metadata_props} of an ONNX file; a file ORT cannot load is refused naming it. */
+    public static Map<String, String> metadata(Path file) {
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        try (OrtSession.SessionOptions o = OrtLanguageModel.options(1); OrtSession s = env.createSession(file.toString(), o)) {
+            return s.getMetadata().getCustomMetadata();
+        } catch (OrtException e) {
+            throw new ConfigException(file.toString(), "not a loadable ONNX model (" + firstLine(e.getMessage()) + ")",
+                    "an ONNX file written by manyfold export --format onnx");
+        }
+    }
+
+    /** Loads the decode-step graph of the full model and checks its inputs. */
+    private static void checkInputs(OrtLanguageModel model, Path dir) {
+        GraphKey key = new GraphKey(0, model.layers(), true, true, true, true);
+        if (!model.has(key)) {
+            throw new ConfigException(dir.resolve(key.fileName()).toString(), "the full model's decode-step graph is missing",
+                    "an export directory written by manyfold export --format onnx");
+        }
+        OrtSession s = model.session(key);
+        java.util.Set<String> need = new java.util.TreeSet<>(List.of("tokens", "positions"));
+        for (int i = 0; i < model.layers(); i++) {
+            need.add("past_key_" + i);
+            need.add("past_value_" + i);
+        }
+        need.removeAll(s.getInputNames());
+        java.util.Set<String> outs = new java.util.TreeSet<>(List.of("logits", "hidden_out"));
+        outs.removeAll(s.getOutputNames());
+        if (!need.isEmpty() || !outs.isEmpty()) {
+            throw new ConfigException(dir.resolve(key.fileName()).toString(), "the graph lacks "
+                    + (need.isEmpty() ? "" : "inputs " + need) + (need.isEmpty() || outs.isEmpty() ? "" : " and ")
+                    + (outs.isEmpty() ? "" : "outputs " + outs), "a decode-step graph written by manyfold export --format onnx");
+        }
+    }
+
+    static Path cacheDir(Path checkpoint) {
+        Path parent = checkpoint.toAbsolutePath().getParent();
+        return parent.resolve("onnx");
+    }
+
+    private static String stamp(Path checkpoint) {
+        try {
+            return checkpoint.toAbsolutePath().getFileName() + " " + Files.size(checkpoint) + " " + Files.getLastModifiedTime(checkpoint).toMillis()
+                    + " manyfold-onnx " + OnnxExport.VERSION + "\n";
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static String firstLine(String s) {
+        return s == null ? "" : s.lines().findFirst().orElse("");
+    }
+}

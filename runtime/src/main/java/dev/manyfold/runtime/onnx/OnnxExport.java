@@ -1,0 +1,108 @@
+package dev.manyfold.runtime.onnx;
+
+import dev.manyfold.runtime.model.LlamaModel;
+import dev.manyfold.runtime.model.LlamaWeights;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * Exports a LLaMA run as a directory of ONNX graphs that describe themselves in
+ * {@code metadata_props}. For the full model and every trained exit {@code e}: a prefill graph
+ * ({@code tokens_0_e_logits_any.onnx}) and a decode step with the KV cache in and out
+ * ({@code tokens_0_e_logits_hidden_step.onnx}, which also returns the hidden state so a
+ * self-speculative draft is one call per token); for every exit below the full depth the
+ * verification graph {@code hidden_e_L_logits_any.onnx}; and one graph per layer plus the
+ * head and the embedding, from which an engine composes any other layer range.
+ */
+public final class OnnxExport {
+    public static final String VERSION = "0.1.0";
+    public static final String META_FORMAT = "manyfold.format";
+    public static final String FORMAT_LLAMA = "manyfold-llama-graphs/1";
+    public static final String FORMAT_CLASSIFIER = "manyfold-classifier/1";
+    public static final String META_VERSION = "manyfold.version";
+    public static final String META_CONFIG = "manyfold.model-config";
+    public static final String META_EXITS = "manyfold.exits";
+    public static final String META_EOS = "manyfold.eos";
+    public static final String META_TOKENIZER = "manyfold.tokenizer";
+    public static final String META_SOURCE = "manyfold.source";
+    public static final String META_GRAPH = "manyfold.graph";
+    public static final String META_LAYERS = "manyfold.layers";
+    public static final String META_EXIT = "manyfold.exit-depth";
+    public static final String META_SUB_MODEL = "manyfold.sub-model";
+
+    private OnnxExport() {}
+
+    /** The self-description every graph of {@code model} carries. */
+    public static Map<String, String> metadata(LlamaModel model, String tokenizer, String source) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put(META_FORMAT, FORMAT_LLAMA);
+        m.put(META_VERSION, VERSION);
+        m.put(META_CONFIG, json(model.config()));
+        m.put(META_EXITS, model.exits().stream().map(String::valueOf).collect(Collectors.joining(",")));
+        m.put(META_EOS, String.valueOf(model.eosToken().orElse(-1)));
+        m.put(META_TOKENIZER, tokenizer);
+        m.put(META_SOURCE, source);
+        return m;
+    }
+
+    /** Graphs exported for {@code exits} (ascending, the last being the full depth); {@code only} restricts to one exit. */
+    public static List<GraphKey> standardKeys(int layers, List<Integer> exits, Integer only) {
+        List<GraphKey> keys = new ArrayList<>();
+        for (int e : exits) {
+            if (only != null && e != only) {
+                continue;
+            }
+            keys.add(new GraphKey(0, e, true, true, false, false));
+            keys.add(new GraphKey(0, e, true, true, true, true));
+            if (e < layers) {
+                keys.add(new GraphKey(e, layers, false, true, false, false));
+            }
+        }
+        if (only == null) {
+            for (int i = 0; i < layers; i++) {
+                keys.add(new GraphKey(i, i + 1, false, false, true, false));
+            }
+            keys.add(new GraphKey(0, 0, false, true, false, false));
+            keys.add(new GraphKey(0, 0, true, false, true, false));
+        }
+        return keys;
+    }
+
+    /** Writes {@code keys}' graphs into {@code dir} (created); returns the files written. */
+    public static List<Path> write(LlamaGraphs graphs, List<GraphKey> keys, Path dir) {
+        try {
+            Files.createDirectories(dir);
+            List<Path> written = new ArrayList<>();
+            for (GraphKey k : keys) {
+                Path f = dir.resolve(k.fileName());
+                Path tmp = dir.resolve(k.fileName() + ".tmp");
+                Files.write(tmp, graphs.build(k));
+                Files.move(tmp, f, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                written.add(f);
+            }
+            return written;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write ONNX graphs to " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Graph builder for {@code model}. */
+    public static LlamaGraphs graphs(LlamaModel model, String tokenizer, String source) {
+        return new LlamaGraphs(LlamaWeights.of(model), metadata(model, tokenizer, source));
+    }
+
+    static String json(Object value) {
+        try {
+            return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(value);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,85 @@
+package dev.manyfold.runtime.serve;
+
+import dev.manyfold.api.Settings;
+import dev.manyfold.api.decoder.Decoder;
+import dev.manyfold.api.decoder.LanguageModel;
+import dev.manyfold.runtime.data.Tokenizer;
+import dev.manyfold.runtime.host.ExtensionKind;
+import dev.manyfold.runtime.host.HostContext;
+import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.TrainJob;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Loads a run directory or checkpoint for serving: its recipe, tokenizer and the host's
+ * decoders, with the language model opened on an engine by an {@link Opener}.
+ */
+public final class RunModelLoader {
+    /** Opens a prepared run's language model on one engine; a model that is {@link AutoCloseable} is closed with the server's model. */
+    @FunctionalInterface
+    public interface Opener {
+        LanguageModel open(TrainJob.Prepared p, Path path);
+    }
+
+    /** The model core on DJL's PyTorch engine: the loaded model itself. */
+    public static final Opener PYTORCH = (p, path) -> {
+        if (!(p.model() instanceof LanguageModel model)) {
+            throw new IllegalArgumentException(path + " holds a " + p.model().family() + " model; serve needs a language model (family llama)");
+        }
+        return model;
+    };
+
+    private RunModelLoader() {}
+
+    /** Loads the run's latest checkpoint on PyTorch. */
+    public static ServedModel load(Manyfold host, Path path, String id) {
+        return load(host, path, id, PYTORCH);
+    }
+
+    /** Loads the run's latest checkpoint with its recipe and tokenizer, the model opened by {@code opener}. */
+    public static ServedModel load(Manyfold host, Path path, String id, Opener opener) {
+        TrainJob.Prepared p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()));
+        try {
+            Tokenizer tokenizer = p.data().tokenizer().orElseThrow(() -> new IllegalArgumentException(
+                    path + " was trained on " + p.data().describe() + ", which has no tokenizer; serve needs text data"));
+            LanguageModel model = opener.open(p, path);
+            ServedModel.Decoders decoders = new ServedModel.Decoders() {
+                @Override
+                public List<String> names() {
+                    return host.extensions().decoders().keySet().stream().sorted().toList();
+                }
+
+                @Override
+                public Decoder create(String type, Map<String, Object> settings, String sectionPath, String typePath) {
+                    return createDecoder(host, p, type, settings, sectionPath, typePath);
+                }
+            };
+            return new ServedModel(id, model, tokenizer, decoders, () -> {
+                try {
+                    if (model instanceof AutoCloseable closeable && model != p.model()) {
+                        closeable.close();
+                    }
+                } finally {
+                    tokenizer.close();
+                    p.close();
+                }
+            });
+        } catch (RuntimeException e) {
+            p.close();
+            throw e;
+        }
+    }
+
+    /** Creates a decoder through the loaded plugins, as the recipe validator would for a {@code decode} section at {@code path}. */
+    public static Decoder createDecoder(Manyfold host, TrainJob.Prepared p, String type, Map<String, Object> settings, String path,
+            String typePath) {
+        HostContext context = new HostContext(p.config().seed(), Optional.of(p.model().shape()), Path.of("."), line -> {},
+                p.recipe().asMap());
+        return host.extensions().create(host.extensions().decoders(), ExtensionKind.DECODER, type, Settings.of(path, settings), context,
+                typePath);
+    }
+}
