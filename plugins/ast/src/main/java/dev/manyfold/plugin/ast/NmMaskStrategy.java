@@ -51,6 +51,12 @@ public final class NmMaskStrategy implements MaskStrategy {
     }
 
     /** Δt, or 0 in {@code fixed} mode (computed once). */
+    /** {@code "N:M"}, e.g. {@code "2:4"}: zeros N:M kernels can skip. */
+    @Override
+    public String pattern() {
+        return config.n() + ":" + config.m();
+    }
+
     @Override
     public int updateEvery() {
         return config.fixed() ? 0 : config.every();
