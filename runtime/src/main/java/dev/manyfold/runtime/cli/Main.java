@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 /** The {@code manyfold} command line. Exit codes: 0 success, 1 failure, 2 bad input, 3 not available. */
 @Command(name = "manyfold", mixinStandardHelpOptions = true, version = "manyfold 0.1.0",
         description = "Many-in-one neural networks: train, evaluate, decode and export nested sub-models.",
-        subcommands = {PluginsCommand.class, ValidateCommand.class, DoctorCommand.class, TrainCommand.class, EvalCommand.class,
+        subcommands = {PluginsCommand.class, ValidateCommand.class, SitesCommand.class, DoctorCommand.class, TrainCommand.class, EvalCommand.class,
                 GenerateCommand.class, BenchCommand.class, ExportCommand.class, ServeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
