@@ -84,25 +84,33 @@ public final class TinyLanguageModel implements AutoCloseable {
 
     /** The model as decoders see it, with {@code eos} as its end-of-sequence token (-1: none). */
     public LanguageModel withEos(int eos) {
+        return withEos(llama, eos);
+    }
+
+    /**
+     * Any language model (for example one on another engine) with {@code eos} as its
+     * end-of-sequence token (-1: none); everything else is delegated.
+     */
+    public static LanguageModel withEos(LanguageModel model, int eos) {
         return new LanguageModel() {
             @Override
             public int vocabularySize() {
-                return llama.vocabularySize();
+                return model.vocabularySize();
             }
 
             @Override
             public int contextLength() {
-                return llama.contextLength();
+                return model.contextLength();
             }
 
             @Override
             public int layers() {
-                return llama.layers();
+                return model.layers();
             }
 
             @Override
             public List<Integer> exits() {
-                return llama.exits();
+                return model.exits();
             }
 
             @Override
@@ -112,7 +120,7 @@ public final class TinyLanguageModel implements AutoCloseable {
 
             @Override
             public InferenceSession open(NDManager m) {
-                return llama.open(m);
+                return model.open(m);
             }
         };
     }

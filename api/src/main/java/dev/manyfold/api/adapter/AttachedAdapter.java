@@ -13,8 +13,9 @@ import java.util.Map;
  * base weight: LoRA ({@code BA}), sparse deltas (DSEE's S2), low-rank blocks computed from W
  * (SLoRB), per-row scales ({@code diag(s)·W − W}). It cannot see the layer's input or
  * activations (so no prefix tuning, IA³ on activations or input-dependent gating), cannot
- * change the site's shape, and cannot add a bias: the model families' linear sites have no
- * bias term (LLaMA's projections are bias-free), so there is nothing to adapt there. The host
+ * change the site's shape, and cannot change a bias: a site is its weight matrix (LLaMA's
+ * projections have no bias; Qwen2's q/k/v biases, when imported, are plain tensors outside the
+ * site, trainable through {@code train.trainable} but not through adapters). The host
  * composes {@code W_eff = mask ⊙ W0 + Σ delta} once per forward (and once per inference
  * session), which keeps adapters free at decode time; an input-aware adapter would cost a
  * second matmul per site on every token, which is why the contract stays on weights.

@@ -42,10 +42,8 @@ class PruningStepsTest {
         }
     }
 
-    /** The API 1.0 shape of a pruning step: a mask strategy whose computeMask refuses. */
-    static final class OldZeroQ implements MaskStrategy, GlobalPruning {
-        private final ZeroQ delegate = new ZeroQ();
-
+    /** A plain mask strategy (keeps everything): not a pruning step. */
+    static class KeepAll implements MaskStrategy {
         @Override
         public List<String> targets() {
             return List.of("**");
@@ -63,12 +61,15 @@ class PruningStepsTest {
 
         @Override
         public NDArray computeMask(String site, NDArray weight, long step, NDManager manager) {
-            throw new IllegalStateException("a pruning step, not a mask");
+            return weight.onesLike();
         }
+    }
 
+    /** The API 1.0 shape of a pruning step: a mask strategy that also implements GlobalPruning. */
+    static final class OldZeroQ extends KeepAll implements GlobalPruning {
         @Override
         public PruningPlan plan(Map<String, PruneSite> sites, Optional<AttentionLayout> attention, NDManager manager) {
-            return delegate.plan(sites, attention, manager);
+            return new ZeroQ().plan(sites, attention, manager);
         }
     }
 
@@ -107,31 +108,7 @@ class PruningStepsTest {
 
             @Override
             public MaskStrategy create(Settings settings, Context context) {
-                OldZeroQ old = new OldZeroQ();
-                if (global) {
-                    return old;
-                }
-                return new MaskStrategy() {
-                    @Override
-                    public List<String> targets() {
-                        return old.targets();
-                    }
-
-                    @Override
-                    public int updateEvery() {
-                        return 0;
-                    }
-
-                    @Override
-                    public boolean straightThrough() {
-                        return false;
-                    }
-
-                    @Override
-                    public NDArray computeMask(String site, NDArray weight, long step, NDManager manager) {
-                        return weight.onesLike();
-                    }
-                };
+                return global ? new OldZeroQ() : new KeepAll();
             }
         };
     }

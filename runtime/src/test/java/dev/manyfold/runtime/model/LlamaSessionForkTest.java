@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 
 /** API 1.1: {@link InferenceSession#fork()} and composed weights shared between sessions. */
 class LlamaSessionForkTest {
-    private static final LlamaModel.Config CONFIG = new LlamaModel.Config(37, 32, 3, 4, 2, 8, 48, 24, false, 10000, 1e-5, 36);
+    private static final LlamaModel.Config CONFIG = LlamaModelTest.CONFIG;
     private NDManager manager;
     private LlamaModel model;
 

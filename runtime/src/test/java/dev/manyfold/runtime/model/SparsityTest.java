@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 /** eval's sparsity: non-zero parameters and effective FLOPs of a masked model. */
 class SparsityTest {
-    private static final LlamaModel.Config CONFIG = new LlamaModel.Config(37, 32, 3, 4, 2, 8, 48, 24, false, 10000, 1e-5, 36);
+    private static final LlamaModel.Config CONFIG = LlamaModelTest.CONFIG;
 
     /** A 2:4 pattern over a site's weight: keep the first two of every four inputs. */
     private static NDArray twoOfFour(NDManager m, LinearSite site) {

@@ -37,7 +37,7 @@ class OrtDecodingTest {
         ort = (OrtLanguageModel) Engines.on(tiny.llama(), Files.writeString(dir.resolve("checkpoint-1.safetensors"), "stand-in"), "bytes",
                 Engines.ONNXRUNTIME);
         djl = tiny.withEos(EOS);
-        onnx = withEos(ort, EOS);
+        onnx = TinyLanguageModel.withEos(ort, EOS);
     }
 
     @AfterAll
@@ -116,39 +116,5 @@ class OrtDecodingTest {
             earlier += a.statistics().getOrDefault("mean-exit-depth", 4.0) < Decoders.LAYERS ? 1 : 0;
         }
         assertThat(earlier).as("prompts where some token exited early").isGreaterThan(5);
-    }
-
-    static LanguageModel withEos(LanguageModel m, int eos) {
-        return new LanguageModel() {
-            @Override
-            public int vocabularySize() {
-                return m.vocabularySize();
-            }
-
-            @Override
-            public int contextLength() {
-                return m.contextLength();
-            }
-
-            @Override
-            public int layers() {
-                return m.layers();
-            }
-
-            @Override
-            public List<Integer> exits() {
-                return m.exits();
-            }
-
-            @Override
-            public OptionalInt eosToken() {
-                return OptionalInt.of(eos);
-            }
-
-            @Override
-            public InferenceSession open(NDManager manager) {
-                return m.open(manager);
-            }
-        };
     }
 }
