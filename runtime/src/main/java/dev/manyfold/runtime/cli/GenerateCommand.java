@@ -33,7 +33,7 @@ final class GenerateCommand implements Callable<Integer> {
     Path path;
 
     @Option(names = "--decoder", paramLabel = "NAME",
-            description = "Decoder (see manyfold plugins). Default: the recipe's decode section, else the default decoder of the loaded plugins")
+            description = "Decoder (greedy, self-speculative, early-exit, ...). Default: the recipe's decode section, else greedy")
     String decoder;
 
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "A decoder setting (repeatable), read as YAML: draft=2, "
@@ -99,32 +99,30 @@ final class GenerateCommand implements Callable<Integer> {
 
     private int generate(dev.manyfold.api.decoder.LanguageModel model, Tokenizer tokenizer, DecoderSpecs.Spec chosen, Decoder d,
             String engineName, PrintWriter out, PrintWriter err) {
-        {
-            int[] tokens = tokenizer.encode(prompt);
-            if (tokens.length == 0) {
-                throw new IllegalArgumentException("--prompt is empty: decoding needs at least one prompt token");
-            }
-            if (tokens.length > model.contextLength()) {
-                throw new IllegalArgumentException("--prompt has " + tokens.length + " tokens but the model's context is "
-                        + model.contextLength() + " tokens");
-            }
-            int budget = maxNewTokens;
-            if (tokens.length + budget > model.contextLength()) {
-                budget = model.contextLength() - tokens.length;
-                err.printf("note: --max-new-tokens %d capped to %d (prompt %d tokens, context %d)%n", maxNewTokens, budget, tokens.length,
-                        model.contextLength());
-            }
-            out.print(prompt);
-            out.flush();
-            Stream stream = new Stream(tokenizer, out);
-            Generation g = d.generate(model, tokens, budget, stream::accept);
-            stream.finish();
-            out.println();
-            out.println();
-            out.printf(Locale.ROOT, "decoder %s: %d new tokens on %s%n", chosen.describe(), g.tokens().length, engineName);
-            printStatistics(out, g);
-            return 0;
+        int[] tokens = tokenizer.encode(prompt);
+        if (tokens.length == 0) {
+            throw new IllegalArgumentException("--prompt is empty: decoding needs at least one prompt token");
         }
+        if (tokens.length > model.contextLength()) {
+            throw new IllegalArgumentException("--prompt has " + tokens.length + " tokens but the model's context is "
+                    + model.contextLength() + " tokens");
+        }
+        int budget = maxNewTokens;
+        if (tokens.length + budget > model.contextLength()) {
+            budget = model.contextLength() - tokens.length;
+            err.printf("note: --max-new-tokens %d capped to %d (prompt %d tokens, context %d)%n", maxNewTokens, budget, tokens.length,
+                    model.contextLength());
+        }
+        out.print(prompt);
+        out.flush();
+        Stream stream = new Stream(tokenizer, out);
+        Generation g = d.generate(model, tokens, budget, stream::accept);
+        stream.finish();
+        out.println();
+        out.println();
+        out.printf(Locale.ROOT, "decoder %s: %d new tokens on %s%n", chosen.describe(), g.tokens().length, engineName);
+        printStatistics(out, g);
+        return 0;
     }
 
     /** The documented statistics first ({@link Generation#DOCUMENTED}), the decoder's own keys after, the histogram last. */
