@@ -37,10 +37,20 @@ public final class PluginCalls {
         if (interfaces.isEmpty()) {
             return target;
         }
+        // Defined in the plugin's own class loader (which sees the API), so the instance still reports its plugin's
+        // loader (getClass().getClassLoader()); the API's loader when the target's cannot see the interfaces.
+        Class<?>[] types = interfaces.toArray(new Class<?>[0]);
+        Handler handler = new Handler(target, plugin, kind, factory);
+        ClassLoader own = target.getClass().getClassLoader();
+        Object proxy;
+        try {
+            proxy = Proxy.newProxyInstance(own != null ? own : dev.manyfold.api.Plugin.class.getClassLoader(), types, handler);
+        } catch (IllegalArgumentException e) {
+            proxy = Proxy.newProxyInstance(dev.manyfold.api.Plugin.class.getClassLoader(), types, handler);
+        }
         @SuppressWarnings("unchecked")
-        T proxy = (T) Proxy.newProxyInstance(dev.manyfold.api.Plugin.class.getClassLoader(), interfaces.toArray(new Class<?>[0]),
-                new Handler(target, plugin, kind, factory));
-        return proxy;
+        T typed = (T) proxy;
+        return typed;
     }
 
     /**
@@ -54,8 +64,8 @@ public final class PluginCalls {
         return o == null ? "null" : o.getClass().getName();
     }
 
-    /** The object behind a proxy made by {@link #wrap}, or the object itself. */
-    static Object unwrap(Object o) {
+    /** The plugin's object behind a proxy made by {@link #wrap}, or the object itself (for embedders that need its class). */
+    public static Object unwrap(Object o) {
         if (o != null && Proxy.isProxyClass(o.getClass()) && Proxy.getInvocationHandler(o) instanceof Handler h) {
             return h.target;
         }
