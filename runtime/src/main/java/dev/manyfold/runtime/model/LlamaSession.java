@@ -329,7 +329,7 @@ final class LlamaSession implements InferenceSession {
         if (owner != model) {
             return false;
         }
-        for (NDArray r : layerRope) {
+        for (NDArray r : w.layerRope) {
             if (r != null) {
                 return false;
             }
@@ -339,14 +339,20 @@ final class LlamaSession implements InferenceSession {
 
     /**
      * One decode step of several sessions of one model (see {@link BatchedDecoding}): the
-     * projections, MLP and head run once over {@code [B, d + 1]} with the first session's
-     * weights (every session of a model composes the same ones); RoPE takes each row's
+     * projections, MLP and head run once over {@code [B, d + 1]} with the composed weights
+     * every row's session shares; RoPE takes each row's
      * position from the table in one gather; attention runs per row over that row's cache,
      * 5 ops a row instead of the about 24 a single-session step costs.
      */
     static float[][] forwardBatch(List<LlamaSession> rows, int[] tokens, int[] starts, int to, NDManager manager) {
-        LlamaSession w = rows.get(0);
-        return Ops.withoutAutograd(manager, () -> w.stepRows(rows, tokens, starts, to, manager));
+        LlamaSession first = rows.get(0);
+        for (int r = 1; r < rows.size(); r++) {
+            if (rows.get(r).w != first.w) {
+                throw new IllegalArgumentException("row " + r + "'s session was opened on other weights than row 0's (the model changed"
+                        + " between them); it cannot share a batched step");
+            }
+        }
+        return Ops.withoutAutograd(manager, () -> first.stepRows(rows, tokens, starts, to, manager));
     }
 
     private float[][] stepRows(List<LlamaSession> rows, int[] tokens, int[] starts, int to, NDManager manager) {
@@ -370,14 +376,14 @@ final class LlamaSession implements InferenceSession {
         long kd = (long) kvHeads * headDim;
         long[] qkvSplit = {qd, qd + kd};
         long width = qd + 2L * kd;
-        NDArray hidden = own(manager, ai.djl.nn.core.Embedding.embedding(manager.create(ids), embed,
+        NDArray hidden = own(manager, ai.djl.nn.core.Embedding.embedding(manager.create(ids), w.embed,
                 ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow());
-        NDArray table = own(manager, ai.djl.nn.core.Embedding.embedding(manager.create(positions), own(manager, rope.reshape(context, 2 * width)),
+        NDArray table = own(manager, ai.djl.nn.core.Embedding.embedding(manager.create(positions), own(manager, w.rope.reshape(context, 2 * width)),
                 ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow()).reshape(b, 2, width);
         NDArray x = augment(hidden, b, manager);
         for (int i = 0; i < to; i++) {
             NDArray a = x.normalize(2, -1, 0);
-            NDList parts = (qkvBias[i] == null ? Linear.linear(a, qkv[i]) : Linear.linear(a, qkv[i], qkvBias[i])).singletonOrThrow()
+            NDList parts = (w.qkvBias[i] == null ? Linear.linear(a, w.qkv[i]) : Linear.linear(a, w.qkv[i], w.qkvBias[i])).singletonOrThrow()
                     .reshape(b, 2, width).mul(table).sum(new int[] {1}).split(qkvSplit, 1);
             NDList qs = parts.get(0).reshape((long) b * kvHeads, group, headDim).split(b, 0);
             NDList ks = parts.get(1).reshape((long) b * kvHeads, headDim, 1).split(b, 0);
@@ -395,13 +401,13 @@ final class LlamaSession implements InferenceSession {
                 os.add(own(manager, qs.get(r).matMul(k).softmax(-1).matMul(v))); // [kv, group, hd]
             }
             NDArray o = ai.djl.ndarray.NDArrays.concat(os, 0).reshape(b, qd);
-            x = Linear.linear(o, out[i], x).singletonOrThrow();
-            NDList gu = Linear.linear(x.normalize(2, -1, 0), gateUp[i]).singletonOrThrow().split(new long[] {ffn}, 1);
+            x = Linear.linear(o, w.out[i], x).singletonOrThrow();
+            NDList gu = Linear.linear(x.normalize(2, -1, 0), w.gateUp[i]).singletonOrThrow().split(new long[] {ffn}, 1);
             NDArray g = gu.get(0);
             NDArray act = g.mul(g.getNDArrayInternal().sigmoid()).mul(gu.get(1));
-            x = Linear.linear(act, down[i], x).singletonOrThrow();
+            x = Linear.linear(act, w.down[i], x).singletonOrThrow();
         }
-        float[] flat = own(manager, Linear.linear(x.normalize(2, -1, 0), head).singletonOrThrow()).toFloatArray();
+        float[] flat = own(manager, Linear.linear(x.normalize(2, -1, 0), w.head).singletonOrThrow()).toFloatArray();
         int v = flat.length / b;
         float[][] logits = new float[b][];
         for (int r = 0; r < b; r++) {
