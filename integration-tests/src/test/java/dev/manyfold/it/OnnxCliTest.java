@@ -37,7 +37,7 @@ class OnnxCliTest {
         export = dir.resolve("export");
         Cli.Result e = Cli.run("export", run.toString(), "--format", "onnx", "-o", export.toString());
         assertThat(e.exit()).as(e.describe()).isZero();
-        assertThat(e.out()).contains("exported 11 ONNX graphs (exits [2, 4])").contains("tokens_0_2_logits_hidden_step.onnx")
+        assertThat(e.out()).contains("exported 12 ONNX graphs (exits [2, 4])").contains("tokens_0_2_logits_hidden_step.onnx")
                 .contains("hidden_2_4_logits_any.onnx");
     }
 
@@ -84,6 +84,52 @@ class OnnxCliTest {
         Cli.Result r = Cli.run("generate", broken.toString(), "--prompt", "Unix", "--max-new-tokens", "4");
         assertThat(r.exit()).as(r.describe()).isEqualTo(2);
         assertThat(r.err()).contains(step.toString()).doesNotContain("\tat ");
+    }
+
+    @Test
+    void evalOnOnnxRuntimePrintsTheSameLossAndAccuracyTableAsPytorch() {
+        Cli.Result pytorch = Cli.run("eval", run.toString(), "--batches", "2", "--no-exits", "--out", dir.resolve("eval-pt").toString());
+        Cli.Result ort = Cli.run("eval", run.toString(), "--batches", "2", "--no-exits", "--engine", "onnxruntime", "--out",
+                dir.resolve("eval-ort").toString());
+        assertThat(pytorch.exit()).as(pytorch.describe()).isZero();
+        assertThat(ort.exit()).as(ort.describe()).isZero();
+        java.util.function.Function<String, java.util.List<String>> rows = out -> out.lines()
+                .filter(l -> l.startsWith("full ") || l.startsWith("depth=")).toList();
+        assertThat(rows.apply(ort.out())).hasSize(2).containsExactlyElementsOf(rows.apply(pytorch.out()));
+        assertThat(ort.out()).contains("engine: onnxruntime");
+    }
+
+    @Test
+    void serveOnOnnxRuntimeCompletesWithTheTextPytorchGenerates() throws Exception {
+        String pytorch = text(Cli.run("generate", run.toString(), "--engine", "pytorch", "--prompt", "The computer", "--max-new-tokens",
+                "20"));
+        ProcessBuilder pb = new ProcessBuilder(Bundle.launcher().toString(), "serve", run.toString(), "--port", "0", "--engine",
+                "onnxruntime").redirectError(dir.resolve("serve-err.txt").toFile());
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        Process p = pb.start();
+        try {
+            java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+                    java.nio.charset.StandardCharsets.UTF_8));
+            java.util.regex.Pattern listening = java.util.regex.Pattern.compile("serving .* on (http://127\\.0\\.0\\.1:\\d+) \\(engine onnxruntime");
+            String url = null;
+            int read = 0;
+            for (String line; url == null && read < 50 && (line = out.readLine()) != null; read++) {
+                java.util.regex.Matcher m = listening.matcher(line);
+                if (m.find()) {
+                    url = m.group(1);
+                }
+            }
+            assertThat(url).as(Files.readString(dir.resolve("serve-err.txt"))).isNotNull();
+            ServeFixtures.Reply reply = ServeFixtures.post(url + "/v1/completions",
+                    "{\"model\": \"run\", \"prompt\": \"The computer\", \"max_tokens\": 20}");
+            assertThat(reply.status()).as(reply.toString()).isEqualTo(200);
+            String completion = new com.fasterxml.jackson.databind.ObjectMapper().readTree(reply.body()).path("choices").get(0).path("text")
+                    .asText();
+            assertThat("The computer" + completion).isEqualTo(pytorch);
+        } finally {
+            p.destroyForcibly();
+            p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
     }
 
     @Test

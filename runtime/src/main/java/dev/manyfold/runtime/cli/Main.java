@@ -53,16 +53,34 @@ public final class Main implements Runnable {
         System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
+    /** The exit code of a command that threw {@code e}: {@link #BAD_INPUT} for refused input, 1 otherwise. */
+    public static int exitCode(Throwable e) {
+        return e instanceof ConfigException || e instanceof IllegalArgumentException
+                || e instanceof dev.manyfold.runtime.checkpoint.CheckpointException
+                || e instanceof dev.manyfold.runtime.data.DataException
+                || e instanceof java.io.UncheckedIOException ? BAD_INPUT : 1;
+    }
+
+    /** The error line's text: a file-system failure (unwritable, full disk) says what the system said. */
+    public static String message(Throwable e) {
+        if (e instanceof java.io.UncheckedIOException io) {
+            java.io.IOException cause = io.getCause();
+            String why = cause instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason()
+                    : cause instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                    : cause instanceof java.nio.file.FileSystemException ? cause.getClass().getSimpleName() : String.valueOf(cause.getMessage());
+            return io.getMessage() + ": " + why;
+        }
+        return e.getMessage();
+    }
+
     /** Runs the CLI with the given streams; returns the exit code. */
     public static int execute(String[] args, PrintWriter out, PrintWriter err) {
         CommandLine cli = new CommandLine(new Main());
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            if (e instanceof ConfigException || e instanceof IllegalArgumentException
-                    || e instanceof dev.manyfold.runtime.checkpoint.CheckpointException
-                    || e instanceof dev.manyfold.runtime.data.DataException) {
-                commandLine.getErr().println("error: " + e.getMessage());
+            if (exitCode(e) == BAD_INPUT) {
+                commandLine.getErr().println("error: " + message(e));
                 return BAD_INPUT;
             }
             commandLine.getErr().println("error: " + e);

@@ -89,13 +89,10 @@ public final class InstructionData implements TrainingData {
         this.dropped = dropped;
     }
 
-    /**
-     * Reads the section ({@code type: instructions}) and the file.
-     *
-     * @throws dev.manyfold.api.ConfigException naming the recipe key
-     * @throws DataException naming the file, line and field of a bad example
-     */
-    public static InstructionData open(Settings s, TrainConfig train) {
+    /** The section's settings, checked (unknown keys refused). */
+    private record Options(Path path, String template, int context, double fraction, String tokenizer, int limit) {}
+
+    private static Options options(Settings s) {
         s.getChoice("type", List.of(TYPE), null);
         Path path = Path.of(s.getString("path"));
         String template = s.getString("template", "alpaca");
@@ -114,6 +111,51 @@ public final class InstructionData implements TrainingData {
         String tokenizerName = s.getString("tokenizer", DataConfig.BYTE_TOKENIZER);
         int limit = s.getInt("limit", Integer.MAX_VALUE, 2, Integer.MAX_VALUE);
         s.rejectUnknown();
+        return new Options(path, template, context, fraction, tokenizerName, limit);
+    }
+
+    /**
+     * Every check {@link #open} makes before reading the examples (for {@code validate}):
+     * the settings, the file (a regular file within the size cap) and the tokenizer.
+     *
+     * @return what the data decides about the model
+     */
+    public static ModelFactory.DataShape check(Settings s) {
+        Options o = options(s);
+        if (!Files.isRegularFile(o.path())) {
+            throw s.invalid("path", o.path() + (Files.exists(o.path()) ? " is not a regular file (devices and pipes are not read)"
+                    : " does not exist"), "a JSONL file, one example per line");
+        }
+        try {
+            if (Files.size(o.path()) > TextCorpus.MAX_FILE_BYTES) {
+                throw s.invalid("path", o.path() + " is " + Files.size(o.path()) + " bytes, more than the limit of " + TextCorpus.MAX_FILE_BYTES,
+                        "a JSONL file of at most 1 GiB");
+            }
+        } catch (IOException e) {
+            throw s.invalid("path", "cannot read " + o.path() + ": " + e.getMessage(), "a readable JSONL file");
+        }
+        try (Tokenizer tokenizer = o.tokenizer().equals(DataConfig.BYTE_TOKENIZER) ? new ByteTokenizer()
+                : HuggingFaceTokenizer.load(Path.of(o.tokenizer()))) {
+            return ModelFactory.DataShape.text(tokenizer.vocabularySize(), tokenizer.eosToken(), o.context());
+        } catch (DataException e) {
+            throw s.invalid("tokenizer", e.getMessage(), "`byte` or the path of a Hugging Face tokenizer.json");
+        }
+    }
+
+    /**
+     * Reads the section ({@code type: instructions}) and the file.
+     *
+     * @throws dev.manyfold.api.ConfigException naming the recipe key
+     * @throws DataException naming the file, line and field of a bad example
+     */
+    public static InstructionData open(Settings s, TrainConfig train) {
+        Options o = options(s);
+        Path path = o.path();
+        String template = o.template();
+        int context = o.context();
+        double fraction = o.fraction();
+        String tokenizerName = o.tokenizer();
+        int limit = o.limit();
         List<List<Segment>> examples = read(path, template);
         if (examples.size() > limit) {
             int[] keep = Split.indices(examples.size(), 1.0 - (double) limit / examples.size(), train.seed()).train();
@@ -205,7 +247,7 @@ public final class InstructionData implements TrainingData {
                 String content = text(messages.get(i), "content", where + ": messages[" + i + "]");
                 boolean assistant = role.equals("assistant");
                 anyAssistant |= assistant;
-                out.add(new Segment("<|" + role + "|>\n", false));
+                out.add(new Segment(chatHeader(role), false));
                 out.add(new Segment(content + "\n", assistant));
             }
             if (!anyAssistant) {
@@ -216,9 +258,18 @@ public final class InstructionData implements TrainingData {
         String instruction = text(node, "instruction", where);
         String input = node.path("input").isTextual() ? node.get("input").asText() : "";
         String output = text(node, "output", where);
+        return List.of(new Segment(prompt(template, instruction, input), false), new Segment(output, true));
+    }
+
+    /** The prompt an {@code alpaca} or {@code custom PROMPT} template renders; the response follows it. */
+    public static String prompt(String template, String instruction, String input) {
         String prompt = template.equals("alpaca") ? (input.isEmpty() ? ALPACA : ALPACA_INPUT) : template.substring("custom ".length());
-        String rendered = prompt.replace("{instruction}", instruction).replace("{input}", input);
-        return List.of(new Segment(rendered, false), new Segment(output, true));
+        return prompt.replace("{instruction}", instruction).replace("{input}", input);
+    }
+
+    /** The line that opens a message of {@code role} under the {@code chat} template; the content and a newline follow. */
+    public static String chatHeader(String role) {
+        return "<|" + role + "|>\n";
     }
 
     private static String text(JsonNode node, String field, String where) {
@@ -234,7 +285,8 @@ public final class InstructionData implements TrainingData {
         List<Integer> tokens = new ArrayList<>();
         List<Boolean> trained = new ArrayList<>();
         for (Segment s : segments) {
-            for (int t : tokenizer.encode(s.text())) {
+            // Only the first segment starts the sequence (a beginning-of-sequence token, where the tokenizer has one).
+            for (int t : tokens.isEmpty() ? tokenizer.encode(s.text()) : tokenizer.encodePart(s.text())) {
                 tokens.add(t);
                 trained.add(s.trained());
             }

@@ -90,6 +90,7 @@ public final class StagedJob {
     /** Validates every stage, then runs them in order; returns their results. */
     public static List<StageResult> run(Manyfold host, Recipe recipe, Path runDir, PrintWriter out, boolean terminal) {
         requireNonNull(host, "host is null");
+        validate(host, recipe, runDir); // everything validate checks, before anything is written
         List<Stage> stages = readStages(recipe);
         List<Recipe> stageRecipes = stageRecipes(recipe, stages);
         try {
@@ -161,17 +162,29 @@ public final class StagedJob {
     }
 
     /**
-     * Checks a staged recipe without a model (for {@code manyfold validate}): stage names, each
-     * stage's merged train section, and every prune step's settings.
+     * Every check {@link #run} makes before its first step (for {@code manyfold validate} and
+     * {@code train} alike): stage names, each stage's merged train section, the first stage's
+     * {@link TrainJob#check}, every prune step against the model's shape, and the heads the
+     * prune steps remove together.
      *
      * @return the stage names, in order
      */
-    public static List<String> validate(Manyfold host, Recipe recipe, HostContext context) {
+    public static List<String> validate(Manyfold host, Recipe recipe, Path workDirectory) {
         List<Stage> stages = readStages(recipe);
-        stageRecipes(recipe, stages);
+        List<Recipe> stageRecipes = stageRecipes(recipe, stages);
+        // Prune steps first on their own (their settings), then with the model's shape after the first stage's checks.
+        HostContext unshaped = new HostContext(42, Optional.empty(), workDirectory, line -> {}, recipe.asMap());
         for (Stage st : stages) {
-            st.prune().ifPresent(s -> pruner(host, s, context));
+            st.prune().ifPresent(s -> pruner(host, s, unshaped));
         }
+        TrainJob.Checked checked = TrainJob.check(host, stageRecipes.get(0), workDirectory);
+        HostContext context = new HostContext(checked.config().seed(), Optional.of(checked.shape()), workDirectory, line -> {},
+                recipe.asMap());
+        List<GlobalPruning> pruners = new ArrayList<>();
+        for (Stage st : stages) {
+            pruners.add(st.prune().map(s -> pruner(host, s, context)).orElse(null));
+        }
+        checkCumulativeHeads(stages, pruners, checked.shape());
         return stages.stream().map(Stage::name).toList();
     }
 

@@ -144,6 +144,13 @@ public final class LlamaModel extends Model implements LanguageModel {
         this.exitHeads = java.util.Set.copyOf(c.exitHeads());
         // RoPE tables and the causal mask are constants, not parameters.
         NDManager m = parameterManager();
+        if (p.isShapesOnly()) { // a model for checks: the tables' shapes without their values
+            this.cos = m.zeros(new Shape(1)).broadcast(new Shape(context, headDim));
+            this.sin = cos;
+            this.causal = m.zeros(new Shape(1)).broadcast(new Shape(context, context));
+            this.ropeQkvRows = new java.util.concurrent.atomic.AtomicReferenceArray<>(context);
+            return;
+        }
         float[] cosv = new float[context * headDim];
         float[] sinv = new float[context * headDim];
         int half = headDim / 2;

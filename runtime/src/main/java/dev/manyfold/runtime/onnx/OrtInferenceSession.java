@@ -150,6 +150,28 @@ final class OrtInferenceSession implements InferenceSession {
     }
 
     @Override
+    public Forward runForward(NDArray hidden, int from, int to, int start, boolean logits, NDManager manager) {
+        int n = rows(hidden);
+        checkPositions(start, n);
+        boolean step = n == 1;
+        GraphKey key = from == to ? null : first(new GraphKey(from, to, false, logits, true, step), new GraphKey(from, to, false, true, true, step),
+                new GraphKey(from, to, false, logits, true, false), new GraphKey(from, to, false, true, true, false));
+        if (key == null) {
+            float[] h = runHidden(hidden.toFloatArray(), n, from, to, start);
+            float[] z = logits ? headLogits(java.util.Arrays.copyOfRange(h, (n - 1) * m.dim, n * m.dim), 1) : null;
+            return new Forward(manager.create(h, new Shape(n, m.dim)), z);
+        }
+        try (Outputs o = exec(key, hiddenTensor(hidden.toFloatArray(), n), start, n)) {
+            float[] z = null;
+            if (logits) {
+                float[] all = o.floats("logits");
+                z = n == 1 ? all : java.util.Arrays.copyOfRange(all, (n - 1) * m.vocab, n * m.vocab);
+            }
+            return new Forward(manager.create(o.floats("hidden_out"), new Shape(n, m.dim)), z);
+        }
+    }
+
+    @Override
     public float[] runLogits(NDArray hidden, int from, int to, int start, NDManager manager) {
         int n = rows(hidden);
         checkPositions(start, n);
@@ -158,6 +180,14 @@ final class OrtInferenceSession implements InferenceSession {
             return headLogits(runHidden(hidden.toFloatArray(), n, from, to, start), n);
         }
         try (Outputs o = exec(key, hiddenTensor(hidden.toFloatArray(), n), start, n)) {
+            return o.floats("logits");
+        }
+    }
+
+    /** Logits {@code [n·V]} of every position of {@code tokens} at exit {@code to}, from an empty cache (teacher-forced evaluation). */
+    float[] prefillLogits(int[] tokens, int to) {
+        checkPositions(0, tokens.length);
+        try (Outputs o = exec(new GraphKey(0, to, true, true, false, false), tokensTensor(tokens), 0, tokens.length)) {
             return o.floats("logits");
         }
     }
@@ -309,6 +339,26 @@ final class OrtInferenceSession implements InferenceSession {
         return (int) s.get(0);
     }
 
+    /**
+     * A copy of this session sharing its cache: ORT never writes into a cache tensor (each step
+     * returns new {@code present_*} tensors and a crop makes new ones), so both sessions keep
+     * the same tensors, counted once more, and diverge from here. Ready for the SPI's
+     * {@code fork()} (branch spi).
+     */
+    public OrtInferenceSession fork() {
+        OrtInferenceSession f = new OrtInferenceSession(m, null);
+        for (int i = 0; i < layers; i++) {
+            if (owners[i] != null) {
+                owners[i].refs += 2;
+                f.owners[i] = owners[i];
+                f.keys[i] = keys[i];
+                f.values[i] = values[i];
+            }
+            f.cached[i] = cached[i];
+        }
+        return f;
+    }
+
     @Override
     public void crop(int length) {
         for (int i = 0; i < layers; i++) {
@@ -331,15 +381,16 @@ final class OrtInferenceSession implements InferenceSession {
             int kv = m.kvHeads[layer];
             int hd = m.headDim;
             int s = cached[layer];
-            float[] k = copy(keys[layer].getFloatBuffer());
-            float[] v = copy(values[layer].getFloatBuffer());
+            // One copy out of ORT, then only the kept rows (absolute bulk gets, no intermediate array).
+            FloatBuffer k = keys[layer].getFloatBuffer();
+            FloatBuffer v = values[layer].getFloatBuffer();
             float[] kc = new float[kv * hd * length];
             float[] vc = new float[kv * length * hd];
             for (int r = 0; r < kv * hd; r++) {
-                System.arraycopy(k, r * s, kc, r * length, length);
+                k.get(r * s, kc, r * length, length);
             }
             for (int h = 0; h < kv; h++) {
-                System.arraycopy(v, h * s * hd, vc, h * length * hd, length * hd);
+                v.get(h * s * hd, vc, h * length * hd, length * hd);
             }
             try {
                 OnnxTensor kt = OnnxTensor.createTensor(m.env, FloatBuffer.wrap(kc), new long[] {kv, hd, length});

@@ -133,11 +133,30 @@ public final class Trainer {
             }
             if (!Double.isFinite(loss)) {
                 // refuse before the update touches the weights, so the last checkpoint stays the truth
-                throw new IllegalStateException("loss became " + loss + " at step " + step + "; lower train.lr (now "
-                        + config.lr() + ") or enable train.clip");
+                throw diverged("loss", loss, step);
             }
             return new double[] {loss, applyUpdate(optimizer, lr, step, scope)};
         }
+    }
+
+    /**
+     * Training stopped at the first non-finite loss or gradient, before the update: the
+     * message names the step and the likely cause among the recipe's settings.
+     */
+    private dev.manyfold.api.ConfigException diverged(String what, double value, long step) {
+        String cause;
+        if (config.weightDecay() * config.lr() >= 2) {
+            cause = "train.weight-decay " + config.weightDecay() + " times train.lr " + config.lr() + " is at least 2, so each "
+                    + "step multiplies the weights by 1 - lr x weight-decay <= -1 and they grow without bound; lower train.weight-decay";
+        } else if (step == 1) {
+            cause = "it happened at the first step, before any update: the starting weights (train.init) or the data give a "
+                    + "non-finite value, not the learning rate";
+        } else {
+            cause = "the updates diverged: lower train.lr (now " + config.lr() + ")"
+                    + (config.clip() > 0 ? "" : " or enable train.clip (now 0, off)");
+        }
+        return new dev.manyfold.api.ConfigException("train", what + " became " + value + " at step " + step + "; " + cause
+                + ". Nothing of this step was written; the last checkpoint is intact", "settings under which training stays finite");
     }
 
     /** Timing of {@link #benchmark}. */
@@ -188,6 +207,9 @@ public final class Trainer {
             sq += g.square().sum().getFloat();
         }
         double norm = Math.sqrt(sq);
+        if (!Double.isFinite(norm)) {
+            throw diverged("gradient norm", norm, step); // before any tensor is updated
+        }
         double scale = config.clip() > 0 && norm > config.clip() ? config.clip() / norm : 1.0;
         for (Map.Entry<String, NDArray> e : grads.entrySet()) {
             NDArray g = scale == 1.0 ? e.getValue() : e.getValue().mul(scale);
