@@ -120,11 +120,32 @@ public final class EvalReport {
             throw new IllegalArgumentException("no validation batches to evaluate on");
         }
         NDManager manager = model.parameters().manager();
+        return fromResults(model, subModels, sub -> Evaluator.evaluate(model, batches, sub, manager), task);
+    }
+
+    /**
+     * A report over exact evaluation sums combined elsewhere (for example across Spark
+     * partitions): equal to {@link #evaluate} on the same batches, whatever the split.
+     *
+     * @param sums each sub-model's {@link Evaluator.Sums} over all batches
+     */
+    public static EvalReport fromSums(Model model, List<SubModel> subModels, Map<SubModel, Evaluator.Sums> sums, Task task) {
+        return fromResults(model, subModels, sub -> {
+            Evaluator.Sums s = sums.get(sub);
+            if (s == null) {
+                throw new IllegalArgumentException("no evaluation sums for sub-model " + sub);
+            }
+            return Evaluator.result(model, sub, s);
+        }, task);
+    }
+
+    private static EvalReport fromResults(Model model, List<SubModel> subModels,
+            java.util.function.Function<SubModel, Evaluator.Result> evaluate, Task task) {
         List<EvalRow> rows = new ArrayList<>();
         Map<String, Integer> dims = new TreeMap<>();
         for (SubModel sub : subModels) {
             model.check(sub, "sub-model " + sub);
-            rows.add(EvalRow.of(Evaluator.evaluate(model, batches, sub, manager)));
+            rows.add(EvalRow.of(evaluate.apply(sub)));
             sub.budgets().keySet().forEach(d -> dims.put(d, model.dimensions().get(d)));
         }
         return new EvalReport(task, rows, dims, List.of());
