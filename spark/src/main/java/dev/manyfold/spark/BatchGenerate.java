@@ -183,6 +183,7 @@ public final class BatchGenerate extends JobCommand {
             throw new IllegalArgumentException("--format must be jsonl or parquet, got " + fmt);
         }
         List<Budget> chosen = Budget.parseAll(budgets, "--budgets");
+        checkOutput(outDir);
         long started = System.nanoTime();
         // The driver opens the model too (the same cache in local mode): bad paths and budgets fail before any task runs.
         Loaded driver = load(path, engine, plugins);

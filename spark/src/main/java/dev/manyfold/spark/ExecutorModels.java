@@ -18,7 +18,7 @@ import java.util.function.Supplier;
  */
 public final class ExecutorModels {
     private static final ConcurrentHashMap<String, Object> CACHE = new ConcurrentHashMap<>();
-    private static final AtomicInteger LOADS = new AtomicInteger();
+    private static final ConcurrentHashMap<String, AtomicInteger> LOADS = new ConcurrentHashMap<>();
 
     private ExecutorModels() {}
 
@@ -26,14 +26,15 @@ public final class ExecutorModels {
     @SuppressWarnings("unchecked")
     static <T> T get(String key, Supplier<T> loader) {
         return (T) CACHE.computeIfAbsent(key, k -> {
-            LOADS.incrementAndGet();
+            LOADS.computeIfAbsent(k, x -> new AtomicInteger()).incrementAndGet();
             return loader.get();
         });
     }
 
-    /** How many loads this JVM has done (each distinct key once). */
-    public static int loads() {
-        return LOADS.get();
+    /** How many times this JVM has loaded something for a job kind ({@code eval}, {@code generate}) from {@code path}. */
+    public static int loads(String kind, String path) {
+        return LOADS.entrySet().stream().filter(e -> e.getKey().startsWith(kind + "|" + path + "|"))
+                .mapToInt(e -> e.getValue().get()).sum();
     }
 
     /** A host with the plugins of {@code pluginDirs} (and the class path's). */

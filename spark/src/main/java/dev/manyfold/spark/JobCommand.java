@@ -37,6 +37,21 @@ abstract class JobCommand implements Callable<Integer> {
         return n;
     }
 
+    /** Refuses an existing output directory unless --overwrite, before any work is done. */
+    void checkOutput(String dir) {
+        if (overwrite) {
+            return;
+        }
+        try {
+            org.apache.hadoop.fs.Path out = new org.apache.hadoop.fs.Path(dir);
+            if (out.getFileSystem(spark.sparkContext().hadoopConfiguration()).exists(out)) {
+                throw new IllegalArgumentException("--out " + dir + " already exists (use --overwrite to replace it)");
+            }
+        } catch (java.io.IOException e) {
+            throw new UncheckedIOException("--out " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Runs a job command in {@code spark}; returns the exit code. */
     static int execute(JobCommand command, SparkSession spark, String[] args, PrintWriter out, PrintWriter err) {
         command.spark = spark;
@@ -59,7 +74,8 @@ abstract class JobCommand implements Callable<Integer> {
     static Throwable badInput(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof IllegalArgumentException || t instanceof ConfigException || t instanceof UncheckedIOException
-                    || t instanceof dev.manyfold.runtime.data.DataException || t instanceof BadRowException) {
+                    || t instanceof dev.manyfold.runtime.data.DataException || t instanceof BadRowException
+                    || t instanceof dev.manyfold.runtime.checkpoint.CheckpointException || t instanceof org.apache.spark.sql.AnalysisException) {
                 return t;
             }
         }

@@ -94,6 +94,7 @@ public final class LatticeEval extends JobCommand {
         if (batches < 1) {
             throw new IllegalArgumentException("--batches must be >= 1, got " + batches);
         }
+        checkOutput(outDir);
         long started = System.nanoTime();
         Loaded driver = load(path, batches, plugins);
         Model model = driver.prepared().model();
