@@ -145,4 +145,36 @@ class BatchGenerateTest {
         assertThat(mode.exit()).as(mode.describe()).isEqualTo(2);
         assertThat(mode.err()).contains("--on-error must be row or fail, got skip");
     }
+
+    @Test
+    void anOnnxExportRunsOnOnnxRuntimeFromParquetPromptsAndDecodesWhatPytorchDecodes() throws IOException {
+        Path run = SparkFixture.llama();
+        Path export = SparkFixture.dir().resolve("onnx-export");
+        SparkFixture.Result exported = cli("export", run, "--format", "onnx", "--out", export);
+        assertThat(exported.exit()).as(exported.describe()).isZero();
+        Path parquet = SparkFixture.dir().resolve("prompts.parquet");
+        List<Row> input = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            input.add(org.apache.spark.sql.RowFactory.create((long) i, PROMPTS.get(i % PROMPTS.size())));
+        }
+        SparkFixture.spark().createDataFrame(input, new org.apache.spark.sql.types.StructType()
+                .add("id", org.apache.spark.sql.types.DataTypes.LongType).add("prompt", org.apache.spark.sql.types.DataTypes.StringType))
+                .write().parquet(parquet.toString());
+
+        Path ort = SparkFixture.dir().resolve("ort-out");
+        SparkFixture.Result r = job(BatchGenerate::run, export, "--input", parquet, "--out", ort, "--budgets", "full,exit-1",
+                "--max-new-tokens", "5", "--partitions", "2");
+        assertThat(r.exit()).as(r.describe()).isZero();
+        assertThat(r.out()).contains("24 rows (2 budgets on onnxruntime), 0 error rows");
+        Path torch = SparkFixture.dir().resolve("torch-out");
+        SparkFixture.Result t = job(BatchGenerate::run, run, "--input", parquet, "--out", torch, "--budgets", "full,exit-1",
+                "--max-new-tokens", "5", "--partitions", "2");
+        assertThat(t.exit()).as(t.describe()).isZero();
+
+        List<Row> onOrt = read(ort);
+        assertThat(onOrt).allSatisfy(x -> assertThat(x.getString(x.fieldIndex("engine"))).isEqualTo("onnxruntime"));
+        assertThat(onOrt).extracting(x -> x.getString(x.fieldIndex("id")) + "/" + x.getString(x.fieldIndex("budget")) + ": "
+                + x.getString(x.fieldIndex("text"))).isEqualTo(read(torch).stream().map(x -> x.getString(x.fieldIndex("id")) + "/"
+                        + x.getString(x.fieldIndex("budget")) + ": " + x.getString(x.fieldIndex("text"))).toList());
+    }
 }
