@@ -37,7 +37,7 @@ class OnnxCliTest {
         export = dir.resolve("export");
         Cli.Result e = Cli.run("export", run.toString(), "--format", "onnx", "-o", export.toString());
         assertThat(e.exit()).as(e.describe()).isZero();
-        assertThat(e.out()).contains("exported 11 ONNX graphs (exits [2, 4])").contains("tokens_0_2_logits_hidden_step.onnx")
+        assertThat(e.out()).contains("exported 12 ONNX graphs (exits [2, 4])").contains("tokens_0_2_logits_hidden_step.onnx")
                 .contains("hidden_2_4_logits_any.onnx");
     }
 
@@ -84,6 +84,19 @@ class OnnxCliTest {
         Cli.Result r = Cli.run("generate", broken.toString(), "--prompt", "Unix", "--max-new-tokens", "4");
         assertThat(r.exit()).as(r.describe()).isEqualTo(2);
         assertThat(r.err()).contains(step.toString()).doesNotContain("\tat ");
+    }
+
+    @Test
+    void evalOnOnnxRuntimePrintsTheSameLossAndAccuracyTableAsPytorch() {
+        Cli.Result pytorch = Cli.run("eval", run.toString(), "--batches", "2", "--no-exits", "--out", dir.resolve("eval-pt").toString());
+        Cli.Result ort = Cli.run("eval", run.toString(), "--batches", "2", "--no-exits", "--engine", "onnxruntime", "--out",
+                dir.resolve("eval-ort").toString());
+        assertThat(pytorch.exit()).as(pytorch.describe()).isZero();
+        assertThat(ort.exit()).as(ort.describe()).isZero();
+        java.util.function.Function<String, java.util.List<String>> rows = out -> out.lines()
+                .filter(l -> l.startsWith("full ") || l.startsWith("depth=")).toList();
+        assertThat(rows.apply(ort.out())).hasSize(2).containsExactlyElementsOf(rows.apply(pytorch.out()));
+        assertThat(ort.out()).contains("engine: onnxruntime");
     }
 
     @Test

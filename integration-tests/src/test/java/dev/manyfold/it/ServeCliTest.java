@@ -14,6 +14,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.serve.ManyfoldServer;
+import dev.manyfold.runtime.serve.ServeOptions;
+import dev.manyfold.runtime.serve.ServedModel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,27 +28,38 @@ class ServeCliTest {
     @TempDir
     Path dir;
 
+    /** A started {@code manyfold serve} process and the URL it printed. */
+    private record Server(Process process, String url, String startup) {}
+
+    private Server start(String... args) throws IOException {
+        List<String> command = new ArrayList<>(List.of(Bundle.launcher().toString(), "serve"));
+        command.addAll(List.of(args));
+        Path err = Files.createTempFile(dir, "err", ".txt");
+        ProcessBuilder pb = new ProcessBuilder(command).redirectError(err.toFile());
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        Process p = pb.start();
+        BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        List<String> lines = new ArrayList<>();
+        for (String line; lines.size() < 50 && (line = out.readLine()) != null; ) {
+            lines.add(line);
+            Matcher m = LISTENING.matcher(line);
+            if (m.find()) {
+                return new Server(p, m.group(1), line);
+            }
+        }
+        p.destroyForcibly();
+        throw new AssertionError("no startup line from " + command + ": " + lines + "\n" + Files.readString(err));
+    }
+
     @Test
     void servesUntilSigtermAndLetsTheRunningStreamFinish() throws Exception {
         Path run = ServeFixtures.trained();
         Path key = Files.writeString(dir.resolve("key"), "k-123\n");
-        ProcessBuilder pb = new ProcessBuilder(Bundle.launcher().toString(), "serve", run.toString(), "--port", "0", "--api-key-file",
-                key.toString(), "--shutdown-timeout", "60").redirectError(dir.resolve("err.txt").toFile());
-        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
-        Process p = pb.start();
+        Server server = start(run.toString(), "--port", "0", "--api-key-file", key.toString(), "--shutdown-timeout", "60");
+        Process p = server.process();
         try {
-            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            List<String> lines = new ArrayList<>();
-            String url = null;
-            for (String line; url == null && lines.size() < 50 && (line = out.readLine()) != null; ) {
-                lines.add(line);
-                Matcher m = LISTENING.matcher(line);
-                if (m.find()) {
-                    url = m.group(1);
-                }
-            }
-            assertThat(url).as("startup line in " + lines + "\n" + Files.readString(dir.resolve("err.txt"))).isNotNull();
-            assertThat(lines.get(lines.size() - 1)).contains("models [run, run:exit-2]");
+            String url = server.url();
+            assertThat(server.startup()).contains("models [run, run:exit-2]");
 
             assertThat(ServeFixtures.get(url + "/health", null).status()).isEqualTo(200);
             assertThat(ServeFixtures.get(url + "/v1/models", null).status()).isEqualTo(401);
@@ -62,9 +77,30 @@ class ServeCliTest {
             assertThat(reply.status()).as(reply.toString()).isEqualTo(200);
             assertThat(reply.events()).last().isEqualTo("[DONE]");
             assertThat(reply.body()).contains("\"completion_tokens\":200");
-            assertThat(Files.readString(dir.resolve("err.txt"))).doesNotContain("Exception");
         } finally {
             p.destroyForcibly();
+        }
+    }
+
+    @Test
+    void onOnnxRuntimeEveryBudgetAnswersAsOnPyTorch() throws Exception {
+        Path run = ServeFixtures.trained();
+        Server onnx = start(run.toString(), "--port", "0", "--engine", "onnxruntime");
+        try (Manyfold host = ServeFixtures.host(); ServedModel served = ServeFixtures.load(host, run);
+                ManyfoldServer pytorch = ManyfoldServer.start(served, ServeOptions.loopback())) {
+            assertThat(onnx.startup()).contains("engine onnxruntime");
+            for (String body : List.of("{\"model\": \"run\", \"prompt\": \"Unix is\", \"max_tokens\": 24}",
+                    "{\"model\": \"run:exit-2\", \"prompt\": \"Unix is\", \"max_tokens\": 24}",
+                    "{\"model\": \"run\", \"prompt\": \"The computer\", \"max_tokens\": 24, \"manyfold\": {\"decoder\": \"self-speculative\", \"draft\": 2}}")) {
+                ServeFixtures.Reply a = ServeFixtures.post(onnx.url() + "/v1/completions", body);
+                ServeFixtures.Reply b = ServeFixtures.post(pytorch.url() + "/v1/completions", body);
+                assertThat(a.status()).as(a.toString()).isEqualTo(200);
+                assertThat(a.json().path("choices").get(0).path("text").asText()).as(body)
+                        .isEqualTo(b.json().path("choices").get(0).path("text").asText());
+            }
+        } finally {
+            onnx.process().destroy();
+            assertThat(onnx.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
         }
     }
 

@@ -114,7 +114,7 @@ final class ServeFixtures {
                 return new SlowSession(m.open(manager), sleepMs);
             }
         };
-        return new ServedModel(served.id(), wrapped, served.tokenizer(), served.decoders(), () -> {});
+        return new ServedModel(served.id(), wrapped, served.tokenizer(), served.chatTemplate(), served.decoders(), () -> {});
     }
 
     private record SlowSession(InferenceSession s, long sleepMs) implements InferenceSession {

@@ -64,7 +64,17 @@ public interface InferenceSession extends AutoCloseable {
      * @since API 1.1
      */
     default Forward forwardKeeping(int[] tokens, int start, int to, boolean logits, NDManager manager) {
-        NDArray h = run(embed(tokens, start, manager), 0, to, start, manager);
+        return runForward(embed(tokens, start, manager), 0, to, start, logits, manager);
+    }
+
+    /**
+     * Like {@link #run} but also returns the last position's logits {@code [V]} when
+     * {@code logits} is true, e.g. one segment of an early-exit decode ending at an exit.
+     *
+     * @since API 1.1
+     */
+    default Forward runForward(NDArray hidden, int from, int to, int start, boolean logits, NDManager manager) {
+        NDArray h = run(hidden, from, to, start, manager);
         if (!logits) {
             return new Forward(h, null);
         }

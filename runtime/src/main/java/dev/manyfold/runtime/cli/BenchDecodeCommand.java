@@ -75,6 +75,8 @@ final class BenchDecodeCommand implements Callable<Integer> {
     private static final class Totals {
         long tokens;
         double seconds;
+        /** CPU time of the decoding thread while this decoder ran. */
+        double cpuSeconds;
         double fullPasses;
         double drafted;
         double accepted;
@@ -139,94 +141,98 @@ final class BenchDecodeCommand implements Callable<Integer> {
 
     private int compare(Manyfold host, TrainJob.Prepared p, LanguageModel model, List<DecoderSpecs.Spec> decoderSpecs, List<String> engineNames,
             List<EngineChoice.Opened> opened, PrintWriter out) {
-        {
-            // One row per decoder and engine; with several engines the rows are labelled LABEL@ENGINE.
-            List<Decoder> created = new ArrayList<>();
-            List<LanguageModel> models = new ArrayList<>();
-            List<DecoderSpecs.Spec> specs = new ArrayList<>();
-            for (int e = 0; e < engineNames.size(); e++) {
-                for (DecoderSpecs.Spec s : decoderSpecs) {
-                    created.add(DecoderSpecs.create(host, p, s, out));
-                    models.add(opened.get(e).model());
-                    specs.add(engineNames.size() == 1 ? s
-                            : new DecoderSpecs.Spec(s.label() + "@" + engineNames.get(e), s.type(), s.settings(), s.path()));
-                }
+        // One row per decoder and engine; with several engines the rows are labelled LABEL@ENGINE.
+        List<Decoder> created = new ArrayList<>();
+        List<LanguageModel> models = new ArrayList<>();
+        List<DecoderSpecs.Spec> specs = new ArrayList<>();
+        for (int e = 0; e < engineNames.size(); e++) {
+            for (DecoderSpecs.Spec s : decoderSpecs) {
+                created.add(DecoderSpecs.create(host, p, s, out));
+                models.add(opened.get(e).model());
+                specs.add(engineNames.size() == 1 ? s
+                        : new DecoderSpecs.Spec(s.label() + "@" + engineNames.get(e), s.type(), s.settings(), s.path()));
             }
-            List<int[]> promptList = prompts(p, model);
-            out.printf(Locale.ROOT, "model %s: %d layers, trained exits %s, context %d, vocabulary %d%n", path, model.layers(), model.exits(),
-                    model.contextLength(), model.vocabularySize());
-            out.printf(Locale.ROOT, "%d prompts of %d tokens from the validation text, %d new tokens each (fewer on EOS), %d warm-up, %d pass(es)%n",
-                    promptList.size(), promptTokens, maxNewTokens, warmup, repeat);
-            for (int i = 0; i < Math.min(warmup, promptList.size()); i++) {
-                for (int d = 0; d < created.size(); d++) {
-                    created.get(d).generate(models.get(d), promptList.get(i), maxNewTokens, t -> { });
-                }
-            }
-            List<Totals> totals = new ArrayList<>();
-            specs.forEach(s -> totals.add(new Totals()));
-            for (int r = 0; r < repeat; r++) {
-                for (int i = 0; i < promptList.size(); i++) {
-                    // Rotate the order per prompt so no decoder always runs first (or after the same one).
-                    for (int j = 0; j < created.size(); j++) {
-                        int d = (i + j) % created.size();
-                        long t0 = System.nanoTime();
-                        Generation g = created.get(d).generate(models.get(d), promptList.get(i), maxNewTokens, t -> { });
-                        double seconds = (System.nanoTime() - t0) / 1e9;
-                        totals.get(d).add(g, seconds);
-                        if (r == 0) {
-                            totals.get(d).outputs.add(g.tokens());
-                        }
-                    }
-                }
-            }
-            int baseline = baselineIndex(specs);
-            int perEngine = decoderSpecs.size();
-            for (int row = 0; row < totals.size(); row++) {
-                Totals t = totals.get(row);
-                // Identical to the baseline decoder on the same engine (engines may differ in float rounding).
-                Totals reference = totals.get(row / perEngine * perEngine + baselineIndex(decoderSpecs));
-                for (int i = 0; i < t.outputs.size(); i++) {
-                    t.compared++;
-                    if (Arrays.equals(t.outputs.get(i), reference.outputs.get(i))) {
-                        t.identical++;
-                    }
-                }
-            }
-            boolean mismatch = report(out, specs, totals, baseline);
-            if (engineNames.size() > 1) {
-                out.printf(Locale.ROOT, "engines: %s; identical: equal to %s on the same engine%n", engineNames,
-                        decoderSpecs.get(baselineIndex(decoderSpecs)).label());
-                for (int e = 1; e < engineNames.size(); e++) {
-                    for (int d = 0; d < perEngine; d++) {
-                        int row = e * perEngine + d;
-                        out.printf(Locale.ROOT, "  %s: %.2fx %s%n", specs.get(row).label(),
-                                totals.get(row).tokensPerSecond() / totals.get(d).tokensPerSecond(), specs.get(d).label());
-                    }
-                }
-                out.printf(Locale.ROOT, "  load average %s%n", loadAverage());
-            }
-            if (evalBatches > 0 && p.model() instanceof LlamaModel llama) {
-                out.print("exits, teacher-forced on the validation text: loss / top-1 agreement with the full model:");
-                for (EarlyExitLoss.ExitRow e : EarlyExitLoss.exits(llama, p.data().validation(evalBatches))) {
-                    out.printf(Locale.ROOT, "  %d: %.4f / %.3f", e.exit(), e.loss(), e.agreement());
-                }
-                out.println();
-                for (int i = 0; i < specs.size(); i++) {
-                    if (specs.get(i).type().equals("early-exit")) {
-                        TreeMap<Integer, Double> thresholds = EarlyExitLoss.thresholds(specs.get(i).settings(), specs.get(i).path());
-                        EarlyExitLoss.Result e = EarlyExitLoss.evaluate(llama, p.data().validation(evalBatches), thresholds);
-                        out.printf(Locale.ROOT, "%s: teacher-forced validation loss over %,d positions: full %.4f, early exit %.4f (%+.2f%%),"
-                                + " mean exit depth %.2f, thresholds %s%n", specs.get(i).label(), e.positions(), e.fullLoss(), e.exitLoss(),
-                                100 * e.increase(), e.meanDepth(), thresholds);
-                    }
-                }
-            }
-            if (mismatch) {
-                out.println("FAILED: a greedy-equivalent decoder produced output different from the baseline");
-                return 1;
-            }
-            return 0;
         }
+        List<int[]> promptList = prompts(p, model);
+        out.printf(Locale.ROOT, "model %s: %d layers, trained exits %s, context %d, vocabulary %d%n", path, model.layers(), model.exits(),
+                model.contextLength(), model.vocabularySize());
+        out.printf(Locale.ROOT, "%d prompts of %d tokens from the validation text, %d new tokens each (fewer on EOS), %d warm-up, %d pass(es)%n",
+                promptList.size(), promptTokens, maxNewTokens, warmup, repeat);
+        for (int i = 0; i < Math.min(warmup, promptList.size()); i++) {
+            for (int d = 0; d < created.size(); d++) {
+                created.get(d).generate(models.get(d), promptList.get(i), maxNewTokens, t -> { });
+            }
+        }
+        List<Totals> totals = new ArrayList<>();
+        specs.forEach(s -> totals.add(new Totals()));
+        for (int r = 0; r < repeat; r++) {
+            for (int i = 0; i < promptList.size(); i++) {
+                // Rotate the order per prompt so no decoder always runs first (or after the same one).
+                for (int j = 0; j < created.size(); j++) {
+                    int d = (i + j) % created.size();
+                    long c0 = threadCpuNanos();
+                    long t0 = System.nanoTime();
+                    Generation g = created.get(d).generate(models.get(d), promptList.get(i), maxNewTokens, t -> { });
+                    double seconds = (System.nanoTime() - t0) / 1e9;
+                    totals.get(d).cpuSeconds += (threadCpuNanos() - c0) / 1e9;
+                    totals.get(d).add(g, seconds);
+                    if (r == 0) {
+                        totals.get(d).outputs.add(g.tokens());
+                    }
+                }
+            }
+        }
+        int baseline = baselineIndex(specs);
+        int perEngine = decoderSpecs.size();
+        for (int row = 0; row < totals.size(); row++) {
+            Totals t = totals.get(row);
+            // Identical to the baseline decoder on the same engine (engines may differ in float rounding).
+            Totals reference = totals.get(row / perEngine * perEngine + baselineIndex(decoderSpecs));
+            for (int i = 0; i < t.outputs.size(); i++) {
+                t.compared++;
+                if (Arrays.equals(t.outputs.get(i), reference.outputs.get(i))) {
+                    t.identical++;
+                }
+            }
+        }
+        boolean mismatch = report(out, specs, totals, baseline);
+        if (engineNames.size() > 1) {
+            out.printf(Locale.ROOT, "engines: %s; identical: equal to %s on the same engine%n", engineNames,
+                    decoderSpecs.get(baselineIndex(decoderSpecs)).label());
+            int greedy = baselineIndex(decoderSpecs);
+            for (int e = 0; e < engineNames.size(); e++) {
+                for (int d = 0; d < perEngine; d++) {
+                    int row = e * perEngine + d;
+                    int engineGreedy = e * perEngine + greedy;
+                    out.printf(Locale.ROOT, "  %s: %.2fx %s (CPU per token %.2fx), %.2fx %s%n", specs.get(row).label(),
+                            totals.get(row).tokensPerSecond() / totals.get(d).tokensPerSecond(), specs.get(d).label(),
+                            (totals.get(d).cpuSeconds / totals.get(d).tokens) / (totals.get(row).cpuSeconds / totals.get(row).tokens),
+                            totals.get(row).tokensPerSecond() / totals.get(engineGreedy).tokensPerSecond(), specs.get(engineGreedy).label());
+                }
+            }
+            out.printf(Locale.ROOT, "  load average %s%n", loadAverage());
+        }
+        if (evalBatches > 0 && p.model() instanceof LlamaModel llama) {
+            out.print("exits, teacher-forced on the validation text: loss / top-1 agreement with the full model:");
+            for (EarlyExitLoss.ExitRow e : EarlyExitLoss.exits(llama, p.data().validation(evalBatches))) {
+                out.printf(Locale.ROOT, "  %d: %.4f / %.3f", e.exit(), e.loss(), e.agreement());
+            }
+            out.println();
+            for (int i = 0; i < specs.size(); i++) {
+                if (specs.get(i).type().equals("early-exit")) {
+                    TreeMap<Integer, Double> thresholds = EarlyExitLoss.thresholds(specs.get(i).settings(), specs.get(i).path());
+                    EarlyExitLoss.Result e = EarlyExitLoss.evaluate(llama, p.data().validation(evalBatches), thresholds);
+                    out.printf(Locale.ROOT, "%s: teacher-forced validation loss over %,d positions: full %.4f, early exit %.4f (%+.2f%%),"
+                            + " mean exit depth %.2f, thresholds %s%n", specs.get(i).label(), e.positions(), e.fullLoss(), e.exitLoss(),
+                            100 * e.increase(), e.meanDepth(), thresholds);
+                }
+            }
+        }
+        if (mismatch) {
+            out.println("FAILED: a greedy-equivalent decoder produced output different from the baseline");
+            return 1;
+        }
+        return 0;
     }
 
     private List<DecoderSpecs.Spec> specs() {
@@ -257,6 +263,11 @@ final class BenchDecodeCommand implements Callable<Integer> {
         types.forEach((label, type) -> out.add(new DecoderSpecs.Spec(label, type,
                 DecoderSpecs.parse(perLabel.get(label), Map.of(), "--set " + label + "."), "decoders." + label)));
         return out;
+    }
+
+    /** CPU time of the decoding thread: all of ONNX Runtime's work with one intra-op thread; a lower bound for multi-threaded engines. */
+    private static long threadCpuNanos() {
+        return java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
     }
 
     private static String loadAverage() {
@@ -309,8 +320,10 @@ final class BenchDecodeCommand implements Callable<Integer> {
     }
 
     private static boolean report(PrintWriter out, List<DecoderSpecs.Spec> specs, List<Totals> totals, int baseline) {
-        out.printf(Locale.ROOT, "%n%-18s %7s %9s %9s %8s %10s %11s %7s %7s %7s  %s%n", "decoder", "tokens", "tokens/s", "ms/token", "speed",
-                "identical", "full-pass/t", "accept", "mean-K", "depth", "exit-histogram");
+        int width = Math.max(18, specs.stream().mapToInt(s -> s.label().length()).max().orElse(0));
+        String label = "%-" + width + "s";
+        out.printf(Locale.ROOT, "%n" + label + " %7s %9s %9s %9s %8s %10s %11s %7s %7s %7s  %s%n", "decoder", "tokens", "tokens/s", "ms/token",
+                "cpu-ms/t", "speed", "identical", "full-pass/t", "accept", "mean-K", "depth", "exit-histogram");
         boolean mismatch = false;
         double base = totals.get(baseline).tokensPerSecond();
         for (int i = 0; i < specs.size(); i++) {
@@ -320,18 +333,19 @@ final class BenchDecodeCommand implements Callable<Integer> {
             boolean mustMatch = specs.get(i).type().equals("self-speculative");
             boolean ok = t.identical == t.compared;
             mismatch |= mustMatch && !ok;
-            out.printf(Locale.ROOT, "%-18s %7d %9.1f %9.3f %7.2fx %10s %11.3f %7s %7s %7.2f  %s%n", specs.get(i).label(), t.tokens,
-                    t.tokensPerSecond(), 1000 * t.seconds / t.tokens, t.tokensPerSecond() / base,
+            out.printf(Locale.ROOT, label + " %7d %9.1f %9.3f %9.3f %7.2fx %10s %11.3f %7s %7s %7.2f  %s%n", specs.get(i).label(), t.tokens,
+                    t.tokensPerSecond(), 1000 * t.seconds / t.tokens, 1000 * t.cpuSeconds / t.tokens, t.tokensPerSecond() / base,
                     t.identical + "/" + t.compared + (mustMatch && !ok ? "!" : ""), t.fullPasses / t.tokens,
                     t.drafted > 0 ? String.format(Locale.ROOT, "%.3f", t.accepted / t.drafted) : "-",
                     t.rounds > 0 ? String.format(Locale.ROOT, "%.2f", t.drafted / t.rounds) : "-", t.depth / t.tokens, histogram);
         }
         out.println();
         for (int i = 0; i < specs.size(); i++) {
-            out.printf(Locale.ROOT, "  %-16s %s%n", specs.get(i).label(), specs.get(i).describe());
+            out.printf(Locale.ROOT, "  " + label + " %s%n", specs.get(i).label(), specs.get(i).describe());
         }
-        out.printf(Locale.ROOT, "(speed: tokens/s relative to %s, same prompts, interleaved in one process; identical: outputs equal to %s's)%n",
-                specs.get(baseline).label(), specs.get(baseline).label());
+        out.printf(Locale.ROOT, "(speed: tokens/s relative to %s, same prompts, interleaved in one process; identical: outputs equal to %s's;"
+                + " cpu-ms/t: CPU time per token of the decoding thread, which is all of ONNX Runtime's with 1 intra-op thread"
+                + " and a lower bound for PyTorch's OpenMP workers)%n", specs.get(baseline).label(), specs.get(baseline).label());
         return mismatch;
     }
 }

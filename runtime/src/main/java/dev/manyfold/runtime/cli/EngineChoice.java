@@ -45,9 +45,22 @@ public final class EngineChoice {
             throw new ConfigException(path.toString(), "holds a " + p.model().family() + " model; this command needs a language model",
                     "a run of family llama");
         }
-        Path checkpoint = Files.isDirectory(path) ? CheckpointStore.keepingAll().latest(path).orElseThrow() : path;
+        if (engine.equals(Engines.PYTORCH)) {
+            return new Opened(llama);
+        }
+        Path checkpoint = Files.isDirectory(path) ? CheckpointStore.keepingAll().latest(path).orElseGet(() -> weightsFile(path)) : path;
         LanguageModel model = Engines.on(llama, checkpoint, OnnxExportCommand.tokenizer(p), engine);
         return new Opened(model);
+    }
+
+    /** A Hugging Face directory's weights file (what an ONNX cache beside it is stamped with). */
+    private static Path weightsFile(Path dir) {
+        for (String name : List.of("model.safetensors", "model.safetensors.index.json")) {
+            if (Files.isRegularFile(dir.resolve(name))) {
+                return dir.resolve(name);
+            }
+        }
+        throw new ConfigException(dir.toString(), "holds neither a checkpoint nor model.safetensors", "a run directory or a Hugging Face model directory");
     }
 
     /** True for a directory of {@code .onnx} graphs without checkpoints (an export), or an {@code .onnx} file. */

@@ -66,6 +66,11 @@ final class EvalCommand implements Callable<Integer> {
                     + "exits not yet in the table are evaluated too, e.g. to compare a normally fine-tuned run exit by exit")
     List<Integer> exits;
 
+    @Option(names = "--engine", paramLabel = "ENGINE", defaultValue = "pytorch",
+            description = "pytorch (default) or onnxruntime: loss and accuracy of each sub-model computed from its ONNX export"
+                    + " (language models: depth exits only); the exit KL/cosine analysis stays on pytorch")
+    String engine;
+
     @Option(names = "--no-exits", description = "Language models: skip the KL/cosine exit analysis")
     boolean noExits;
 
@@ -131,8 +136,18 @@ final class EvalCommand implements Callable<Integer> {
         long items = data.stream().mapToLong(HostBatch::labelCount).sum();
         o.printf(Locale.ROOT, "evaluating %d sub-model%s on %d validation batch%s (%,d %s)%n", subModels.size(),
                 subModels.size() == 1 ? "" : "s", data.size(), data.size() == 1 ? "" : "es", items, text ? "tokens" : "examples");
-        EvalReport report = EvalReport.evaluate(model, data, subModels,
-                text ? EvalReport.Task.LANGUAGE_MODEL : EvalReport.Task.CLASSIFICATION);
+        EvalReport.Task task = text ? EvalReport.Task.LANGUAGE_MODEL : EvalReport.Task.CLASSIFICATION;
+        EvalReport report;
+        if (dev.manyfold.runtime.onnx.Engines.check(engine, "--engine").equals(dev.manyfold.runtime.onnx.Engines.ONNXRUNTIME)) {
+            dev.manyfold.runtime.onnx.OrtLanguageModel ort = llama == null ? null
+                    : (dev.manyfold.runtime.onnx.OrtLanguageModel) EngineChoice.open(p, path, engine).model();
+            try (dev.manyfold.runtime.onnx.OrtEvaluator evaluator = new dev.manyfold.runtime.onnx.OrtEvaluator(model, ort, path.toString())) {
+                o.println("engine: onnxruntime");
+                report = EvalReport.evaluate(model, data, subModels, task, sub -> evaluator.evaluate(data, sub));
+            }
+        } else {
+            report = EvalReport.evaluate(model, data, subModels, task);
+        }
         report.printTable(o);
         if (llama != null && !noExits) {
             TreeSet<Integer> depths = new TreeSet<>();

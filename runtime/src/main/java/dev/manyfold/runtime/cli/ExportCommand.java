@@ -45,6 +45,9 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--exit", paramLabel = "N", description = "Shorthand for --sub-model depth=N (added to its other budgets)")
     Integer exit;
 
+    @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "f32", description = "--format hf weights: f32 (default, exact) or bf16")
+    String dtype;
+
     @Option(names = {"-o", "--out"}, required = true, paramLabel = "FILE", description = "Output .safetensors file (a directory for hf, peft)")
     Path out;
 
@@ -70,6 +73,9 @@ final class ExportCommand implements Callable<Integer> {
                 return OnnxExportCommand.export(p, path, parse(subModel), exit, out, w); // --exit: that exit's graphs
             }
         }
+        if (!dtype.equals("f32") && !format.equals("hf")) {
+            throw new IllegalArgumentException("--dtype applies to --format hf only; this export is " + format);
+        }
         if (!format.equals("dense") && !format.equals("hf") && !sub.equals(SubModel.FULL)) {
             throw new IllegalArgumentException("--format " + format + " exports the full model; drop --sub-model");
         }
@@ -77,7 +83,7 @@ final class ExportCommand implements Callable<Integer> {
         try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, w);
                 NDManager manager = p.model().parameters().manager().newSubManager()) {
             if (format.equals("hf")) {
-                return dev.manyfold.runtime.hf.HfExport.run(p, sub, out, w);
+                return dev.manyfold.runtime.hf.HfExport.run(p, sub, out, dtype, w);
             }
             if (format.equals("peft")) {
                 return dev.manyfold.runtime.hf.PeftExport.run(p, out, w);

@@ -1,6 +1,10 @@
 package dev.manyfold.runtime.cli;
 
+import dev.manyfold.runtime.data.Tokenizer;
+import dev.manyfold.runtime.host.HostContext;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.onnx.Engines;
+import dev.manyfold.runtime.onnx.OrtLanguageModel;
 import dev.manyfold.runtime.serve.RunModelLoader;
 import dev.manyfold.runtime.serve.ManyfoldServer;
 import dev.manyfold.runtime.serve.ServeOptions;
@@ -25,7 +29,9 @@ import picocli.CommandLine.Spec;
         + " the manyfold field's decoder and settings) from the one set of weights.")
 final class ServeCommand implements Callable<Integer> {
     /** The engines --engine accepts: how each opens a run's language model. */
-    private static final Map<String, RunModelLoader.Opener> ENGINES = new TreeMap<>(Map.of("pytorch", RunModelLoader.PYTORCH));
+    private static final Map<String, RunModelLoader.Opener> ENGINES = new TreeMap<>(Map.of(
+            Engines.PYTORCH, RunModelLoader.PYTORCH,
+            Engines.ONNXRUNTIME, (p, path) -> EngineChoice.open(p, path, Engines.ONNXRUNTIME).model()));
 
     @ParentCommand
     Main main;
@@ -42,7 +48,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "8080", description = "Port (default ${DEFAULT-VALUE}; 0 picks a free one)")
     int port;
 
-    @Option(names = "--engine", defaultValue = "pytorch", description = "Inference engine (default ${DEFAULT-VALUE})")
+    @Option(names = "--engine", paramLabel = "NAME",
+            description = "Inference engine: pytorch (default for runs) or onnxruntime (the default, and the only one, for an ONNX export)")
     String engine;
 
     @Option(names = "--model-name", paramLabel = "ID", description = "Model id clients send (default: the run directory's name)")
@@ -78,12 +85,13 @@ final class ServeCommand implements Callable<Integer> {
                 Duration.ofSeconds(Math.max(0, shutdownTimeout)));
         String id = modelName != null ? modelName : defaultId(path);
         try (Manyfold host = main.host()) {
-            ServedModel served = RunModelLoader.load(host, path, id, opener());
-            try (AutoCloseable resources = served.resources()) {
+            ServedModel served = EngineChoice.isOnnxExport(path) ? export(host, id) : RunModelLoader.load(host, path, id, opener());
+            try (served) {
                 ManyfoldServer server = ManyfoldServer.start(served, options);
                 Thread hook = new Thread(server::shutdown, "manyfold-serve-shutdown");
                 Runtime.getRuntime().addShutdownHook(hook);
-                out.printf("serving %s on %s (engine %s, models %s, decoders %s, max concurrency %d)%n", path, server.url(), engine,
+                out.printf("serving %s on %s (engine %s, models %s, decoders %s, max concurrency %d)%n", path, server.url(),
+                        engine != null ? engine : EngineChoice.isOnnxExport(path) ? Engines.ONNXRUNTIME : Engines.PYTORCH,
                         server.modelIds(), served.decoders().names(), maxConcurrency);
                 out.flush();
                 server.awaitShutdown();
@@ -92,8 +100,30 @@ final class ServeCommand implements Callable<Integer> {
         }
     }
 
+    /** An ONNX export directory: ONNX Runtime only, the tokenizer from the graphs' metadata, decoders without a run's context. */
+    private ServedModel export(Manyfold host, String id) {
+        if (engine != null && !engine.equals(Engines.ONNXRUNTIME)) {
+            throw new IllegalArgumentException(path + " is an ONNX export; it runs on --engine onnxruntime only");
+        }
+        OrtLanguageModel model = Engines.open(path);
+        try {
+            Tokenizer tokenizer = EngineChoice.tokenizer(model, path);
+            return new ServedModel(id, model, tokenizer, RunModelLoader.PLAIN_CHAT, RunModelLoader.decoders(host, new HostContext(0, Optional.empty(), Path.of("."),
+                    line -> {})), () -> {
+                        try {
+                            tokenizer.close();
+                        } finally {
+                            model.close();
+                        }
+                    });
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
     private RunModelLoader.Opener opener() {
-        RunModelLoader.Opener opener = ENGINES.get(engine);
+        RunModelLoader.Opener opener = ENGINES.get(engine == null ? Engines.PYTORCH : engine);
         if (opener == null) {
             throw new IllegalArgumentException("--engine: unknown engine \"" + engine + "\" (accepted: one of " + ENGINES.keySet() + ")");
         }

@@ -32,34 +32,79 @@ public final class HuggingFaceTokenizer implements Tokenizer {
     private final Map<String, Integer> vocabulary;
     private final int vocabularySize;
     private final int eos;
+    /** The beginning-of-sequence id {@link #encode} puts first, or -1. */
+    private final int bos;
 
     private HuggingFaceTokenizer(ai.djl.huggingface.tokenizers.HuggingFaceTokenizer tokenizer, Path file,
-            Map<String, Integer> vocabulary, int vocabularySize, int eos) {
+            Map<String, Integer> vocabulary, int vocabularySize, int eos, int bos) {
         this.tokenizer = requireNonNull(tokenizer, "tokenizer is null");
         this.file = requireNonNull(file, "file is null");
         this.vocabulary = Map.copyOf(vocabulary);
         this.vocabularySize = vocabularySize;
         this.eos = eos;
+        this.bos = bos;
     }
 
     /**
-     * Loads a tokenizer. Its end-of-sequence token is the {@code eos_token} of a
-     * {@code tokenizer_config.json} beside the file (a string or {@code {content: ...}}) when
-     * there is one, else the first of {@link #EOS_CANDIDATES} in the vocabulary.
+     * Loads a tokenizer as {@code transformers} uses it for a causal LM. Its end-of-sequence
+     * token is the {@code eos_token} of a {@code tokenizer_config.json} beside the file (a string
+     * or {@code {content: ...}}) when there is one, else the first of {@link #EOS_CANDIDATES} in
+     * the vocabulary. {@link #encode} puts a beginning-of-sequence token first when
+     * {@code tokenizer_config.json} says {@code add_bos_token: true} (its {@code bos_token}), or,
+     * unless it says {@code false}, when {@code tokenizer.json}'s post-processor template starts
+     * with a special token (Llama 2 and 3, Mistral); Qwen2 and GPT-2 tokenizers add none.
      */
     public static HuggingFaceTokenizer load(Path path) {
         Path file = Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;
         Path config = file.toAbsolutePath().getParent().resolve("tokenizer_config.json");
         String eos = null;
+        String bos = null;
+        Boolean addBos = null;
         if (Files.isRegularFile(config)) {
             try {
-                JsonNode node = new ObjectMapper().readTree(config.toFile()).path("eos_token");
-                eos = node.isTextual() ? node.asText() : node.path("content").isTextual() ? node.path("content").asText() : null;
+                JsonNode root = new ObjectMapper().readTree(config.toFile());
+                eos = tokenText(root.path("eos_token"));
+                bos = tokenText(root.path("bos_token"));
+                addBos = root.path("add_bos_token").isBoolean() ? root.get("add_bos_token").asBoolean() : null;
             } catch (IOException e) {
                 throw new DataException("tokenizer config " + config + " is not valid JSON: " + e.getMessage(), e);
             }
         }
-        return load(path, eos);
+        HuggingFaceTokenizer t = load(path, eos);
+        int bosId = -1;
+        if (Boolean.TRUE.equals(addBos) && bos != null) {
+            bosId = t.tokenId(bos).orElse(-1);
+        } else if (addBos == null) {
+            bosId = templateBos(t.file);
+        }
+        return bosId < 0 ? t : new HuggingFaceTokenizer(t.tokenizer, t.file, t.vocabulary, t.vocabularySize, t.eos, bosId);
+    }
+
+    private static String tokenText(JsonNode node) {
+        return node.isTextual() ? node.asText() : node.path("content").isTextual() ? node.path("content").asText() : null;
+    }
+
+    /** The id of the special token a TemplateProcessing post-processor puts first in a single sequence, or -1. */
+    private static int templateBos(Path file) {
+        try {
+            JsonNode post = new ObjectMapper().readTree(file.toFile()).path("post_processor");
+            List<JsonNode> processors = new java.util.ArrayList<>();
+            if ("Sequence".equals(post.path("type").asText())) {
+                post.path("processors").forEach(processors::add);
+            } else {
+                processors.add(post);
+            }
+            for (JsonNode p : processors) {
+                if ("TemplateProcessing".equals(p.path("type").asText())) {
+                    JsonNode first = p.path("single").path(0).path("SpecialToken");
+                    JsonNode ids = p.path("special_tokens").path(first.path("id").asText()).path("ids");
+                    return first.isMissingNode() || !ids.isArray() || ids.isEmpty() ? -1 : ids.get(0).asInt();
+                }
+            }
+            return -1;
+        } catch (IOException e) {
+            throw new DataException("tokenizer file " + file + " is not valid JSON: " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -109,17 +154,34 @@ public final class HuggingFaceTokenizer implements Tokenizer {
         } catch (IOException | RuntimeException e) {
             throw new DataException("cannot load tokenizer " + file + ": " + e.getMessage(), e);
         }
-        return new HuggingFaceTokenizer(handle, file, vocabulary, size, eos);
+        return new HuggingFaceTokenizer(handle, file, vocabulary, size, eos, -1);
     }
 
     @Override
     public int[] encode(String text) {
+        int[] part = encodePart(text);
+        if (bos < 0) {
+            return part;
+        }
+        int[] out = new int[part.length + 1];
+        out[0] = bos;
+        System.arraycopy(part, 0, out, 1, part.length);
+        return out;
+    }
+
+    @Override
+    public int[] encodePart(String text) {
         long[] ids = tokenizer.encode(text, false, false).getIds();
         int[] out = new int[ids.length];
         for (int i = 0; i < ids.length; i++) {
             out[i] = Math.toIntExact(ids[i]);
         }
         return out;
+    }
+
+    /** The beginning-of-sequence token {@link #encode} puts first, if any (see {@link #load(Path)}). */
+    public OptionalInt bosToken() {
+        return bos < 0 ? OptionalInt.empty() : OptionalInt.of(bos);
     }
 
     @Override
@@ -132,7 +194,7 @@ public final class HuggingFaceTokenizer implements Tokenizer {
                 throw new IllegalArgumentException("token " + id + " at position " + i + " is outside the vocabulary [0, "
                         + vocabularySize + ") of " + file);
             }
-            if (id != eos) {
+            if (id != eos && id != bos) {
                 ids[n++] = id;
             }
         }

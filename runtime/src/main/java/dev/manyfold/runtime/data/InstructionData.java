@@ -205,7 +205,7 @@ public final class InstructionData implements TrainingData {
                 String content = text(messages.get(i), "content", where + ": messages[" + i + "]");
                 boolean assistant = role.equals("assistant");
                 anyAssistant |= assistant;
-                out.add(new Segment("<|" + role + "|>\n", false));
+                out.add(new Segment(chatHeader(role), false));
                 out.add(new Segment(content + "\n", assistant));
             }
             if (!anyAssistant) {
@@ -216,9 +216,18 @@ public final class InstructionData implements TrainingData {
         String instruction = text(node, "instruction", where);
         String input = node.path("input").isTextual() ? node.get("input").asText() : "";
         String output = text(node, "output", where);
+        return List.of(new Segment(prompt(template, instruction, input), false), new Segment(output, true));
+    }
+
+    /** The prompt an {@code alpaca} or {@code custom PROMPT} template renders; the response follows it. */
+    public static String prompt(String template, String instruction, String input) {
         String prompt = template.equals("alpaca") ? (input.isEmpty() ? ALPACA : ALPACA_INPUT) : template.substring("custom ".length());
-        String rendered = prompt.replace("{instruction}", instruction).replace("{input}", input);
-        return List.of(new Segment(rendered, false), new Segment(output, true));
+        return prompt.replace("{instruction}", instruction).replace("{input}", input);
+    }
+
+    /** The line that opens a message of {@code role} under the {@code chat} template; the content and a newline follow. */
+    public static String chatHeader(String role) {
+        return "<|" + role + "|>\n";
     }
 
     private static String text(JsonNode node, String field, String where) {
@@ -234,7 +243,8 @@ public final class InstructionData implements TrainingData {
         List<Integer> tokens = new ArrayList<>();
         List<Boolean> trained = new ArrayList<>();
         for (Segment s : segments) {
-            for (int t : tokenizer.encode(s.text())) {
+            // Only the first segment starts the sequence (a beginning-of-sequence token, where the tokenizer has one).
+            for (int t : tokens.isEmpty() ? tokenizer.encode(s.text()) : tokenizer.encodePart(s.text())) {
                 tokens.add(t);
                 trained.add(s.trained());
             }

@@ -3,14 +3,19 @@ package dev.manyfold.runtime.data;
 /**
  * Turns text into token ids and back.
  *
- * <p>Ids are in {@code [0, vocabularySize())}. {@link #encode} never adds special tokens:
+ * <p>Ids are in {@code [0, vocabularySize())}. {@link #encode} adds no end-of-sequence token:
  * callers append {@link #eosToken()} where a document ends. {@link #decode} renders no text
  * for the end-of-sequence token. A tokenizer may hold native resources; close it when done.
  */
 public interface Tokenizer extends AutoCloseable {
 
-    /** The ids of the text, without special tokens. */
+    /** The ids of the text as a sequence of its own (a tokenizer may put a beginning-of-sequence token first). */
     int[] encode(String text);
+
+    /** The ids of text that continues a sequence: {@link #encode} without a beginning-of-sequence token. */
+    default int[] encodePart(String text) {
+        return encode(text);
+    }
 
     /**
      * The text of the ids; end-of-sequence tokens are skipped.

@@ -116,11 +116,17 @@ public final class EvalReport {
      * Dimensions any sub-model restricts become budget columns.
      */
     public static EvalReport evaluate(Model model, List<HostBatch> batches, List<SubModel> subModels, Task task) {
+        NDManager manager = model.parameters().manager();
+        return evaluate(model, batches, subModels, task, sub -> Evaluator.evaluate(model, batches, sub, manager));
+    }
+
+    /** Like {@link #evaluate(Model, List, List, Task)} with each sub-model evaluated by {@code evaluator} (e.g. on another engine). */
+    public static EvalReport evaluate(Model model, List<HostBatch> batches, List<SubModel> subModels, Task task,
+            java.util.function.Function<SubModel, Evaluator.Result> evaluator) {
         if (batches.isEmpty()) {
             throw new IllegalArgumentException("no validation batches to evaluate on");
         }
-        NDManager manager = model.parameters().manager();
-        return fromResults(model, subModels, sub -> Evaluator.evaluate(model, batches, sub, manager), task);
+        return fromResults(model, subModels, evaluator, task);
     }
 
     /**
@@ -140,12 +146,12 @@ public final class EvalReport {
     }
 
     private static EvalReport fromResults(Model model, List<SubModel> subModels,
-            java.util.function.Function<SubModel, Evaluator.Result> evaluate, Task task) {
+            java.util.function.Function<SubModel, Evaluator.Result> evaluator, Task task) {
         List<EvalRow> rows = new ArrayList<>();
         Map<String, Integer> dims = new TreeMap<>();
         for (SubModel sub : subModels) {
             model.check(sub, "sub-model " + sub);
-            rows.add(EvalRow.of(evaluate.apply(sub)));
+            rows.add(EvalRow.of(evaluator.apply(sub)));
             sub.budgets().keySet().forEach(d -> dims.put(d, model.dimensions().get(d)));
         }
         return new EvalReport(task, rows, dims, List.of());

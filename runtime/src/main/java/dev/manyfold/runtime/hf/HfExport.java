@@ -56,7 +56,20 @@ public final class HfExport {
      *     per-layer head counts
      */
     public static Written write(Model model, SubModel sub, Path dir, Optional<HfConfig> source, Optional<Tokenizer> tokenizer) {
+        return write(model, sub, dir, source, tokenizer, DType.F32);
+    }
+
+    /**
+     * As {@link #write(Model, SubModel, Path, Optional, Optional)}, the weights stored as
+     * {@code dtype}: F32 (exact) or BF16 (rounded to nearest even; half the size, as most Hub
+     * checkpoints are stored).
+     */
+    public static Written write(Model model, SubModel sub, Path dir, Optional<HfConfig> source, Optional<Tokenizer> tokenizer,
+            DType dtype) {
         requireNonNull(dir, "dir is null");
+        if (dtype != DType.F32 && dtype != DType.BF16) {
+            throw new IllegalArgumentException("--dtype: " + dtype + " is not supported for --format hf; accepted: f32, bf16");
+        }
         if (!(model instanceof LlamaModel llama)) {
             throw new IllegalArgumentException("--format hf exports LLaMA models; this run's model is " + model.family());
         }
@@ -85,10 +98,12 @@ public final class HfExport {
             Map<String, Tensor> tensors = new TreeMap<>();
             exported.tensors().forEach((name, array) -> {
                 String hf = HfNames.toHf(name);
-                tensors.put(hf, lazy(hf, array));
+                tensors.put(hf, dtype == DType.BF16 ? bf16(hf, array) : lazy(hf, array));
             });
             SafeTensors.write(dir.resolve(HfWeights.SINGLE), tensors, Map.of("format", "pt"));
-            JSON.writeValue(dir.resolve(HfConfig.FILE).toFile(), config.toJson());
+            Map<String, Object> json = config.toJson();
+            json.put("torch_dtype", dtype == DType.BF16 ? "bfloat16" : "float32");
+            JSON.writeValue(dir.resolve(HfConfig.FILE).toFile(), json);
             Map<String, Object> generation = new LinkedHashMap<>();
             generation.put("_from_model_config", true);
             if (config.bos() >= 0) {
@@ -117,6 +132,20 @@ public final class HfExport {
         return Tensor.lazy(name, DType.F32, array.getShape().getShape(), () -> Tensor.of(name, array).data());
     }
 
+    /** A BF16 tensor rounded (to nearest, ties to even) from an F32 array when the file is written. */
+    static Tensor bf16(String name, NDArray array) {
+        return Tensor.lazy(name, DType.BF16, array.getShape().getShape(), () -> {
+            java.nio.FloatBuffer in = Tensor.of(name, array).data().asFloatBuffer();
+            java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(in.remaining() * 2).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            while (in.hasRemaining()) {
+                float x = in.get();
+                int bits = Float.floatToRawIntBits(x);
+                out.putShort((short) (Float.isNaN(x) ? (bits >>> 16) | 0x40 : (bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16));
+            }
+            return out.flip();
+        });
+    }
+
     private static int num(Map<String, Object> c, String key) {
         return ((Number) c.get(key)).intValue();
     }
@@ -126,11 +155,16 @@ public final class HfExport {
      * was written. A run imported with {@code model: { from: DIR }} keeps that directory's
      * BOS/EOS ids, architecture name and {@code max_position_embeddings}.
      */
-    public static int run(dev.manyfold.runtime.job.TrainJob.Prepared p, SubModel sub, Path dir, java.io.PrintWriter out) {
+    public static int run(dev.manyfold.runtime.job.TrainJob.Prepared p, SubModel sub, Path dir, String dtype, java.io.PrintWriter out) {
+        DType type = switch (dtype) {
+            case "f32" -> DType.F32;
+            case "bf16" -> DType.BF16;
+            default -> throw new IllegalArgumentException("--dtype: unknown \"" + dtype + "\"; accepted: f32, bf16");
+        };
         dev.manyfold.api.Settings model = p.recipe().section("model");
         Optional<HfConfig> source = HfImport.imports(model) && Files.isDirectory(HfImport.directory(model))
                 ? Optional.of(HfConfig.read(HfImport.directory(model))) : Optional.empty();
-        Written w = write(p.model(), sub, dir, source, p.data().tokenizer());
+        Written w = write(p.model(), sub, dir, source, p.data().tokenizer(), type);
         out.printf("exported %s as a Hugging Face %s: %d layers, %d heads (%d KV), intermediate_size %d, %,d parameters, %,d bytes -> %s%n",
                 sub, w.config().architecture(), w.config().layers(), w.config().heads(), w.config().kvHeads(), w.config().ffn(),
                 w.parameters(), w.bytes(), dir);

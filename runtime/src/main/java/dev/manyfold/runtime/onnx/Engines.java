@@ -64,7 +64,18 @@ public final class Engines {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot prepare the ONNX cache " + dir + ": " + e.getMessage(), e);
         }
-        LlamaGraphs graphs = OnnxExport.graphs(model, tokenizer, checkpoint.toString());
+        // The folded weights are composed only when a graph is missing from the cache.
+        java.util.function.Supplier<LlamaGraphs> graphs = new java.util.function.Supplier<>() {
+            private LlamaGraphs built;
+
+            @Override
+            public synchronized LlamaGraphs get() {
+                if (built == null) {
+                    built = OnnxExport.graphs(model, tokenizer, checkpoint.toString());
+                }
+                return built;
+            }
+        };
         OrtLanguageModel.GraphSource files = OrtLanguageModel.directory(dir);
         OrtLanguageModel.GraphSource source = new OrtLanguageModel.GraphSource() {
             @Override
@@ -74,7 +85,7 @@ public final class Engines {
                     synchronized (this) {
                         f = files.find(key);
                         if (f == null) {
-                            f = OnnxExport.write(graphs, List.of(key), dir).get(0);
+                            f = OnnxExport.write(graphs.get(), List.of(key), dir).get(0);
                         }
                     }
                 }
@@ -86,7 +97,7 @@ public final class Engines {
                 return files.describe(key);
             }
         };
-        return new OrtLanguageModel(source, graphs.metadata(), 1);
+        return new OrtLanguageModel(source, OnnxExport.metadata(model, tokenizer, checkpoint.toString()), 1);
     }
 
     /** An export directory (or one graph file in it) on ONNX Runtime; bad input is refused naming the file. */

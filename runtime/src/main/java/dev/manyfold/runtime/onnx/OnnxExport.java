@@ -66,6 +66,10 @@ public final class OnnxExport {
             }
         }
         if (only == null) {
+            // Early exit: a decode step from one exit to the next, with the next exit's logits.
+            for (int i = 0; i + 1 < exits.size(); i++) {
+                keys.add(new GraphKey(exits.get(i), exits.get(i + 1), false, true, true, true));
+            }
             for (int i = 0; i < layers; i++) {
                 keys.add(new GraphKey(i, i + 1, false, false, true, false));
             }

@@ -150,6 +150,28 @@ final class OrtInferenceSession implements InferenceSession {
     }
 
     @Override
+    public Forward runForward(NDArray hidden, int from, int to, int start, boolean logits, NDManager manager) {
+        int n = rows(hidden);
+        checkPositions(start, n);
+        boolean step = n == 1;
+        GraphKey key = from == to ? null : first(new GraphKey(from, to, false, logits, true, step), new GraphKey(from, to, false, true, true, step),
+                new GraphKey(from, to, false, logits, true, false), new GraphKey(from, to, false, true, true, false));
+        if (key == null) {
+            float[] h = runHidden(hidden.toFloatArray(), n, from, to, start);
+            float[] z = logits ? headLogits(java.util.Arrays.copyOfRange(h, (n - 1) * m.dim, n * m.dim), 1) : null;
+            return new Forward(manager.create(h, new Shape(n, m.dim)), z);
+        }
+        try (Outputs o = exec(key, hiddenTensor(hidden.toFloatArray(), n), start, n)) {
+            float[] z = null;
+            if (logits) {
+                float[] all = o.floats("logits");
+                z = n == 1 ? all : java.util.Arrays.copyOfRange(all, (n - 1) * m.vocab, n * m.vocab);
+            }
+            return new Forward(manager.create(o.floats("hidden_out"), new Shape(n, m.dim)), z);
+        }
+    }
+
+    @Override
     public float[] runLogits(NDArray hidden, int from, int to, int start, NDManager manager) {
         int n = rows(hidden);
         checkPositions(start, n);
@@ -158,6 +180,14 @@ final class OrtInferenceSession implements InferenceSession {
             return headLogits(runHidden(hidden.toFloatArray(), n, from, to, start), n);
         }
         try (Outputs o = exec(key, hiddenTensor(hidden.toFloatArray(), n), start, n)) {
+            return o.floats("logits");
+        }
+    }
+
+    /** Logits {@code [n·V]} of every position of {@code tokens} at exit {@code to}, from an empty cache (teacher-forced evaluation). */
+    float[] prefillLogits(int[] tokens, int to) {
+        checkPositions(0, tokens.length);
+        try (Outputs o = exec(new GraphKey(0, to, true, true, false, false), tokensTensor(tokens), 0, tokens.length)) {
             return o.floats("logits");
         }
     }

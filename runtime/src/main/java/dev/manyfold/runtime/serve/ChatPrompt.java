@@ -1,35 +1,78 @@
 package dev.manyfold.runtime.serve;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.manyfold.runtime.data.InstructionData;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
- * Renders chat messages as one prompt. Until tokenizers carry a chat template, every
- * message becomes a line {@code role: content} and the prompt ends with {@code assistant:},
- * the plain transcript the small models trained here continue naturally.
+ * Renders chat messages as one prompt, in the format the model was tuned on: a run trained on
+ * {@code data: { type: instructions, template: T }} gets T's format ({@code chat}: every
+ * message as {@code <|role|>} and its content on the next line, then {@code <|assistant|>};
+ * {@code alpaca} or {@code custom PROMPT}: the last user message is the instruction). Other
+ * models get {@link #PLAIN}: every message a line {@code role: content}, ending in
+ * {@code assistant:}.
  */
 final class ChatPrompt {
+    /** The template of models not tuned on instructions. */
+    static final String PLAIN = "plain";
+
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant");
 
     private ChatPrompt() {}
 
-    static String render(JsonNode messages) {
+    /** The chat template of a run from its recipe: its instructions data's template, else {@link #PLAIN}. */
+    static String templateOf(Map<String, Object> recipe) {
+        if (recipe.get("data") instanceof Map<?, ?> data && InstructionData.TYPE.equals(data.get("type"))) {
+            Object template = data.get("template");
+            return template == null ? "alpaca" : template.toString();
+        }
+        return PLAIN;
+    }
+
+    static String render(JsonNode messages, String template) {
+        List<String[]> turns = messages(messages);
+        StringBuilder prompt = new StringBuilder();
+        if (template.equals("chat")) {
+            for (String[] t : turns) {
+                prompt.append(InstructionData.chatHeader(t[0])).append(t[1]).append('\n');
+            }
+            return prompt.append(InstructionData.chatHeader("assistant")).toString();
+        }
+        if (template.equals("alpaca") || template.startsWith("custom ")) {
+            String[] last = turns.get(turns.size() - 1);
+            if (!last[0].equals("user")) {
+                throw ApiError.invalid("messages[" + (turns.size() - 1) + "].role", "messages[" + (turns.size() - 1)
+                        + "].role: this model was tuned on the " + template.split(" ")[0]
+                        + " instruction template, which answers the last message as an instruction (accepted: a last message of role user)");
+            }
+            return InstructionData.prompt(template, last[1], "");
+        }
+        for (String[] t : turns) {
+            prompt.append(t[0]).append(": ").append(t[1]).append('\n');
+        }
+        return prompt.append("assistant:").toString();
+    }
+
+    private static List<String[]> messages(JsonNode messages) {
         if (messages == null || messages.isNull()) {
             throw ApiError.invalid("messages", "messages: required field is missing (accepted: an array of {role, content})");
         }
         if (!messages.isArray() || messages.isEmpty()) {
             throw ApiError.invalid("messages", "messages: expected a non-empty array of {role, content}, got " + DecodePlan.kind(messages));
         }
-        StringBuilder prompt = new StringBuilder();
+        List<String[]> turns = new ArrayList<>();
         for (int i = 0; i < messages.size(); i++) {
             JsonNode m = messages.get(i);
             String at = "messages[" + i + "]";
             if (!m.isObject()) {
                 throw ApiError.invalid(at, at + ": expected an object {role, content}, got " + DecodePlan.kind(m));
             }
-            String role = DecodePlan.text(m, "role", null);
-            if (role == null || !ROLES.contains(role)) {
-                throw ApiError.invalid(at + ".role", at + ".role: " + (role == null ? "required field is missing" : "unknown role \"" + role + "\"")
+            JsonNode role = m.get("role");
+            if (role == null || !role.isTextual() || !ROLES.contains(role.asText())) {
+                throw ApiError.invalid(at + ".role", at + ".role: " + (role == null ? "required field is missing" : "unknown role " + role)
                         + " (accepted: one of " + new java.util.TreeSet<>(ROLES) + ")");
             }
             JsonNode content = m.get("content");
@@ -37,8 +80,8 @@ final class ChatPrompt {
                 throw ApiError.invalid(at + ".content", at + ".content: expected a string, got "
                         + (content == null ? "nothing" : DecodePlan.kind(content)));
             }
-            prompt.append(role).append(": ").append(content.asText()).append('\n');
+            turns.add(new String[] {role.asText(), content.asText()});
         }
-        return prompt.append("assistant:").toString();
+        return turns;
     }
 }

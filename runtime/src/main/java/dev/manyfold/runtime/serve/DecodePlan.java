@@ -76,7 +76,7 @@ record DecodePlan(boolean chat, String model, String budget, String decoderType,
             includeUsage = bool(options, "include_usage", false, "stream_options.include_usage");
         }
 
-        String prompt = chat ? ChatPrompt.render(body.get("messages")) : completionPrompt(body.get("prompt"));
+        String prompt = chat ? ChatPrompt.render(body.get("messages"), served.chatTemplate()) : completionPrompt(body.get("prompt"));
         int[] tokens = served.tokenizer().encode(prompt);
         String promptField = chat ? "messages" : "prompt";
         if (tokens.length == 0) {

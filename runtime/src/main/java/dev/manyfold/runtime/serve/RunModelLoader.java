@@ -47,18 +47,9 @@ public final class RunModelLoader {
             Tokenizer tokenizer = p.data().tokenizer().orElseThrow(() -> new IllegalArgumentException(
                     path + " was trained on " + p.data().describe() + ", which has no tokenizer; serve needs text data"));
             LanguageModel model = opener.open(p, path);
-            ServedModel.Decoders decoders = new ServedModel.Decoders() {
-                @Override
-                public List<String> names() {
-                    return host.extensions().decoders().keySet().stream().sorted().toList();
-                }
-
-                @Override
-                public Decoder create(String type, Map<String, Object> settings, String sectionPath, String typePath) {
-                    return createDecoder(host, p, type, settings, sectionPath, typePath);
-                }
-            };
-            return new ServedModel(id, model, tokenizer, decoders, () -> {
+            ServedModel.Decoders decoders = decoders(host, new HostContext(p.config().seed(), Optional.of(p.model().shape()), Path.of("."),
+                    line -> {}, p.recipe().asMap()));
+            return new ServedModel(id, model, tokenizer, ChatPrompt.templateOf(p.recipe().asMap()), decoders, () -> {
                 try {
                     if (model instanceof AutoCloseable closeable && model != p.model()) {
                         closeable.close();
@@ -74,12 +65,22 @@ public final class RunModelLoader {
         }
     }
 
-    /** Creates a decoder through the loaded plugins, as the recipe validator would for a {@code decode} section at {@code path}. */
-    public static Decoder createDecoder(Manyfold host, TrainJob.Prepared p, String type, Map<String, Object> settings, String path,
-            String typePath) {
-        HostContext context = new HostContext(p.config().seed(), Optional.of(p.model().shape()), Path.of("."), line -> {},
-                p.recipe().asMap());
-        return host.extensions().create(host.extensions().decoders(), ExtensionKind.DECODER, type, Settings.of(path, settings), context,
-                typePath);
+    /** The chat template of models that carry no recipe (exports): {@code role: content} lines. */
+    public static final String PLAIN_CHAT = ChatPrompt.PLAIN;
+
+    /** The host's decoders, created in {@code context} as the recipe validator would create a {@code decode} section. */
+    public static ServedModel.Decoders decoders(Manyfold host, HostContext context) {
+        return new ServedModel.Decoders() {
+            @Override
+            public List<String> names() {
+                return host.extensions().decoders().keySet().stream().sorted().toList();
+            }
+
+            @Override
+            public Decoder create(String type, Map<String, Object> settings, String path, String typePath) {
+                return host.extensions().create(host.extensions().decoders(), ExtensionKind.DECODER, type, Settings.of(path, settings),
+                        context, typePath);
+            }
+        };
     }
 }

@@ -14,16 +14,26 @@ import java.util.Map;
  * model.
  *
  * @param id the model id clients send ({@code RUN}); exits are offered as {@code RUN:exit-N}
+ * @param chatTemplate how chat messages become a prompt: the instruction template the model was tuned on ({@code chat},
+ *     {@code alpaca}, {@code custom PROMPT}) or {@code plain} ({@code role: content} lines)
  * @param decoders creates decoders from a request's settings
  * @param resources released when the server closes (the engine's weights, the tokenizer)
  */
-public record ServedModel(String id, LanguageModel model, Tokenizer tokenizer, Decoders decoders, AutoCloseable resources) {
+public record ServedModel(String id, LanguageModel model, Tokenizer tokenizer, String chatTemplate, Decoders decoders,
+        AutoCloseable resources) implements AutoCloseable {
     public ServedModel {
         requireNonNull(id, "id is null");
         requireNonNull(model, "model is null");
         requireNonNull(tokenizer, "tokenizer is null");
+        requireNonNull(chatTemplate, "chatTemplate is null");
         requireNonNull(decoders, "decoders is null");
         requireNonNull(resources, "resources is null");
+    }
+
+    /** Releases the resources. */
+    @Override
+    public void close() throws Exception {
+        resources.close();
     }
 
     /** Creates decoders exactly as a recipe's {@code decode} section or {@code --set} would. */

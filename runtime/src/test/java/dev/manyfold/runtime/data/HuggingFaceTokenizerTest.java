@@ -115,4 +115,34 @@ class HuggingFaceTokenizerTest {
             assertThat(tokenizer.encode(text)).hasSize(1400);
         }
     }
+
+    @Test
+    void beginningOfSequenceComesFromTokenizerConfigOrThePostProcessorTemplateAndIsNotRendered() throws IOException {
+        Path file = wordLevelTokenizer("</s>");
+        Files.writeString(file, Files.readString(file).replace("\"[UNK]\": 0,", "\"[UNK]\": 0, \"<s>\": 8,"));
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"add_bos_token\": true, \"bos_token\": {\"content\": \"<s>\"},"
+                + " \"eos_token\": \"</s>\"}");
+        try (HuggingFaceTokenizer t = HuggingFaceTokenizer.load(file)) {
+            assertThat(t.encode("the cat")).containsExactly(8, 2, 3);
+            assertThat(t.encodePart("the cat")).containsExactly(2, 3);
+            assertThat(t.decode(new int[] {8, 2, 3, 1})).isEqualTo("the cat");
+        }
+
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"eos_token\": \"</s>\"}");
+        Files.writeString(file, Files.readString(file).replace("\"post_processor\": null", "\"post_processor\": {\"type\": \"Sequence\","
+                + " \"processors\": [{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": false, \"use_regex\": true},"
+                + " {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<s>\", \"type_id\": 0}},"
+                + " {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}], \"pair\": [{\"Sequence\": {\"id\": \"A\", \"type_id\": 0}},"
+                + " {\"Sequence\": {\"id\": \"B\", \"type_id\": 1}}],"
+                + " \"special_tokens\": {\"<s>\": {\"id\": \"<s>\", \"ids\": [8], \"tokens\": [\"<s>\"]}}}]}"));
+        try (HuggingFaceTokenizer t = HuggingFaceTokenizer.load(file)) {
+            assertThat(t.bosToken()).hasValue(8);
+        }
+
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"add_bos_token\": false}");
+        try (HuggingFaceTokenizer t = HuggingFaceTokenizer.load(file)) {
+            assertThat(t.bosToken()).isEmpty();
+            assertThat(t.encode("the cat")).containsExactly(2, 3);
+        }
+    }
 }

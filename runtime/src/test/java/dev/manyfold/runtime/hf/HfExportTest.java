@@ -76,6 +76,25 @@ class HfExportTest {
     }
 
     @Test
+    void aBf16ExportOfABf16ImportGivesBackTheSourceBytes() throws Exception {
+        TinyHf hf = TinyHf.llama(DType.BF16, false);
+        LlamaModel model = HfImportTest.load(hf.write(tmp.resolve("src"), 1), manager);
+        Path out = tmp.resolve("bf16");
+
+        HfExport.write(model, SubModel.FULL, out, Optional.empty(), Optional.empty(), DType.BF16);
+
+        HfWeights written = HfWeights.open(out);
+        assertThat(written.names()).isEqualTo(hf.values.keySet());
+        for (String name : hf.values.keySet()) {
+            assertThat(written.tensor(name).dtype()).isEqualTo(DType.BF16);
+            java.nio.ByteBuffer expected = hf.tensor(name).data();
+            java.nio.ByteBuffer actual = written.tensor(name).data();
+            assertThat(actual.equals(expected)).as(name).isTrue();
+        }
+        assertThat(new ObjectMapper().readTree(out.resolve("config.json").toFile()).get("torch_dtype").asText()).isEqualTo("bfloat16");
+    }
+
+    @Test
     void anExitsSubModelIsWrittenWithItsDepthAndBudgetsAndReimportsToTheSameLogits() throws Exception {
         TinyHf hf = TinyHf.llama(DType.F32, false);
         LlamaModel model = HfImportTest.load(hf.write(tmp.resolve("src"), 1), manager);

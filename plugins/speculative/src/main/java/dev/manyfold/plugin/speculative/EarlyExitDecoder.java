@@ -106,13 +106,14 @@ final class EarlyExitDecoder implements Decoder {
                 }
                 int pendingStart = cached[layers - 1];
                 try (NDManager step = base.newSubManager()) {
-                    NDArray batch = session.embed(new int[] {next}, position, step);
+                    NDArray batch = null; // the first segment embeds the token too (one call on fused engines)
+                    float[] logits = null;
                     int start = position;
                     int depth = 0;
                     int token = -1;
                     for (int x = 0; x < exits.length && token < 0; x++) {
                         while (depth < exits[x]) {
-                            if (cached[depth] < start) {
+                            if (batch != null && cached[depth] < start) {
                                 // Positions [cached[depth], start) stopped at exactly this depth: catch them up here.
                                 NDArray rows = Decoding.own(step, pending.get(new NDIndex("{}:{}", cached[depth] - pendingStart, start - pendingStart)));
                                 batch = NDArrays.concat(new NDList(rows, batch));
@@ -122,11 +123,14 @@ final class EarlyExitDecoder implements Decoder {
                             while (to < exits[x] && cached[to] >= start) {
                                 to++;
                             }
-                            batch = session.run(batch, depth, to, start, step);
+                            boolean atExit = to == exits[x];
+                            InferenceSession.Forward f = batch == null ? session.forwardKeeping(new int[] {next}, position, to, atExit, step)
+                                    : session.runForward(batch, depth, to, start, atExit, step);
+                            batch = f.hidden();
+                            logits = f.logits(); // set by the segment that ends at exits[x]
                             stats.layers(to - depth);
                             depth = to;
                         }
-                        float[] logits = Decoding.lastLogits(session, batch, step);
                         if (Decoding.maxProbability(logits, 0, vocab) >= tau[x]) {
                             token = Decoding.argmax(logits, 0, vocab);
                         }
