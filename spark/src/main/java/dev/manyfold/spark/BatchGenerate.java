@@ -2,13 +2,11 @@ package dev.manyfold.spark;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.manyfold.api.Settings;
 import dev.manyfold.api.decoder.Decoder;
 import dev.manyfold.api.decoder.Generation;
 import dev.manyfold.api.decoder.LanguageModel;
 import dev.manyfold.runtime.cli.EngineChoice;
 import dev.manyfold.runtime.data.Tokenizer;
-import dev.manyfold.runtime.host.ExtensionKind;
 import dev.manyfold.runtime.host.HostContext;
 import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.onnx.Engines;
@@ -143,20 +141,9 @@ public final class BatchGenerate extends JobCommand {
                 }
                 OrtLanguageModel model = Engines.open(p);
                 Tokenizer tokenizer = EngineChoice.tokenizer(model, p);
-                ServedModel.Decoders decoders = new ServedModel.Decoders() {
-                    @Override
-                    public List<String> names() {
-                        return host.extensions().decoders().keySet().stream().sorted().toList();
-                    }
-
-                    @Override
-                    public Decoder create(String type, Map<String, Object> settings, String sectionPath, String typePath) {
-                        return host.extensions().create(host.extensions().decoders(), ExtensionKind.DECODER, type,
-                                Settings.of(sectionPath, settings), new HostContext(0, Optional.empty(), Path.of("."), line -> {}),
-                                typePath);
-                    }
-                };
-                return new Loaded(new ServedModel(path, model, tokenizer, decoders, model), Engines.ONNXRUNTIME);
+                ServedModel.Decoders decoders = RunModelLoader.decoders(host, new HostContext(0, Optional.empty(), Path.of("."),
+                        line -> {}));
+                return new Loaded(new ServedModel(path, model, tokenizer, RunModelLoader.PLAIN_CHAT, decoders, model), Engines.ONNXRUNTIME);
             }
             String[] chosen = new String[1];
             ServedModel served = RunModelLoader.load(host, p, path, (prepared, at) -> {
