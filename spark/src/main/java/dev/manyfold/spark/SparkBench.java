@@ -43,6 +43,10 @@ public final class SparkBench implements Callable<Integer> {
     @Option(names = "--eval-batches", defaultValue = "20", description = "Validation batches for --eval-run (default ${DEFAULT-VALUE})")
     int evalBatches;
 
+    @Option(names = "--rounds", defaultValue = "2", description = "Rounds over the masters (default ${DEFAULT-VALUE}): the"
+            + " ratio is taken within each round; later rounds run on a JIT-warm JVM for every master")
+    int rounds;
+
     @Option(names = "--work", required = true, description = "Scratch directory for prompts and outputs")
     Path work;
 
@@ -62,6 +66,15 @@ public final class SparkBench implements Callable<Integer> {
         Files.write(prompts, lines);
         System.out.printf(Locale.ROOT, "load average at start: %.2f (%d cores)%n", loadAverage(),
                 Runtime.getRuntime().availableProcessors());
+        for (int round = 1; round <= rounds; round++) {
+            System.out.printf(Locale.ROOT, "round %d%n", round);
+            round(prompts);
+        }
+        return 0;
+    }
+
+    /** One pass over the masters: a warm-up job then the timed job on each, ratios against the first. */
+    private void round(Path prompts) {
         double baseGen = 0;
         double baseEval = 0;
         for (String master : masters) {
@@ -81,7 +94,7 @@ public final class SparkBench implements Callable<Integer> {
                         + " (x%.2f of %s), load %.2f%n", master, rows, maxNewTokens, t, rate, t * cores / rows, rate / baseGen,
                         masters.get(0), loadAverage());
                 if (evalRun != null) {
-                    run(spark, LatticeEval::run, evalRun.toString(), "--batches", "1", "--out", work.resolve(tag + "-eval-warm").toString(),
+                    run(spark, LatticeEval::run, evalRun.toString(), "--batches", Integer.toString(evalBatches), "--out", work.resolve(tag + "-eval-warm").toString(),
                             "--overwrite");
                     StringWriter out = new StringWriter();
                     double te = run(spark, out, LatticeEval::run, evalRun.toString(), "--batches", Integer.toString(evalBatches), "--out",
@@ -96,7 +109,6 @@ public final class SparkBench implements Callable<Integer> {
                 spark.stop();
             }
         }
-        return 0;
     }
 
     private double run(SparkSession spark, Job job, Object... args) {
