@@ -100,6 +100,39 @@ class OnnxCliTest {
     }
 
     @Test
+    void serveOnOnnxRuntimeCompletesWithTheTextPytorchGenerates() throws Exception {
+        String pytorch = text(Cli.run("generate", run.toString(), "--engine", "pytorch", "--prompt", "The computer", "--max-new-tokens",
+                "20"));
+        ProcessBuilder pb = new ProcessBuilder(Bundle.launcher().toString(), "serve", run.toString(), "--port", "0", "--engine",
+                "onnxruntime").redirectError(dir.resolve("serve-err.txt").toFile());
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        Process p = pb.start();
+        try {
+            java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+                    java.nio.charset.StandardCharsets.UTF_8));
+            java.util.regex.Pattern listening = java.util.regex.Pattern.compile("serving .* on (http://127\\.0\\.0\\.1:\\d+) \\(engine onnxruntime");
+            String url = null;
+            int read = 0;
+            for (String line; url == null && read < 50 && (line = out.readLine()) != null; read++) {
+                java.util.regex.Matcher m = listening.matcher(line);
+                if (m.find()) {
+                    url = m.group(1);
+                }
+            }
+            assertThat(url).as(Files.readString(dir.resolve("serve-err.txt"))).isNotNull();
+            ServeFixtures.Reply reply = ServeFixtures.post(url + "/v1/completions",
+                    "{\"model\": \"run\", \"prompt\": \"The computer\", \"max_tokens\": 20}");
+            assertThat(reply.status()).as(reply.toString()).isEqualTo(200);
+            String completion = new com.fasterxml.jackson.databind.ObjectMapper().readTree(reply.body()).path("choices").get(0).path("text")
+                    .asText();
+            assertThat("The computer" + completion).isEqualTo(pytorch);
+        } finally {
+            p.destroyForcibly();
+            p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
     void anUnknownEngineIsRefusedWithExitCode2() {
         Cli.Result r = Cli.run("generate", run.toString(), "--engine", "tensorflow", "--prompt", "Unix");
         assertThat(r.exit()).as(r.describe()).isEqualTo(2);

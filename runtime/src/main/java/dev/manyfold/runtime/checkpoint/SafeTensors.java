@@ -19,6 +19,7 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -121,6 +122,7 @@ public final class SafeTensors {
      */
     public static Checkpoint read(Path file) {
         requireNonNull(file, "file is null");
+        requireRegular(file);
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
             Header header = parseHeader(file, channel);
             Map<String, Tensor> tensors = new LinkedHashMap<>();
@@ -140,12 +142,20 @@ public final class SafeTensors {
 
     /** Validates the header of {@code file} without mapping any data. */
     static void validate(Path file) {
+        requireRegular(file);
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
             parseHeader(file, channel);
         } catch (NoSuchFileException e) {
             throw new CheckpointException(file + ": no such checkpoint file", e);
         } catch (IOException e) {
             throw new CheckpointException(file + ": could not read checkpoint: " + e, e);
+        }
+    }
+
+    /** Opening a pipe would block and a device may never end: only regular files are read. */
+    private static void requireRegular(Path file) {
+        if (Files.exists(file) && !Files.isRegularFile(file)) {
+            throw new CheckpointException(file + ": not a regular file (directories, devices and pipes are not read as checkpoints)");
         }
     }
 

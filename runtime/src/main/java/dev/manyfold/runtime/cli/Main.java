@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 /** The {@code manyfold} command line. Exit codes: 0 success, 1 failure, 2 bad input, 3 not available. */
 @Command(name = "manyfold", mixinStandardHelpOptions = true, version = "manyfold 0.1.0",
         description = "Many-in-one neural networks: train, evaluate, decode and export nested sub-models.",
-        subcommands = {PluginsCommand.class, ValidateCommand.class, DoctorCommand.class, TrainCommand.class, EvalCommand.class,
+        subcommands = {PluginsCommand.class, ValidateCommand.class, SitesCommand.class, DoctorCommand.class, TrainCommand.class, EvalCommand.class,
                 GenerateCommand.class, BenchCommand.class, ExportCommand.class, ServeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
@@ -53,17 +53,47 @@ public final class Main implements Runnable {
         System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
+    /** The exit code of a command that threw {@code e}: {@link #BAD_INPUT} for refused input, 1 otherwise. */
+    public static int exitCode(Throwable e) {
+        return e instanceof ConfigException || e instanceof IllegalArgumentException
+                || e instanceof dev.manyfold.runtime.checkpoint.CheckpointException
+                || e instanceof dev.manyfold.runtime.data.DataException
+                || e instanceof java.io.UncheckedIOException ? BAD_INPUT : 1;
+    }
+
+    /** The error line's text: a file-system failure (unwritable, full disk) says what the system said. */
+    public static String message(Throwable e) {
+        if (e instanceof java.io.UncheckedIOException io) {
+            java.io.IOException cause = io.getCause();
+            String why = cause instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason()
+                    : cause instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                    : cause instanceof java.nio.file.FileSystemException ? cause.getClass().getSimpleName() : String.valueOf(cause.getMessage());
+            return io.getMessage() + ": " + why;
+        }
+        return e.getMessage();
+    }
+
     /** Runs the CLI with the given streams; returns the exit code. */
     public static int execute(String[] args, PrintWriter out, PrintWriter err) {
         CommandLine cli = new CommandLine(new Main());
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            if (e instanceof ConfigException || e instanceof IllegalArgumentException
-                    || e instanceof dev.manyfold.runtime.checkpoint.CheckpointException
-                    || e instanceof dev.manyfold.runtime.data.DataException) {
-                commandLine.getErr().println("error: " + e.getMessage());
+            if (exitCode(e) == BAD_INPUT) {
+                commandLine.getErr().println("error: " + message(e));
                 return BAD_INPUT;
+            }
+            if (e instanceof dev.manyfold.runtime.host.PluginException pe) {
+                // The plugin is named; its own frames help its author, the host's would not.
+                commandLine.getErr().println("error: " + pe.getMessage());
+                if (pe.isBadInput()) {
+                    return BAD_INPUT;
+                }
+                StackTraceElement[] frames = pe.getCause().getStackTrace();
+                for (int i = 0; i < Math.min(8, frames.length); i++) {
+                    commandLine.getErr().println("\tat " + frames[i]);
+                }
+                return 1;
             }
             commandLine.getErr().println("error: " + e);
             e.printStackTrace(commandLine.getErr());

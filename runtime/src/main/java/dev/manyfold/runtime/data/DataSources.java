@@ -31,6 +31,75 @@ public final class DataSources {
         return new Vision(config, Datasets.classification(config, train.seed()), train);
     }
 
+    /** The largest tokenizer file read. */
+    static final long MAX_TOKENIZER_BYTES = 256L << 20;
+
+    /**
+     * Every check {@link #open} makes before reading the data, without reading it: the
+     * section's keys and values, that the data exists as regular files within their size
+     * caps, and (text) the tokenizer, which is small and decides the vocabulary.
+     *
+     * @return what the data decides about the model
+     */
+    public static ModelFactory.DataShape check(Settings section, TrainConfig train) {
+        if (InstructionData.TYPE.equals(section.asMap().get("type"))) {
+            return InstructionData.check(section);
+        }
+        DataConfig config = DataConfig.from(section);
+        section.rejectUnknown();
+        java.nio.file.Path path = config.path();
+        if (config.isText()) {
+            try {
+                TextCorpus.files(path, config.files());
+            } catch (DataException e) {
+                throw section.invalid(e.getMessage().startsWith("data.files") ? "files" : "path", e.getMessage().replaceFirst("^data\\.[a-z]+: ", ""),
+                        "a text file or a directory of text files");
+            }
+            if (config.tokenizer().equals(DataConfig.BYTE_TOKENIZER)) {
+                try (Tokenizer t = new ByteTokenizer()) {
+                    return ModelFactory.DataShape.text(t.vocabularySize(), t.eosToken(), config.context());
+                }
+            }
+            java.nio.file.Path tokenizer = java.nio.file.Path.of(config.tokenizer());
+            java.nio.file.Path file = java.nio.file.Files.isDirectory(tokenizer) ? tokenizer.resolve("tokenizer.json") : tokenizer;
+            checkRegular(section, "tokenizer", file, MAX_TOKENIZER_BYTES, "`byte` or the path of a Hugging Face tokenizer.json");
+            try (Tokenizer t = Datasets.tokenizer(config)) {
+                return ModelFactory.DataShape.text(t.vocabularySize(), t.eosToken(), config.context());
+            } catch (DataException e) {
+                throw section.invalid("tokenizer", e.getMessage(), "`byte` or the path of a Hugging Face tokenizer.json");
+            }
+        }
+        if (!java.nio.file.Files.isDirectory(path)) {
+            throw section.invalid("path", "Fashion-MNIST not found: " + (java.nio.file.Files.exists(path) ? path + " is not a directory"
+                    : "directory " + path + " does not exist") + "; " + FashionMnist.INSTALL_HINT,
+                    "the directory of the Fashion-MNIST files");
+        }
+        for (FashionMnist.Part part : FashionMnist.Part.values()) {
+            for (String name : List.of(part.imagesFile(), part.labelsFile())) {
+                checkRegular(section, "path", path.resolve(name), 1L << 30, "the directory of the Fashion-MNIST files; "
+                        + FashionMnist.INSTALL_HINT);
+            }
+        }
+        return ModelFactory.DataShape.vision(FashionMnist.SIDE * FashionMnist.SIDE, FashionMnist.CLASSES);
+    }
+
+    private static void checkRegular(Settings section, String key, java.nio.file.Path file, long maxBytes, String accepted) {
+        try {
+            if (!java.nio.file.Files.exists(file)) {
+                throw section.invalid(key, file + " does not exist", accepted);
+            }
+            if (!java.nio.file.Files.isRegularFile(file)) {
+                throw section.invalid(key, file + " is not a regular file (devices and pipes are not read)", accepted);
+            }
+            long size = java.nio.file.Files.size(file);
+            if (size > maxBytes) {
+                throw section.invalid(key, file + " is " + size + " bytes, more than the limit of " + maxBytes, accepted);
+            }
+        } catch (java.io.IOException e) {
+            throw section.invalid(key, "cannot read " + file + ": " + e.getMessage(), accepted);
+        }
+    }
+
     private static final class Vision implements TrainingData {
         private final DataConfig config;
         private final Split<ClassificationData> split;

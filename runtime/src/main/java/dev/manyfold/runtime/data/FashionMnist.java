@@ -34,6 +34,8 @@ public final class FashionMnist {
     public static final int LABELS_MAGIC = 0x00000801;
     /** Number of classes. */
     public static final int CLASSES = 10;
+    /** The side of the square images, in pixels. */
+    public static final int SIDE = 28;
     /** Class names, indexed by label. */
     public static final List<String> CLASS_NAMES = List.of("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot");

@@ -89,13 +89,10 @@ public final class InstructionData implements TrainingData {
         this.dropped = dropped;
     }
 
-    /**
-     * Reads the section ({@code type: instructions}) and the file.
-     *
-     * @throws dev.manyfold.api.ConfigException naming the recipe key
-     * @throws DataException naming the file, line and field of a bad example
-     */
-    public static InstructionData open(Settings s, TrainConfig train) {
+    /** The section's settings, checked (unknown keys refused). */
+    private record Options(Path path, String template, int context, double fraction, String tokenizer, int limit) {}
+
+    private static Options options(Settings s) {
         s.getChoice("type", List.of(TYPE), null);
         Path path = Path.of(s.getString("path"));
         String template = s.getString("template", "alpaca");
@@ -114,6 +111,51 @@ public final class InstructionData implements TrainingData {
         String tokenizerName = s.getString("tokenizer", DataConfig.BYTE_TOKENIZER);
         int limit = s.getInt("limit", Integer.MAX_VALUE, 2, Integer.MAX_VALUE);
         s.rejectUnknown();
+        return new Options(path, template, context, fraction, tokenizerName, limit);
+    }
+
+    /**
+     * Every check {@link #open} makes before reading the examples (for {@code validate}):
+     * the settings, the file (a regular file within the size cap) and the tokenizer.
+     *
+     * @return what the data decides about the model
+     */
+    public static ModelFactory.DataShape check(Settings s) {
+        Options o = options(s);
+        if (!Files.isRegularFile(o.path())) {
+            throw s.invalid("path", o.path() + (Files.exists(o.path()) ? " is not a regular file (devices and pipes are not read)"
+                    : " does not exist"), "a JSONL file, one example per line");
+        }
+        try {
+            if (Files.size(o.path()) > TextCorpus.MAX_FILE_BYTES) {
+                throw s.invalid("path", o.path() + " is " + Files.size(o.path()) + " bytes, more than the limit of " + TextCorpus.MAX_FILE_BYTES,
+                        "a JSONL file of at most 1 GiB");
+            }
+        } catch (IOException e) {
+            throw s.invalid("path", "cannot read " + o.path() + ": " + e.getMessage(), "a readable JSONL file");
+        }
+        try (Tokenizer tokenizer = o.tokenizer().equals(DataConfig.BYTE_TOKENIZER) ? new ByteTokenizer()
+                : HuggingFaceTokenizer.load(Path.of(o.tokenizer()))) {
+            return ModelFactory.DataShape.text(tokenizer.vocabularySize(), tokenizer.eosToken(), o.context());
+        } catch (DataException e) {
+            throw s.invalid("tokenizer", e.getMessage(), "`byte` or the path of a Hugging Face tokenizer.json");
+        }
+    }
+
+    /**
+     * Reads the section ({@code type: instructions}) and the file.
+     *
+     * @throws dev.manyfold.api.ConfigException naming the recipe key
+     * @throws DataException naming the file, line and field of a bad example
+     */
+    public static InstructionData open(Settings s, TrainConfig train) {
+        Options o = options(s);
+        Path path = o.path();
+        String template = o.template();
+        int context = o.context();
+        double fraction = o.fraction();
+        String tokenizerName = o.tokenizer();
+        int limit = o.limit();
         List<List<Segment>> examples = read(path, template);
         if (examples.size() > limit) {
             int[] keep = Split.indices(examples.size(), 1.0 - (double) limit / examples.size(), train.seed()).train();

@@ -67,20 +67,7 @@ public final class TextCorpus {
     public static TextCorpus read(Path path, List<String> fileGlobs) {
         requireNonNull(path, "path is null");
         requireNonNull(fileGlobs, "fileGlobs is null");
-        if (!Files.exists(path)) {
-            throw new DataException("text corpus not found: " + path + " does not exist; " + INSTALL_HINT);
-        }
-        TreeMap<String, Path> candidates = new TreeMap<>();
-        if (Files.isDirectory(path)) {
-            candidates.putAll(textFiles(path));
-        } else {
-            candidates.put(path.getFileName().toString(), path);
-        }
-        TreeMap<String, Path> selected = select(path, candidates, fileGlobs);
-        if (selected.isEmpty()) {
-            throw new DataException("text corpus " + path + " has no text files to read"
-                    + (fileGlobs.isEmpty() ? "" : " after applying data.files " + fileGlobs));
-        }
+        TreeMap<String, Path> selected = files(path, fileGlobs);
         List<String> documents = new ArrayList<>();
         for (Path file : selected.values()) {
             try {
@@ -93,6 +80,46 @@ public final class TextCorpus {
             throw new DataException("text corpus " + path + " holds no documents (files " + selected.keySet() + " are blank)");
         }
         return new TextCorpus(documents, new ArrayList<>(selected.keySet()));
+    }
+
+    /** The largest text file read (bytes); larger ones are refused before reading. */
+    public static final long MAX_FILE_BYTES = 1L << 30;
+
+    /**
+     * The files {@link #read} would read, checked without reading them: the path exists and
+     * is a directory or a regular file (not a device or pipe), globs match, each file is at
+     * most {@link #MAX_FILE_BYTES}.
+     *
+     * @throws DataException naming the path or glob otherwise
+     */
+    public static TreeMap<String, Path> files(Path path, List<String> fileGlobs) {
+        if (!Files.exists(path)) {
+            throw new DataException("text corpus not found: " + path + " does not exist; " + INSTALL_HINT);
+        }
+        TreeMap<String, Path> candidates = new TreeMap<>();
+        if (Files.isDirectory(path)) {
+            candidates.putAll(textFiles(path));
+        } else if (Files.isRegularFile(path)) {
+            candidates.put(path.getFileName().toString(), path);
+        } else {
+            throw new DataException("data.path: " + path + " is not a regular file or a directory (devices and pipes are not read)");
+        }
+        TreeMap<String, Path> selected = select(path, candidates, fileGlobs);
+        if (selected.isEmpty()) {
+            throw new DataException("text corpus " + path + " has no text files to read"
+                    + (fileGlobs.isEmpty() ? "" : " after applying data.files " + fileGlobs));
+        }
+        for (Path file : selected.values()) {
+            try {
+                if (Files.size(file) > MAX_FILE_BYTES) {
+                    throw new DataException("data.path: text file " + file + " is " + Files.size(file) + " bytes, more than the limit of "
+                            + MAX_FILE_BYTES);
+                }
+            } catch (IOException e) {
+                throw new DataException("cannot read text file " + file + ": " + e, e);
+            }
+        }
+        return selected;
     }
 
     /**

@@ -139,7 +139,12 @@ final class PluginLoader {
         }
         List<ServiceLoader.Provider<Plugin>> providers;
         try {
+            checkServiceFiles(loader);
             providers = ServiceLoader.load(Plugin.class, loader).stream().toList();
+        } catch (IOException e) {
+            closeQuietly(loader);
+            refuse(descriptor.name(), source, descriptor, "plugin [" + descriptor.name() + "] cannot be loaded: " + e.getMessage());
+            return;
         } catch (ServiceConfigurationError e) {
             closeQuietly(loader);
             refuse(descriptor.name(), source, descriptor, "plugin [" + descriptor.name() + "] cannot be loaded: " + rootMessage(e));
@@ -151,7 +156,7 @@ final class PluginLoader {
                     + Plugin.class.getName() + " in META-INF/services, found " + providers.size());
             return;
         }
-        if (instantiateAndRegister(descriptor, source, providers.get(0)::get)) {
+        if (instantiateAndRegister(descriptor, source, providers.get(0)::get, !isShipped(entry, descriptor))) {
             loaders.add(new URLClassLoaderHolder(loader));
         } else {
             closeQuietly(loader);
@@ -175,6 +180,37 @@ final class PluginLoader {
     }
 
     private boolean instantiateAndRegister(PluginDescriptor descriptor, String source, java.util.function.Supplier<Plugin> constructor) {
+        return instantiateAndRegister(descriptor, source, constructor, false);
+    }
+
+    /**
+     * Whether a plugin directory was shipped with this build: it lies in the bundle's own
+     * {@code plugins/} and has the runtime's version. Those start without the exit guard.
+     */
+    private static boolean isShipped(Path entry, PluginDescriptor descriptor) {
+        String home = System.getProperty("manyfold.home");
+        if (home == null || runtimeVersion() == null) {
+            return false;
+        }
+        Path bundled = Path.of(home, "plugins").toAbsolutePath().normalize();
+        return entry.toAbsolutePath().normalize().getParent().equals(bundled) && descriptor.version().equals(runtimeVersion());
+    }
+
+    private static String runtimeVersion;
+
+    private static synchronized String runtimeVersion() {
+        if (runtimeVersion == null) {
+            try {
+                runtimeVersion = classpathDescriptor(dev.manyfold.runtime.builtin.CorePlugin.class, "runtime").version();
+            } catch (ConfigException e) {
+                runtimeVersion = "";
+            }
+        }
+        return runtimeVersion.isEmpty() ? null : runtimeVersion;
+    }
+
+    private boolean instantiateAndRegister(PluginDescriptor descriptor, String source, java.util.function.Supplier<Plugin> constructor,
+            boolean guardExit) {
         String name = descriptor.name();
         if (!descriptor.apiRange().contains(ApiVersion.CURRENT)) {
             refuse(name, source, descriptor, "plugin [" + name + "] requires API version " + descriptor.apiRange()
@@ -188,10 +224,17 @@ final class PluginLoader {
         Plugin plugin;
         Map<ExtensionKind, List<Factory<?>>> contributed = new EnumMap<>(ExtensionKind.class);
         try {
-            plugin = constructor.get();
-            for (ExtensionKind kind : ExtensionKind.values()) {
-                contributed.put(kind, List.copyOf(kind.read(plugin)));
-            }
+            // The plugin's own code runs bounded: its own thread, a time limit, no System.exit, OOM refused.
+            plugin = PluginGuard.start(name, () -> {
+                Plugin started = constructor.get();
+                for (ExtensionKind kind : ExtensionKind.values()) {
+                    contributed.put(kind, List.copyOf(kind.read(started)));
+                }
+                return started;
+            }, guardExit);
+        } catch (PluginGuard.Refused e) {
+            refuse(name, source, descriptor, "plugin [" + name + "] " + e.getMessage());
+            return false;
         } catch (RuntimeException | LinkageError | ServiceConfigurationError e) {
             // ServiceLoader wraps a throwing constructor in ServiceConfigurationError (an Error).
             refuse(name, source, descriptor, "plugin [" + name + "] failed to start: " + rootMessage(e));
@@ -225,14 +268,15 @@ final class PluginLoader {
         for (ExtensionKind kind : ExtensionKind.values()) {
             List<String> list = new ArrayList<>();
             for (Factory<?> factory : contributed.get(kind)) {
-                factories.get(kind).put(factory.name(), factory);
+                factories.get(kind).put(factory.name(), PluginCalls.wrap(factory, name, kind.label(), factory.name()));
                 owners.get(kind).put(factory.name(), name);
                 list.add(factory.name());
             }
             names.put(kind, List.copyOf(list));
         }
         pluginSources.put(name, source);
-        records.add(new PluginRecord(name, descriptor.version(), descriptor.apiRange().toString(), source, names, null));
+        records.add(new PluginRecord(name, descriptor.version(), descriptor.apiRange().toString(), source, names, null,
+                descriptor.description()));
         LOG.debug("loaded plugin {} {} from {}", name, descriptor.version(), source);
         return true;
     }
@@ -240,7 +284,8 @@ final class PluginLoader {
     private void refuse(String name, String source, PluginDescriptor descriptor, String why) {
         LOG.warn("refused plugin from {}: {}", source, why);
         records.add(new PluginRecord(name, descriptor == null ? "?" : descriptor.version(),
-                descriptor == null ? "?" : descriptor.apiRange().toString(), source, Map.of(), why));
+                descriptor == null ? "?" : descriptor.apiRange().toString(), source, Map.of(), why,
+                descriptor == null ? "" : descriptor.description()));
     }
 
     private static PluginDescriptor classpathDescriptor(Class<?> type, String source) {
@@ -262,11 +307,9 @@ final class PluginLoader {
                 if (entry == null) {
                     throw missing(type, source);
                 }
-                Properties p = new Properties();
                 try (InputStream in = jar.getInputStream(entry)) {
-                    p.load(new java.io.InputStreamReader(in, java.nio.charset.StandardCharsets.UTF_8));
+                    return PluginDescriptor.parse(properties(in, source), source);
                 }
-                return PluginDescriptor.parse(p, source);
             }
         } catch (java.net.URISyntaxException | IOException | RuntimeException e) {
             if (e instanceof ConfigException) {
@@ -292,13 +335,34 @@ final class PluginLoader {
     }
 
     private static Properties readProperties(URL url) {
-        Properties p = new Properties();
         try (InputStream in = url.openStream()) {
-            p.load(new java.io.InputStreamReader(in, java.nio.charset.StandardCharsets.UTF_8));
+            return properties(in, url.toString());
         } catch (IOException e) {
             throw new ConfigException(url.toString(), "cannot read descriptor: " + e.getMessage(), "");
         }
+    }
+
+    /** A descriptor read with a size cap; a malformed escape is a refusal of this descriptor, not a crash. */
+    private static Properties properties(InputStream in, String where) throws IOException {
+        byte[] bytes = PluginGuard.readCapped(in, PluginDescriptor.RESOURCE);
+        Properties p = new Properties();
+        try {
+            p.load(new java.io.StringReader(new String(bytes, java.nio.charset.StandardCharsets.UTF_8)));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(where, "malformed descriptor: " + e.getMessage(), "java.util.Properties syntax with valid \\uXXXX escapes");
+        }
         return p;
+    }
+
+    /** Every service file of the plugin's jars, read with a size cap before ServiceLoader reads them whole. */
+    private static void checkServiceFiles(PluginClassLoader loader) throws IOException {
+        var files = loader.findResources("META-INF/services/" + Plugin.class.getName());
+        while (files.hasMoreElements()) {
+            URL url = files.nextElement();
+            try (InputStream in = url.openStream()) {
+                PluginGuard.readCapped(in, "META-INF/services/" + Plugin.class.getName());
+            }
+        }
     }
 
     private static String rootMessage(Throwable e) {

@@ -51,7 +51,7 @@ import java.util.Set;
  *   - name: tune                     # default stage&lt;i&gt;
  *     train: { steps: 200 }          # overrides of the base train section for this stage
  *   - name: prune-recover
- *     prune: { type: dsee-prune, adapted: 0.2, others: 0.2 }   # a mask strategy that implements GlobalPruning
+ *     prune: { type: dsee-prune, adapted: 0.2, others: 0.2 }   # a pruning step (Plugin.pruningSteps)
  *     train: { steps: 100, lr: 2e-3 }
  * </pre>
  *
@@ -90,6 +90,7 @@ public final class StagedJob {
     /** Validates every stage, then runs them in order; returns their results. */
     public static List<StageResult> run(Manyfold host, Recipe recipe, Path runDir, PrintWriter out, boolean terminal) {
         requireNonNull(host, "host is null");
+        validate(host, recipe, runDir); // everything validate checks, before anything is written
         List<Stage> stages = readStages(recipe);
         List<Recipe> stageRecipes = stageRecipes(recipe, stages);
         try {
@@ -161,17 +162,29 @@ public final class StagedJob {
     }
 
     /**
-     * Checks a staged recipe without a model (for {@code manyfold validate}): stage names, each
-     * stage's merged train section, and every prune step's settings.
+     * Every check {@link #run} makes before its first step (for {@code manyfold validate} and
+     * {@code train} alike): stage names, each stage's merged train section, the first stage's
+     * {@link TrainJob#check}, every prune step against the model's shape, and the heads the
+     * prune steps remove together.
      *
      * @return the stage names, in order
      */
-    public static List<String> validate(Manyfold host, Recipe recipe, HostContext context) {
+    public static List<String> validate(Manyfold host, Recipe recipe, Path workDirectory) {
         List<Stage> stages = readStages(recipe);
-        stageRecipes(recipe, stages);
+        List<Recipe> stageRecipes = stageRecipes(recipe, stages);
+        // Prune steps first on their own (their settings), then with the model's shape after the first stage's checks.
+        HostContext unshaped = new HostContext(42, Optional.empty(), workDirectory, line -> {}, recipe.asMap());
         for (Stage st : stages) {
-            st.prune().ifPresent(s -> pruner(host, s, context));
+            st.prune().ifPresent(s -> pruner(host, s, unshaped));
         }
+        TrainJob.Checked checked = TrainJob.check(host, stageRecipes.get(0), workDirectory);
+        HostContext context = new HostContext(checked.config().seed(), Optional.of(checked.shape()), workDirectory, line -> {},
+                recipe.asMap());
+        List<GlobalPruning> pruners = new ArrayList<>();
+        for (Stage st : stages) {
+            pruners.add(st.prune().map(s -> pruner(host, s, context)).orElse(null));
+        }
+        checkCumulativeHeads(stages, pruners, checked.shape());
         return stages.stream().map(Stage::name).toList();
     }
 
@@ -242,14 +255,23 @@ public final class StagedJob {
         return stages;
     }
 
+    /**
+     * The stage's pruning step: a {@link dev.manyfold.api.prune.PruningStepFactory} of that
+     * name (API 1.1), else, for API 1.0 plugins, a mask strategy that implements
+     * {@link GlobalPruning}.
+     */
     private static GlobalPruning pruner(Manyfold host, Settings s, HostContext context) {
         s.check(s.has("type"), "type", "required key is missing", "a pruning step such as dsee-prune");
         String type = s.getString("type");
+        if (host.extensions().pruningSteps().containsKey(type) || !host.extensions().maskStrategies().containsKey(type)) {
+            return host.extensions().create(host.extensions().pruningSteps(), ExtensionKind.PRUNING_STEP, type, s, context,
+                    s.pathOf("type"));
+        }
         MaskStrategy strategy = host.extensions().create(host.extensions().maskStrategies(), ExtensionKind.MASK_STRATEGY, type, s, context,
                 s.pathOf("type"));
         if (!(strategy instanceof GlobalPruning global)) {
             throw new ConfigException(s.pathOf("type"), "mask strategy \"" + type + "\" is not a global pruning step",
-                    "a strategy that implements GlobalPruning, such as dsee-prune");
+                    "a pruning step: one of " + host.extensions().pruningSteps().keySet());
         }
         return global;
     }

@@ -82,15 +82,8 @@ public final class TrainJob {
     private static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out, boolean initialise, Checkpoint base,
             Path workDirectory) {
         requireNonNull(host, "host is null");
-        Settings trainSection = recipe.section("train");
-        if (!recipe.asMap().containsKey("train")) {
-            throw new ConfigException("train", "required section is missing", "a train section such as { steps: 1000 }");
-        }
-        TrainConfig config = TrainConfig.from(trainSection);
-        trainSection.rejectUnknown();
-        if (!recipe.asMap().containsKey("model")) {
-            throw new ConfigException("model", "required section is missing", "a model section such as { family: mlp }");
-        }
+        // Every check validate makes, in the same order and with the same messages, before data is read.
+        TrainConfig config = check(host, recipe, workDirectory, initialise).config();
         Settings modelSection = recipe.section("model");
         Path hfDir = HfImport.imports(modelSection) ? HfImport.directory(modelSection) : null;
         Settings dataSection = hfDir == null ? recipe.section("data") : HfImport.dataSection(recipe.section("data"), hfDir);
@@ -101,7 +94,7 @@ public final class TrainJob {
             Model model = ModelFactory.build(hfDir == null ? modelSection : HfImport.resolve(modelSection), data.shape(), config.seed(), manager,
                     hfDir != null && initialise);
             if (hfDir != null) {
-                checkVocabulary(model, data, hfDir);
+                checkVocabulary(model, data.shape(), hfDir);
                 if (initialise) {
                     int n = HfWeights.open(hfDir).loadInto(model);
                     out.printf("imported %d tensors from %s%n", n, hfDir);
@@ -128,8 +121,11 @@ public final class TrainJob {
             if (initialise && objective.needsTeacher()) {
                 Teacher.attach(model); // the starting weights (after train.init), before the trainer sets masks
             }
-            if (model instanceof dev.manyfold.runtime.model.LlamaModel llama && components.dimensions().containsKey(Model.DEPTH)) {
-                llama.setExits(components.dimensions().get(Model.DEPTH).budgets(model.shape()));
+            if (model instanceof dev.manyfold.runtime.model.LlamaModel llama) {
+                List<Integer> exits = trainedExits(model, components, objective, base);
+                if (!exits.isEmpty()) {
+                    llama.setExits(exits);
+                }
             }
             // The tokenizer defaulted from model.from is written into the recipe the run stores, so exports keep it.
             Recipe stored = dataSection.asMap().equals(recipe.section("data").asMap()) ? recipe
@@ -141,13 +137,133 @@ public final class TrainJob {
         }
     }
 
+    /** What the checks before training found. */
+    public record Checked(TrainConfig config, dev.manyfold.api.ModelShape shape, RecipeValidator.Components components,
+            long parameters) {}
+
+    /**
+     * Every check {@code train} makes before its first step, without reading data or
+     * building weights: the train and model sections, the data source (files exist, are
+     * regular and within their size caps; the tokenizer), the model's shape (built without
+     * weights), every plugin section against that shape, adapter and mask targets, the
+     * {@code train.trainable} globs, {@code train.init} (header and shapes), the default
+     * objective, and whether training fits in memory. {@code validate} runs exactly this.
+     *
+     * @throws ConfigException naming the recipe path of the first problem
+     */
+    public static Checked check(Manyfold host, Recipe recipe, Path workDirectory) {
+        return check(host, recipe, workDirectory, true);
+    }
+
+    /**
+     * What {@code manyfold validate} runs: {@link StagedJob#validate} for a recipe with
+     * stages (empty result), {@link #check} otherwise.
+     */
+    public static Optional<Checked> validate(Manyfold host, Recipe recipe, Path workDirectory) {
+        if (StagedJob.isStaged(recipe)) {
+            StagedJob.validate(host, recipe, workDirectory);
+            return Optional.empty();
+        }
+        return Optional.of(check(host, recipe, workDirectory));
+    }
+
+    private static Checked check(Manyfold host, Recipe recipe, Path workDirectory, boolean initialise) {
+        // Sections first on their own (unknown keys and types, values), then what needs the data and the model.
+        RecipeValidator validator = new RecipeValidator(host.extensions());
+        long seed = recipe.section("train").has("seed") ? recipe.section("train").getLong("seed", 42) : 42;
+        validator.validate(recipe, new HostContext(seed, Optional.empty(), workDirectory, line -> {}, recipe.asMap()));
+        if (!recipe.asMap().containsKey("train")) {
+            throw new ConfigException("train", "required section is missing", "a train section such as { steps: 1000 }");
+        }
+        Settings trainSection = recipe.section("train");
+        TrainConfig config = TrainConfig.from(trainSection);
+        trainSection.rejectUnknown();
+        if (!recipe.asMap().containsKey("model")) {
+            throw new ConfigException("model", "required section is missing", "a model section such as { family: mlp }");
+        }
+        Settings modelSection = recipe.section("model");
+        Path hfDir = HfImport.imports(modelSection) ? HfImport.directory(modelSection) : null;
+        Settings dataSection = hfDir == null ? recipe.section("data") : HfImport.dataSection(recipe.section("data"), hfDir);
+        ModelFactory.DataShape dataShape = DataSources.check(dataSection, config);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Model model = ModelFactory.shape(hfDir == null ? modelSection : HfImport.resolve(modelSection), dataShape, manager);
+            if (hfDir != null) {
+                checkVocabulary(model, dataShape, hfDir);
+            } else if (model instanceof dev.manyfold.runtime.model.LlamaModel llama && dataShape.context() > llama.contextLength()) {
+                throw new ConfigException("model.context", "the model's context of " + llama.contextLength() + " is shorter than "
+                        + "data.context " + dataShape.context(), "at least " + dataShape.context() + " (or leave it out: data.context decides)");
+            }
+            HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), workDirectory, line -> {}, recipe.asMap());
+            RecipeValidator.Components components = validator.validate(recipe, context);
+            List<Settings> adapterSections = recipe.sections("adapters");
+            for (int i = 0; i < components.adapters().size(); i++) {
+                Globs.selectOrRefuse(components.adapters().get(i).targets(), model.sites().keySet(), "", adapterSections.get(i).pathOf("targets"));
+            }
+            List<Settings> maskSections = recipe.sections("masks");
+            for (int i = 0; i < components.masks().size(); i++) {
+                Globs.selectOrRefuse(components.masks().get(i).targets(), model.sites().keySet(), "", maskSections.get(i).pathOf("targets"));
+            }
+            // Adapter tensors exist only once attached: globs naming adapters.* are checked then; the others now.
+            if (components.adapters().isEmpty() || config.trainable().stream().noneMatch(g -> g.startsWith("adapters") || g.startsWith("*"))) {
+                freeze(model, config.trainable());
+            }
+            if (initialise && config.init() != null && !HfWeights.isModelDirectory(Path.of(config.init()))) {
+                matchInit(model, Path.of(config.init()));
+            }
+            if (components.objective().isEmpty()) {
+                host.extensions().create(host.extensions().objectives(), ExtensionKind.OBJECTIVE, CorePlugin.STANDARD,
+                        Settings.empty("objective"), context, "objective.type");
+            }
+            dev.manyfold.runtime.model.Footprint.checkTraining(model.totalParameters(), ModelFactory.activations(model, config.batch()),
+                    config.batch(), model.family());
+            return new Checked(config, model.shape(), components, model.totalParameters());
+        }
+    }
+
+    /** Checkpoint metadata key: the trained exit depths, a JSON list (since API 1.1). */
+    public static final String TRAINED_EXITS = "trained-exits";
+
+    /**
+     * The exits the run trains: the {@code depth} dimension's budgets, the objective's declared
+     * {@link Objective#trainedExits} and, when loading, those recorded in the checkpoint.
+     *
+     * @throws ConfigException at {@code objective} when the objective declares an exit outside the model
+     */
+    static List<Integer> trainedExits(Model model, RecipeValidator.Components components, Objective objective, Checkpoint from) {
+        java.util.TreeSet<Integer> exits = new java.util.TreeSet<>();
+        if (components.dimensions().containsKey(Model.DEPTH)) {
+            exits.addAll(components.dimensions().get(Model.DEPTH).budgets(model.shape()));
+        }
+        int layers = model.dimensions().getOrDefault(Model.DEPTH, 0);
+        List<Integer> declared = objective.trainedExits(model.shape());
+        for (Integer e : declared == null ? List.<Integer>of() : declared) {
+            if (e == null || e < 1 || e > layers) {
+                throw new ConfigException("objective", "the objective declares trained exit " + e + ", outside the model's "
+                        + layers + " layers", "exit depths in [1, " + layers + "]");
+            }
+            exits.add(e);
+        }
+        if (from != null && from.metadata().containsKey(TRAINED_EXITS)) {
+            try {
+                for (int e : JSON.readValue(from.metadata().get(TRAINED_EXITS), int[].class)) {
+                    if (e >= 1 && e <= layers) {
+                        exits.add(e);
+                    }
+                }
+            } catch (JsonProcessingException e) {
+                throw new ConfigException(from.file() + "#" + TRAINED_EXITS, "not a JSON list of exit depths", "[2, 4, 8]");
+            }
+        }
+        return List.copyOf(exits);
+    }
+
     /** Refuses data whose tokens would index past the imported model's embedding, or whose rows exceed its context. */
-    private static void checkVocabulary(Model model, TrainingData data, Path hfDir) {
-        int tokens = data.shape().vocab();
+    private static void checkVocabulary(Model model, ModelFactory.DataShape data, Path hfDir) {
+        int tokens = data.vocab();
         var llama = (dev.manyfold.runtime.model.LlamaModel) model;
         int rows = llama.vocabularySize();
-        if (data.shape().context() > llama.contextLength()) {
-            throw new ConfigException("data.context", data.shape().context() + " positions exceed the model's context "
+        if (data.context() > llama.contextLength()) {
+            throw new ConfigException("data.context", data.context() + " positions exceed the model's context "
                     + llama.contextLength() + " (max_position_embeddings of " + hfDir.resolve("config.json") + ", capped by model.context)",
                     "at most " + llama.contextLength());
         }
@@ -213,38 +329,75 @@ public final class TrainJob {
             out.printf("initialised %d of %d tensors from Hugging Face directory %s%n", n, model.parameters().all().size(), from);
             return null;
         }
+        Checkpoint checkpoint = loadInit(from);
+        Map<String, dev.manyfold.runtime.checkpoint.Tensor> matched = matchInit(model, checkpoint);
+        try {
+            dev.manyfold.runtime.checkpoint.WeightChecks.check(checkpoint.file(), matched, n -> isFloating(model.parameters().get(n)));
+        } catch (dev.manyfold.runtime.checkpoint.CheckpointException e) {
+            throw new ConfigException("train.init", e.getMessage(), "a checkpoint with finite float weights");
+        }
+        try (NDManager m = model.parameters().manager().newSubManager()) {
+            matched.forEach((name, tensor) -> model.parameters().assign(name, tensor.toNDArray(m)));
+        }
+        out.printf("initialised %d of %d tensors from %s%n", matched.size(), model.parameters().all().size(), checkpoint.file());
+        return checkpoint;
+    }
+
+    private static Checkpoint loadInit(Path from) {
         Path file = Files.isDirectory(from) ? CheckpointStore.keepingAll().latest(from).orElseThrow(() -> new ConfigException(
                 "train.init", "no checkpoint in run directory " + from, "a run directory or a .safetensors checkpoint")) : from;
         if (!Files.exists(file)) {
             throw new ConfigException("train.init", "checkpoint " + file + " does not exist", "a run directory or a .safetensors checkpoint");
         }
-        Checkpoint checkpoint = Checkpoint.load(file);
-        int copied = 0;
-        try (NDManager m = model.parameters().manager().newSubManager()) {
-            for (var e : model.parameters().all().entrySet()) {
-                String name = e.getKey();
-                var tensor = checkpoint.tensors().get(name);
-                if (tensor == null && name.startsWith(dev.manyfold.runtime.model.LlamaModel.EXIT_HEADS)) {
-                    tensor = checkpoint.tensors().containsKey("lm_head.weight") ? checkpoint.tensors().get("lm_head.weight")
-                            : checkpoint.tensors().get("embed.weight");
-                }
-                if (tensor == null) {
-                    continue;
-                }
-                long[] want = e.getValue().getShape().getShape();
-                if (!java.util.Arrays.equals(want, tensor.shape())) {
-                    throw new ConfigException("train.init", "tensor " + name + " has shape " + java.util.Arrays.toString(tensor.shape())
-                            + " in " + file + " but the model needs " + java.util.Arrays.toString(want), "a checkpoint of the same architecture");
-                }
-                model.parameters().assign(name, tensor.toNDArray(m));
-                copied++;
+        if (!Files.isRegularFile(file)) {
+            throw new ConfigException("train.init", file + " is not a regular file", "a run directory or a .safetensors checkpoint");
+        }
+        try {
+            return Checkpoint.load(file);
+        } catch (dev.manyfold.runtime.checkpoint.CheckpointException e) {
+            throw new ConfigException("train.init", e.getMessage(), "a run directory or a .safetensors checkpoint");
+        }
+    }
+
+    /** {@code train.init}'s checkpoint matched against the model's tensors by name (shapes only; nothing is read). */
+    private static void matchInit(Model model, Path from) {
+        Map<String, dev.manyfold.runtime.checkpoint.Tensor> matched = matchInit(model, loadInit(from));
+        for (var e : matched.entrySet()) {
+            if (isFloating(model.parameters().get(e.getKey())) && !dev.manyfold.runtime.checkpoint.WeightChecks.FLOATS.contains(e.getValue().dtype())) {
+                throw new ConfigException("train.init", "tensor " + e.getKey() + " is " + e.getValue().dtype()
+                        + " where float weights are expected", "a checkpoint with F32, F16, BF16 or F64 weights");
             }
         }
-        if (copied == 0) {
+    }
+
+    /**
+     * The checkpoint tensor for each model tensor it provides; every shared tensor must have the
+     * same shape, and at least one must be shared.
+     */
+    private static Map<String, dev.manyfold.runtime.checkpoint.Tensor> matchInit(Model model, Checkpoint checkpoint) {
+        Path file = checkpoint.file();
+        Map<String, dev.manyfold.runtime.checkpoint.Tensor> matched = new LinkedHashMap<>();
+        for (var e : model.parameters().all().entrySet()) {
+            String name = e.getKey();
+            var tensor = checkpoint.tensors().get(name);
+            if (tensor == null && name.startsWith(dev.manyfold.runtime.model.LlamaModel.EXIT_HEADS)) {
+                tensor = checkpoint.tensors().containsKey("lm_head.weight") ? checkpoint.tensors().get("lm_head.weight")
+                        : checkpoint.tensors().get("embed.weight");
+            }
+            if (tensor == null) {
+                continue;
+            }
+            long[] want = e.getValue().getShape().getShape();
+            if (!java.util.Arrays.equals(want, tensor.shape())) {
+                throw new ConfigException("train.init", "tensor " + name + " has shape " + java.util.Arrays.toString(tensor.shape())
+                        + " in " + file + " but the model needs " + java.util.Arrays.toString(want), "a checkpoint of the same architecture");
+            }
+            matched.put(name, tensor);
+        }
+        if (matched.isEmpty()) {
             throw new ConfigException("train.init", "checkpoint " + file + " shares no tensor with the model", "a checkpoint of this model family");
         }
-        out.printf("initialised %d of %d tensors from %s%n", copied, model.parameters().all().size(), file);
-        return checkpoint;
+        return matched;
     }
 
     /** Copies the checkpoint's {@code adapters.*} tensors that the model has (same shapes). */
@@ -299,6 +452,12 @@ public final class TrainJob {
         }
         return String.format(java.util.Locale.ROOT, "trainable params: %,d || all params: %,d || trainable%%: %.4f", trainable, all,
                 all == 0 ? 0.0 : 100.0 * trainable / all);
+    }
+
+    /** Which checkpoint tensors a model reads as float values: its float parameters and optimiser moments. */
+    static java.util.function.Predicate<String> floatWeights(Model model) {
+        return n -> n.startsWith("optim.") || !n.startsWith("mask.") && model.parameters().contains(n)
+                && isFloating(model.parameters().get(n));
     }
 
     /** Whether a tensor holds floating-point values (parameters; not index buffers). */
@@ -356,6 +515,7 @@ public final class TrainJob {
             Path latest = CheckpointStore.keepingAll().latest(runDir).orElseThrow(() -> new ConfigException(runDir.toString(),
                     "no checkpoint to resume from", "a run directory with a checkpoint"));
             from = Checkpoint.load(latest);
+            dev.manyfold.runtime.checkpoint.WeightChecks.check(from, floatWeights(p.model()));
         }
         try {
             Files.createDirectories(runDir);
@@ -368,6 +528,9 @@ public final class TrainJob {
         metadata.put("recipe", p.recipe().toYaml());
         metadata.put("model", toJson(p.model().config()));
         metadata.put("family", p.model().family());
+        if (p.model() instanceof dev.manyfold.api.decoder.LanguageModel lm) {
+            metadata.put(TRAINED_EXITS, toJson(lm.exits()));
+        }
         out.printf("training %s: %s, %,d parameters, data %s%n", p.recipe().name(), p.model().family(), p.model().totalParameters(),
                 p.data().describe());
         return trainer(p, runDir, out, terminal, metadata).run(from);
@@ -412,6 +575,7 @@ public final class TrainJob {
         Prepared p = prepare(host, Recipe.parse(yaml, file + "#recipe"), out, false, checkpoint, file.toAbsolutePath().getParent());
         try {
             checkpoint.validateAgainst(expectedShapes(p.model(), checkpoint));
+            dev.manyfold.runtime.checkpoint.WeightChecks.check(checkpoint, floatWeights(p.model()));
             try (NDManager m = p.model().parameters().manager().newSubManager()) {
                 checkpoint.tensors().forEach((n, t) -> {
                     if (n.startsWith("mask.")) {

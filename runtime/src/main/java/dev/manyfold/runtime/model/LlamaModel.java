@@ -144,6 +144,13 @@ public final class LlamaModel extends Model implements LanguageModel {
         this.exitHeads = java.util.Set.copyOf(c.exitHeads());
         // RoPE tables and the causal mask are constants, not parameters.
         NDManager m = parameterManager();
+        if (p.isShapesOnly()) { // a model for checks: the tables' shapes without their values
+            this.cos = m.zeros(new Shape(1)).broadcast(new Shape(context, headDim));
+            this.sin = cos;
+            this.causal = m.zeros(new Shape(1)).broadcast(new Shape(context, context));
+            this.ropeQkvRows = new java.util.concurrent.atomic.AtomicReferenceArray<>(context);
+            return;
+        }
         float[] cosv = new float[context * headDim];
         float[] sinv = new float[context * headDim];
         int half = headDim / 2;
@@ -511,9 +518,30 @@ public final class LlamaModel extends Model implements LanguageModel {
         return dim;
     }
 
+    /** The composed inference weights of the current model state, shared by sessions; null before the first open. */
+    private LlamaSession.Weights inference;
+
+    /**
+     * Opens a session. The composed weights are built at the first open and shared by later
+     * sessions until the model's weights, masks or adapters change (then rebuilt once).
+     */
     @Override
     public InferenceSession open(NDManager manager) {
-        return new LlamaSession(this, manager.newSubManager());
+        LlamaSession.Weights weights = inferenceWeights();
+        return new LlamaSession(this, weights, manager.newSubManager());
+    }
+
+    /** The shared composed weights, acquired for one session (release on close). */
+    private synchronized LlamaSession.Weights inferenceWeights() {
+        long version = weightsVersion();
+        if (inference == null || inference.version != version || !inference.acquire()) {
+            if (inference != null) {
+                inference.supersede();
+            }
+            inference = new LlamaSession.Weights(this, version);
+            inference.acquire();
+        }
+        return inference;
     }
 
     // ---- for LlamaSession (inference) ---------------------------------------------------------

@@ -23,16 +23,34 @@ public final class ParameterStore implements AutoCloseable {
     private final long seed;
     private final Map<String, NDArray> tensors = new LinkedHashMap<>();
     private final Set<String> trainable = new LinkedHashSet<>();
+    private final boolean shapesOnly;
+    /** Bumped whenever tensors are added or their values change (see {@link #touch()}). */
+    private final java.util.concurrent.atomic.AtomicLong version = new java.util.concurrent.atomic.AtomicLong();
     private final boolean placeholders;
 
     public ParameterStore(NDManager parent, long seed) {
-        this(parent, seed, false);
+        this(parent, seed, false, false);
     }
 
-    private ParameterStore(NDManager parent, long seed, boolean placeholders) {
+    private ParameterStore(NDManager parent, long seed, boolean shapesOnly, boolean placeholders) {
         this.manager = requireNonNull(parent, "parent is null").newSubManager();
         this.seed = seed;
+        this.shapesOnly = shapesOnly;
         this.placeholders = placeholders;
+    }
+
+    /**
+     * A store whose {@link #normal} and {@link #constant} tensors have their shapes but no
+     * values of their own (broadcast views of one zero): a model built on it has its real
+     * shape, sites and tensor names for checks, at no cost in memory. Not for computing.
+     */
+    public static ParameterStore shapesOnly(NDManager parent) {
+        return new ParameterStore(parent, 0, true, false);
+    }
+
+    /** Whether this store holds shapes only (see {@link #shapesOnly}). */
+    public boolean isShapesOnly() {
+        return shapesOnly;
     }
 
     /**
@@ -41,7 +59,7 @@ public final class ParameterStore implements AutoCloseable {
      * into random values that are overwritten.
      */
     public static ParameterStore placeholders(NDManager parent) {
-        return new ParameterStore(parent, 0, true);
+        return new ParameterStore(parent, 0, false, true);
     }
 
     public NDManager manager() {
@@ -50,6 +68,9 @@ public final class ParameterStore implements AutoCloseable {
 
     /** A trainable tensor with values from {@code N(0, std²)}. */
     public NDArray normal(String name, double std, long... shape) {
+        if (shapesOnly) {
+            return add(name, manager.zeros(new Shape(1)).broadcast(new Shape(shape)), true);
+        }
         if (placeholders) {
             return add(name, manager.zeros(new Shape(shape)), true);
         }
@@ -63,11 +84,28 @@ public final class ParameterStore implements AutoCloseable {
 
     /** A trainable tensor filled with a constant. */
     public NDArray constant(String name, float value, long... shape) {
+        if (shapesOnly) {
+            return add(name, manager.zeros(new Shape(1)).broadcast(new Shape(shape)), true);
+        }
         return add(name, manager.full(new Shape(shape), value), true);
+    }
+
+    /**
+     * A number that changes whenever a tensor is added or assigned, or {@link #touch()} is
+     * called; caches derived from the values (composed inference weights) compare it.
+     */
+    public long version() {
+        return version.get();
+    }
+
+    /** Records that tensor values changed in place (an optimiser step). */
+    public void touch() {
+        version.incrementAndGet();
     }
 
     /** Adds a tensor (moved into this store's manager). */
     public NDArray add(String name, NDArray array, boolean isTrainable) {
+        touch();
         if (tensors.containsKey(name)) {
             throw new IllegalArgumentException("tensor " + name + " already exists");
         }
@@ -118,6 +156,7 @@ public final class ParameterStore implements AutoCloseable {
         if (!target.getShape().equals(values.getShape())) {
             throw new IllegalArgumentException("tensor " + name + " has shape " + target.getShape() + ", got " + values.getShape());
         }
+        touch();
         boolean grad = trainable.contains(name);
         target.setRequiresGradient(false);
         NDArray converted = values.toType(target.getDataType(), false);

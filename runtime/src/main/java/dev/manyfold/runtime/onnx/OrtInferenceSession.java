@@ -339,6 +339,26 @@ final class OrtInferenceSession implements InferenceSession {
         return (int) s.get(0);
     }
 
+    /**
+     * A copy of this session sharing its cache: ORT never writes into a cache tensor (each step
+     * returns new {@code present_*} tensors and a crop makes new ones), so both sessions keep
+     * the same tensors, counted once more, and diverge from here. Ready for the SPI's
+     * {@code fork()} (branch spi).
+     */
+    public OrtInferenceSession fork() {
+        OrtInferenceSession f = new OrtInferenceSession(m, null);
+        for (int i = 0; i < layers; i++) {
+            if (owners[i] != null) {
+                owners[i].refs += 2;
+                f.owners[i] = owners[i];
+                f.keys[i] = keys[i];
+                f.values[i] = values[i];
+            }
+            f.cached[i] = cached[i];
+        }
+        return f;
+    }
+
     @Override
     public void crop(int length) {
         for (int i = 0; i < layers; i++) {
@@ -361,15 +381,16 @@ final class OrtInferenceSession implements InferenceSession {
             int kv = m.kvHeads[layer];
             int hd = m.headDim;
             int s = cached[layer];
-            float[] k = copy(keys[layer].getFloatBuffer());
-            float[] v = copy(values[layer].getFloatBuffer());
+            // One copy out of ORT, then only the kept rows (absolute bulk gets, no intermediate array).
+            FloatBuffer k = keys[layer].getFloatBuffer();
+            FloatBuffer v = values[layer].getFloatBuffer();
             float[] kc = new float[kv * hd * length];
             float[] vc = new float[kv * length * hd];
             for (int r = 0; r < kv * hd; r++) {
-                System.arraycopy(k, r * s, kc, r * length, length);
+                k.get(r * s, kc, r * length, length);
             }
             for (int h = 0; h < kv; h++) {
-                System.arraycopy(v, h * s * hd, vc, h * length * hd, length * hd);
+                v.get(h * s * hd, vc, h * length * hd, length * hd);
             }
             try {
                 OnnxTensor kt = OnnxTensor.createTensor(m.env, FloatBuffer.wrap(kc), new long[] {kv, hd, length});

@@ -126,18 +126,55 @@ public final class Trainer {
                 Batch batch = data.train(step, micro).toBatch(scope);
                 Random random = new Random(config.seed() * 1_000_003L + step * 1_009L + micro);
                 try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                    NDArray l = objective.loss(model, batch, step, random);
+                    NDArray l = checkedLoss(objective.loss(model, batch, step, random));
                     collector.backward(config.accumulate() == 1 ? l : l.div(config.accumulate()));
-                    loss += l.getFloat() / config.accumulate();
+                    loss += (l.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32 ? l : l.toType(ai.djl.ndarray.types.DataType.FLOAT32, false))
+                            .getFloat() / config.accumulate();
                 }
             }
             if (!Double.isFinite(loss)) {
                 // refuse before the update touches the weights, so the last checkpoint stays the truth
-                throw new IllegalStateException("loss became " + loss + " at step " + step + "; lower train.lr (now "
-                        + config.lr() + ") or enable train.clip");
+                throw diverged("loss", loss, step);
             }
             return new double[] {loss, applyUpdate(optimizer, lr, step, scope)};
         }
+    }
+
+    /**
+     * Training stopped at the first non-finite loss or gradient, before the update: the
+     * message names the step and the likely cause among the recipe's settings.
+     */
+    private dev.manyfold.api.ConfigException diverged(String what, double value, long step) {
+        String cause;
+        if (config.weightDecay() * config.lr() >= 2) {
+            cause = "train.weight-decay " + config.weightDecay() + " times train.lr " + config.lr() + " is at least 2, so each "
+                    + "step multiplies the weights by 1 - lr x weight-decay <= -1 and they grow without bound; lower train.weight-decay";
+        } else if (step == 1) {
+            cause = "it happened at the first step, before any update: the starting weights (train.init) or the data give a "
+                    + "non-finite value, not the learning rate";
+        } else {
+            cause = "the updates diverged: lower train.lr (now " + config.lr() + ")"
+                    + (config.clip() > 0 ? "" : " or enable train.clip (now 0, off)");
+        }
+        return new dev.manyfold.api.ConfigException("train", what + " became " + value + " at step " + step + "; " + cause
+                + ". Nothing of this step was written; the last checkpoint is intact", "settings under which training stays finite");
+    }
+
+    /**
+     * The objective's loss, checked: a floating scalar of any precision is accepted (backward
+     * runs in its own type, its value is read as float32); anything else is refused naming the
+     * objective and its plugin.
+     */
+    private NDArray checkedLoss(NDArray loss) {
+        String who = dev.manyfold.runtime.host.PluginCalls.origin(objective);
+        if (loss == null) {
+            throw new IllegalStateException(who + " returned no loss (null)");
+        }
+        if (loss.getShape().size() != 1 || !loss.getDataType().isFloating()) {
+            throw new IllegalStateException(who + " returned a loss of shape " + loss.getShape() + " and type " + loss.getDataType()
+                    + "; an objective must return a floating-point scalar");
+        }
+        return loss;
     }
 
     /** Timing of {@link #benchmark}. */
@@ -188,6 +225,9 @@ public final class Trainer {
             sq += g.square().sum().getFloat();
         }
         double norm = Math.sqrt(sq);
+        if (!Double.isFinite(norm)) {
+            throw diverged("gradient norm", norm, step); // before any tensor is updated
+        }
         double scale = config.clip() > 0 && norm > config.clip() ? config.clip() / norm : 1.0;
         for (Map.Entry<String, NDArray> e : grads.entrySet()) {
             NDArray g = scale == 1.0 ? e.getValue() : e.getValue().mul(scale);
@@ -197,6 +237,7 @@ public final class Trainer {
             optimizer.update(e.getKey(), param, g, prunedDecay(e.getKey(), param, step, scope), afterStep, lr, step, scope);
             e.getValue().muli(0);
         }
+        model.parameters().touch(); // values changed in place: derived caches (inference weights) are stale
         return norm;
     }
 

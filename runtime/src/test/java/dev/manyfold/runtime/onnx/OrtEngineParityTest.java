@@ -110,6 +110,40 @@ class OrtEngineParityTest {
         }
     }
 
+    @Test
+    void aForkSharesTheCacheAndBothSessionsContinueIndependently() throws Exception {
+        try (NDManager m = NDManager.newBaseManager()) {
+            LlamaModel model = model(m);
+            Path checkpoint = Files.writeString(dir.resolve("checkpoint-1.safetensors"), "stand-in");
+            try (OrtLanguageModel ort = (OrtLanguageModel) Engines.on(model, checkpoint, "byte", Engines.ONNXRUNTIME);
+                    NDManager s = m.newSubManager()) {
+                int[] prompt = {3, 1, 4, 1, 5};
+                float[] a;
+                float[] b;
+                try (OrtInferenceSession session = (OrtInferenceSession) ort.open(s)) {
+                    session.forward(prompt, 0, 3, s);
+                    try (OrtInferenceSession fork = session.fork()) {
+                        a = session.forward(new int[] {9}, 5, 3, s);
+                        fork.crop(4); // the fork drops a position; the original keeps it
+                        b = fork.forward(new int[] {2, 6}, 4, 3, s);
+                        assertThat(session.cachedLength(0)).isEqualTo(6);
+                        assertThat(fork.cachedLength(0)).isEqualTo(6);
+                    }
+                    // The original still works after the fork is closed.
+                    session.forward(new int[] {7}, 6, 3, s);
+                }
+                try (InferenceSession djl = model.open(s)) {
+                    djl.forward(prompt, 0, 3, s);
+                    assertClose(djl.forward(new int[] {9}, 5, 3, s), a);
+                }
+                try (InferenceSession djl = model.open(s)) {
+                    djl.forward(new int[] {3, 1, 4, 1}, 0, 3, s);
+                    assertClose(djl.forward(new int[] {2, 6}, 4, 3, s), b);
+                }
+            }
+        }
+    }
+
     private static float[] last(InferenceSession session, int[] tokens, int start, int exit, NDManager m) {
         NDArray h = session.run(session.embed(tokens, start, m), 0, exit, start, m);
         NDArray last = h.get((long) tokens.length - 1).reshape(1, -1);
