@@ -335,15 +335,7 @@ public final class ManyfoldServer implements AutoCloseable {
             Map<String, Double> statistics = Map.of();
             String finish;
             try {
-                Generation g;
-                try {
-                    g = plan.decoder().generate(modelFor(plan), plan.prompt(), plan.maxTokens(), onToken);
-                } catch (dev.manyfold.runtime.host.PluginException e) {
-                    if (e.getCause() instanceof Cancelled c) {
-                        throw c; // the server's own token callback ended the decode; the plugin only passed it on
-                    }
-                    throw e;
-                }
+                Generation g = plan.decoder().generate(modelFor(plan), plan.prompt(), plan.maxTokens(), onToken);
                 statistics = g.statistics();
                 int[] tokens = g.tokens();
                 boolean eos = tokens.length > 0 && served.model().eosToken().isPresent()
