@@ -103,6 +103,22 @@ public final class Extensions {
         return java.util.Optional.of(format);
     }
 
+    /**
+     * The decoder used when none is named: the one loaded factory that declares itself the
+     * default ({@link DecoderFactory#isDefault()}); the host never names a decoder itself.
+     *
+     * @param option what the user could have given instead, for the error
+     * @throws IllegalArgumentException when no loaded factory, or more than one, is the default
+     */
+    public String defaultDecoder(String option) {
+        java.util.List<String> defaults = decoders.values().stream().filter(DecoderFactory::isDefault).map(DecoderFactory::name).toList();
+        if (defaults.size() != 1) {
+            throw new IllegalArgumentException("no decoder named and " + (defaults.isEmpty() ? "no loaded plugin declares a default decoder"
+                    : "several plugins declare a default decoder " + defaults) + "; give " + option + " one of " + decoders.keySet());
+        }
+        return defaults.get(0);
+    }
+
     /** The factories of one kind. */
     public Map<String, ? extends Factory<?>> of(ExtensionKind kind) {
         return switch (kind) {

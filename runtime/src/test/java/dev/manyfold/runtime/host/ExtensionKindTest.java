@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The one table of extension points: export formats are read from plugins, bound and named like the others. */
+/** The one table of extension points: export formats are read from plugins, bound and named like the others; the default decoder is the one declaring it. */
 class ExtensionKindTest {
     private static ExportFormatFactory format(String name) {
         return new ExportFormatFactory() {
@@ -49,5 +49,42 @@ class ExtensionKindTest {
             assertThat(f.needsUnpack()).isFalse();
             assertThat(host.extensions().exportFormat("packed-2:4")).isEmpty();
         }
+    }
+
+    private static dev.manyfold.api.decoder.DecoderFactory decoder(String name, boolean isDefault) {
+        return new dev.manyfold.api.decoder.DecoderFactory() {
+            @Override
+            public String name() {
+                return name;
+            }
+
+            @Override
+            public boolean isDefault() {
+                return isDefault;
+            }
+
+            @Override
+            public dev.manyfold.api.decoder.Decoder create(dev.manyfold.api.Settings settings, dev.manyfold.api.Context context) {
+                throw new UnsupportedOperationException("not created in this test");
+            }
+        };
+    }
+
+    private static Extensions withDecoders(dev.manyfold.api.decoder.DecoderFactory... factories) {
+        Map<String, dev.manyfold.api.decoder.DecoderFactory> decoders = new java.util.LinkedHashMap<>();
+        for (var f : factories) {
+            decoders.put(f.name(), f);
+        }
+        return new Extensions(Map.of(), Map.of(), Map.of(), decoders, Map.of());
+    }
+
+    @Test
+    void theDefaultDecoderIsTheOneFactoryDeclaringItselfDefaultWhateverItsName() {
+        assertThat(withDecoders(decoder("beam", false), decoder("plain-argmax", true)).defaultDecoder("--decoder")).isEqualTo("plain-argmax");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> withDecoders(decoder("beam", false)).defaultDecoder("manyfold.decoder"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no loaded plugin declares a default decoder")
+                .hasMessageContaining("give manyfold.decoder one of [beam]");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> withDecoders(decoder("a", true), decoder("b", true)).defaultDecoder("--decoder"))
+                .hasMessageContaining("several plugins declare a default decoder [a, b]");
     }
 }
