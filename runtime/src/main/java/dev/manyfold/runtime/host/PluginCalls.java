@@ -14,8 +14,7 @@ import java.util.Set;
  * decoders, objectives, adapters and their attached instances, mask strategies, pruning
  * steps...) in a proxy of its API interfaces, so that any exception thrown from plugin code
  * reaches the user as a {@link PluginException} naming the plugin and the factory. A
- * {@link ConfigException} passes through unchanged: it already names its recipe path; so do
- * the runtime's own exceptions thrown from host callbacks (e.g. serve cancelling a decode).
+ * {@link ConfigException} passes through unchanged: it already names its recipe path.
  *
  * <p>Only interfaces of the API package are proxied; the proxy implements all of them that the
  * object implements, so the host's {@code instanceof} checks on API interfaces keep working.
@@ -116,8 +115,8 @@ public final class PluginCalls {
                 result = method.invoke(target, args);
             } catch (InvocationTargetException e) {
                 Throwable cause = e.getCause();
-                if (cause instanceof ConfigException || cause instanceof PluginException || cause instanceof VirtualMachineError
-                        || hostThrown(cause)) {
+                if (cause instanceof ConfigException || cause instanceof PluginException || cause instanceof HostSignal
+                        || cause instanceof VirtualMachineError) {
                     throw cause;
                 }
                 if (cause instanceof RuntimeException || cause instanceof LinkageError || cause instanceof AssertionError) {
@@ -131,14 +130,5 @@ public final class PluginCalls {
             }
             return result;
         }
-    }
-
-    /**
-     * Whether an exception was thrown by host code the plugin called back (a token callback
-     * cancelling a decode, a host service failing): its class is the runtime's, which an
-     * isolated plugin cannot even see. Such exceptions pass through unchanged.
-     */
-    static boolean hostThrown(Throwable t) {
-        return t.getClass().getName().startsWith("dev.manyfold.runtime.") && t.getClass().getClassLoader() == PluginCalls.class.getClassLoader();
     }
 }
