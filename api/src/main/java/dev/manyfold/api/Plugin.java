@@ -43,4 +43,9 @@ public interface Plugin {
     default List<dev.manyfold.api.prune.PruningStepFactory> pruningSteps() {
         return List.of();
     }
+
+    /** Checkpoint formats for {@code manyfold export --format NAME}. @since 1.1 */
+    default List<dev.manyfold.api.export.ExportFormatFactory> exportFormats() {
+        return List.of();
+    }
 }

@@ -92,6 +92,11 @@ class AstExportTest {
         Cli.Result bad = Cli.run("export", run.toString(), "--format", "packed-2:4", "--sub-model", "depth=1", "-o",
                 tmp.resolve("x.safetensors").toString());
         assertThat(bad.exit()).as(bad.describe()).isNotZero();
+        // formats other than the host's own come from the loaded plugins; an unknown one lists them all
+        Cli.Result unknown = Cli.run("export", run.toString(), "--format", "packed-2:8", "-o", tmp.resolve("y.safetensors").toString());
+        assertThat(unknown.exit()).as(unknown.describe()).isEqualTo(2);
+        assertThat(unknown.err()).contains("unknown format \"packed-2:8\"").contains("known: dense, hf, peft, onnx, 2:4, packed-2:4")
+                .doesNotContain("Exception");
 
         // the exact 2:4 file: every masked weight has at most 2 nonzeros per group of 4; SLoRB kept as its own tensors
         Checkpoint exactFile = SafeTensors.read(exact);

@@ -40,9 +40,24 @@ public final class Checkpoint {
         this.metadata = Collections.unmodifiableMap(new TreeMap<>(requireNonNull(metadata, "metadata is null")));
     }
 
-    /** Same as {@link SafeTensors#read}; a {@link Packed24 packed 2:4} file comes back unpacked. */
+    /**
+     * Same as {@link SafeTensors#read}, for files in the model's own layout.
+     *
+     * @throws CheckpointException when the file is stored in a plugin's export format
+     *     ({@link dev.manyfold.api.export.ExportFormat#METADATA}); read those with {@link #load(Path, java.util.function.Function)}
+     */
     public static Checkpoint load(Path file) {
-        return Packed24.unpackIfPacked(SafeTensors.read(file));
+        return load(file, name -> Optional.empty());
+    }
+
+    /**
+     * Same as {@link SafeTensors#read}; a file stored in an export format (e.g. the AST
+     * plugin's packed 2:4) comes back unpacked by that format.
+     *
+     * @param formats the loaded export formats by name, e.g. {@code host.extensions()::exportFormat}
+     */
+    public static Checkpoint load(Path file, java.util.function.Function<String, Optional<dev.manyfold.api.export.ExportFormat>> formats) {
+        return StoredFormats.unpack(SafeTensors.read(file), formats);
     }
 
     /** The file this checkpoint was read from. */

@@ -108,14 +108,7 @@ final class DecoderSpecs {
      * @param option what the user could have given instead, for the error
      */
     static String defaultDecoder(Manyfold host, String option) {
-        List<String> defaults = host.extensions().decoders().values().stream()
-                .filter(dev.manyfold.api.decoder.DecoderFactory::isDefault).map(dev.manyfold.api.decoder.DecoderFactory::name).toList();
-        if (defaults.size() != 1) {
-            throw new IllegalArgumentException("no decoder named and " + (defaults.isEmpty() ? "no loaded plugin declares a default decoder"
-                    : "several plugins declare a default decoder " + defaults) + "; give " + option + " one of "
-                    + host.extensions().decoders().keySet());
-        }
-        return defaults.get(0);
+        return host.extensions().defaultDecoder(option);
     }
 
     /** The recipe's {@code decode} section as a spec, if the run's recipe has one. */

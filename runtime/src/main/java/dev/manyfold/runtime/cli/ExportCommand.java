@@ -4,7 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.manyfold.api.SubModel;
 import dev.manyfold.runtime.checkpoint.Checkpoint;
-import dev.manyfold.runtime.checkpoint.Packed24;
+import dev.manyfold.api.export.ExportFormat;
+import dev.manyfold.runtime.checkpoint.StoredFormats;
 import dev.manyfold.runtime.checkpoint.SafeTensors;
 import dev.manyfold.runtime.checkpoint.Tensor;
 import dev.manyfold.runtime.host.Manyfold;
@@ -58,18 +59,28 @@ final class ExportCommand implements Callable<Integer> {
                     + "onnx (a language model: a directory of ONNX graphs for ONNX Runtime; MLP/CNN: one .onnx file)")
     String format;
 
-    static final java.util.List<String> FORMATS = java.util.List.of("dense", "2:4", "packed-2:4", "hf", "peft", "onnx");
+    /** The host's own formats; every other name is an export format a loaded plugin contributes (e.g. AST's 2:4, packed-2:4). */
+    static final java.util.List<String> BUILT_IN = java.util.List.of("dense", "hf", "peft", "onnx");
 
     @Override
     public Integer call() {
         PrintWriter w = spec.commandLine().getOut();
         SubModel sub = exit == null ? parse(subModel) : parse(subModel).with(Model.DEPTH, exit);
-        if (!FORMATS.contains(format)) {
-            throw new IllegalArgumentException("--format: unknown format \"" + format + "\"; accepted: " + String.join(", ", FORMATS));
+        try (Manyfold host = main.host()) {
+            ExportFormat plugged = BUILT_IN.contains(format) ? null : host.extensions().exportFormat(format).orElseThrow(() -> {
+                java.util.List<String> known = new java.util.ArrayList<>(BUILT_IN);
+                known.addAll(host.extensions().exportFormats().keySet());
+                return new IllegalArgumentException("--format: unknown format \"" + format + "\""
+                        + dev.manyfold.api.Settings.closest(format, new java.util.TreeSet<>(known)) + ", known: " + String.join(", ", known));
+            });
+            return export(host, plugged, sub, w);
         }
+    }
+
+    private int export(Manyfold host, ExportFormat plugged, SubModel sub, PrintWriter w) {
         if (format.equals("onnx")) {
             dev.manyfold.runtime.job.RunDirectory.checkOutsideRun(out, path, "--out");
-            try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, w)) {
+            try (TrainJob.Prepared p = TrainJob.load(host, path, w)) {
                 return OnnxExportCommand.export(p, path, parse(subModel), exit, out, w); // --exit: that exit's graphs
             }
         }
@@ -80,7 +91,7 @@ final class ExportCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--format " + format + " exports the full model; drop --sub-model");
         }
         dev.manyfold.runtime.job.RunDirectory.checkOutsideRun(out, path, "--out");
-        try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, w);
+        try (TrainJob.Prepared p = TrainJob.load(host, path, w);
                 NDManager manager = p.model().parameters().manager().newSubManager()) {
             if (format.equals("hf")) {
                 return dev.manyfold.runtime.hf.HfExport.run(p, sub, out, dtype, w);
@@ -88,8 +99,8 @@ final class ExportCommand implements Callable<Integer> {
             if (format.equals("peft")) {
                 return dev.manyfold.runtime.hf.PeftExport.run(p, out, w);
             }
-            if (!format.equals("dense")) {
-                return exportSparse(p, w);
+            if (plugged != null) {
+                return exportSparse(p, plugged, w);
             }
             p.model().check(sub, "--sub-model");
             Model.Exported exported = p.model().export(sub, manager);
@@ -121,14 +132,19 @@ final class ExportCommand implements Callable<Integer> {
         }
     }
 
-    /** {@code --format 2:4} and {@code packed-2:4}. */
-    private int exportSparse(TrainJob.Prepared p, PrintWriter w) throws java.io.IOException {
+    /** A plugin's export format ({@code --format 2:4}, {@code packed-2:4}, ...): the masked model's tensors as the format stores them. */
+    private int exportSparse(TrainJob.Prepared p, ExportFormat exportFormat, PrintWriter w) throws java.io.IOException {
         Sparse sparse = sparseTensors(p.model());
         if (sparse.masks().isEmpty()) {
             throw new IllegalArgumentException("--format " + format + ": the run has no masked site (no masks section), nothing is 2:4");
         }
-        boolean packed = format.equals("packed-2:4");
-        Map<String, Tensor> tensors = packed ? Packed24.pack(sparse.tensors(), sparse.masks()) : sparse.tensors();
+        Map<String, dev.manyfold.api.export.StoredTensor> stored;
+        try {
+            stored = exportFormat.pack(StoredFormats.toStored(sparse.tensors()), sparse.masks());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--format " + format + ": " + e.getMessage(), e);
+        }
+        Map<String, Tensor> tensors = StoredFormats.fromStored(stored, "export format " + format);
         var recipe = p.recipe().with(Map.of(), Set.of("masks", "objective"));
         Map<String, String> metadata = new LinkedHashMap<>();
         metadata.put(Checkpoint.FORMAT_VERSION, TrainJob.FORMAT_VERSION);
@@ -137,8 +153,8 @@ final class ExportCommand implements Callable<Integer> {
         metadata.put("exported-from", path.toAbsolutePath().toString());
         metadata.put("sub-model", SubModel.FULL.toString());
         metadata.put(Checkpoint.STEP, "0");
-        if (packed) {
-            metadata.put(Packed24.METADATA, Packed24.FORMAT);
+        if (exportFormat.needsUnpack()) {
+            metadata.put(ExportFormat.METADATA, format);
         }
         if (out.getParent() != null) {
             Files.createDirectories(out.getParent());
@@ -152,10 +168,10 @@ final class ExportCommand implements Callable<Integer> {
         }
         long sparseDense = sparse.masks().keySet().stream().mapToLong(n -> sparse.tensors().get(n).byteSize()).sum();
         long adapters = tensors.values().stream().filter(t -> t.name().startsWith("adapters.")).mapToLong(Tensor::byteSize).sum();
-        long sparseStored = packed ? Packed24.sizes(tensors).packedSparseBytes() : sparseDense;
+        long sparseStored = exportFormat.maskedBytes(stored, sparse.masks().keySet());
         long data = tensors.values().stream().mapToLong(Tensor::byteSize).sum();
         long other = data - sparseStored - adapters;
-        w.printf("exported %s: %d sites 2:4 -> %s (file %,d bytes)%n", format, sparse.masks().size(), out, Files.size(out));
+        w.printf("exported %s: %d masked sites -> %s (file %,d bytes)%n", format, sparse.masks().size(), out, Files.size(out));
         w.printf("  tensor bytes: %,d = 2:4 weights %,d (dense %,d: %.2f%%, %.3f bits per weight) + adapters %,d + other dense tensors %,d%n",
                 data, sparseStored, sparseDense, 100.0 * sparseStored / sparseDense, 32.0 * sparseStored / sparseDense, adapters, other);
         w.printf("  the dense model: %,d bytes; this export: %.2f%% of it (%.2f%% without adapters)%n", dense, 100.0 * data / dense,

@@ -17,7 +17,12 @@ public enum ExtensionKind {
     ADAPTER("adapter", AdapterFactory.class, Plugin::adapters),
     DECODER("decoder", DecoderFactory.class, Plugin::decoders),
     OBJECTIVE("objective", ObjectiveFactory.class, Plugin::objectives),
-    PRUNING_STEP("pruning step", dev.manyfold.api.prune.PruningStepFactory.class, Plugin::pruningSteps);
+    PRUNING_STEP("pruning step", dev.manyfold.api.prune.PruningStepFactory.class, Plugin::pruningSteps),
+    EXPORT_FORMAT("export format", dev.manyfold.api.export.ExportFormatFactory.class, Plugin::exportFormats);
+
+    /** Factory names: kebab-case; export formats may also use ':' ("packed-2:4"). */
+    private static final String NAME = "[a-z0-9][a-z0-9-]*";
+    private static final String FORMAT_NAME = "[a-z0-9][a-z0-9:-]*";
 
     private final String label;
     private final Class<? extends Factory<?>> factoryType;
@@ -32,6 +37,16 @@ public enum ExtensionKind {
     /** Plural label, e.g. "mask strategies". */
     public String plural() {
         return label.endsWith("y") ? label.substring(0, label.length() - 1) + "ies" : label + "s";
+    }
+
+    /** Whether {@code name} is a valid factory name of this kind. */
+    public boolean validName(String name) {
+        return name != null && name.matches(this == EXPORT_FORMAT ? FORMAT_NAME : NAME);
+    }
+
+    /** What {@link #validName} accepts, for errors. */
+    public String nameRule() {
+        return this == EXPORT_FORMAT ? "lower-case letters, digits, '-' and ':'" : "lower-case letters, digits and '-'";
     }
 
     /** Human label, e.g. "mask strategy". */

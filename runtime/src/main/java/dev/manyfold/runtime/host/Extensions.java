@@ -27,6 +27,7 @@ public final class Extensions {
     private final Map<String, DecoderFactory> decoders;
     private final Map<String, ObjectiveFactory> objectives;
     private final Map<String, dev.manyfold.api.prune.PruningStepFactory> pruningSteps;
+    private final Map<String, dev.manyfold.api.export.ExportFormatFactory> exportFormats;
 
     public Extensions(Map<String, DimensionFactory> dimensions, Map<String, MaskStrategyFactory> maskStrategies,
             Map<String, AdapterFactory> adapters, Map<String, DecoderFactory> decoders,
@@ -34,10 +35,18 @@ public final class Extensions {
         this(dimensions, maskStrategies, adapters, decoders, objectives, Map.of());
     }
 
-    @Inject
     public Extensions(Map<String, DimensionFactory> dimensions, Map<String, MaskStrategyFactory> maskStrategies,
             Map<String, AdapterFactory> adapters, Map<String, DecoderFactory> decoders,
             Map<String, ObjectiveFactory> objectives, Map<String, dev.manyfold.api.prune.PruningStepFactory> pruningSteps) {
+        this(dimensions, maskStrategies, adapters, decoders, objectives, pruningSteps, Map.of());
+    }
+
+    @Inject
+    public Extensions(Map<String, DimensionFactory> dimensions, Map<String, MaskStrategyFactory> maskStrategies,
+            Map<String, AdapterFactory> adapters, Map<String, DecoderFactory> decoders,
+            Map<String, ObjectiveFactory> objectives, Map<String, dev.manyfold.api.prune.PruningStepFactory> pruningSteps,
+            Map<String, dev.manyfold.api.export.ExportFormatFactory> exportFormats) {
+        this.exportFormats = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(requireNonNull(exportFormats, "exportFormats is null")));
         this.pruningSteps = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(requireNonNull(pruningSteps, "pruningSteps is null")));
         this.dimensions = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(requireNonNull(dimensions, "dimensions is null")));
         this.maskStrategies = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(requireNonNull(maskStrategies, "maskStrategies is null")));
@@ -71,6 +80,45 @@ public final class Extensions {
         return pruningSteps;
     }
 
+    /** Checkpoint formats for {@code export --format} (API 1.1). */
+    public Map<String, dev.manyfold.api.export.ExportFormatFactory> exportFormats() {
+        return exportFormats;
+    }
+
+    /**
+     * The export format called {@code name}, created with empty settings, if a loaded plugin
+     * contributes one; what {@code export --format} and checkpoint reading use.
+     */
+    public java.util.Optional<dev.manyfold.api.export.ExportFormat> exportFormat(String name) {
+        var factory = exportFormats.get(name);
+        if (factory == null) {
+            return java.util.Optional.empty();
+        }
+        Settings settings = Settings.empty("--format " + name);
+        var format = factory.create(settings, new HostContext(0, java.util.Optional.empty(), java.nio.file.Path.of("."), m -> {}));
+        if (format == null) {
+            throw new IllegalStateException(ExtensionKind.EXPORT_FORMAT.label() + " factory \"" + name + "\" returned null");
+        }
+        settings.rejectUnknown();
+        return java.util.Optional.of(format);
+    }
+
+    /**
+     * The decoder used when none is named: the one loaded factory that declares itself the
+     * default ({@link DecoderFactory#isDefault()}); the host never names a decoder itself.
+     *
+     * @param option what the user could have given instead, for the error
+     * @throws IllegalArgumentException when no loaded factory, or more than one, is the default
+     */
+    public String defaultDecoder(String option) {
+        java.util.List<String> defaults = decoders.values().stream().filter(DecoderFactory::isDefault).map(DecoderFactory::name).toList();
+        if (defaults.size() != 1) {
+            throw new IllegalArgumentException("no decoder named and " + (defaults.isEmpty() ? "no loaded plugin declares a default decoder"
+                    : "several plugins declare a default decoder " + defaults) + "; give " + option + " one of " + decoders.keySet());
+        }
+        return defaults.get(0);
+    }
+
     /** The factories of one kind. */
     public Map<String, ? extends Factory<?>> of(ExtensionKind kind) {
         return switch (kind) {
@@ -80,6 +128,7 @@ public final class Extensions {
             case DECODER -> decoders;
             case OBJECTIVE -> objectives;
             case PRUNING_STEP -> pruningSteps;
+            case EXPORT_FORMAT -> exportFormats;
         };
     }
 

@@ -35,6 +35,7 @@ public final class ManyfoldModule extends AbstractModule {
         bindAll(DecoderFactory.class, ExtensionKind.DECODER);
         bindAll(ObjectiveFactory.class, ExtensionKind.OBJECTIVE);
         bindAll(dev.manyfold.api.prune.PruningStepFactory.class, ExtensionKind.PRUNING_STEP);
+        bindAll(dev.manyfold.api.export.ExportFormatFactory.class, ExtensionKind.EXPORT_FORMAT);
         bind(PluginRecords.class).toInstance(new PluginRecords(records));
         bind(Extensions.class);
     }

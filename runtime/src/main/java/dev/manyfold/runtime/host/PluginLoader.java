@@ -250,9 +250,9 @@ final class PluginLoader {
                     refuse(name, source, descriptor, "plugin [" + name + "] has a " + kind.label() + " whose name() failed: " + rootMessage(e));
                     return false;
                 }
-                if (factoryName == null || !factoryName.matches("[a-z0-9][a-z0-9-]*")) {
+                if (!kind.validName(factoryName)) {
                     refuse(name, source, descriptor, "plugin [" + name + "] contributes " + kind.label() + " with invalid name \""
-                            + factoryName + "\" (accepted: lower-case letters, digits and '-')");
+                            + factoryName + "\" (accepted: " + kind.nameRule() + ")");
                     return false;
                 }
                 String owner = owners.get(kind).get(factoryName);

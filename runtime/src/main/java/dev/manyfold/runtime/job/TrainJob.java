@@ -567,7 +567,7 @@ public final class TrainJob {
         }
         Path file = java.nio.file.Files.isDirectory(path) ? CheckpointStore.keepingAll().latest(path).orElseThrow(() -> new ConfigException(
                 path.toString(), "no checkpoint in this run directory", "a run directory containing checkpoint-N.safetensors")) : path;
-        Checkpoint checkpoint = Checkpoint.load(file);
+        Checkpoint checkpoint = Checkpoint.load(file, host.extensions()::exportFormat);
         String yaml = checkpoint.metadata().get("recipe");
         if (yaml == null) {
             throw new ConfigException(file.toString(), "checkpoint has no recipe in its metadata", "a checkpoint written by manyfold train");

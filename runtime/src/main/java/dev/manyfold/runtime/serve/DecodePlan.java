@@ -26,9 +26,6 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 record DecodePlan(boolean chat, String model, String budget, String decoderType, Map<String, Object> settings, Decoder decoder,
         int[] prompt, int maxTokens, boolean stream, boolean includeUsage, List<String> stops) {
-    /** The default decoder when {@code manyfold.decoder} is absent. */
-    static final String DEFAULT_DECODER = "greedy";
-
     private static final Set<String> COMMON = Set.of("model", "max_tokens", "temperature", "top_p", "seed", "stop", "stream",
             "stream_options", "n", "user", "manyfold", "presence_penalty", "frequency_penalty", "logprobs", "logit_bias");
     private static final Set<String> COMPLETION = Set.of("prompt", "echo", "best_of", "suffix");
@@ -110,7 +107,13 @@ record DecodePlan(boolean chat, String model, String budget, String decoderType,
         List<String> stops = stops(body.get("stop"));
 
         Map<String, Object> settings = new LinkedHashMap<>();
-        String decoderType = DEFAULT_DECODER;
+        String defaultDecoder;
+        try {
+            defaultDecoder = served.decoders().defaultName(); // the factory declaring isDefault(); the host names none
+        } catch (IllegalArgumentException e) {
+            throw ApiError.invalid("manyfold.decoder", "manyfold.decoder: " + e.getMessage());
+        }
+        String decoderType = defaultDecoder;
         if (body.hasNonNull("manyfold")) {
             JsonNode ext = body.get("manyfold");
             if (!ext.isObject()) {
@@ -129,8 +132,8 @@ record DecodePlan(boolean chat, String model, String budget, String decoderType,
             }
         }
         if (exit != lm.layers()) {
-            if (!decoderType.equals(DEFAULT_DECODER) || settings.containsKey("exit")) {
-                throw ApiError.invalid("model", "model: " + model + " selects " + DEFAULT_DECODER + " decoding at exit " + exit
+            if (!decoderType.equals(defaultDecoder) || settings.containsKey("exit")) {
+                throw ApiError.invalid("model", "model: " + model + " selects " + defaultDecoder + " decoding at exit " + exit
                         + "; to choose the decoder or its exit with the manyfold field, ask for model " + served.id());
             }
             settings.put("exit", exit);
@@ -159,7 +162,7 @@ record DecodePlan(boolean chat, String model, String budget, String decoderType,
         } catch (ConfigException e) {
             throw invalid(e);
         }
-        String budget = exit != lm.layers() ? model : decoderType.equals(DEFAULT_DECODER) ? model : model + "/" + decoderType;
+        String budget = exit != lm.layers() ? model : decoderType.equals(defaultDecoder) ? model : model + "/" + decoderType;
         return new DecodePlan(chat, model, budget, decoderType, settings, decoder, tokens, maxTokens, stream, includeUsage, stops);
     }
 

@@ -77,6 +77,11 @@ public final class RunModelLoader {
             }
 
             @Override
+            public String defaultName() {
+                return host.extensions().defaultDecoder("manyfold.decoder");
+            }
+
+            @Override
             public Decoder create(String type, Map<String, Object> settings, String path, String typePath) {
                 return host.extensions().create(host.extensions().decoders(), ExtensionKind.DECODER, type, Settings.of(path, settings),
                         context, typePath);

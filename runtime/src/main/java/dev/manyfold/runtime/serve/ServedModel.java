@@ -42,6 +42,14 @@ public record ServedModel(String id, LanguageModel model, Tokenizer tokenizer, S
         List<String> names();
 
         /**
+         * The decoder a request that names none gets: the loaded factory that declares itself
+         * the default ({@link dev.manyfold.api.decoder.DecoderFactory#isDefault()}).
+         *
+         * @throws IllegalArgumentException when no loaded factory (or more than one) is the default
+         */
+        String defaultName();
+
+        /**
          * Creates a decoder.
          *
          * @param type the decoder name

@@ -9,7 +9,7 @@ import java.util.List;
 /**
  * AST (Huang et al., AAAI 2025): N:M (2:4) semi-structured masks recomputed from |W| during
  * training with an annealed decay of the pruned weights ({@code nm}), and the SLoRB adapter
- * ({@code slorb}), and distillation from a frozen dense teacher ({@code distill}). Spec: {@code /work/shared/papers/ast.md}.
+ * ({@code slorb}), distillation from a frozen dense teacher ({@code distill}), and the exact and packed 2:4 export formats. Spec: {@code /work/shared/papers/ast.md}.
  */
 public final class AstPlugin implements Plugin {
     @Override
@@ -25,5 +25,11 @@ public final class AstPlugin implements Plugin {
     @Override
     public List<AdapterFactory> adapters() {
         return List.of(new SlorbAdapterFactory());
+    }
+
+    /** {@code export --format 2:4} and {@code packed-2:4} (see {@link Packed24}). */
+    @Override
+    public List<dev.manyfold.api.export.ExportFormatFactory> exportFormats() {
+        return Packed24.factories();
     }
 }

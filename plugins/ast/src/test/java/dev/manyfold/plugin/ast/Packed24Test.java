@@ -1,33 +1,32 @@
-package dev.manyfold.runtime.checkpoint;
+package dev.manyfold.plugin.ast;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.manyfold.api.Settings;
+import dev.manyfold.api.export.ExportFormat;
+import dev.manyfold.api.export.ExportFormatFactory;
+import dev.manyfold.api.export.StoredTensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
-/** The packed 2:4 format: kept values + a 3-bit pattern per group of 4, bit-exact round trips, sizes. */
+/** The packed 2:4 format: kept values + a 3-bit pattern per group of 4, bit-exact round trips, sizes; the two export formats. */
 class Packed24Test {
-    @TempDir
-    Path dir;
-
-    private static Tensor f32(String name, float[] values, long... shape) {
+    private static StoredTensor f32(String name, float[] values, long... shape) {
         ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
         for (float v : values) {
             b.putFloat(v);
         }
-        return Tensor.of(name, DType.F32, shape, b.array());
+        return new StoredTensor(name, "F32", shape, b.array());
     }
 
-    private static float[] floats(Tensor t) {
-        ByteBuffer b = t.data();
+    private static float[] floats(StoredTensor t) {
+        ByteBuffer b = ByteBuffer.wrap(t.data()).order(ByteOrder.LITTLE_ENDIAN);
         float[] out = new float[(int) t.elementCount()];
         for (int i = 0; i < out.length; i++) {
             out[i] = b.getFloat(4 * i);
@@ -55,18 +54,18 @@ class Packed24Test {
         Object[] s = sparse(6, 16, 3);
         float[] w = (float[]) s[0];
         boolean[] keep = (boolean[]) s[1];
-        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        Map<String, StoredTensor> tensors = new LinkedHashMap<>();
         tensors.put("layers.0.q.weight", f32("layers.0.q.weight", w, 6, 16));
         tensors.put("norm.weight", f32("norm.weight", new float[] {1f, 2f, 3f}, 3));
-        Map<String, Tensor> packed = Packed24.pack(tensors, Map.of("layers.0.q.weight", keep));
+        Map<String, StoredTensor> packed = Packed24.pack(tensors, Map.of("layers.0.q.weight", keep));
         assertThat(packed.keySet()).containsExactlyInAnyOrder("layers.0.q.weight.packed24.values", "layers.0.q.weight.packed24.pattern",
                 "norm.weight");
-        Tensor values = packed.get("layers.0.q.weight.packed24.values");
-        Tensor pattern = packed.get("layers.0.q.weight.packed24.pattern");
+        StoredTensor values = packed.get("layers.0.q.weight.packed24.values");
+        StoredTensor pattern = packed.get("layers.0.q.weight.packed24.pattern");
         assertThat(values.shape()).containsExactly(6, 8);
-        assertThat(pattern.dtype()).isEqualTo(DType.U8);
-        assertThat(pattern.byteSize()).isEqualTo((3 * 24 + 7) / 8); // 24 groups × 3 bits = 9 bytes
-        Map<String, Tensor> back = Packed24.unpack(packed);
+        assertThat(pattern.dtype()).isEqualTo("U8");
+        assertThat(pattern.data().length).isEqualTo((3 * 24 + 7) / 8); // 24 groups × 3 bits = 9 bytes
+        Map<String, StoredTensor> back = Packed24.unpack(packed);
         assertThat(back.keySet()).containsExactlyInAnyOrder("layers.0.q.weight", "norm.weight");
         assertThat(back.get("layers.0.q.weight").shape()).containsExactly(6, 16);
         assertThat(floats(back.get("layers.0.q.weight"))).containsExactly(w);
@@ -85,7 +84,7 @@ class Packed24Test {
     void aGroupKeepingFewerThanTwoIsCompletedAndMoreThanTwoIsRefused() {
         float[] w = {0f, 5f, 0f, 0f, 0f, 0f, 0f, 0f};
         boolean[] oneKept = {false, true, false, false, false, false, false, false};
-        Map<String, Tensor> t = Map.of("w", f32("w", w, 1, 8));
+        Map<String, StoredTensor> t = Map.of("w", f32("w", w, 1, 8));
         assertThat(floats(Packed24.unpack(Packed24.pack(t, Map.of("w", oneKept))).get("w"))).containsExactly(w);
         boolean[] three = {true, true, true, false, true, true, false, false};
         assertThatThrownBy(() -> Packed24.pack(t, Map.of("w", three))).hasMessageContaining("more than 2 of 4");
@@ -95,24 +94,41 @@ class Packed24Test {
 
     @Test
     void anInvalidPatternIndexIsRefused() {
-        Map<String, Tensor> bad = new LinkedHashMap<>();
+        Map<String, StoredTensor> bad = new LinkedHashMap<>();
         bad.put("w.packed24.values", f32("w.packed24.values", new float[] {1f, 2f}, 1, 2));
-        bad.put("w.packed24.pattern", Tensor.of("w.packed24.pattern", DType.U8, new long[] {1}, new byte[] {7}));
+        bad.put("w.packed24.pattern", new StoredTensor("w.packed24.pattern", "U8", new long[] {1}, new byte[] {7}));
         assertThatThrownBy(() -> Packed24.unpack(bad)).hasMessageContaining("invalid pattern index 7");
-        Map<String, Tensor> lonely = Map.of("w.packed24.values", f32("w.packed24.values", new float[] {1f, 2f}, 1, 2));
+        Map<String, StoredTensor> lonely = Map.of("w.packed24.values", f32("w.packed24.values", new float[] {1f, 2f}, 1, 2));
         assertThatThrownBy(() -> Packed24.unpack(lonely)).hasMessageContaining("partner");
     }
 
+    private static ExportFormat format(String name) {
+        ExportFormatFactory factory = new AstPlugin().exportFormats().stream().filter(f -> f.name().equals(name)).findFirst().orElseThrow();
+        return factory.create(Settings.empty("export"), null);
+    }
+
     @Test
-    void aPackedFileIsReadBackUnpackedByCheckpointLoad() {
+    void thePluginContributesAnExact24FormatThatChecksAndAPackedOneThatRoundTrips() {
+        assertThat(new AstPlugin().exportFormats()).extracting(ExportFormatFactory::name).containsExactly("2:4", "packed-2:4");
         Object[] s = sparse(4, 8, 9);
-        Map<String, Tensor> tensors = Map.of("w", f32("w", (float[]) s[0], 4, 8));
-        Path file = dir.resolve("packed.safetensors");
-        SafeTensors.write(file, Packed24.pack(tensors, Map.of("w", (boolean[]) s[1])), Map.of(Packed24.METADATA, Packed24.FORMAT));
-        assertThat(SafeTensors.read(file).tensors()).containsOnlyKeys("w.packed24.values", "w.packed24.pattern");
-        Checkpoint loaded = Checkpoint.load(file);
-        assertThat(loaded.tensors()).containsOnlyKeys("w");
-        assertThat(floats(loaded.tensor("w"))).containsExactly((float[]) s[0]);
+        Map<String, StoredTensor> tensors = Map.of("w", f32("w", (float[]) s[0], 4, 8));
+        Map<String, boolean[]> masks = Map.of("w", (boolean[]) s[1]);
+
+        ExportFormat exact = format("2:4");
+        assertThat(exact.needsUnpack()).isFalse();
+        assertThat(exact.pack(tensors, masks)).isSameAs(tensors);
+        boolean[] dense = new boolean[32];
+        java.util.Arrays.fill(dense, true);
+        assertThatThrownBy(() -> exact.pack(tensors, Map.of("w", dense))).hasMessageContaining("w").hasMessageContaining("more than 2 of 4");
+
+        ExportFormat packed = format("packed-2:4");
+        assertThat(packed.needsUnpack()).isTrue();
+        Map<String, StoredTensor> stored = packed.pack(tensors, masks);
+        assertThat(stored).containsOnlyKeys("w.packed24.values", "w.packed24.pattern");
+        assertThat(packed.maskedBytes(stored, masks.keySet())).isEqualTo(4 * 4 * 4 + (3 * 8 + 7) / 8);
+        Map<String, StoredTensor> back = packed.unpack(stored);
+        assertThat(back).containsOnlyKeys("w");
+        assertThat(floats(back.get("w"))).containsExactly((float[]) s[0]);
     }
 
     @Test

@@ -1,9 +1,12 @@
-package dev.manyfold.runtime.checkpoint;
+package dev.manyfold.plugin.ast;
 
 import static java.util.Objects.requireNonNull;
 
-import java.nio.ByteBuffer;
+import dev.manyfold.api.export.ExportFormat;
+import dev.manyfold.api.export.ExportFormatFactory;
+import dev.manyfold.api.export.StoredTensor;
 import java.util.Arrays;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -17,16 +20,19 @@ import java.util.Map;
  * </pre>
  * where a pattern index names which 2 of the 4 positions are kept: 0 = {0,1}, 1 = {0,2},
  * 2 = {0,3}, 3 = {1,2}, 4 = {1,3}, 5 = {2,3} (C(4,2) = 6 patterns, so 3 bits suffice; 6 and 7
- * are invalid). All other tensors are stored as they are. The metadata key {@link #METADATA}
- * holds {@link #FORMAT}; {@link Checkpoint#load} unpacks such a file transparently, so every
- * command that reads checkpoints reads packed ones, and unpacking restores the dense 2:4
- * weights bit for bit.
+ * are invalid). All other tensors are stored as they are. The host records the format under
+ * {@link ExportFormat#METADATA} and unpacks such a file whenever it reads it (while this
+ * plugin is loaded), so every command that reads checkpoints reads packed ones, and unpacking
+ * restores the dense 2:4 weights bit for bit.
+ *
+ * <p>Contributed as two export formats ({@link #factories()}): {@code 2:4}, the exact 2:4
+ * weights stored dense (checked to keep at most 2 of every 4), and {@code packed-2:4}.
  */
 public final class Packed24 {
-    /** Metadata key marking a packed file. */
-    public static final String METADATA = "packed-format";
-    /** Its value. */
+    /** The packed format's name (and its value under {@link ExportFormat#METADATA}). */
     public static final String FORMAT = "packed-2:4";
+    /** The exact, unpacked 2:4 format's name. */
+    public static final String EXACT = "2:4";
     static final String VALUES = ".packed24.values";
     static final String PATTERN = ".packed24.pattern";
     /** The kept positions of each pattern index. */
@@ -66,11 +72,11 @@ public final class Packed24 {
      * @throws IllegalArgumentException when a packed tensor is not 2-D with {@code in}
      *     divisible by 4, or a mask keeps more than 2 entries of a group
      */
-    public static Map<String, Tensor> pack(Map<String, Tensor> tensors, Map<String, boolean[]> masks) {
+    public static Map<String, StoredTensor> pack(Map<String, StoredTensor> tensors, Map<String, boolean[]> masks) {
         requireNonNull(tensors, "tensors is null");
         requireNonNull(masks, "masks is null");
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        for (Tensor t : tensors.values()) {
+        Map<String, StoredTensor> out = new LinkedHashMap<>();
+        for (StoredTensor t : tensors.values()) {
             boolean[] keep = masks.get(t.name());
             if (keep == null) {
                 out.put(t.name(), t);
@@ -85,8 +91,8 @@ public final class Packed24 {
                 throw new IllegalArgumentException("mask of " + t.name() + " has " + keep.length + " entries, the tensor "
                         + t.elementCount());
             }
-            int width = t.dtype().byteSize();
-            ByteBuffer src = t.data();
+            int width = t.width();
+            byte[] src = t.data();
             int groups = Math.toIntExact(t.elementCount() / 4);
             byte[] values = new byte[groups * 2 * width];
             byte[] pattern = new byte[(3 * groups + 7) / 8];
@@ -117,14 +123,14 @@ public final class Packed24 {
                 }
                 for (int k = 0; k < 2; k++) {
                     for (int b = 0; b < width; b++) {
-                        values[(2 * g + k) * width + b] = src.get((4 * g + kept[k]) * width + b);
+                        values[(2 * g + k) * width + b] = src[(4 * g + kept[k]) * width + b];
                     }
                 }
             }
             String v = t.name() + VALUES;
             String p = t.name() + PATTERN;
-            out.put(v, Tensor.of(v, t.dtype(), new long[] {shape[0], shape[1] / 2}, values));
-            out.put(p, Tensor.of(p, DType.U8, new long[] {pattern.length}, pattern));
+            out.put(v, new StoredTensor(v, t.dtype(), new long[] {shape[0], shape[1] / 2}, values));
+            out.put(p, new StoredTensor(p, "U8", new long[] {pattern.length}, pattern));
         }
         return out;
     }
@@ -134,16 +140,16 @@ public final class Packed24 {
      * {@code W.packed24.pattern} pair becomes {@code W [out, 2·values.cols]} with zeros at the
      * pruned positions; other tensors are copied.
      *
-     * @throws CheckpointException when a pair is incomplete or a pattern is invalid
+     * @throws IllegalArgumentException when a pair is incomplete or a pattern is invalid
      */
-    public static Map<String, Tensor> unpack(Map<String, Tensor> tensors) {
+    public static Map<String, StoredTensor> unpack(Map<String, StoredTensor> tensors) {
         requireNonNull(tensors, "tensors is null");
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        for (Tensor t : tensors.values()) {
+        Map<String, StoredTensor> out = new LinkedHashMap<>();
+        for (StoredTensor t : tensors.values()) {
             String name = t.name();
             if (name.endsWith(PATTERN)) {
                 if (!tensors.containsKey(name.substring(0, name.length() - PATTERN.length()) + VALUES)) {
-                    throw new CheckpointException("packed tensor " + name + " has no " + VALUES + " partner");
+                    throw new IllegalArgumentException("packed tensor " + name + " has no " + VALUES + " partner");
                 }
                 continue;
             }
@@ -152,42 +158,42 @@ public final class Packed24 {
                 continue;
             }
             String base = name.substring(0, name.length() - VALUES.length());
-            Tensor patternTensor = tensors.get(base + PATTERN);
+            StoredTensor patternTensor = tensors.get(base + PATTERN);
             if (patternTensor == null) {
-                throw new CheckpointException("packed tensor " + name + " has no " + PATTERN + " partner");
+                throw new IllegalArgumentException("packed tensor " + name + " has no " + PATTERN + " partner");
             }
             long[] shape = t.shape();
             if (shape.length != 2) {
-                throw new CheckpointException("packed tensor " + name + " must be 2-D, got " + Arrays.toString(shape));
+                throw new IllegalArgumentException("packed tensor " + name + " must be 2-D, got " + Arrays.toString(shape));
             }
-            int width = t.dtype().byteSize();
+            int width = t.width();
             int groups = Math.toIntExact(t.elementCount() / 2);
-            ByteBuffer values = t.data();
-            ByteBuffer pattern = patternTensor.data();
-            if (patternTensor.dtype() != DType.U8 || patternTensor.byteSize() != (3L * groups + 7) / 8) {
-                throw new CheckpointException("packed tensor " + base + PATTERN + " must be U8 of " + ((3L * groups + 7) / 8)
-                        + " bytes for " + groups + " groups, got " + patternTensor.dtype() + " " + patternTensor.byteSize());
+            byte[] values = t.data();
+            byte[] pattern = patternTensor.data();
+            if (!patternTensor.dtype().equals("U8") || pattern.length != (3L * groups + 7) / 8) {
+                throw new IllegalArgumentException("packed tensor " + base + PATTERN + " must be U8 of " + ((3L * groups + 7) / 8)
+                        + " bytes for " + groups + " groups, got " + patternTensor.dtype() + " " + pattern.length);
             }
             byte[] dense = new byte[groups * 4 * width];
             for (int g = 0; g < groups; g++) {
                 int index = 0;
                 for (int bit = 0; bit < 3; bit++) {
                     int at = 3 * g + bit;
-                    if ((pattern.get(at >> 3) >> (at & 7) & 1) != 0) {
+                    if ((pattern[at >> 3] >> (at & 7) & 1) != 0) {
                         index |= 1 << bit;
                     }
                 }
                 if (index >= PATTERNS.length) {
-                    throw new CheckpointException("packed tensor " + base + ": group " + g + " has invalid pattern index " + index);
+                    throw new IllegalArgumentException("packed tensor " + base + ": group " + g + " has invalid pattern index " + index);
                 }
                 for (int k = 0; k < 2; k++) {
                     int p = PATTERNS[index][k];
                     for (int b = 0; b < width; b++) {
-                        dense[(4 * g + p) * width + b] = values.get((2 * g + k) * width + b);
+                        dense[(4 * g + p) * width + b] = values[(2 * g + k) * width + b];
                     }
                 }
             }
-            out.put(base, Tensor.of(base, t.dtype(), new long[] {shape[0], shape[1] * 2}, dense));
+            out.put(base, new StoredTensor(base, t.dtype(), new long[] {shape[0], shape[1] * 2}, dense));
         }
         return out;
     }
@@ -210,39 +216,84 @@ public final class Packed24 {
         return (double) (valueBits * n + indexBits) / (denseBits * 2.0 * n);
     }
 
-    /** Whether a checkpoint's metadata marks it as packed. */
-    public static boolean isPacked(Map<String, String> metadata) {
-        return FORMAT.equals(metadata.get(METADATA));
-    }
-
-    /** The checkpoint with its packed tensors unpacked (itself when it is not packed). */
-    public static Checkpoint unpackIfPacked(Checkpoint checkpoint) {
-        if (!isPacked(checkpoint.metadata())) {
-            return checkpoint;
-        }
-        return new Checkpoint(checkpoint.file(), unpack(checkpoint.tensors()), checkpoint.metadata());
-    }
-
     /** Sizes of a packed tensor set against its unpacked (dense) form, in bytes of tensor data. */
-    public static Sizes sizes(Map<String, Tensor> packed) {
+    public static Sizes sizes(Map<String, StoredTensor> packed) {
         long packedBytes = 0;
         long denseBytes = 0;
         long packedSparse = 0;
         long denseSparse = 0;
         int count = 0;
-        for (Tensor t : packed.values()) {
-            packedBytes += t.byteSize();
+        for (StoredTensor t : packed.values()) {
+            long bytes = t.data().length;
+            packedBytes += bytes;
             if (t.name().endsWith(VALUES)) {
-                denseBytes += 2 * t.byteSize();
-                denseSparse += 2 * t.byteSize();
-                packedSparse += t.byteSize();
+                denseBytes += 2 * bytes;
+                denseSparse += 2 * bytes;
+                packedSparse += bytes;
                 count++;
             } else if (t.name().endsWith(PATTERN)) {
-                packedSparse += t.byteSize();
+                packedSparse += bytes;
             } else {
-                denseBytes += t.byteSize();
+                denseBytes += bytes;
             }
         }
         return new Sizes(packedBytes, denseBytes, packedSparse, denseSparse, count);
+    }
+
+    /** The {@code 2:4} and {@code packed-2:4} export formats. */
+    static List<ExportFormatFactory> factories() {
+        return List.of(factory(EXACT, "exact 2:4 weights stored dense (mask folded in, at most 2 of every 4 kept)", new Exact()),
+                factory(FORMAT, "2:4 weights as their kept values + a 3-bit pattern index per group of 4", new Packed()));
+    }
+
+    private static ExportFormatFactory factory(String name, String description, ExportFormat format) {
+        return new ExportFormatFactory() {
+            @Override
+            public String name() {
+                return name;
+            }
+
+            @Override
+            public String description() {
+                return description;
+            }
+
+            @Override
+            public ExportFormat create(dev.manyfold.api.Settings settings, dev.manyfold.api.Context context) {
+                return format;
+            }
+        };
+    }
+
+    /** {@code 2:4}: the folded weights as they are, after checking they are 2:4. */
+    private static final class Exact implements ExportFormat {
+        @Override
+        public Map<String, StoredTensor> pack(Map<String, StoredTensor> tensors, Map<String, boolean[]> masks) {
+            Packed24.pack(tensors, masks); // validates shapes and 2-of-4 groups
+            return tensors;
+        }
+    }
+
+    /** {@code packed-2:4}. */
+    private static final class Packed implements ExportFormat {
+        @Override
+        public Map<String, StoredTensor> pack(Map<String, StoredTensor> tensors, Map<String, boolean[]> masks) {
+            return Packed24.pack(tensors, masks);
+        }
+
+        @Override
+        public boolean needsUnpack() {
+            return true;
+        }
+
+        @Override
+        public Map<String, StoredTensor> unpack(Map<String, StoredTensor> stored) {
+            return Packed24.unpack(stored);
+        }
+
+        @Override
+        public long maskedBytes(Map<String, StoredTensor> stored, java.util.Set<String> maskedWeights) {
+            return sizes(stored).packedSparseBytes();
+        }
     }
 }
