@@ -390,7 +390,7 @@ public final class ManyfoldServer implements AutoCloseable {
 
     /** The batching model for greedy and sampling requests when batching is on; otherwise the served model. */
     private LanguageModel modelFor(DecodePlan plan) {
-        return batching != null && plan.decoderType().equals(DecodePlan.DEFAULT_DECODER) ? batching : served.model();
+        return batching != null && plan.decoderType().equals(served.decoders().defaultName()) ? batching : served.model();
     }
 
     /** Whether decode steps of concurrent greedy and sampling requests are batched. */
