@@ -66,6 +66,8 @@ public final class ManyfoldServer implements AutoCloseable {
     private final ThreadPoolExecutor pool;
     private final ServerMetrics metrics;
     private final AtomicInteger running = new AtomicInteger();
+    /** Completion handlers in progress (a stream's last events are written by its handler after the decode ends). */
+    private final AtomicInteger handling = new AtomicInteger();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final long created = Instant.now().getEpochSecond();
     private final String playground;
@@ -192,6 +194,16 @@ public final class ManyfoldServer implements AutoCloseable {
             cancelAll = true;
             Thread.currentThread().interrupt();
         } finally {
+            // Let handlers whose decode ended write their last events ([DONE], the shutdown error) before the listener closes.
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (handling.get() > 0 && System.nanoTime() < until) {
+                try {
+                    Thread.sleep(5);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
             app.stop();
             if (batcher != null) {
                 long[] c = batcher.counts();
@@ -246,6 +258,15 @@ public final class ManyfoldServer implements AutoCloseable {
     }
 
     private void complete(Context ctx, boolean chat) {
+        handling.incrementAndGet();
+        try {
+            answer(ctx, chat);
+        } finally {
+            handling.decrementAndGet();
+        }
+    }
+
+    private void answer(Context ctx, boolean chat) {
         JsonNode body;
         try {
             body = json.readTree(readBody(ctx));
