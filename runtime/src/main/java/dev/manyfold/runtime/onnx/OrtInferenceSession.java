@@ -7,50 +7,33 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.manyfold.api.decoder.InferenceSession;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
- * One decode on an {@link OrtLanguageModel}. The KV cache stays in ORT tensors: each graph's
- * {@code present_*} outputs are the next call's {@code past_*} inputs, so nothing is copied
- * between steps. The fused calls ({@link #forward}, {@link #forwardKeeping},
+ * One decode on an {@link OrtLanguageModel}. The KV cache of each layer lives in two direct
+ * buffers owned by the session: a graph reads its {@code past_*} inputs as zero-copy tensors
+ * over the current buffer and writes its {@code present_*} outputs, pinned, into the other,
+ * which becomes current; nothing is allocated or copied per step, and a crop copies only the
+ * kept rows into the spare buffer. The fused calls ({@link #forward}, {@link #forwardKeeping},
  * {@link #runLogits}) are one graph run each; the NDArray calls copy hidden states between
  * DJL and ORT. A layer range without its own graph is run as a chain of per-layer graphs.
  */
 final class OrtInferenceSession implements InferenceSession {
-    /** An ORT result (or a tensor we made) shared by the cache slots that point into it. */
-    private static final class Held {
-        private final AutoCloseable resource;
-        private int refs;
-
-        Held(AutoCloseable resource, int refs) {
-            this.resource = resource;
-            this.refs = refs;
-        }
-
-        void release() {
-            if (--refs == 0) {
-                try {
-                    resource.close();
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            }
-        }
-    }
-
-    /** A graph run's outputs; close to release them (the cache keeps its own reference). */
-    private final class Outputs implements AutoCloseable {
+    /** A graph run's outputs other than the cache (which is written into this session's buffers); close to release them. */
+    private static final class Outputs implements AutoCloseable {
         final OrtSession.Result result;
-        final Held held;
 
-        Outputs(OrtSession.Result result, Held held) {
+        Outputs(OrtSession.Result result) {
             this.result = result;
-            this.held = held;
         }
 
         float[] floats(String name) {
@@ -60,23 +43,26 @@ final class OrtInferenceSession implements InferenceSession {
 
         @Override
         public void close() {
-            held.release();
+            result.close();
         }
     }
 
     private final OrtLanguageModel m;
     private final int layers;
-    private final OnnxTensor[] keys;
-    private final OnnxTensor[] values;
-    private final Held[] owners;
+    /** Per layer, two direct buffers for keys ({@code [kv, hd, S]}, compact) and two for values ({@code [kv, S, hd]}). */
+    private final FloatBuffer[][] keyBuffers;
+    private final FloatBuffer[][] valueBuffers;
+    /** Which of the two buffers of a layer holds its cache; the other receives the next step's present (pinned output). */
+    private final int[] current;
     private final int[] cached;
+    private final Map<GraphKey, Set<String>> outputNames = new HashMap<>();
 
     OrtInferenceSession(OrtLanguageModel model, NDManager manager) {
         this.m = model;
         this.layers = model.layers();
-        this.keys = new OnnxTensor[layers];
-        this.values = new OnnxTensor[layers];
-        this.owners = new Held[layers];
+        this.keyBuffers = new FloatBuffer[layers][2];
+        this.valueBuffers = new FloatBuffer[layers][2];
+        this.current = new int[layers];
         this.cached = new int[layers];
     }
 
@@ -227,7 +213,11 @@ final class OrtInferenceSession implements InferenceSession {
         return null;
     }
 
-    /** Runs {@code key}'s graph; the input tensor is closed here. Its presents replace the cache of its layers. */
+    /**
+     * Runs {@code key}'s graph; the input tensor is closed here. The past of each of its layers
+     * is a tensor over the layer's current buffer, and its present is a pinned output over the
+     * other buffer, which becomes current: no cache tensor is allocated by ORT or copied.
+     */
     private Outputs exec(GraphKey key, OnnxTensor input, int start, int n) {
         OrtSession session = m.session(key);
         List<OnnxTensor> made = new ArrayList<>();
@@ -235,6 +225,7 @@ final class OrtInferenceSession implements InferenceSession {
         try {
             Map<String, OnnxTensor> in = new HashMap<>();
             in.put(key.tokens() ? "tokens" : "hidden", input);
+            Map<String, OnnxTensor> pinned = new HashMap<>();
             if (key.hasLayers()) {
                 long[] positions = new long[n];
                 for (int i = 0; i < n; i++) {
@@ -252,27 +243,27 @@ final class OrtInferenceSession implements InferenceSession {
                     if (cached[i] != start) {
                         throw new IllegalStateException("layer " + i + " caches " + cached[i] + " positions, expected " + start);
                     }
-                    if (keys[i] == null) {
-                        OnnxTensor k = m.empty(i, true);
-                        OnnxTensor v = m.empty(i, false);
-                        made.add(k);
-                        made.add(v);
-                        in.put("past_key_" + i, k);
-                        in.put("past_value_" + i, v);
-                    } else {
-                        in.put("past_key_" + i, keys[i]);
-                        in.put("past_value_" + i, values[i]);
-                    }
+                    reserve(i, start + n);
+                    OnnxTensor pk = cacheTensor(i, current[i], true, start);
+                    made.add(pk);
+                    OnnxTensor pv = cacheTensor(i, current[i], false, start);
+                    made.add(pv);
+                    OnnxTensor nk = cacheTensor(i, 1 - current[i], true, start + n);
+                    made.add(nk);
+                    OnnxTensor nv = cacheTensor(i, 1 - current[i], false, start + n);
+                    made.add(nv);
+                    in.put("past_key_" + i, pk);
+                    in.put("past_value_" + i, pv);
+                    pinned.put("present_key_" + i, nk);
+                    pinned.put("present_value_" + i, nv);
                 }
             }
-            OrtSession.Result r = session.run(in);
-            Held held = new Held(r, 1 + 2 * (key.to() - key.from()));
+            OrtSession.Result r = session.run(in, unpinned(key, session, pinned), pinned);
             for (int i = key.from(); i < key.to(); i++) {
-                OnnxTensor k = (OnnxTensor) r.get("present_key_" + i).orElseThrow();
-                OnnxTensor v = (OnnxTensor) r.get("present_value_" + i).orElseThrow();
-                set(i, k, v, held, start + n);
+                current[i] = 1 - current[i];
+                cached[i] = start + n;
             }
-            return new Outputs(r, held);
+            return new Outputs(r);
         } catch (OrtException e) {
             throw new IllegalStateException("ONNX Runtime failed on " + key.fileName() + ": " + e.getMessage(), e);
         } finally {
@@ -282,15 +273,50 @@ final class OrtInferenceSession implements InferenceSession {
         }
     }
 
-    private void set(int layer, OnnxTensor k, OnnxTensor v, Held held, int length) {
-        if (owners[layer] != null) {
-            owners[layer].release();
-            owners[layer].release();
+    /** The outputs of {@code key}'s graph that ORT allocates (all but the cache), remembered per graph. */
+    private Set<String> unpinned(GraphKey key, OrtSession session, Map<String, OnnxTensor> pinned) {
+        return outputNames.computeIfAbsent(key, k -> {
+            Set<String> names = new LinkedHashSet<>(session.getOutputNames());
+            names.removeAll(pinned.keySet());
+            return names;
+        });
+    }
+
+    /** A tensor over the first {@code length} positions of one of a layer's cache buffers (zero-copy: the buffer is direct). */
+    private OnnxTensor cacheTensor(int layer, int which, boolean key, int length) throws OrtException {
+        if (length == 0) {
+            return m.empty(layer, key);
         }
-        keys[layer] = k;
-        values[layer] = v;
-        owners[layer] = held;
-        cached[layer] = length;
+        int kv = m.kvHeads[layer];
+        FloatBuffer b = (key ? keyBuffers : valueBuffers)[layer][which].duplicate();
+        b.position(0).limit(kv * m.headDim * length);
+        long[] shape = key ? new long[] {kv, m.headDim, length} : new long[] {kv, length, m.headDim};
+        return OnnxTensor.createTensor(m.env, b.slice(), shape);
+    }
+
+    /** Makes both cache buffers of {@code layer} hold {@code length} positions, growing by doubling (up to the context) and keeping the cache. */
+    private void reserve(int layer, int length) {
+        int floats = m.kvHeads[layer] * m.headDim;
+        FloatBuffer[] k = keyBuffers[layer];
+        if (k[0] != null && k[0].capacity() >= floats * length) {
+            return;
+        }
+        int positions = Math.min(m.context, Math.max(length, Math.max(64, k[0] == null ? 0 : 2 * (k[0].capacity() / floats))));
+        FloatBuffer[] v = valueBuffers[layer];
+        FloatBuffer[] nk = {direct(floats * positions), direct(floats * positions)};
+        FloatBuffer[] nv = {direct(floats * positions), direct(floats * positions)};
+        int used = floats * cached[layer];
+        if (used > 0) {
+            nk[0].put(0, k[current[layer]], 0, used);
+            nv[0].put(0, v[current[layer]], 0, used);
+        }
+        keyBuffers[layer] = nk;
+        valueBuffers[layer] = nv;
+        current[layer] = 0;
+    }
+
+    private static FloatBuffer direct(int floats) {
+        return ByteBuffer.allocateDirect(floats * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
     /** Additive causal mask {@code [group·n, start + n]}: query row {@code g·n + i} sees keys {@code <= start + i}. */
@@ -340,19 +366,18 @@ final class OrtInferenceSession implements InferenceSession {
     }
 
     /**
-     * A copy of this session sharing its cache: ORT never writes into a cache tensor (each step
-     * returns new {@code present_*} tensors and a crop makes new ones), so both sessions keep
-     * the same tensors, counted once more, and diverge from here. Ready for the SPI's
-     * {@code fork()} (branch spi).
+     * An independent copy of this session: its own cache buffers holding this session's cache
+     * (one copy of the valid positions); both sessions continue independently from here.
+     * Ready for the SPI's {@code fork()} (branch spi).
      */
     public OrtInferenceSession fork() {
         OrtInferenceSession f = new OrtInferenceSession(m, null);
         for (int i = 0; i < layers; i++) {
-            if (owners[i] != null) {
-                owners[i].refs += 2;
-                f.owners[i] = owners[i];
-                f.keys[i] = keys[i];
-                f.values[i] = values[i];
+            if (cached[i] > 0) {
+                f.reserve(i, cached[i]);
+                int used = m.kvHeads[i] * m.headDim * cached[i];
+                f.keyBuffers[i][0].put(0, keyBuffers[i][current[i]], 0, used);
+                f.valueBuffers[i][0].put(0, valueBuffers[i][current[i]], 0, used);
             }
             f.cached[i] = cached[i];
         }
@@ -366,52 +391,29 @@ final class OrtInferenceSession implements InferenceSession {
         }
     }
 
+    /** Keeps the first {@code length} positions: one copy of the kept rows into the layer's spare buffer, no allocation. */
     @Override
     public void crop(int layer, int length) {
-        if (cached[layer] <= length) {
+        int s = cached[layer];
+        if (s <= length) {
             return;
         }
-        Held old = owners[layer];
-        if (length == 0) {
-            keys[layer] = null;
-            values[layer] = null;
-            owners[layer] = null;
-            cached[layer] = 0;
-        } else {
+        if (length > 0) {
             int kv = m.kvHeads[layer];
             int hd = m.headDim;
-            int s = cached[layer];
-            // One copy out of ORT, then only the kept rows (absolute bulk gets, no intermediate array).
-            FloatBuffer k = keys[layer].getFloatBuffer();
-            FloatBuffer v = values[layer].getFloatBuffer();
-            float[] kc = new float[kv * hd * length];
-            float[] vc = new float[kv * length * hd];
+            FloatBuffer k = keyBuffers[layer][current[layer]];
+            FloatBuffer v = valueBuffers[layer][current[layer]];
+            FloatBuffer kc = keyBuffers[layer][1 - current[layer]];
+            FloatBuffer vc = valueBuffers[layer][1 - current[layer]];
             for (int r = 0; r < kv * hd; r++) {
-                k.get(r * s, kc, r * length, length);
+                kc.put(r * length, k, r * s, length);
             }
             for (int h = 0; h < kv; h++) {
-                v.get(h * s * hd, vc, h * length * hd, length * hd);
+                vc.put(h * length * hd, v, h * s * hd, length * hd);
             }
-            try {
-                OnnxTensor kt = OnnxTensor.createTensor(m.env, FloatBuffer.wrap(kc), new long[] {kv, hd, length});
-                OnnxTensor vt = OnnxTensor.createTensor(m.env, FloatBuffer.wrap(vc), new long[] {kv, length, hd});
-                owners[layer] = null;
-                Held mine = new Held(() -> {
-                    kt.close();
-                    vt.close();
-                }, 2);
-                keys[layer] = kt;
-                values[layer] = vt;
-                owners[layer] = mine;
-                cached[layer] = length;
-            } catch (OrtException e) {
-                throw new IllegalStateException(e);
-            }
+            current[layer] = 1 - current[layer];
         }
-        if (old != null) {
-            old.release();
-            old.release();
-        }
+        cached[layer] = length;
     }
 
     private static float[] copy(FloatBuffer b) {
@@ -430,13 +432,9 @@ final class OrtInferenceSession implements InferenceSession {
     @Override
     public void close() {
         for (int i = 0; i < layers; i++) {
-            if (owners[i] != null) {
-                owners[i].release();
-                owners[i].release();
-                owners[i] = null;
-                keys[i] = null;
-                values[i] = null;
-            }
+            keyBuffers[i] = new FloatBuffer[2];
+            valueBuffers[i] = new FloatBuffer[2];
+            cached[i] = 0;
         }
     }
 }
