@@ -109,6 +109,12 @@ final class OrtInferenceSession implements InferenceSession {
     }
 
     private Forward forwardKeeping(int[] tokens, int start, int to, boolean logits, NDManager manager, boolean keep) {
+        float[][] r = fused(tokens, start, to, logits, keep);
+        return new Forward(keep ? manager.create(r[0], new Shape(tokens.length, m.dim)) : null, r[1]);
+    }
+
+    /** Embedding and layers {@code [0, to)} in one call when a fused graph exists: {hidden [n·d] or null, last logits [V] or null}. */
+    private float[][] fused(int[] tokens, int start, int to, boolean logits, boolean keep) {
         int n = tokens.length;
         checkPositions(start, n);
         boolean step = n == 1;
@@ -122,8 +128,7 @@ final class OrtInferenceSession implements InferenceSession {
             }
             h = runHidden(h, n, 0, to, start);
             float[] last = java.util.Arrays.copyOfRange(h, (n - 1) * m.dim, n * m.dim);
-            float[] z = logits ? headLogits(last, 1) : null;
-            return new Forward(keep ? manager.create(h, new Shape(n, m.dim)) : null, z);
+            return new float[][] {keep ? h : null, logits ? headLogits(last, 1) : null};
         }
         try (Outputs o = exec(key, tokensTensor(tokens), start, n)) {
             float[] z = null;
@@ -131,7 +136,7 @@ final class OrtInferenceSession implements InferenceSession {
                 float[] all = o.floats("logits");
                 z = n == 1 ? all : java.util.Arrays.copyOfRange(all, (n - 1) * m.vocab, n * m.vocab);
             }
-            return new Forward(keep ? manager.create(o.floats("hidden_out"), new Shape(n, m.dim)) : null, z);
+            return new float[][] {keep ? o.floats("hidden_out") : null, z};
         }
     }
 
@@ -160,14 +165,60 @@ final class OrtInferenceSession implements InferenceSession {
     @Override
     public float[] runLogits(NDArray hidden, int from, int to, int start, NDManager manager) {
         int n = rows(hidden);
+        return runLogits(hidden.toFloatArray(), n, from, to, start);
+    }
+
+    private float[] runLogits(float[] hidden, int n, int from, int to, int start) {
         checkPositions(start, n);
         GraphKey key = first(new GraphKey(from, to, false, true, false, n == 1), new GraphKey(from, to, false, true, false, false));
         if (key == null || from == to) {
-            return headLogits(runHidden(hidden.toFloatArray(), n, from, to, start), n);
+            return headLogits(runHidden(hidden, n, from, to, start), n);
         }
-        try (Outputs o = exec(key, hiddenTensor(hidden.toFloatArray(), n), start, n)) {
+        try (Outputs o = exec(key, hiddenTensor(hidden, n), start, n)) {
             return o.floats("logits");
         }
+    }
+
+    /** A draft whose hidden states are kept as floats here and go to ORT once, for verification: no NDArray per drafted token. */
+    @Override
+    public Draft draft(int exit, NDManager manager) {
+        return new Draft() {
+            private float[] kept = new float[8 * m.dim];
+            private int size;
+            private int start;
+
+            @Override
+            public float[] step(int token, int position, boolean logits) {
+                if (size == 0) {
+                    start = position;
+                } else if (position != start + size) {
+                    throw new IllegalArgumentException("draft position " + position + " does not follow the kept positions "
+                            + start + ".." + (start + size - 1));
+                }
+                float[][] r = fused(new int[] {token}, position, exit, logits, true);
+                if ((size + 1) * m.dim > kept.length) {
+                    kept = java.util.Arrays.copyOf(kept, 2 * kept.length);
+                }
+                System.arraycopy(r[0], 0, kept, size * m.dim, m.dim);
+                size++;
+                return r[1];
+            }
+
+            @Override
+            public int size() {
+                return size;
+            }
+
+            @Override
+            public float[] verify(int to) {
+                if (size == 0) {
+                    throw new IllegalStateException("nothing drafted to verify");
+                }
+                float[] logits = runLogits(java.util.Arrays.copyOf(kept, size * m.dim), size, exit, to, start);
+                size = 0;
+                return logits;
+            }
+        };
     }
 
     /** Logits {@code [n·V]} of every position of {@code tokens} at exit {@code to}, from an empty cache (teacher-forced evaluation). */
