@@ -97,6 +97,40 @@ public interface InferenceSession extends AutoCloseable {
     }
 
     /**
+     * {@link #forwardKeeping} with the hidden states {@code [n·dim]} (row-major) as a float
+     * array, for decoders that slice and concatenate hidden states themselves (early exit);
+     * engines that hold hidden states outside DJL (ONNX Runtime) return them without an
+     * NDArray. The default converts.
+     *
+     * @since API 1.1
+     */
+    default Floats forwardFloats(int[] tokens, int start, int to, boolean logits, NDManager manager) {
+        Forward f = forwardKeeping(tokens, start, to, logits, manager);
+        return new Floats(f.hidden().toFloatArray(), f.logits());
+    }
+
+    /**
+     * {@link #runForward} over hidden states {@code [rows·dim]} held as a float array; see
+     * {@link #forwardFloats}.
+     *
+     * @since API 1.1
+     */
+    default Floats runFloats(float[] hidden, int rows, int from, int to, int start, boolean logits, NDManager manager) {
+        NDArray h = manager.create(hidden, new ai.djl.ndarray.types.Shape(rows, hidden.length / rows));
+        Forward f = runForward(h, from, to, start, logits, manager);
+        return new Floats(f.hidden().toFloatArray(), f.logits());
+    }
+
+    /**
+     * Hidden states and (optionally) the last position's logits as floats.
+     *
+     * @param hidden {@code [n·dim]}, row-major
+     * @param logits {@code [V]}, or null when not requested
+     * @since API 1.1
+     */
+    record Floats(float[] hidden, float[] logits) {}
+
+    /**
      * A draft at exit {@code exit} whose hidden states stay inside the session: each
      * {@link Draft#step} runs one token through layers {@code [0, exit)} and keeps its hidden
      * state; {@link Draft#verify} runs every kept position through layers {@code [exit, to)}.

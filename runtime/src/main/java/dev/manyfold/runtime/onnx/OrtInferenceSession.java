@@ -47,6 +47,23 @@ final class OrtInferenceSession implements InferenceSession {
         }
     }
 
+    /**
+     * {@code -Dmanyfold.onnx.profile=true}: the CPU time of the calling thread spent inside
+     * {@code OrtSession.run} is summed and printed to stderr at exit, to split a decoder's CPU
+     * per token between ONNX Runtime and the Java around it (docs/results.md).
+     */
+    private static final boolean PROFILE = Boolean.getBoolean("manyfold.onnx.profile");
+    private static final java.lang.management.ThreadMXBean THREAD = java.lang.management.ManagementFactory.getThreadMXBean();
+    private static final java.util.concurrent.atomic.LongAdder RUN_NANOS = new java.util.concurrent.atomic.LongAdder();
+    private static final java.util.concurrent.atomic.LongAdder RUNS = new java.util.concurrent.atomic.LongAdder();
+
+    static {
+        if (PROFILE) {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> System.err.printf("onnx profile: %d session.run calls, %.1f ms CPU inside them%n",
+                    RUNS.sum(), RUN_NANOS.sum() / 1e6)));
+        }
+    }
+
     private final OrtLanguageModel m;
     private final int layers;
     /** Per layer, two direct buffers for keys ({@code [kv, hd, S]}, compact) and two for values ({@code [kv, S, hd]}). */
@@ -143,22 +160,43 @@ final class OrtInferenceSession implements InferenceSession {
     @Override
     public Forward runForward(NDArray hidden, int from, int to, int start, boolean logits, NDManager manager) {
         int n = rows(hidden);
+        float[][] r = layers(hidden.toFloatArray(), n, from, to, start, logits);
+        return new Forward(manager.create(r[0], new Shape(n, m.dim)), r[1]);
+    }
+
+    @Override
+    public Floats forwardFloats(int[] tokens, int start, int to, boolean logits, NDManager manager) {
+        float[][] r = fused(tokens, start, to, logits, true);
+        return new Floats(r[0], r[1]);
+    }
+
+    @Override
+    public Floats runFloats(float[] hidden, int rows, int from, int to, int start, boolean logits, NDManager manager) {
+        if (rows < 1 || hidden.length != rows * m.dim) {
+            throw new IllegalArgumentException(hidden.length + " floats are not " + rows + " hidden states of " + m.dim);
+        }
+        float[][] r = layers(hidden, rows, from, to, start, logits);
+        return new Floats(r[0], r[1]);
+    }
+
+    /** Layers {@code [from, to)} over {@code hidden [n·d]} in one call when a graph exists: {hidden [n·d], last logits [V] or null}. */
+    private float[][] layers(float[] hidden, int n, int from, int to, int start, boolean logits) {
         checkPositions(start, n);
         boolean step = n == 1;
         GraphKey key = from == to ? null : first(new GraphKey(from, to, false, logits, true, step), new GraphKey(from, to, false, true, true, step),
                 new GraphKey(from, to, false, logits, true, false), new GraphKey(from, to, false, true, true, false));
         if (key == null) {
-            float[] h = runHidden(hidden.toFloatArray(), n, from, to, start);
+            float[] h = runHidden(hidden, n, from, to, start);
             float[] z = logits ? headLogits(java.util.Arrays.copyOfRange(h, (n - 1) * m.dim, n * m.dim), 1) : null;
-            return new Forward(manager.create(h, new Shape(n, m.dim)), z);
+            return new float[][] {h, z};
         }
-        try (Outputs o = exec(key, hiddenTensor(hidden.toFloatArray(), n), start, n)) {
+        try (Outputs o = exec(key, hiddenTensor(hidden, n), start, n)) {
             float[] z = null;
             if (logits) {
                 float[] all = o.floats("logits");
                 z = n == 1 ? all : java.util.Arrays.copyOfRange(all, (n - 1) * m.vocab, n * m.vocab);
             }
-            return new Forward(manager.create(o.floats("hidden_out"), new Shape(n, m.dim)), z);
+            return new float[][] {o.floats("hidden_out"), z};
         }
     }
 
@@ -309,7 +347,12 @@ final class OrtInferenceSession implements InferenceSession {
                     pinned.put("present_value_" + i, nv);
                 }
             }
+            long t0 = PROFILE ? THREAD.getCurrentThreadCpuTime() : 0;
             OrtSession.Result r = session.run(in, unpinned(key, session, pinned), pinned);
+            if (PROFILE) {
+                RUN_NANOS.add(THREAD.getCurrentThreadCpuTime() - t0);
+                RUNS.increment();
+            }
             for (int i = key.from(); i < key.to(); i++) {
                 current[i] = 1 - current[i];
                 cached[i] = start + n;
