@@ -2,7 +2,13 @@ package dev.manyfold.api;
 
 /** The version of this API, checked against each plugin's required range. */
 public final class ApiVersion {
-    /** The API version this jar implements. */
+    /**
+     * The API version this jar implements. 1.1 added (all additive; 1.0 plugins load unchanged):
+     * {@code InferenceSession.fork}, {@code Objective.trainedExits}, {@code Context.trainedExits},
+     * decoder capabilities and exit rules, typed {@code Generation} statistics, {@code Settings}
+     * optional getters, enums and targets, {@code Tensors}, the pruning-step extension point and
+     * {@code MaskStrategy.pattern}, and the fused decode calls of {@code InferenceSession} (forward, forwardKeeping, runLogits).
+     */
     public static final String CURRENT = "1.1.0";
 
     private ApiVersion() {}

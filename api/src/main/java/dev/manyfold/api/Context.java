@@ -30,6 +30,18 @@ public interface Context {
         return Optional.empty();
     }
 
+    /**
+     * The exit depths the model was trained for (ascending, the last is the full depth), when
+     * the host knows them: while creating a decoder for a loaded model, and during training.
+     * Empty otherwise (validating a recipe without a model). A decoder checks its exit settings
+     * against them at creation, naming the recipe path, before anything is generated.
+     *
+     * @since 1.1
+     */
+    default java.util.List<Integer> trainedExits() {
+        return java.util.List.of();
+    }
+
     /** Reports a progress or information line to the user (console or log). */
     void info(String message);
 }

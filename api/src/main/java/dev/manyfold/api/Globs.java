@@ -21,6 +21,16 @@ public final class Globs {
         return toPattern(glob).matcher(site).matches() || toPattern("**." + glob).matcher(site).matches();
     }
 
+    /** Whether any of the globs matches the site. @since 1.1 */
+    public static boolean matches(Collection<String> globs, String site) {
+        for (String glob : globs) {
+            if (matches(glob, site)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Sites matched by any of the globs, in the order of {@code sites}. */
     public static List<String> select(Collection<String> globs, Collection<String> sites) {
         List<String> out = new ArrayList<>();

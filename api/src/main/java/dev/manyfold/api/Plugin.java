@@ -38,4 +38,9 @@ public interface Plugin {
     default List<ObjectiveFactory> objectives() {
         return List.of();
     }
+
+    /** Pruning steps between training stages ({@code stages[i].prune}). @since 1.1 */
+    default List<dev.manyfold.api.prune.PruningStepFactory> pruningSteps() {
+        return List.of();
+    }
 }

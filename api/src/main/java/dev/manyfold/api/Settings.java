@@ -65,7 +65,11 @@ public final class Settings {
         return path.isEmpty() ? key : path + "." + key;
     }
 
-    /** Whether the key is present (does not mark it as read). */
+    /**
+     * Whether the key is present (does not mark it as read: a key only ever tested with
+     * {@code has} is missing from the "accepted" list of errors; read it with an optional getter
+     * such as {@link #optionalString} or mark it with {@link #markRead}).
+     */
     public boolean has(String key) {
         return values.containsKey(key);
     }
@@ -107,6 +111,62 @@ public final class Settings {
         return value;
     }
 
+    /**
+     * An optional string without a default: empty when absent. The key is accepted (listed in
+     * errors) whether or not it is present. @since 1.1
+     */
+    public Optional<String> optionalString(String key) {
+        return optional(key, "a string", this::asString);
+    }
+
+    /**
+     * An enum constant, written in the recipe as its kebab-case name ({@code IN_ADAM} is
+     * {@code in-adam}; case-insensitive).
+     *
+     * @param defaultValue returned when the key is absent; null makes the key required
+     * @throws ConfigException naming the path, the closest constant and every accepted one
+     * @since 1.1
+     */
+    public <E extends Enum<E>> E getEnum(String key, Class<E> type, E defaultValue) {
+        requireNonNull(type, "type is null");
+        Map<String, E> byName = new LinkedHashMap<>();
+        for (E constant : type.getEnumConstants()) {
+            byName.put(kebab(constant.name()), constant);
+        }
+        Optional<String> value = optionalString(key);
+        if (value.isEmpty()) {
+            if (defaultValue == null) {
+                throw new ConfigException(pathOf(key), "required key is missing", "one of " + byName.keySet());
+            }
+            return defaultValue;
+        }
+        E found = byName.get(kebab(value.get().trim()));
+        if (found == null) {
+            throw invalid(key, "unknown value \"" + value.get() + "\"" + closest(value.get(), byName.keySet()), "one of " + byName.keySet());
+        }
+        return found;
+    }
+
+    private static String kebab(String name) {
+        return name.toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    }
+
+    /**
+     * Site globs (see {@link Globs}): a list of non-blank strings, or one string; refused when
+     * empty or when a glob is blank, naming the path.
+     *
+     * @param defaultValue the globs when the key is absent
+     * @since 1.1
+     */
+    public List<String> getTargets(String key, List<String> defaultValue) {
+        List<String> globs = getStringList(key, defaultValue);
+        check(!globs.isEmpty(), key, "no target globs", "a list of site globs such as [\"layers.*.attn.q_proj\", \"*.v_proj\"]");
+        for (String g : globs) {
+            check(!g.isBlank(), key, "an empty glob", "site globs such as layers.*.attn.q_proj");
+        }
+        return globs;
+    }
+
     // ---- numbers ------------------------------------------------------------------------
 
     /** A required integer. */
@@ -126,6 +186,18 @@ public final class Settings {
             throw invalid(key, "value " + value + " is out of range", "an integer in [" + min + ", " + max + "]");
         }
         return value;
+    }
+
+    /** An optional integer without a default: empty when absent, the key still accepted. @since 1.1 */
+    public java.util.OptionalInt optionalInt(String key) {
+        Optional<Integer> v = optional(key, "an integer", this::asInt);
+        return v.isPresent() ? java.util.OptionalInt.of(v.get()) : java.util.OptionalInt.empty();
+    }
+
+    /** An optional number without a default: empty when absent, the key still accepted. @since 1.1 */
+    public java.util.OptionalDouble optionalDouble(String key) {
+        Optional<Double> v = optional(key, "a number", this::asDouble);
+        return v.isPresent() ? java.util.OptionalDouble.of(v.get()) : java.util.OptionalDouble.empty();
     }
 
     /** A required long. */
@@ -168,6 +240,22 @@ public final class Settings {
     /** An optional list of numbers; a single number is accepted as a one-element list. */
     public List<Double> getDoubleList(String key, List<Double> defaultValue) {
         return optional(key, "a list of numbers", v -> listOf(v, this::asDouble)).orElse(defaultValue);
+    }
+
+    /**
+     * An optional list of integers without a default: empty when absent, the key still
+     * accepted. @since 1.1
+     */
+    public Optional<List<Integer>> optionalIntList(String key) {
+        return optional(key, "a list of integers", v -> listOf(v, this::asInt));
+    }
+
+    /**
+     * An optional list of numbers without a default: empty when absent, the key still
+     * accepted. @since 1.1
+     */
+    public Optional<List<Double>> optionalDoubleList(String key) {
+        return optional(key, "a list of numbers", v -> listOf(v, this::asDouble));
     }
 
     /** The raw value of a key (a string, number, boolean, list or map), marked as read. */

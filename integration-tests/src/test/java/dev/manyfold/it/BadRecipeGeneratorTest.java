@@ -49,6 +49,7 @@ class BadRecipeGeneratorTest {
     @BeforeAll
     static void setUp() throws Exception {
         System.setProperty("ai.djl.offline", "true");
+        System.setProperty("manyfold.home", Bundle.home().toString()); // the bundle's own plugins start as shipped ones
         Files.writeString(tmp.resolve("not-a-checkpoint.txt"), "hello");
         assertThat(new ProcessBuilder("mkfifo", tmp.resolve("fifo").toString()).start().waitFor()).isZero();
         host = Manyfold.builder().pluginDir(Bundle.plugins()).build();

@@ -76,9 +76,9 @@ class CliTest {
 
         assertThat(r.exit()).as(r.describe()).isZero();
         assertThat(r.out()).as(r.describe())
-                .contains("good 1.0.0\n  api:    [1.0,2.0)\n  from:   " + root.resolve("good") + "\n  status: loaded\n"
-                        + "  dimensions:   good\n")
-                .contains("future-api 1.0.0\n  api:    [2.0,3.0)\n  from:   " + root.resolve("future-api") + "\n"
+                .contains("good 1.0.0\n  about:  test plugin good\n  api:    [1.0,2.0)\n  from:   " + root.resolve("good")
+                        + "\n  status: loaded\n  dimensions:   good\n")
+                .contains("future-api 1.0.0\n  about:  test plugin future-api\n  api:    [2.0,3.0)\n  from:   " + root.resolve("future-api") + "\n"
                         + "  status: refused: plugin [future-api] requires API version [2.0,3.0) but this host provides 1.1.0\n")
                 .contains("  status: refused: plugin [throws-on-start] failed to start: IllegalStateException: CUDA driver not found\n")
                 .contains("2 plugin(s) loaded, 2 refused");

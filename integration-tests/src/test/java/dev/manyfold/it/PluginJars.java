@@ -28,10 +28,17 @@ import javax.tools.ToolProvider;
  */
 final class PluginJars {
     private final Path work;
+    private final List<Path> api;
 
     /** @param work a scratch directory for sources and classes; must not be a plugin root */
     PluginJars(Path work) {
+        this(work, Bundle.apiClasspath());
+    }
+
+    /** Compiling against another API (for example the 1.0 API jar, to prove old plugins still load). */
+    PluginJars(Path work, List<Path> apiClasspath) {
         this.work = work;
+        this.api = List.copyOf(apiClasspath);
     }
 
     /** Starts a plugin named {@code name} with a valid descriptor (version 1.0.0, API [1.0,2.0)). */
@@ -64,7 +71,7 @@ final class PluginJars {
                 Files.writeString(file, e.getValue());
                 files.add(file);
             }
-            List<Path> classpath = new ArrayList<>(Bundle.apiClasspath());
+            List<Path> classpath = new ArrayList<>(api);
             classpath.addAll(extra);
             List<String> options = List.of("--release", "17", "-proc:none", "-implicit:none", "-d", out.toString(),
                     "-classpath", classpath.stream().map(Path::toString).collect(Collectors.joining(File.pathSeparator)));

@@ -7,6 +7,22 @@ import java.util.Map;
 /**
  * One adapter instance on one site. Not thread-safe for training; {@link #delta} may be
  * called concurrently for inference once training has finished.
+ *
+ * <p><b>What an adapter can express.</b> An adapter contributes an additive change ΔW to the
+ * site's weight matrix, a function of its own parameters and of the site's (masked, sliced)
+ * base weight: LoRA ({@code BA}), sparse deltas (DSEE's S2), low-rank blocks computed from W
+ * (SLoRB), per-row scales ({@code diag(s)·W − W}). It cannot see the layer's input or
+ * activations (so no prefix tuning, IA³ on activations or input-dependent gating), cannot
+ * change the site's shape, and cannot change a bias: a site is its weight matrix (LLaMA's
+ * projections have no bias; Qwen2's q/k/v biases, when imported, are plain tensors outside the
+ * site, trainable through {@code train.trainable} but not through adapters). The host
+ * composes {@code W_eff = mask ⊙ W0 + Σ delta} once per forward (and once per inference
+ * session), which keeps adapters free at decode time; an input-aware adapter would cost a
+ * second matmul per site on every token, which is why the contract stays on weights.
+ *
+ * <p><b>Array ownership.</b> Operations on {@link #parameters()} attach their results to the
+ * parameters' long-lived manager; move every intermediate and the result to the manager given
+ * to {@link #delta} with {@link dev.manyfold.api.Tensors#own}, or they are never freed.
  */
 public interface AttachedAdapter {
     /**

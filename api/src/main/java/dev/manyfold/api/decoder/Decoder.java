@@ -19,4 +19,33 @@ public interface Decoder {
      * @throws IllegalArgumentException for an empty or too long prompt
      */
     Generation generate(LanguageModel model, int[] prompt, int maxNewTokens, IntConsumer onToken);
+
+    /**
+     * What the host may rely on about this decoder's output; empty (no promise) by default.
+     * {@code bench decode} uses a {@link Capability#GREEDY_REFERENCE} decoder as its baseline and
+     * checks that every {@link Capability#EQUALS_GREEDY} decoder produced the same tokens.
+     *
+     * @since 1.1
+     */
+    default java.util.Set<Capability> capabilities() {
+        return java.util.Set.of();
+    }
+
+    /**
+     * The decoder's per-token exit decision, when it exits early by a rule over the exits'
+     * logits; the host applies it teacher-forced to measure its quality cost. Empty by default.
+     *
+     * @since 1.1
+     */
+    default java.util.Optional<ExitRule> exitRule() {
+        return java.util.Optional.empty();
+    }
+
+    /** Promises a decoder makes about its output. @since 1.1 */
+    enum Capability {
+        /** Plain greedy decoding of the full model: the reference the others are measured against. */
+        GREEDY_REFERENCE,
+        /** Its tokens equal greedy decoding of the full model (up to float rounding ties), e.g. self-speculative. */
+        EQUALS_GREEDY
+    }
 }

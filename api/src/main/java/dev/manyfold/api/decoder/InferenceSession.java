@@ -45,6 +45,27 @@ public interface InferenceSession extends AutoCloseable {
     void crop(int layer, int length);
 
     /**
+     * A new, independent session holding a copy of this session's cache (every layer, as
+     * cropped), sharing the model's composed weights: what beam search and tree drafts need
+     * instead of re-running a prefix. Later {@link #run} and {@link #crop} calls on either
+     * session do not affect the other; each must be closed. Arrays of the fork belong to
+     * sub-managers of the same manager as this session's.
+     *
+     * <p>The default throws {@link UnsupportedOperationException}: engines that cannot copy a
+     * cache (and sessions of 1.0 hosts) do not fork; check {@link #canFork()} first.
+     *
+     * @since 1.1
+     */
+    default InferenceSession fork() {
+        throw new UnsupportedOperationException(getClass().getName() + " cannot fork its KV cache");
+    }
+
+    /** Whether {@link #fork()} is supported; false by default. @since 1.1 */
+    default boolean canFork() {
+        return false;
+    }
+
+    /**
      * Fused decode step: embeds {@code tokens} at positions {@code start..}, runs layers
      * {@code [0, to)} and returns the logits {@code [V]} of the last position. Engines with
      * a per-call cost (ONNX Runtime) override it to do this in one call; the default composes

@@ -30,7 +30,9 @@ public interface LanguageModel {
     OptionalInt eosToken();
 
     /**
-     * Opens a session with an empty KV cache. Arrays the session creates belong to
+     * Opens a session with an empty KV cache. The host composes the model's effective weights
+     * once per model and shares them between sessions, so opening many sessions (one per beam,
+     * per request) is cheap after the first. Arrays the session creates belong to
      * {@code manager}'s sub-managers; close the session when the decode ends.
      */
     InferenceSession open(NDManager manager);

@@ -39,6 +39,18 @@ public interface MaskStrategy {
     NDArray computeMask(String site, NDArray weight, long step, NDManager manager);
 
     /**
+     * The sparsity pattern this strategy produces, for reports: {@code "2:4"} for N:M masks,
+     * {@code "unstructured"}, or empty (the default) when it does not say. {@code eval}
+     * counts a site's non-zero weights and effective FLOPs from the mask itself; a
+     * pattern of the form {@code N:M} tells it that the zeros are exploitable by N:M kernels.
+     *
+     * @since 1.1
+     */
+    default String pattern() {
+        return "";
+    }
+
+    /**
      * The decay coefficient applied to pruned weights inside the optimiser at {@code step}
      * of {@code totalSteps} (AST Eq. 20–23); {@code 0} (the default) for none.
      */

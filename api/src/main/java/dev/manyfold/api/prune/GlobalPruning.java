@@ -10,8 +10,10 @@ import java.util.Optional;
  * which sees one site's W0, a global step sees every site with its adapters, so it can rank
  * one pool of weights across matrices and score them by the adapters' ΔW.
  *
- * <p>A {@link dev.manyfold.api.mask.MaskStrategy} contributed by a plugin implements this
- * interface to be usable as a stage's {@code prune} section ({@code stages[i].prune.type}).
+ * <p>Contributed through a {@link PruningStepFactory} ({@link dev.manyfold.api.Plugin#pruningSteps()},
+ * since 1.1) and used as a stage's {@code prune} section ({@code stages[i].prune.type}). In API
+ * 1.0 a {@link dev.manyfold.api.mask.MaskStrategy} implemented this interface instead; hosts
+ * still accept that form.
  * The host calls {@link #plan} once, after the previous stage finished, with gradients off;
  * the plan is then fixed for the rest of the run.
  *

@@ -3,8 +3,8 @@
  * training stages, and adapters that survive them.
  *
  * <ul>
- *   <li>{@link dev.manyfold.api.prune.GlobalPruning}: a {@link dev.manyfold.api.mask.MaskStrategy}
- *       may also implement it; used as a stage's {@code prune} section it returns a
+ *   <li>{@link dev.manyfold.api.prune.GlobalPruning}, created by a
+ *       {@link dev.manyfold.api.prune.PruningStepFactory}; used as a stage's {@code prune} section it returns a
  *       {@link dev.manyfold.api.prune.PruningPlan}: fixed masks and, optionally, the attention
  *       heads to keep per layer.</li>
  *   <li>{@link dev.manyfold.api.prune.PrunableAdapter}: an attached adapter that can restrict its

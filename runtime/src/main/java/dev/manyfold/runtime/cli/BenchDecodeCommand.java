@@ -38,8 +38,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
 
     @Option(names = "--decoders", split = ",", paramLabel = "[LABEL=]NAME",
             description = "Decoders to compare, comma-separated; LABEL names one for --set (default: its name). "
-                    + "The one labelled greedy (else the first) is the baseline. Default: ${DEFAULT-VALUE}",
-            defaultValue = "greedy")
+                    + "The first greedy-reference decoder (else the first) is the baseline. Default: the default decoder of the loaded plugins")
     List<String> decoders;
 
     @Option(names = "--set", paramLabel = "LABEL.KEY=VALUE",
@@ -82,6 +81,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
         double accepted;
         double rounds;
         double depth;
+        long depthTokens;
         int identical;
         int compared;
         final TreeMap<Integer, Double> histogram = new TreeMap<>();
@@ -92,17 +92,16 @@ final class BenchDecodeCommand implements Callable<Integer> {
             int n = g.tokens().length;
             tokens += n;
             seconds += wallSeconds;
-            fullPasses += s.getOrDefault("full-passes-per-token", 0.0) * n;
-            depth += s.getOrDefault("mean-exit-depth", 0.0) * n;
-            double r = s.getOrDefault("rounds", 0.0);
+            fullPasses += s.getOrDefault(Generation.FULL_PASSES_PER_TOKEN, 0.0) * n;
+            if (g.meanExitDepth().isPresent()) {
+                depth += g.meanExitDepth().getAsDouble() * n;
+                depthTokens += n;
+            }
+            double r = s.getOrDefault(Generation.ROUNDS, 0.0);
             rounds += r;
-            drafted += s.getOrDefault("mean-k", 0.0) * r;
-            accepted += s.getOrDefault("acceptance-rate", 0.0) * s.getOrDefault("mean-k", 0.0) * r;
-            s.forEach((k, v) -> {
-                if (k.startsWith("exit-histogram.")) {
-                    histogram.merge(Integer.parseInt(k.substring("exit-histogram.".length())), v, Double::sum);
-                }
-            });
+            drafted += s.getOrDefault(Generation.MEAN_K, 0.0) * r;
+            accepted += s.getOrDefault(Generation.ACCEPTANCE_RATE, 0.0) * s.getOrDefault(Generation.MEAN_K, 0.0) * r;
+            g.exitHistogram().forEach((d, c) -> histogram.merge(d, c, Double::sum));
         }
 
         double tokensPerSecond() {
@@ -117,8 +116,8 @@ final class BenchDecodeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--prompts, --prompt-tokens, --max-new-tokens and --repeat must be >= 1; --warmup and"
                     + " --eval-batches >= 0");
         }
-        List<DecoderSpecs.Spec> specs = specs();
         try (Manyfold host = bench.main.host(); TrainJob.Prepared p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()))) {
+            List<DecoderSpecs.Spec> specs = specs(host);
             if (!(p.model() instanceof LanguageModel model)) {
                 throw new IllegalArgumentException(path + " holds a " + p.model().family() + " model; bench decode needs a language model");
             }
@@ -182,12 +181,12 @@ final class BenchDecodeCommand implements Callable<Integer> {
                 }
             }
         }
-        int baseline = baselineIndex(specs);
+        int baseline = baselineIndex(created);
         int perEngine = decoderSpecs.size();
         for (int row = 0; row < totals.size(); row++) {
             Totals t = totals.get(row);
             // Identical to the baseline decoder on the same engine (engines may differ in float rounding).
-            Totals reference = totals.get(row / perEngine * perEngine + baselineIndex(decoderSpecs));
+            Totals reference = totals.get(row / perEngine * perEngine + baseline % perEngine);
             for (int i = 0; i < t.outputs.size(); i++) {
                 t.compared++;
                 if (Arrays.equals(t.outputs.get(i), reference.outputs.get(i))) {
@@ -195,11 +194,11 @@ final class BenchDecodeCommand implements Callable<Integer> {
                 }
             }
         }
-        boolean mismatch = report(out, specs, totals, baseline);
+        boolean mismatch = report(out, specs, created, totals, baseline);
         if (engineNames.size() > 1) {
             out.printf(Locale.ROOT, "engines: %s; identical: equal to %s on the same engine%n", engineNames,
-                    decoderSpecs.get(baselineIndex(decoderSpecs)).label());
-            int greedy = baselineIndex(decoderSpecs);
+                    decoderSpecs.get(baseline % perEngine).label());
+            int greedy = baseline % perEngine;
             for (int e = 0; e < engineNames.size(); e++) {
                 for (int d = 0; d < perEngine; d++) {
                     int row = e * perEngine + d;
@@ -218,13 +217,13 @@ final class BenchDecodeCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "  %d: %.4f / %.3f", e.exit(), e.loss(), e.agreement());
             }
             out.println();
-            for (int i = 0; i < specs.size(); i++) {
-                if (specs.get(i).type().equals("early-exit")) {
-                    TreeMap<Integer, Double> thresholds = EarlyExitLoss.thresholds(specs.get(i).settings(), specs.get(i).path());
-                    EarlyExitLoss.Result e = EarlyExitLoss.evaluate(llama, p.data().validation(evalBatches), thresholds);
+            for (int i = 0; i < decoderSpecs.size(); i++) { // the rule is the decoder's, whatever the engine
+                var rule = created.get(i).exitRule();
+                if (rule.isPresent()) {
+                    EarlyExitLoss.Result e = EarlyExitLoss.evaluate(llama, p.data().validation(evalBatches), rule.get());
                     out.printf(Locale.ROOT, "%s: teacher-forced validation loss over %,d positions: full %.4f, early exit %.4f (%+.2f%%),"
-                            + " mean exit depth %.2f, thresholds %s%n", specs.get(i).label(), e.positions(), e.fullLoss(), e.exitLoss(),
-                            100 * e.increase(), e.meanDepth(), thresholds);
+                            + " mean exit depth %.2f, %s%n", decoderSpecs.get(i).label(), e.positions(), e.fullLoss(), e.exitLoss(),
+                            100 * e.increase(), e.meanDepth(), decoderSpecs.get(i).describe());
                 }
             }
         }
@@ -235,9 +234,9 @@ final class BenchDecodeCommand implements Callable<Integer> {
         return 0;
     }
 
-    private List<DecoderSpecs.Spec> specs() {
+    private List<DecoderSpecs.Spec> specs(Manyfold host) {
         Map<String, String> types = new LinkedHashMap<>();
-        for (String entry : decoders) {
+        for (String entry : decoders != null ? decoders : List.of(DecoderSpecs.defaultDecoder(host, "--decoders"))) {
             String e = entry.trim();
             int eq = e.indexOf('=');
             String label = eq < 0 ? e : e.substring(0, eq).trim();
@@ -278,9 +277,10 @@ final class BenchDecodeCommand implements Callable<Integer> {
         }
     }
 
-    private static int baselineIndex(List<DecoderSpecs.Spec> specs) {
-        for (int i = 0; i < specs.size(); i++) {
-            if (specs.get(i).label().equals("greedy") || specs.get(i).label().startsWith("greedy@")) {
+    /** The first decoder that is the greedy reference ({@link Decoder.Capability#GREEDY_REFERENCE}), else the first. */
+    private static int baselineIndex(List<Decoder> decoders) {
+        for (int i = 0; i < decoders.size(); i++) {
+            if (decoders.get(i).capabilities().contains(Decoder.Capability.GREEDY_REFERENCE)) {
                 return i;
             }
         }
@@ -319,7 +319,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
         return out;
     }
 
-    private static boolean report(PrintWriter out, List<DecoderSpecs.Spec> specs, List<Totals> totals, int baseline) {
+    private static boolean report(PrintWriter out, List<DecoderSpecs.Spec> specs, List<Decoder> decoders, List<Totals> totals, int baseline) {
         int width = Math.max(18, specs.stream().mapToInt(s -> s.label().length()).max().orElse(0));
         String label = "%-" + width + "s";
         out.printf(Locale.ROOT, "%n" + label + " %7s %9s %9s %9s %8s %10s %11s %7s %7s %7s  %s%n", "decoder", "tokens", "tokens/s", "ms/token",
@@ -330,14 +330,16 @@ final class BenchDecodeCommand implements Callable<Integer> {
             Totals t = totals.get(i);
             StringBuilder histogram = new StringBuilder();
             t.histogram.forEach((d, c) -> histogram.append(histogram.length() == 0 ? "" : " ").append(d).append(':').append(Math.round(c)));
-            boolean mustMatch = specs.get(i).type().equals("self-speculative");
+            boolean mustMatch = decoders.get(i).capabilities().contains(Decoder.Capability.EQUALS_GREEDY)
+                    && decoders.get(baseline).capabilities().contains(Decoder.Capability.GREEDY_REFERENCE);
             boolean ok = t.identical == t.compared;
             mismatch |= mustMatch && !ok;
-            out.printf(Locale.ROOT, label + " %7d %9.1f %9.3f %9.3f %7.2fx %10s %11.3f %7s %7s %7.2f  %s%n", specs.get(i).label(), t.tokens,
+            out.printf(Locale.ROOT, label + " %7d %9.1f %9.3f %9.3f %7.2fx %10s %11.3f %7s %7s %7s  %s%n", specs.get(i).label(), t.tokens,
                     t.tokensPerSecond(), 1000 * t.seconds / t.tokens, 1000 * t.cpuSeconds / t.tokens, t.tokensPerSecond() / base,
                     t.identical + "/" + t.compared + (mustMatch && !ok ? "!" : ""), t.fullPasses / t.tokens,
                     t.drafted > 0 ? String.format(Locale.ROOT, "%.3f", t.accepted / t.drafted) : "-",
-                    t.rounds > 0 ? String.format(Locale.ROOT, "%.2f", t.drafted / t.rounds) : "-", t.depth / t.tokens, histogram);
+                    t.rounds > 0 ? String.format(Locale.ROOT, "%.2f", t.drafted / t.rounds) : "-",
+                    t.depthTokens > 0 ? String.format(Locale.ROOT, "%.2f", t.depth / t.depthTokens) : "-", histogram);
         }
         out.println();
         for (int i = 0; i < specs.size(); i++) {

@@ -84,10 +84,14 @@ final class DecoderSpecs {
         return out;
     }
 
-    /** Creates the decoder through the loaded plugins, as the recipe validator would. */
+    /**
+     * Creates the decoder through the loaded plugins, as the recipe validator would; the
+     * context carries the model's shape and trained exits, so exit settings are checked here.
+     */
     static Decoder create(Manyfold host, TrainJob.Prepared p, Spec spec, PrintWriter out) {
+        List<Integer> exits = p.model() instanceof dev.manyfold.api.decoder.LanguageModel lm ? lm.exits() : List.of();
         return create(host, spec, new HostContext(p.config().seed(), Optional.of(p.model().shape()), Path.of("."), out::println,
-                p.recipe().asMap()));
+                p.recipe().asMap(), exits));
     }
 
     /** Creates the decoder in {@code context} (e.g. without a run, for an ONNX export). */
@@ -95,6 +99,23 @@ final class DecoderSpecs {
         Settings settings = Settings.of(spec.path(), spec.settings());
         return host.extensions().create(host.extensions().decoders(), ExtensionKind.DECODER, spec.type(), settings, context,
                 spec.path().isEmpty() ? "--decoder" : spec.path() + ".type");
+    }
+
+    /**
+     * The decoder used when none is named: the one loaded factory that declares itself the
+     * default ({@link dev.manyfold.api.decoder.DecoderFactory#isDefault()}).
+     *
+     * @param option what the user could have given instead, for the error
+     */
+    static String defaultDecoder(Manyfold host, String option) {
+        List<String> defaults = host.extensions().decoders().values().stream()
+                .filter(dev.manyfold.api.decoder.DecoderFactory::isDefault).map(dev.manyfold.api.decoder.DecoderFactory::name).toList();
+        if (defaults.size() != 1) {
+            throw new IllegalArgumentException("no decoder named and " + (defaults.isEmpty() ? "no loaded plugin declares a default decoder"
+                    : "several plugins declare a default decoder " + defaults) + "; give " + option + " one of "
+                    + host.extensions().decoders().keySet());
+        }
+        return defaults.get(0);
     }
 
     /** The recipe's {@code decode} section as a spec, if the run's recipe has one. */
@@ -108,7 +129,7 @@ final class DecoderSpecs {
         values.remove("engine"); // the host's (see EngineChoice), not the decoder's
         Object type = values.remove("type");
         if (type == null) {
-            throw new ConfigException("decode.type", "required key is missing", "a decoder name such as greedy");
+            throw new ConfigException("decode.type", "required key is missing", "a decoder name (see manyfold plugins)");
         }
         return Optional.of(new Spec(type.toString(), type.toString(), values, "decode"));
     }

@@ -4,18 +4,17 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.manyfold.api.ConfigException;
 import dev.manyfold.api.SubModel;
+import dev.manyfold.api.decoder.ExitRule;
 import dev.manyfold.runtime.model.LlamaModel;
 import dev.manyfold.runtime.train.HostBatch;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 
 /**
- * Teacher-forced validation loss under confidence early exit: every validation position is
- * scored at the first exit (in increasing depth) whose max softmax probability reaches its
- * threshold, else at the full depth — the decision rule of the {@code early-exit} decoder
- * applied to the reference text. Compared with the full model's loss on the same positions.
+ * Teacher-forced validation loss under an early-exit decoder's {@link ExitRule}: every
+ * validation position is scored at the exit the rule picks, else at the full depth — the
+ * decoder's own decision applied to the reference text. Compared with the full model's loss
+ * on the same positions.
  */
 final class EarlyExitLoss {
     private EarlyExitLoss() {}
@@ -27,24 +26,18 @@ final class EarlyExitLoss {
         }
     }
 
-    /** The {@code thresholds} of an early-exit decoder's settings as exit → τ. */
-    static TreeMap<Integer, Double> thresholds(Map<String, Object> settings, String path) {
-        TreeMap<Integer, Double> out = new TreeMap<>();
-        Object t = settings.get("thresholds");
-        if (t instanceof Map<?, ?> map) {
-            for (Map.Entry<?, ?> e : map.entrySet()) {
-                try {
-                    out.put(Integer.parseInt(e.getKey().toString().trim()), Double.parseDouble(e.getValue().toString().trim()));
-                } catch (NumberFormatException ex) {
-                    throw new ConfigException(path + ".thresholds." + e.getKey(), "not an exit depth with a number", "{2: 0.9, 4: 0.8}");
-                }
+    /**
+     * Scores every validation position at the exit the decoder's {@link ExitRule} picks from
+     * the teacher-forced logits of its exits (the full depth when none stops).
+     */
+    static Result evaluate(LlamaModel model, List<HostBatch> batches, ExitRule rule) {
+        List<Integer> exits = new ArrayList<>(rule.exits());
+        for (int e : exits) {
+            if (e < 1 || e >= model.layers()) {
+                throw new ConfigException("decode", "the exit rule names exit " + e + ", outside [1, " + (model.layers() - 1) + "]",
+                        "exits of the model's trained exits " + model.exits());
             }
         }
-        return out;
-    }
-
-    static Result evaluate(LlamaModel model, List<HostBatch> batches, TreeMap<Integer, Double> thresholds) {
-        List<Integer> exits = new ArrayList<>(thresholds.keySet());
         exits.add(model.layers());
         int vocab = model.vocabularySize();
         double full = 0;
@@ -64,13 +57,7 @@ final class EarlyExitLoss {
                     if (labels[row] < 0) {
                         continue; // not a trained position (instruction prompts, padding)
                     }
-                    int chosen = exits.size() - 1;
-                    for (int x = 0; x < exits.size() - 1; x++) {
-                        if (maxProbability(host.get(x), row, vocab) >= thresholds.get(exits.get(x))) {
-                            chosen = x;
-                            break;
-                        }
-                    }
+                    int chosen = rule.choose(host, row * vocab, vocab);
                     full += crossEntropy(host.get(exits.size() - 1), row, vocab, labels[row]);
                     exit += crossEntropy(host.get(chosen), row, vocab, labels[row]);
                     depth += exits.get(chosen);
@@ -140,11 +127,6 @@ final class EarlyExitLoss {
             sum += Math.exp(logits[base + v] - max);
         }
         return max + Math.log(sum);
-    }
-
-    /** {@code max_v softmax(z)_v}. */
-    private static double maxProbability(float[] logits, int row, int vocab) {
-        return Math.exp(logits[row * vocab + argmax(logits, row, vocab)] - logSumExp(logits, row, vocab));
     }
 
     private static double crossEntropy(float[] logits, int row, int vocab, int label) {

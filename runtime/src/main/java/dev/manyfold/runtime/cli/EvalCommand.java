@@ -115,6 +115,30 @@ final class EvalCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * When the model carries masks: non-zero parameters and effective FLOPs of the full model
+     * and of each depth-only sub-model, with the mask strategies' patterns.
+     */
+    private static void printSparsity(TrainJob.Prepared p, List<SubModel> subModels, PrintWriter o) {
+        Model model = p.model();
+        if (model.sites().values().stream().noneMatch(s -> s.mask() != null)) {
+            return;
+        }
+        List<String> patterns = p.components().masks().stream().map(dev.manyfold.api.mask.MaskStrategy::pattern)
+                .filter(s -> !s.isEmpty()).distinct().toList();
+        o.printf(Locale.ROOT, "%nmasks%s: non-zero parameters and effective FLOPs (a masked weight saves its multiply-add)%n",
+                patterns.isEmpty() ? "" : " (" + String.join(", ", patterns) + ")");
+        for (SubModel sub : subModels) {
+            if (sub.budgets().keySet().stream().anyMatch(d -> !d.equals(Model.DEPTH))) {
+                continue;
+            }
+            Model.Sparsity s = model.sparsity(sub);
+            o.printf(Locale.ROOT, "  %-16s %,d of %,d parameters non-zero (%.1f%%), %,d of %,d FLOPs (%.1f%%), %d masked sites%n",
+                    sub, s.nonZero(), s.parameters(), 100.0 * s.nonZero() / s.parameters(), s.effectiveFlops(), s.flops(),
+                    100.0 * s.effectiveFlops() / s.flops(), s.maskedSites());
+        }
+    }
+
     private EvalReport evaluate(TrainJob.Prepared p, PrintWriter o) {
         Model model = p.model();
         boolean text = p.data().isText();
@@ -149,6 +173,7 @@ final class EvalCommand implements Callable<Integer> {
             report = EvalReport.evaluate(model, data, subModels, task);
         }
         report.printTable(o);
+        printSparsity(p, subModels, o);
         if (llama != null && !noExits) {
             TreeSet<Integer> depths = new TreeSet<>();
             if (exits != null) {

@@ -66,7 +66,7 @@ final class GenerateCommand implements Callable<Integer> {
             }
             try (Manyfold host = main.host(); dev.manyfold.runtime.onnx.OrtLanguageModel model = dev.manyfold.runtime.onnx.Engines.open(path);
                     Tokenizer tokenizer = EngineChoice.tokenizer(model, path)) {
-                DecoderSpecs.Spec chosen = chosen(Optional.empty());
+                DecoderSpecs.Spec chosen = chosen(host, Optional.empty());
                 Decoder d = DecoderSpecs.create(host, chosen, new dev.manyfold.runtime.host.HostContext(0, Optional.empty(), Path.of("."),
                         out::println));
                 return generate(model, tokenizer, chosen, d, dev.manyfold.runtime.onnx.Engines.ONNXRUNTIME, out, err);
@@ -79,7 +79,7 @@ final class GenerateCommand implements Callable<Integer> {
             String engineName = EngineChoice.names(engine == null ? null : List.of(engine), p).get(0);
             Tokenizer tokenizer = p.data().tokenizer().orElseThrow(() -> new IllegalArgumentException(
                     path + " was trained on " + p.data().describe() + ", which has no tokenizer; generate needs text data"));
-            DecoderSpecs.Spec chosen = chosen(DecoderSpecs.fromRecipe(p));
+            DecoderSpecs.Spec chosen = chosen(host, DecoderSpecs.fromRecipe(p));
             Decoder d = DecoderSpecs.create(host, p, chosen, out);
             try (EngineChoice.Opened opened = EngineChoice.open(p, path, engineName)) {
                 return generate(opened.model(), tokenizer, chosen, d, engineName, out, err);
@@ -87,9 +87,13 @@ final class GenerateCommand implements Callable<Integer> {
         }
     }
 
-    private DecoderSpecs.Spec chosen(Optional<DecoderSpecs.Spec> fromRecipe) {
+    /** The named decoder, else the recipe's, else the loaded plugins' default decoder ({@code DecoderFactory.isDefault}). */
+    private DecoderSpecs.Spec chosen(Manyfold host, Optional<DecoderSpecs.Spec> fromRecipe) {
         DecoderSpecs.Spec base = decoder != null ? new DecoderSpecs.Spec(decoder, decoder, Map.of(), "decode")
-                : fromRecipe.orElse(new DecoderSpecs.Spec("greedy", "greedy", Map.of(), "decode"));
+                : fromRecipe.orElseGet(() -> {
+                    String name = DecoderSpecs.defaultDecoder(host, "--decoder");
+                    return new DecoderSpecs.Spec(name, name, Map.of(), "decode");
+                });
         return new DecoderSpecs.Spec(base.label(), base.type(), DecoderSpecs.parse(sets, base.settings(), "--set "), "decode");
     }
 
@@ -121,25 +125,25 @@ final class GenerateCommand implements Callable<Integer> {
         out.println();
         out.println();
         out.printf(Locale.ROOT, "decoder %s: %d new tokens on %s%n", chosen.describe(), g.tokens().length, engineName);
-        printStatistics(out, g.statistics());
+        printStatistics(out, g);
         return 0;
     }
 
-    static void printStatistics(PrintWriter out, Map<String, Double> statistics) {
-        List<String> histogram = new ArrayList<>();
-        List<String> order = List.of("tokens", "tokens-per-second", "ms-per-token", "first-token-ms", "full-passes-per-token",
-                "layers-per-token", "rounds", "acceptance-rate", "rejection-ratio", "mean-k", "mean-exit-depth");
-        Map<String, Double> sorted = new java.util.TreeMap<>(java.util.Comparator.comparingInt((String k) -> order.contains(k)
-                ? order.indexOf(k) : order.size()).thenComparingInt(k -> k.startsWith("exit-histogram.")
-                        ? Integer.parseInt(k.substring("exit-histogram.".length())) : 0).thenComparing(k -> k));
-        sorted.putAll(statistics);
-        sorted.forEach((k, v) -> {
-            if (k.startsWith("exit-histogram.")) {
-                histogram.add(k.substring("exit-histogram.".length()) + ":" + Math.round(v));
-            } else {
+    /** The documented statistics first ({@link Generation#DOCUMENTED}), the decoder's own keys after, the histogram last. */
+    static void printStatistics(PrintWriter out, Generation g) {
+        Map<String, Double> statistics = g.statistics();
+        for (String k : Generation.DOCUMENTED) {
+            if (statistics.containsKey(k)) {
+                out.printf(Locale.ROOT, "  %-22s %s%n", k, format(statistics.get(k)));
+            }
+        }
+        statistics.forEach((k, v) -> {
+            if (!Generation.DOCUMENTED.contains(k) && !k.startsWith(Generation.EXIT_HISTOGRAM)) {
                 out.printf(Locale.ROOT, "  %-22s %s%n", k, format(v));
             }
         });
+        List<String> histogram = new ArrayList<>();
+        g.exitHistogram().forEach((d, c) -> histogram.add(d + ":" + Math.round(c)));
         if (!histogram.isEmpty()) {
             out.printf(Locale.ROOT, "  %-22s %s%n", "exit-histogram", String.join(" ", histogram));
         }

@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 /** The {@code manyfold} command line. Exit codes: 0 success, 1 failure, 2 bad input, 3 not available. */
 @Command(name = "manyfold", mixinStandardHelpOptions = true, version = "manyfold 0.1.0",
         description = "Many-in-one neural networks: train, evaluate, decode and export nested sub-models.",
-        subcommands = {PluginsCommand.class, ValidateCommand.class, DoctorCommand.class, TrainCommand.class, EvalCommand.class,
+        subcommands = {PluginsCommand.class, ValidateCommand.class, SitesCommand.class, DoctorCommand.class, TrainCommand.class, EvalCommand.class,
                 GenerateCommand.class, BenchCommand.class, ExportCommand.class, ServeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
@@ -82,6 +82,18 @@ public final class Main implements Runnable {
             if (exitCode(e) == BAD_INPUT) {
                 commandLine.getErr().println("error: " + message(e));
                 return BAD_INPUT;
+            }
+            if (e instanceof dev.manyfold.runtime.host.PluginException pe) {
+                // The plugin is named; its own frames help its author, the host's would not.
+                commandLine.getErr().println("error: " + pe.getMessage());
+                if (pe.isBadInput()) {
+                    return BAD_INPUT;
+                }
+                StackTraceElement[] frames = pe.getCause().getStackTrace();
+                for (int i = 0; i < Math.min(8, frames.length); i++) {
+                    commandLine.getErr().println("\tat " + frames[i]);
+                }
+                return 1;
             }
             commandLine.getErr().println("error: " + e);
             e.printStackTrace(commandLine.getErr());

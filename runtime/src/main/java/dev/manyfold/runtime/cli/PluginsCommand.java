@@ -11,7 +11,8 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "plugins", description = "List plugins: version, API range, origin, contributions and status.")
+@Command(name = "plugins", mixinStandardHelpOptions = true,
+        description = "List plugins: description, version, API range, origin, status and each contributed factory with its description.")
 final class PluginsCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
@@ -29,13 +30,23 @@ final class PluginsCommand implements Callable<Integer> {
             }
             for (PluginRecord r : records) {
                 out.printf("%s %s%n", r.name(), r.version());
+                if (!r.description().isEmpty()) {
+                    out.printf("  about:  %s%n", r.description());
+                }
                 out.printf("  api:    %s%n", r.apiRange());
                 out.printf("  from:   %s%n", r.source());
                 out.printf("  status: %s%n", r.status());
                 for (ExtensionKind kind : ExtensionKind.values()) {
                     List<String> names = r.contributions().getOrDefault(kind, List.of());
                     if (!names.isEmpty()) {
-                        out.printf("  %-13s %s%n", kind.label() + "s:", String.join(", ", names));
+                        out.printf("  %-13s %s%n", kind.plural() + ":", String.join(", ", names));
+                        for (String n : names) {
+                            var factory = host.extensions().of(kind).get(n);
+                            String about = factory == null ? "" : factory.description();
+                            if (about != null && !about.isBlank()) {
+                                out.printf("    %-18s %s%n", n, about);
+                            }
+                        }
                     }
                 }
             }

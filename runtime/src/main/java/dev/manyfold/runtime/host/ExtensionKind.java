@@ -16,7 +16,8 @@ public enum ExtensionKind {
     MASK_STRATEGY("mask strategy", MaskStrategyFactory.class, Plugin::maskStrategies),
     ADAPTER("adapter", AdapterFactory.class, Plugin::adapters),
     DECODER("decoder", DecoderFactory.class, Plugin::decoders),
-    OBJECTIVE("objective", ObjectiveFactory.class, Plugin::objectives);
+    OBJECTIVE("objective", ObjectiveFactory.class, Plugin::objectives),
+    PRUNING_STEP("pruning step", dev.manyfold.api.prune.PruningStepFactory.class, Plugin::pruningSteps);
 
     private final String label;
     private final Class<? extends Factory<?>> factoryType;
@@ -26,6 +27,11 @@ public enum ExtensionKind {
         this.label = label;
         this.factoryType = factoryType;
         this.reader = p -> reader.apply(p);
+    }
+
+    /** Plural label, e.g. "mask strategies". */
+    public String plural() {
+        return label.endsWith("y") ? label.substring(0, label.length() - 1) + "ies" : label + "s";
     }
 
     /** Human label, e.g. "mask strategy". */

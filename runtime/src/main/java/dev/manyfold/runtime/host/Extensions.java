@@ -26,11 +26,19 @@ public final class Extensions {
     private final Map<String, AdapterFactory> adapters;
     private final Map<String, DecoderFactory> decoders;
     private final Map<String, ObjectiveFactory> objectives;
+    private final Map<String, dev.manyfold.api.prune.PruningStepFactory> pruningSteps;
+
+    public Extensions(Map<String, DimensionFactory> dimensions, Map<String, MaskStrategyFactory> maskStrategies,
+            Map<String, AdapterFactory> adapters, Map<String, DecoderFactory> decoders,
+            Map<String, ObjectiveFactory> objectives) {
+        this(dimensions, maskStrategies, adapters, decoders, objectives, Map.of());
+    }
 
     @Inject
     public Extensions(Map<String, DimensionFactory> dimensions, Map<String, MaskStrategyFactory> maskStrategies,
             Map<String, AdapterFactory> adapters, Map<String, DecoderFactory> decoders,
-            Map<String, ObjectiveFactory> objectives) {
+            Map<String, ObjectiveFactory> objectives, Map<String, dev.manyfold.api.prune.PruningStepFactory> pruningSteps) {
+        this.pruningSteps = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(requireNonNull(pruningSteps, "pruningSteps is null")));
         this.dimensions = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(requireNonNull(dimensions, "dimensions is null")));
         this.maskStrategies = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(requireNonNull(maskStrategies, "maskStrategies is null")));
         this.adapters = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(requireNonNull(adapters, "adapters is null")));
@@ -58,6 +66,11 @@ public final class Extensions {
         return objectives;
     }
 
+    /** Pruning steps between stages (API 1.1). */
+    public Map<String, dev.manyfold.api.prune.PruningStepFactory> pruningSteps() {
+        return pruningSteps;
+    }
+
     /** The factories of one kind. */
     public Map<String, ? extends Factory<?>> of(ExtensionKind kind) {
         return switch (kind) {
@@ -66,6 +79,7 @@ public final class Extensions {
             case ADAPTER -> adapters;
             case DECODER -> decoders;
             case OBJECTIVE -> objectives;
+            case PRUNING_STEP -> pruningSteps;
         };
     }
 

@@ -12,9 +12,18 @@ import java.util.function.Consumer;
  * The {@link Context} the runtime hands to factories.
  *
  * @param recipe the whole recipe as plain data (sections are handed out as fresh views)
+ * @param trainedExits the model's trained exits when known (a loaded language model), else empty
  */
-public record HostContext(long seed, Optional<ModelShape> model, Path workDirectory, Consumer<String> out, Map<String, Object> recipe)
-        implements Context {
+public record HostContext(long seed, Optional<ModelShape> model, Path workDirectory, Consumer<String> out, Map<String, Object> recipe,
+        java.util.List<Integer> trainedExits) implements Context {
+    public HostContext {
+        trainedExits = java.util.List.copyOf(trainedExits);
+    }
+
+    public HostContext(long seed, Optional<ModelShape> model, Path workDirectory, Consumer<String> out, Map<String, Object> recipe) {
+        this(seed, model, workDirectory, out, recipe, java.util.List.of());
+    }
+
     public HostContext(long seed, Optional<ModelShape> model, Path workDirectory, Consumer<String> out) {
         this(seed, model, workDirectory, out, Map.of());
     }

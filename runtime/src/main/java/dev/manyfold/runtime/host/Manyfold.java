@@ -116,11 +116,14 @@ public final class Manyfold implements AutoCloseable {
 
         public Manyfold build() {
             PluginLoader loader = new PluginLoader();
-            if (classpath) {
-                loader.loadClasspath(hostLoader);
-            }
+            // Plugin directories first: a plugin that is both in a directory and on the embedder's class path
+            // (a common build setup) loads isolated from its directory, and the class-path copy is refused as a
+            // duplicate, not the other way round.
             for (Path dir : pluginDirs) {
                 loader.loadDirectory(dir, Manyfold.class.getClassLoader());
+            }
+            if (classpath) {
+                loader.loadClasspath(hostLoader);
             }
             for (Object[] entry : instances) {
                 Plugin plugin = (Plugin) entry[1];

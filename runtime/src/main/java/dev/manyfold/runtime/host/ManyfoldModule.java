@@ -34,6 +34,7 @@ public final class ManyfoldModule extends AbstractModule {
         bindAll(AdapterFactory.class, ExtensionKind.ADAPTER);
         bindAll(DecoderFactory.class, ExtensionKind.DECODER);
         bindAll(ObjectiveFactory.class, ExtensionKind.OBJECTIVE);
+        bindAll(dev.manyfold.api.prune.PruningStepFactory.class, ExtensionKind.PRUNING_STEP);
         bind(PluginRecords.class).toInstance(new PluginRecords(records));
         bind(Extensions.class);
     }

@@ -268,14 +268,15 @@ final class PluginLoader {
         for (ExtensionKind kind : ExtensionKind.values()) {
             List<String> list = new ArrayList<>();
             for (Factory<?> factory : contributed.get(kind)) {
-                factories.get(kind).put(factory.name(), factory);
+                factories.get(kind).put(factory.name(), PluginCalls.wrap(factory, name, kind.label(), factory.name()));
                 owners.get(kind).put(factory.name(), name);
                 list.add(factory.name());
             }
             names.put(kind, List.copyOf(list));
         }
         pluginSources.put(name, source);
-        records.add(new PluginRecord(name, descriptor.version(), descriptor.apiRange().toString(), source, names, null));
+        records.add(new PluginRecord(name, descriptor.version(), descriptor.apiRange().toString(), source, names, null,
+                descriptor.description()));
         LOG.debug("loaded plugin {} {} from {}", name, descriptor.version(), source);
         return true;
     }
@@ -283,7 +284,8 @@ final class PluginLoader {
     private void refuse(String name, String source, PluginDescriptor descriptor, String why) {
         LOG.warn("refused plugin from {}: {}", source, why);
         records.add(new PluginRecord(name, descriptor == null ? "?" : descriptor.version(),
-                descriptor == null ? "?" : descriptor.apiRange().toString(), source, Map.of(), why));
+                descriptor == null ? "?" : descriptor.apiRange().toString(), source, Map.of(), why,
+                descriptor == null ? "" : descriptor.description()));
     }
 
     private static PluginDescriptor classpathDescriptor(Class<?> type, String source) {

@@ -51,7 +51,7 @@ import java.util.Set;
  *   - name: tune                     # default stage&lt;i&gt;
  *     train: { steps: 200 }          # overrides of the base train section for this stage
  *   - name: prune-recover
- *     prune: { type: dsee-prune, adapted: 0.2, others: 0.2 }   # a mask strategy that implements GlobalPruning
+ *     prune: { type: dsee-prune, adapted: 0.2, others: 0.2 }   # a pruning step (Plugin.pruningSteps)
  *     train: { steps: 100, lr: 2e-3 }
  * </pre>
  *
@@ -255,14 +255,23 @@ public final class StagedJob {
         return stages;
     }
 
+    /**
+     * The stage's pruning step: a {@link dev.manyfold.api.prune.PruningStepFactory} of that
+     * name (API 1.1), else, for API 1.0 plugins, a mask strategy that implements
+     * {@link GlobalPruning}.
+     */
     private static GlobalPruning pruner(Manyfold host, Settings s, HostContext context) {
         s.check(s.has("type"), "type", "required key is missing", "a pruning step such as dsee-prune");
         String type = s.getString("type");
+        if (host.extensions().pruningSteps().containsKey(type) || !host.extensions().maskStrategies().containsKey(type)) {
+            return host.extensions().create(host.extensions().pruningSteps(), ExtensionKind.PRUNING_STEP, type, s, context,
+                    s.pathOf("type"));
+        }
         MaskStrategy strategy = host.extensions().create(host.extensions().maskStrategies(), ExtensionKind.MASK_STRATEGY, type, s, context,
                 s.pathOf("type"));
         if (!(strategy instanceof GlobalPruning global)) {
             throw new ConfigException(s.pathOf("type"), "mask strategy \"" + type + "\" is not a global pruning step",
-                    "a strategy that implements GlobalPruning, such as dsee-prune");
+                    "a pruning step: one of " + host.extensions().pruningSteps().keySet());
         }
         return global;
     }

@@ -121,8 +121,11 @@ public final class TrainJob {
             if (initialise && objective.needsTeacher()) {
                 Teacher.attach(model); // the starting weights (after train.init), before the trainer sets masks
             }
-            if (model instanceof dev.manyfold.runtime.model.LlamaModel llama && components.dimensions().containsKey(Model.DEPTH)) {
-                llama.setExits(components.dimensions().get(Model.DEPTH).budgets(model.shape()));
+            if (model instanceof dev.manyfold.runtime.model.LlamaModel llama) {
+                List<Integer> exits = trainedExits(model, components, objective, base);
+                if (!exits.isEmpty()) {
+                    llama.setExits(exits);
+                }
             }
             // The tokenizer defaulted from model.from is written into the recipe the run stores, so exports keep it.
             Recipe stored = dataSection.asMap().equals(recipe.section("data").asMap()) ? recipe
@@ -215,6 +218,43 @@ public final class TrainJob {
                     config.batch(), model.family());
             return new Checked(config, model.shape(), components, model.totalParameters());
         }
+    }
+
+    /** Checkpoint metadata key: the trained exit depths, a JSON list (since API 1.1). */
+    public static final String TRAINED_EXITS = "trained-exits";
+
+    /**
+     * The exits the run trains: the {@code depth} dimension's budgets, the objective's declared
+     * {@link Objective#trainedExits} and, when loading, those recorded in the checkpoint.
+     *
+     * @throws ConfigException at {@code objective} when the objective declares an exit outside the model
+     */
+    static List<Integer> trainedExits(Model model, RecipeValidator.Components components, Objective objective, Checkpoint from) {
+        java.util.TreeSet<Integer> exits = new java.util.TreeSet<>();
+        if (components.dimensions().containsKey(Model.DEPTH)) {
+            exits.addAll(components.dimensions().get(Model.DEPTH).budgets(model.shape()));
+        }
+        int layers = model.dimensions().getOrDefault(Model.DEPTH, 0);
+        List<Integer> declared = objective.trainedExits(model.shape());
+        for (Integer e : declared == null ? List.<Integer>of() : declared) {
+            if (e == null || e < 1 || e > layers) {
+                throw new ConfigException("objective", "the objective declares trained exit " + e + ", outside the model's "
+                        + layers + " layers", "exit depths in [1, " + layers + "]");
+            }
+            exits.add(e);
+        }
+        if (from != null && from.metadata().containsKey(TRAINED_EXITS)) {
+            try {
+                for (int e : JSON.readValue(from.metadata().get(TRAINED_EXITS), int[].class)) {
+                    if (e >= 1 && e <= layers) {
+                        exits.add(e);
+                    }
+                }
+            } catch (JsonProcessingException e) {
+                throw new ConfigException(from.file() + "#" + TRAINED_EXITS, "not a JSON list of exit depths", "[2, 4, 8]");
+            }
+        }
+        return List.copyOf(exits);
     }
 
     /** Refuses data whose tokens would index past the imported model's embedding, or whose rows exceed its context. */
@@ -488,6 +528,9 @@ public final class TrainJob {
         metadata.put("recipe", p.recipe().toYaml());
         metadata.put("model", toJson(p.model().config()));
         metadata.put("family", p.model().family());
+        if (p.model() instanceof dev.manyfold.api.decoder.LanguageModel lm) {
+            metadata.put(TRAINED_EXITS, toJson(lm.exits()));
+        }
         out.printf("training %s: %s, %,d parameters, data %s%n", p.recipe().name(), p.model().family(), p.model().totalParameters(),
                 p.data().describe());
         return trainer(p, runDir, out, terminal, metadata).run(from);

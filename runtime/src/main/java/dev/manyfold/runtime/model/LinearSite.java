@@ -74,10 +74,19 @@ public final class LinearSite {
         }
         this.mask = mask;
         this.straightThrough = straightThrough;
+        changes++;
     }
 
     public void addAdapter(AttachedAdapter adapter) {
         adapters.add(requireNonNull(adapter, "adapter is null"));
+        changes++;
+    }
+
+    private volatile int changes;
+
+    /** Changes when the mask or the adapters change (not their values: see {@link ParameterStore#version()}). */
+    public int changes() {
+        return changes;
     }
 
     public List<AttachedAdapter> adapters() {

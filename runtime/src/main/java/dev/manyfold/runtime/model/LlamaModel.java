@@ -518,9 +518,30 @@ public final class LlamaModel extends Model implements LanguageModel {
         return dim;
     }
 
+    /** The composed inference weights of the current model state, shared by sessions; null before the first open. */
+    private LlamaSession.Weights inference;
+
+    /**
+     * Opens a session. The composed weights are built at the first open and shared by later
+     * sessions until the model's weights, masks or adapters change (then rebuilt once).
+     */
     @Override
     public InferenceSession open(NDManager manager) {
-        return new LlamaSession(this, manager.newSubManager());
+        LlamaSession.Weights weights = inferenceWeights();
+        return new LlamaSession(this, weights, manager.newSubManager());
+    }
+
+    /** The shared composed weights, acquired for one session (release on close). */
+    private synchronized LlamaSession.Weights inferenceWeights() {
+        long version = weightsVersion();
+        if (inference == null || inference.version != version || !inference.acquire()) {
+            if (inference != null) {
+                inference.supersede();
+            }
+            inference = new LlamaSession.Weights(this, version);
+            inference.acquire();
+        }
+        return inference;
     }
 
     // ---- for LlamaSession (inference) ---------------------------------------------------------

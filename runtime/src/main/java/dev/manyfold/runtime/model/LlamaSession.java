@@ -33,13 +33,14 @@ import dev.manyfold.api.decoder.InferenceSession;
  *   <li><b>Gate and up in one matmul.</b></li>
  *   <li><b>Q/K/V biases</b> (Qwen2), when the model has them, are one vector per layer laid out
  *       like the projection's rows, {@code [bq; bk; bv; rot(bq); rot(bk); 0]} ({@code bq} scaled
- *       like {@code Wq}), passed as the bias of the same linear op ({@link #qkvBias}); null and
+ *       like {@code Wq}), passed as the bias of the same linear op ({@link Weights#qkvBias}); null and
  *       free when the model has none.</li>
  * </ul>
  * Results equal the training forward up to float rounding.
  */
 final class LlamaSession implements InferenceSession {
     private final NDManager cacheManager;
+    private final Weights w;
     private final int layers;
     private final int heads;
     private final int kvHeads;
@@ -47,29 +48,159 @@ final class LlamaSession implements InferenceSession {
     private final int ffn;
     private final int dim;
     private final int context;
-    /** Query and KV heads per layer (equal in every layer unless heads were pruned per layer). */
-    private final int[] layerHeads;
-    private final int[] layerKvHeads;
-    /** Per-layer RoPE tables for layers narrower than the widest; null where the shared table fits. */
-    private final NDArray[] layerRope;
-    private final NDArray embed;
-    private final NDArray[] qkv;
-    /** Per layer, the bias of {@link #qkv}'s rows, or null when the model has no q/k/v biases. */
-    private final NDArray[] qkvBias;
-    private final NDArray[] out;
-    private final NDArray[] gateUp;
-    private final NDArray[] down;
-    private final NDArray head;
-    private final NDArray rope;
-    private final NDArray causal;
     private final NDArray[] keys;
     private final NDArray[] values;
-    /** {@code [[sqrt(d·eps)]]}: the augmented column. */
-    private NDArray column;
     private final LlamaModel model;
+    private boolean closed;
 
-    LlamaSession(LlamaModel model, NDManager cacheManager) {
+    /**
+     * The composed, rewritten weights of one model state, shared by every session opened on it
+     * (and their forks): built once, freed when the model's weights change and no session uses
+     * them any more. Immutable once built.
+     */
+    static final class Weights {
+        private final NDManager manager;
+        final long version;
+        /** Query and KV heads per layer (equal in every layer unless heads were pruned per layer). */
+        final int[] layerHeads;
+        final int[] layerKvHeads;
+        /** Per-layer RoPE tables for layers narrower than the widest; null where the shared table fits. */
+        final NDArray[] layerRope;
+        final NDArray[] qkv;
+        /** Per layer, the bias of {@link #qkv}'s rows, or null when the model has no q/k/v biases. */
+        final NDArray[] qkvBias;
+        final NDArray[] out;
+        final NDArray[] gateUp;
+        final NDArray[] down;
+        NDArray embed;
+        NDArray head;
+        NDArray rope;
+        NDArray causal;
+        /** {@code [[sqrt(d·eps)]]}: the augmented column. */
+        NDArray column;
+        private int users;
+        private boolean superseded;
+
+        Weights(LlamaModel model, long version) {
+            int layers = model.layers();
+            this.version = version;
+            this.manager = model.parameters().manager().newSubManager();
+            this.layerHeads = model.layerHeads().stream().mapToInt(Integer::intValue).toArray();
+            this.layerKvHeads = new int[layers];
+            for (int i = 0; i < layers; i++) {
+                layerKvHeads[i] = layerHeads[i] / (model.heads() / model.kvHeads());
+            }
+            this.layerRope = new NDArray[layers];
+            this.qkv = new NDArray[layers];
+            this.qkvBias = new NDArray[layers];
+            this.out = new NDArray[layers];
+            this.gateUp = new NDArray[layers];
+            this.down = new NDArray[layers];
+            try {
+                Ops.withoutAutograd(manager, () -> {
+                    try (NDManager tmp = manager.newSubManager()) {
+                        build(model, tmp);
+                    }
+                    return null;
+                });
+            } catch (RuntimeException e) {
+                manager.close();
+                throw e;
+            }
+        }
+
+        /** Counts a session in; false when these weights were already freed. */
+        synchronized boolean acquire() {
+            if (superseded && users == 0) {
+                return false;
+            }
+            users++;
+            return true;
+        }
+
+        synchronized void release() {
+            users--;
+            if (users == 0 && superseded) {
+                manager.close();
+            }
+        }
+
+        /** The model's weights changed: free these once the last session using them closes. */
+        synchronized void supersede() {
+            if (superseded) {
+                return;
+            }
+            superseded = true;
+            if (users == 0) {
+                manager.close();
+            }
+        }
+
+        /** Composes and rewrites every weight into this object's manager. */
+        private void build(LlamaModel model, NDManager tmp) {
+            int layers = model.layers();
+            int heads = model.heads();
+            int kvHeads = model.kvHeads();
+            int headDim = model.headDim();
+            int dim = model.dim();
+            int ffn = model.ffn();
+            float eps = model.normEps();
+            float root = (float) Math.sqrt(dim);
+            ParameterStore p = model.parameters();
+            NDArray ropeFull = Ops.withoutAutograd(tmp, model::ropeQkv);
+            for (int i = 0; i < layers; i++) {
+                // Each layer's temporaries are freed before the next: the peak is one layer's, not the whole model's.
+                try (NDManager lt = tmp.newSubManager()) {
+                    String l = "layers." + i;
+                    int qd = layerHeads[i] * headDim;
+                    int kd = layerKvHeads[i] * headDim;
+                    if (layerHeads[i] != heads) {
+                        // The shared table's [q | k | v] column blocks, cut to this layer's heads.
+                        long fq = (long) heads * headDim;
+                        long fk = (long) kvHeads * headDim;
+                        layerRope[i] = keep(ai.djl.ndarray.NDArrays.concat(new NDList(own(lt, ropeFull.get(new NDIndex(":, :, :{}", qd))),
+                                own(lt, ropeFull.get(new NDIndex(":, :, {}:{}", fq, fq + kd))),
+                                own(lt, ropeFull.get(new NDIndex(":, :, {}:{}", fq + fk, fq + fk + kd)))), 2));
+                    }
+                    NDArray wq = weight(model, lt, l + ".attn.q_proj", qd, dim).mul(1.0 / Math.sqrt(headDim));
+                    NDArray wk = weight(model, lt, l + ".attn.k_proj", kd, dim);
+                    NDArray wv = weight(model, lt, l + ".attn.v_proj", kd, dim);
+                    NDArray rows = ai.djl.ndarray.NDArrays.concat(new NDList(wq, wk, wv, rotateHalf(wq, layerHeads[i], headDim),
+                            rotateHalf(wk, layerKvHeads[i], headDim), lt.zeros(new Shape(kd, dim))), 0);
+                    qkv[i] = keep(readsNormalised(rows, own(lt, p.get(l + ".attn_norm.weight").mul(root))));
+                    if (model.qkvBias()) {
+                        NDArray bq = own(lt, p.get(l + ".attn.q_proj.bias").mul(1.0 / Math.sqrt(headDim))).reshape(qd, 1);
+                        NDArray bk = own(lt, p.get(l + ".attn.k_proj.bias").duplicate()).reshape(kd, 1);
+                        NDArray bv = own(lt, p.get(l + ".attn.v_proj.bias").duplicate()).reshape(kd, 1);
+                        qkvBias[i] = keep(ai.djl.ndarray.NDArrays.concat(new NDList(bq, bk, bv, rotateHalf(bq, layerHeads[i], headDim),
+                                rotateHalf(bk, layerKvHeads[i], headDim), lt.zeros(new Shape(kd, 1))), 0).reshape(-1));
+                    }
+                    NDArray wo = weight(model, lt, l + ".attn.o_proj", dim, qd); // [d, qd]
+                    out[i] = keep(wo.concat(lt.zeros(new Shape(1, qd)), 0)); // [d+1, qd]
+                    NDArray gu = weight(model, lt, l + ".mlp.gate_proj", ffn, dim).concat(weight(model, lt, l + ".mlp.up_proj", ffn, dim), 0);
+                    gateUp[i] = keep(readsNormalised(gu, own(lt, p.get(l + ".mlp_norm.weight").mul(root))));
+                    NDArray wd = weight(model, lt, l + ".mlp.down_proj", dim, ffn);
+                    down[i] = keep(wd.concat(lt.zeros(new Shape(1, ffn)), 0));
+                }
+            }
+            head = keep(readsNormalised(weight(model, tmp, "lm_head", model.vocabularySize(), dim),
+                    own(tmp, p.get("norm.weight").mul(root))));
+            embed = keep(p.get("embed.weight").duplicate());
+            column = keep(tmp.full(new Shape(1, 1), (float) Math.sqrt(dim * (double) eps)));
+            // RoPE tables per position for the [q | k] columns: every head uses the same [hd] row.
+            rope = ropeFull;
+            causal = keep(model.causalMask().duplicate());
+        }
+
+        private NDArray keep(NDArray a) {
+            a.attach(manager);
+            return a;
+        }
+    }
+
+    LlamaSession(LlamaModel model, Weights weights, NDManager cacheManager) {
         this.cacheManager = cacheManager;
+        this.w = weights;
         this.layers = model.layers();
         this.heads = model.heads();
         this.kvHeads = model.kvHeads();
@@ -77,82 +208,9 @@ final class LlamaSession implements InferenceSession {
         this.ffn = model.ffn();
         this.dim = model.dim();
         this.context = model.contextLength();
-        this.layerHeads = model.layerHeads().stream().mapToInt(Integer::intValue).toArray();
-        this.layerKvHeads = new int[layers];
-        for (int i = 0; i < layers; i++) {
-            layerKvHeads[i] = layerHeads[i] / (heads / kvHeads);
-        }
-        this.layerRope = new NDArray[layers];
-        this.qkv = new NDArray[layers];
-        this.qkvBias = new NDArray[layers];
-        this.out = new NDArray[layers];
-        this.gateUp = new NDArray[layers];
-        this.down = new NDArray[layers];
         this.keys = new NDArray[layers];
         this.values = new NDArray[layers];
         this.model = model;
-        NDManager m = cacheManager;
-        NDArray[] built = Ops.withoutAutograd(m, () -> {
-            try (NDManager tmp = m.newSubManager()) {
-                return build(model, tmp);
-            }
-        });
-        this.embed = built[0];
-        this.head = built[1];
-        this.rope = built[2];
-        this.causal = built[3];
-    }
-
-    /** Composes and rewrites every weight; the results are moved to the cache manager. */
-    private NDArray[] build(LlamaModel model, NDManager tmp) {
-        float eps = model.normEps();
-        float root = (float) Math.sqrt(dim);
-        ParameterStore p = model.parameters();
-        NDArray ropeFull = Ops.withoutAutograd(tmp, model::ropeQkv);
-        for (int i = 0; i < layers; i++) {
-            // Each layer's temporaries are freed before the next: the peak is one layer's, not the whole model's.
-            try (NDManager lt = tmp.newSubManager()) {
-                String l = "layers." + i;
-                int qd = layerHeads[i] * headDim;
-                int kd = layerKvHeads[i] * headDim;
-                if (layerHeads[i] != heads) {
-                    // The shared table's [q | k | v] column blocks, cut to this layer's heads.
-                    long fq = (long) heads * headDim;
-                    long fk = (long) kvHeads * headDim;
-                    layerRope[i] = keep(ai.djl.ndarray.NDArrays.concat(new NDList(own(lt, ropeFull.get(new NDIndex(":, :, :{}", qd))),
-                            own(lt, ropeFull.get(new NDIndex(":, :, {}:{}", fq, fq + kd))),
-                            own(lt, ropeFull.get(new NDIndex(":, :, {}:{}", fq + fk, fq + fk + kd)))), 2));
-                }
-                NDArray wq = weight(model, lt, l + ".attn.q_proj", qd, dim).mul(1.0 / Math.sqrt(headDim));
-                NDArray wk = weight(model, lt, l + ".attn.k_proj", kd, dim);
-                NDArray wv = weight(model, lt, l + ".attn.v_proj", kd, dim);
-                NDArray rows = ai.djl.ndarray.NDArrays.concat(new NDList(wq, wk, wv, rotateHalf(wq, layerHeads[i]), rotateHalf(wk, layerKvHeads[i]),
-                        lt.zeros(new Shape(kd, dim))), 0);
-                qkv[i] = keep(readsNormalised(rows, own(lt, p.get(l + ".attn_norm.weight").mul(root))));
-                if (model.qkvBias()) {
-                    NDArray bq = own(lt, p.get(l + ".attn.q_proj.bias").mul(1.0 / Math.sqrt(headDim))).reshape(qd, 1);
-                    NDArray bk = own(lt, p.get(l + ".attn.k_proj.bias").duplicate()).reshape(kd, 1);
-                    NDArray bv = own(lt, p.get(l + ".attn.v_proj.bias").duplicate()).reshape(kd, 1);
-                    qkvBias[i] = keep(ai.djl.ndarray.NDArrays.concat(new NDList(bq, bk, bv, rotateHalf(bq, layerHeads[i]),
-                            rotateHalf(bk, layerKvHeads[i]), lt.zeros(new Shape(kd, 1))), 0).reshape(-1));
-                }
-                NDArray wo = weight(model, lt, l + ".attn.o_proj", dim, qd); // [d, qd]
-                NDArray woPadded = wo.concat(lt.zeros(new Shape(1, qd)), 0); // [d+1, qd]
-                out[i] = keep(woPadded);
-                NDArray gu = weight(model, lt, l + ".mlp.gate_proj", ffn, dim).concat(weight(model, lt, l + ".mlp.up_proj", ffn, dim), 0);
-                gateUp[i] = keep(readsNormalised(gu, own(lt, p.get(l + ".mlp_norm.weight").mul(root))));
-                NDArray wd = weight(model, lt, l + ".mlp.down_proj", dim, ffn);
-                down[i] = keep(wd.concat(lt.zeros(new Shape(1, ffn)), 0));
-            }
-        }
-        NDArray headWeight = keep(readsNormalised(weight(model, tmp, "lm_head", model.vocabularySize(), dim),
-                own(tmp, p.get("norm.weight").mul(root))));
-        NDArray embedWeight = keep(p.get("embed.weight").duplicate());
-        this.column = keep(tmp.full(new Shape(1, 1), (float) Math.sqrt(dim * (double) eps)));
-        // RoPE tables per position for the [q | k] columns: every head uses the same [hd] row.
-        NDArray rope = ropeFull;
-        NDArray mask = keep(model.causalMask().duplicate());
-        return new NDArray[] {embedWeight, headWeight, rope, mask};
     }
 
     /** A site's effective weight, owned by {@code tmp} and detached from autograd. */
@@ -166,15 +224,10 @@ final class LlamaSession implements InferenceSession {
     }
 
     /** Rows permuted and negated so that {@code x·rot(W)ᵀ = rotate_half(x·Wᵀ)} per head. */
-    private NDArray rotateHalf(NDArray w, int h) {
+    private static NDArray rotateHalf(NDArray w, int h, int headDim) {
         long in = w.getShape().get(1);
         NDList halves = w.reshape(h, headDim, in).split(2, 1);
         return halves.get(1).neg().concat(halves.get(0), 1).reshape(h * (long) headDim, in);
-    }
-
-    private NDArray keep(NDArray a) {
-        a.attach(cacheManager);
-        return a;
     }
 
     private static NDArray own(NDManager manager, NDArray a) {
@@ -194,7 +247,7 @@ final class LlamaSession implements InferenceSession {
             for (int i = 0; i < ids.length; i++) {
                 ids[i] = tokens[i];
             }
-            return ai.djl.nn.core.Embedding.embedding(manager.create(ids), embed, ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow();
+            return ai.djl.nn.core.Embedding.embedding(manager.create(ids), w.embed, ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow();
         });
     }
 
@@ -210,11 +263,11 @@ final class LlamaSession implements InferenceSession {
             throw new IllegalArgumentException("hidden states of shape " + hidden.getShape() + " are not [n, " + dim + "]");
         }
         NDArray table = n == 1 ? model.ropeQkvRow(start) // shared constants: a decode step needs no index op
-                : own(manager, rope.get(new NDIndex("{}:{}", start, start + n)));
+                : own(manager, w.rope.get(new NDIndex("{}:{}", start, start + n)));
         int group = heads / kvHeads;
         NDArray mask = null;
         if (n > 1) {
-            mask = own(manager, causal.get(new NDIndex("{}:{}, :{}", start, start + n, start + n)));
+            mask = own(manager, w.causal.get(new NDIndex("{}:{}, :{}", start, start + n, start + n)));
             if (group > 1) {
                 mask = mask.tile(new long[] {group, 1});
             }
@@ -224,17 +277,17 @@ final class LlamaSession implements InferenceSession {
             if (cachedLength(i) != start) {
                 throw new IllegalStateException("layer " + i + " caches " + cachedLength(i) + " positions, expected " + start);
             }
-            int h = layerHeads[i];
-            int kvh = layerKvHeads[i];
+            int h = w.layerHeads[i];
+            int kvh = w.layerKvHeads[i];
             long qd = (long) h * headDim;
             long kd = (long) kvh * headDim;
             long[] qkvSplit = {qd, qd + kd};
             long width = qd + 2L * kd;
-            NDArray layerTable = layerRope[i] == null ? table
-                    : own(manager, layerRope[i].get(new NDIndex("{}:{}", start, start + n)));
+            NDArray layerTable = w.layerRope[i] == null ? table
+                    : own(manager, w.layerRope[i].get(new NDIndex("{}:{}", start, start + n)));
             // [q k v | rot(q) rot(k) 0] · [cos cos 1 | sin sin 0], summed: RoPE'd q and k, and v, in 4 ops.
             NDArray a = x.normalize(2, -1, 0);
-            NDList parts = (qkvBias[i] == null ? Linear.linear(a, qkv[i]) : Linear.linear(a, qkv[i], qkvBias[i])).singletonOrThrow().reshape(n, 2, width).mul(layerTable).sum(new int[] {1}).split(qkvSplit, 1);
+            NDList parts = (w.qkvBias[i] == null ? Linear.linear(a, w.qkv[i]) : Linear.linear(a, w.qkv[i], w.qkvBias[i])).singletonOrThrow().reshape(n, 2, width).mul(layerTable).sum(new int[] {1}).split(qkvSplit, 1);
             NDArray q;
             NDArray k;
             NDArray v;
@@ -261,18 +314,18 @@ final class LlamaSession implements InferenceSession {
             }
             NDArray o = scores.softmax(-1).matMul(v); // [kv, group·n, hd]
             o = n == 1 ? o.reshape(1, qd) : o.reshape(h, n, headDim).transpose(1, 0, 2).reshape(n, qd);
-            x = Linear.linear(o, out[i], x).singletonOrThrow(); // x + o·Woᵀ: the residual rides as the bias
-            NDList gu = Linear.linear(x.normalize(2, -1, 0), gateUp[i]).singletonOrThrow().split(new long[] {ffn}, 1);
+            x = Linear.linear(o, w.out[i], x).singletonOrThrow(); // x + o·Woᵀ: the residual rides as the bias
+            NDList gu = Linear.linear(x.normalize(2, -1, 0), w.gateUp[i]).singletonOrThrow().split(new long[] {ffn}, 1);
             NDArray g = gu.get(0);
             NDArray act = g.mul(g.getNDArrayInternal().sigmoid()).mul(gu.get(1));
-            x = Linear.linear(act, down[i], x).singletonOrThrow();
+            x = Linear.linear(act, w.down[i], x).singletonOrThrow();
         }
         return x.split(new long[] {dim}, 1).get(0);
     }
 
     /** {@code [x, c]}: hidden states {@code [n, d]} with the constant column appended, owned by {@code manager}. */
     private NDArray augment(NDArray hidden, long n, NDManager manager) {
-        NDArray c = n == 1 ? column : own(manager, column.broadcast(n, 1));
+        NDArray c = n == 1 ? w.column : own(manager, w.column.broadcast(n, 1));
         return own(manager, hidden.concat(c, 1));
     }
 
@@ -293,7 +346,7 @@ final class LlamaSession implements InferenceSession {
     public NDArray logits(NDArray hidden, NDManager manager) {
         return Ops.withoutAutograd(manager, () -> {
             long n = hidden.getShape().get(0);
-            return own(manager, Linear.linear(augment(hidden, n, manager).normalize(2, -1, 0), head).singletonOrThrow());
+            return own(manager, Linear.linear(augment(hidden, n, manager).normalize(2, -1, 0), w.head).singletonOrThrow());
         });
     }
 
@@ -327,8 +380,40 @@ final class LlamaSession implements InferenceSession {
         }
     }
 
+    /** The shared composed weights this session reads (for tests). */
+    Weights weights() {
+        return w;
+    }
+
+    @Override
+    public boolean canFork() {
+        return true;
+    }
+
+    /** Copies the cache (one duplicate per layer's keys and values) and shares the composed weights. */
+    @Override
+    public InferenceSession fork() {
+        if (closed) {
+            throw new IllegalStateException("the session is closed");
+        }
+        if (!w.acquire()) {
+            throw new IllegalStateException("the model's weights changed since this session was opened");
+        }
+        LlamaSession copy = new LlamaSession(model, w, cacheManager.getParentManager().newSubManager());
+        for (int i = 0; i < layers; i++) {
+            if (keys[i] != null) {
+                copy.replace(i, keys[i].duplicate(), values[i].duplicate());
+            }
+        }
+        return copy;
+    }
+
     @Override
     public void close() {
-        cacheManager.close();
+        if (!closed) {
+            closed = true;
+            cacheManager.close();
+            w.release();
+        }
     }
 }

@@ -43,6 +43,73 @@ public abstract class Model implements ElasticModel, AutoCloseable {
         return config;
     }
 
+    /**
+     * Changes whenever a tensor value, a mask or an adapter of the model changes: caches of
+     * derived weights compare it.
+     */
+    public long weightsVersion() {
+        long v = parameters().version();
+        for (LinearSite site : sites.values()) {
+            v = v * 31 + site.changes();
+        }
+        return v;
+    }
+
+    /**
+     * What masks leave of a sub-model: its dense parameter and FLOP counts next to the non-zero
+     * parameters and the effective FLOPs (each zeroed weight saves its multiply-add, so a 2:4
+     * site counts at half).
+     *
+     * @param maskedSites sites of the sub-model that carry a mask
+     * @param zeros masked-out weights among them
+     */
+    public record Sparsity(long parameters, long nonZero, long flops, long effectiveFlops, int maskedSites, long zeros) {}
+
+    /**
+     * Counts the masked-out weights of the full model or of a depth-only sub-model (the
+     * sites of layers below the depth, plus every site outside {@code layers.*}).
+     *
+     * @throws IllegalArgumentException for a sub-model that slices widths (its masks' prefix
+     *     slices are not counted)
+     */
+    public Sparsity sparsity(SubModel sub) {
+        for (String d : sub.budgets().keySet()) {
+            if (!d.equals(DEPTH)) {
+                throw new IllegalArgumentException("sparsity is counted for the full model and depth budgets, not " + sub);
+            }
+        }
+        int depth = sub.budgetOr(DEPTH, Integer.MAX_VALUE);
+        long zeros = 0;
+        int masked = 0;
+        for (LinearSite site : sites.values()) {
+            if (site.mask() == null || layerOf(site.name()) >= depth) {
+                continue;
+            }
+            masked++;
+            try (NDManager scratch = parameters().manager().newSubManager()) {
+                NDArray kept = site.mask().toType(ai.djl.ndarray.types.DataType.FLOAT64, true);
+                kept.attach(scratch);
+                zeros += site.mask().getShape().size() - Math.round(kept.sum().getDouble());
+            }
+        }
+        long params = parameterCount(sub);
+        long flops = flops(sub);
+        return new Sparsity(params, params - zeros, flops, flops - 2 * zeros, masked, zeros);
+    }
+
+    /** The layer index of a {@code layers.<i>.} site, or -1 for sites outside the layers. */
+    private static int layerOf(String site) {
+        if (!site.startsWith("layers.")) {
+            return -1;
+        }
+        int dot = site.indexOf('.', 7);
+        try {
+            return Integer.parseInt(site.substring(7, dot < 0 ? site.length() : dot));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
     public ParameterStore parameters() {
         return parameters;
     }

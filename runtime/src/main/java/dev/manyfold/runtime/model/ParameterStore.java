@@ -24,6 +24,8 @@ public final class ParameterStore implements AutoCloseable {
     private final Map<String, NDArray> tensors = new LinkedHashMap<>();
     private final Set<String> trainable = new LinkedHashSet<>();
     private final boolean shapesOnly;
+    /** Bumped whenever tensors are added or their values change (see {@link #touch()}). */
+    private final java.util.concurrent.atomic.AtomicLong version = new java.util.concurrent.atomic.AtomicLong();
     private final boolean placeholders;
 
     public ParameterStore(NDManager parent, long seed) {
@@ -88,8 +90,22 @@ public final class ParameterStore implements AutoCloseable {
         return add(name, manager.full(new Shape(shape), value), true);
     }
 
+    /**
+     * A number that changes whenever a tensor is added or assigned, or {@link #touch()} is
+     * called; caches derived from the values (composed inference weights) compare it.
+     */
+    public long version() {
+        return version.get();
+    }
+
+    /** Records that tensor values changed in place (an optimiser step). */
+    public void touch() {
+        version.incrementAndGet();
+    }
+
     /** Adds a tensor (moved into this store's manager). */
     public NDArray add(String name, NDArray array, boolean isTrainable) {
+        touch();
         if (tensors.containsKey(name)) {
             throw new IllegalArgumentException("tensor " + name + " already exists");
         }
@@ -140,6 +156,7 @@ public final class ParameterStore implements AutoCloseable {
         if (!target.getShape().equals(values.getShape())) {
             throw new IllegalArgumentException("tensor " + name + " has shape " + target.getShape() + ", got " + values.getShape());
         }
+        touch();
         boolean grad = trainable.contains(name);
         target.setRequiresGradient(false);
         NDArray converted = values.toType(target.getDataType(), false);

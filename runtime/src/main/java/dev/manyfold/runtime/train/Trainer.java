@@ -126,9 +126,10 @@ public final class Trainer {
                 Batch batch = data.train(step, micro).toBatch(scope);
                 Random random = new Random(config.seed() * 1_000_003L + step * 1_009L + micro);
                 try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                    NDArray l = objective.loss(model, batch, step, random);
+                    NDArray l = checkedLoss(objective.loss(model, batch, step, random));
                     collector.backward(config.accumulate() == 1 ? l : l.div(config.accumulate()));
-                    loss += l.getFloat() / config.accumulate();
+                    loss += (l.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32 ? l : l.toType(ai.djl.ndarray.types.DataType.FLOAT32, false))
+                            .getFloat() / config.accumulate();
                 }
             }
             if (!Double.isFinite(loss)) {
@@ -157,6 +158,23 @@ public final class Trainer {
         }
         return new dev.manyfold.api.ConfigException("train", what + " became " + value + " at step " + step + "; " + cause
                 + ". Nothing of this step was written; the last checkpoint is intact", "settings under which training stays finite");
+    }
+
+    /**
+     * The objective's loss, checked: a floating scalar of any precision is accepted (backward
+     * runs in its own type, its value is read as float32); anything else is refused naming the
+     * objective and its plugin.
+     */
+    private NDArray checkedLoss(NDArray loss) {
+        String who = dev.manyfold.runtime.host.PluginCalls.origin(objective);
+        if (loss == null) {
+            throw new IllegalStateException(who + " returned no loss (null)");
+        }
+        if (loss.getShape().size() != 1 || !loss.getDataType().isFloating()) {
+            throw new IllegalStateException(who + " returned a loss of shape " + loss.getShape() + " and type " + loss.getDataType()
+                    + "; an objective must return a floating-point scalar");
+        }
+        return loss;
     }
 
     /** Timing of {@link #benchmark}. */
@@ -219,6 +237,7 @@ public final class Trainer {
             optimizer.update(e.getKey(), param, g, prunedDecay(e.getKey(), param, step, scope), afterStep, lr, step, scope);
             e.getValue().muli(0);
         }
+        model.parameters().touch(); // values changed in place: derived caches (inference weights) are stale
         return norm;
     }
 

@@ -78,7 +78,7 @@ class HostTest {
             assertThat(r.contributions().get(ExtensionKind.DIMENSION)).containsExactly("depth", "width");
             assertThat(r.contributions().get(ExtensionKind.OBJECTIVE)).containsExactly("sandwich");
             assertThat(host.extensions().dimensions()).containsOnlyKeys("depth", "width");
-            assertThat(host.extensions().dimensions().get("depth")).isSameAs(sorted.dimensions().get(0));
+            assertThat(PluginCalls.unwrap(host.extensions().dimensions().get("depth"))).isSameAs(sorted.dimensions().get(0));
             assertThat(host.extensions().adapters()).containsOnlyKeys("lora");
             assertThat(host.extensions().of(ExtensionKind.OBJECTIVE)).containsOnlyKeys("sandwich");
             assertThat(host.extensions().decoders()).isEmpty();
@@ -146,7 +146,7 @@ class HostTest {
             assertThat(refused.contributions()).isEmpty();
 
             assertThat(record(host, "first").loaded()).isTrue();
-            assertThat(host.extensions().dimensions().get("depth")).isSameAs(first.dimensions().get(0));
+            assertThat(PluginCalls.unwrap(host.extensions().dimensions().get("depth"))).isSameAs(first.dimensions().get(0));
             // all or nothing: the refused plugin's other factories are not bound either
             assertThat(host.extensions().dimensions()).doesNotContainKey("heads");
         }
@@ -240,7 +240,7 @@ class HostTest {
                 .addPlugin(descriptor("current"), new TestPlugin().dimensions("width")).build()) {
             PluginRecord refused = record(host, "future");
             assertThat(refused.loaded()).isFalse();
-            assertThat(refused.error()).isEqualTo("plugin [future] requires API version [2.0,3.0) but this host provides 1.1.0");
+            assertThat(refused.error()).isEqualTo("plugin [future] requires API version [2.0,3.0) but this host provides " + dev.manyfold.api.ApiVersion.CURRENT);
             assertThat(refused.version()).isEqualTo("3.0.0");
             assertThat(refused.apiRange()).isEqualTo("[2.0,3.0)");
             assertThat(host.extensions().dimensions()).containsOnlyKeys("width");
@@ -374,8 +374,9 @@ class HostTest {
             assertThat(platform).isNotSameAs(host.injector());
             Map<String, DimensionFactory> dimensions = platform.getInstance(dimensionsKey);
             assertThat(dimensions).containsOnlyKeys("depth", "width");
-            assertThat(dimensions.get("depth")).isSameAs(sorted.dimensions().get(0));
-            assertThat(platform.getInstance(adaptersKey)).containsExactly(Map.entry("lora", lora));
+            assertThat(PluginCalls.unwrap(dimensions.get("depth"))).isSameAs(sorted.dimensions().get(0));
+            assertThat(platform.getInstance(adaptersKey)).containsOnlyKeys("lora");
+            assertThat(PluginCalls.unwrap(platform.getInstance(adaptersKey).get("lora"))).isSameAs(lora);
             assertThat(platform.getInstance(Extensions.class).dimensions()).containsOnlyKeys("depth", "width");
             assertThat(platform.getInstance(ManyfoldModule.PluginRecords.class).all())
                     .extracting(PluginRecord::name).containsExactly("sorted", "lora");

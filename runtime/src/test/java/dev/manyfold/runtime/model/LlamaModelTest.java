@@ -17,7 +17,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 class LlamaModelTest {
-    private static final LlamaModel.Config CONFIG = new LlamaModel.Config(37, 32, 3, 4, 2, 8, 48, 24, false, 10000, 1e-5, 36);
+    static final LlamaModel.Config CONFIG = new LlamaModel.Config(37, 32, 3, 4, 2, 8, 48, 24, false, 10000, 1e-5, 36);
     private NDManager manager;
     private LlamaModel model;
 

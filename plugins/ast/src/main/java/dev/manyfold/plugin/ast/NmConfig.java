@@ -103,8 +103,7 @@ public final class NmConfig {
         settings.check(lambdaMax >= 0 && Double.isFinite(lambdaMax), "lambda-max", "lambda-max must be ≥ 0, got " + lambdaMax,
                 "a finite number ≥ 0 (the paper uses 1e-4 for GPT-2, 6e-5 for LLaMA2-7B)");
         boolean afterStep = settings.getChoice("decay-placement", PLACEMENTS, "in-adam").equals("after-step");
-        List<String> targets = settings.getStringList("targets", DEFAULT_TARGETS);
-        settings.check(!targets.isEmpty(), "targets", "no target globs", "a list of site globs such as [\"layers.**\"]");
+        List<String> targets = settings.getTargets("targets", DEFAULT_TARGETS);
         for (String t : targets) {
             settings.check(!t.isBlank(), "targets", "an empty glob", "site globs such as layers.*.attn.q_proj");
         }

@@ -51,6 +51,12 @@ public final class NmMaskStrategy implements MaskStrategy {
     }
 
     /** Δt, or 0 in {@code fixed} mode (computed once). */
+    /** {@code "N:M"}, e.g. {@code "2:4"}: zeros N:M kernels can skip. */
+    @Override
+    public String pattern() {
+        return config.n() + ":" + config.m();
+    }
+
     @Override
     public int updateEvery() {
         return config.fixed() ? 0 : config.every();
@@ -85,7 +91,7 @@ public final class NmMaskStrategy implements MaskStrategy {
         int rows = Math.toIntExact(weight.getShape().get(0));
         int cols = Math.toIntExact(weight.getShape().get(1));
         config.checkShape(site, rows, cols);
-        boolean[] keep = update(site, NmMasks.floats(weight), config.wanda() ? inputNorms : null, rows, cols, step);
+        boolean[] keep = update(site, dev.manyfold.api.Tensors.floats(weight), config.wanda() ? inputNorms : null, rows, cols, step);
         return NmMasks.toArray(keep, rows, cols, weight.getDataType(), manager);
     }
 

@@ -77,19 +77,6 @@ public final class NmMasks {
         }
         return keep;
     }
-
-    /** The values of a 2-D weight as row-major floats (converted from other float types). */
-    public static float[] floats(NDArray weight) {
-        if (weight.getDataType() == DataType.FLOAT32) {
-            return weight.toFloatArray();
-        }
-        try (NDManager scratch = weight.getManager().newSubManager()) {
-            NDArray converted = weight.toType(DataType.FLOAT32, true);
-            converted.attach(scratch);
-            return converted.toFloatArray();
-        }
-    }
-
     /** A {@code [rows, cols]} array of 0 and 1 of {@code type}, owned by {@code manager}. */
     public static NDArray toArray(boolean[] keep, int rows, int cols, DataType type, NDManager manager) {
         float[] values = new float[keep.length];

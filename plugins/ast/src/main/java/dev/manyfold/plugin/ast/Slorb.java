@@ -1,5 +1,7 @@
 package dev.manyfold.plugin.ast;
 
+import static dev.manyfold.api.Tensors.own;
+
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
@@ -62,7 +64,7 @@ public final class Slorb implements AttachedAdapter {
         DataType type = weight.getDataType();
         float[] init = new float[rows * groups];
         if (config.meanInit()) {
-            float[] w = NmMasks.floats(weight);
+            float[] w = dev.manyfold.api.Tensors.floats(weight);
             boolean[] keep = NmMasks.magnitude(w, rows, cols, config.n(), config.m());
             init = groupMeansOfPruned(w, keep, rows, cols, k);
         }
@@ -127,12 +129,6 @@ public final class Slorb implements AttachedAdapter {
         }
         return own(manager, full.get(new NDIndex(":{}, :{}", rows, cols)));
     }
-
-    private static NDArray own(NDManager manager, NDArray array) {
-        array.attach(manager);
-        return array;
-    }
-
     public String site() {
         return site;
     }

@@ -54,8 +54,7 @@ public final class SlorbConfig {
         int n = settings.getInt("n", 2);
         settings.check(n >= 1 && n < m, "n", "N:M needs 1 ≤ N < M, got n = " + n + " with m = " + m,
                 "an n in [1, " + (m - 1) + "] for m = " + m);
-        List<String> targets = settings.getStringList("targets", NmConfig.DEFAULT_TARGETS);
-        settings.check(!targets.isEmpty(), "targets", "no target globs", "a list of site globs such as [\"layers.**\"]");
+        List<String> targets = settings.getTargets("targets", NmConfig.DEFAULT_TARGETS);
         return new SlorbConfig(settings.path(), k, mean, trainableProjection, n, m, targets);
     }
 

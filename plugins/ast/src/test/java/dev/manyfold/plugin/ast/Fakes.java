@@ -2,14 +2,11 @@ package dev.manyfold.plugin.ast;
 
 import dev.manyfold.api.Context;
 import dev.manyfold.api.ModelShape;
+import dev.manyfold.testkit.Shapes;
+import dev.manyfold.testkit.TestingContext;
 import dev.manyfold.api.Settings;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.OptionalInt;
 import java.util.Random;
 
 /** Test doubles: a model shape with named sites, a context, recipe sections and weights. */
@@ -21,60 +18,14 @@ final class Fakes {
             "embed", new int[] {16, 10}, "layers.0.attn.q_proj", new int[] {8, 16}, "layers.0.mlp.up_proj", new int[] {12, 16},
             "layers.0.mlp.down_proj", new int[] {16, 12}, "lm_head", new int[] {10, 16}));
 
+    /** The sites as a {@code llama} shape (testkit). */
     static ModelShape shape(Map<String, int[]> sites) {
-        Map<String, int[]> ordered = new LinkedHashMap<>(new java.util.TreeMap<>(sites));
-        return new ModelShape() {
-            @Override
-            public String family() {
-                return "llama";
-            }
-
-            @Override
-            public Map<String, Integer> dimensions() {
-                return Map.of();
-            }
-
-            @Override
-            public OptionalInt size(String name) {
-                return OptionalInt.empty();
-            }
-
-            @Override
-            public List<String> sites() {
-                return new ArrayList<>(ordered.keySet());
-            }
-
-            @Override
-            public int[] siteShape(String site) {
-                int[] s = ordered.get(site);
-                if (s == null) {
-                    throw new IllegalArgumentException(site);
-                }
-                return s.clone();
-            }
-        };
+        return Shapes.sites("llama", sites);
     }
 
+    /** A context with the model's shape, writing to {@code work} (testkit). */
     static Context context(ModelShape model, Path work) {
-        return new Context() {
-            @Override
-            public long seed() {
-                return 42;
-            }
-
-            @Override
-            public Optional<ModelShape> model() {
-                return Optional.ofNullable(model);
-            }
-
-            @Override
-            public Path workDirectory() {
-                return work;
-            }
-
-            @Override
-            public void info(String message) {}
-        };
+        return TestingContext.builder().model(model).workDirectory(work).build();
     }
 
     static Context context(ModelShape model) {

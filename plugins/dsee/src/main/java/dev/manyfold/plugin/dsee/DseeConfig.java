@@ -63,11 +63,7 @@ public final class DseeConfig {
         double alpha = settings.getDouble("alpha", 2.0 * rank);
         settings.check(alpha > 0 && Double.isFinite(alpha), "alpha", "alpha must be a positive number, got " + alpha,
                 "a number > 0 (the update is scaled by alpha / rank)");
-        List<String> targets = settings.getStringList("targets", DEFAULT_TARGETS);
-        settings.check(!targets.isEmpty(), "targets", "no target globs", "a list of site globs such as [q_proj, v_proj]");
-        for (String t : targets) {
-            settings.check(!t.isBlank(), "targets", "an empty glob", "site globs such as layers.*.attn.q_proj");
-        }
+        List<String> targets = settings.getTargets("targets", DEFAULT_TARGETS);
         long seedOffset = settings.getLong("seed", 0);
         double initStd = settings.getDouble("init-std", 0.02);
         settings.check(initStd >= 0 && Double.isFinite(initStd), "init-std", "init-std must be ≥ 0, got " + initStd,

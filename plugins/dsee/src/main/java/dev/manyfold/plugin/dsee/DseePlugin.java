@@ -2,7 +2,7 @@ package dev.manyfold.plugin.dsee;
 
 import dev.manyfold.api.Plugin;
 import dev.manyfold.api.adapter.AdapterFactory;
-import dev.manyfold.api.mask.MaskStrategyFactory;
+import dev.manyfold.api.prune.PruningStepFactory;
 import java.util.List;
 
 /**
@@ -17,7 +17,7 @@ public final class DseePlugin implements Plugin {
 
     /** {@code dsee-prune}: the pruning step between stages (tune → prune → recover). */
     @Override
-    public List<MaskStrategyFactory> maskStrategies() {
+    public List<PruningStepFactory> pruningSteps() {
         return List.of(new DseePruningFactory());
     }
 }

@@ -10,7 +10,6 @@ import dev.manyfold.api.Globs;
 import dev.manyfold.api.ModelShape;
 import dev.manyfold.api.Settings;
 import dev.manyfold.api.adapter.AttachedAdapter;
-import dev.manyfold.api.mask.MaskStrategy;
 import dev.manyfold.api.prune.AttentionLayout;
 import dev.manyfold.api.prune.GlobalPruning;
 import dev.manyfold.api.prune.PruneSite;
@@ -41,10 +40,11 @@ import java.util.SplittableRandom;
  *
  * Each unstructured pool zeroes exactly {@code ⌊p·|pool|⌋} entries, lowest scores first (see
  * {@link UnstructuredPruning}). The masks are fixed and cover the whole effective weight
- * ({@code M ⊙ W0 + M ⊙ ΔW}): pruned entries are exactly zero and get no gradient. Only usable as
- * a stage's prune step ({@link #computeMask} refuses a top-level {@code masks} use).
+ * ({@code M ⊙ W0 + M ⊙ ΔW}): pruned entries are exactly zero and get no gradient. A pruning step
+ * (API 1.1 {@link dev.manyfold.api.prune.PruningStepFactory}), so it can only be a stage's
+ * {@code prune}; {@code masks} do not list it.
  */
-public final class DseePruning implements MaskStrategy, GlobalPruning {
+public final class DseePruning implements GlobalPruning {
     /** The recipe type name. */
     public static final String NAME = "dsee-prune";
 
@@ -122,27 +122,6 @@ public final class DseePruning implements MaskStrategy, GlobalPruning {
     @Override
     public int headsRemovedPerLayer() {
         return heads;
-    }
-
-    @Override
-    public List<String> targets() {
-        return othersTargets;
-    }
-
-    @Override
-    public int updateEvery() {
-        return 0;
-    }
-
-    @Override
-    public boolean straightThrough() {
-        return false;
-    }
-
-    /** Refused: this strategy needs the whole model and the adapters' ΔW, so it only runs as a stage's prune step. */
-    @Override
-    public NDArray computeMask(String site, NDArray weight, long step, NDManager manager) {
-        throw new IllegalStateException(NAME + " (" + path + ") is a global pruning step: use it as stages[i].prune, not under masks");
     }
 
     @Override

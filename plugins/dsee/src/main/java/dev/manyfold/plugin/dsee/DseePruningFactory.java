@@ -2,11 +2,11 @@ package dev.manyfold.plugin.dsee;
 
 import dev.manyfold.api.Context;
 import dev.manyfold.api.Settings;
-import dev.manyfold.api.mask.MaskStrategy;
-import dev.manyfold.api.mask.MaskStrategyFactory;
+import dev.manyfold.api.prune.GlobalPruning;
+import dev.manyfold.api.prune.PruningStepFactory;
 
 /** Creates {@link DseePruning} steps ({@code dsee-prune}) for a stage's {@code prune} section. */
-public final class DseePruningFactory implements MaskStrategyFactory {
+public final class DseePruningFactory implements PruningStepFactory {
     @Override
     public String name() {
         return DseePruning.NAME;
@@ -18,7 +18,7 @@ public final class DseePruningFactory implements MaskStrategyFactory {
     }
 
     @Override
-    public MaskStrategy create(Settings settings, Context context) {
+    public GlobalPruning create(Settings settings, Context context) {
         return DseePruning.read(settings, context.model());
     }
 }

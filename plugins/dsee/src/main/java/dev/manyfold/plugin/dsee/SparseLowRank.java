@@ -1,5 +1,8 @@
 package dev.manyfold.plugin.dsee;
 
+import dev.manyfold.api.Tensors;
+import static dev.manyfold.api.Tensors.own;
+
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
@@ -113,7 +116,7 @@ public final class SparseLowRank implements PrunableAdapter {
         NDArray indices = null;
         int[] support = new int[0];
         if (config.sparse() > 0) {
-            float[] w0 = config.support() == Support.RANDOM ? new float[rows * cols] : floats(weight);
+            float[] w0 = config.support() == Support.RANDOM ? new float[rows * cols] : Tensors.floats(weight);
             support = config.support().select(w0, rows, cols, config.sparse(), mix(base, 2), config.grebsmo());
             long[] flat = new long[support.length];
             for (int i = 0; i < flat.length; i++) {
@@ -124,18 +127,6 @@ public final class SparseLowRank implements PrunableAdapter {
         }
         return new SparseLowRank(site, rows, cols, config.scale(), u, v, s, indices, support);
     }
-
-    private static float[] floats(NDArray weight) {
-        if (weight.getDataType() == DataType.FLOAT32) {
-            return weight.toFloatArray();
-        }
-        try (NDManager scratch = weight.getManager().newSubManager()) {
-            NDArray converted = weight.toType(DataType.FLOAT32, true);
-            converted.attach(scratch);
-            return converted.toFloatArray();
-        }
-    }
-
     static long mix(long seed, long stream) {
         long z = seed + stream * 0x9E3779B97F4A7C15L;
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
@@ -170,12 +161,6 @@ public final class SparseLowRank implements PrunableAdapter {
         }
         return own(manager, delta.mul(scale));
     }
-
-    private static NDArray own(NDManager manager, NDArray array) {
-        array.attach(manager);
-        return array;
-    }
-
     /** Ω's flat indices (int64 {@code [N]}) as {@value #OMEGA}; empty for LoRA. */
     @Override
     public Map<String, NDArray> buffers() {
@@ -207,7 +192,7 @@ public final class SparseLowRank implements PrunableAdapter {
         out.put("u", gather(u, keptCols, 0, manager));
         out.put("v", gather(v, keptRows, 1, manager));
         if (s != null) {
-            float[] values = floats(s);
+            float[] values = Tensors.floats(s);
             int kept = 0;
             long[] idx = new long[support.length];
             float[] val = new float[support.length];

@@ -3,16 +3,12 @@ package dev.manyfold.plugin.dsee;
 import dev.manyfold.api.Context;
 import dev.manyfold.api.ModelShape;
 import dev.manyfold.api.Settings;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
+import dev.manyfold.testkit.Shapes;
+import dev.manyfold.testkit.TestingContext;
 import java.util.Map;
-import java.util.Optional;
-import java.util.OptionalInt;
 import java.util.Random;
 
-/** Test doubles: a model shape with named sites, a context, recipe sections and weights. */
+/** Test data for this plugin: a model shape with named sites, recipe sections and weights (shape and context from the testkit). */
 final class Fakes {
     private Fakes() {}
 
@@ -22,60 +18,14 @@ final class Fakes {
             "layers.0.attn.v_proj", new int[] {12, 12}, "layers.0.mlp.up", new int[] {8, 12},
             "layers.1.attn.q_proj", new int[] {12, 12}, "layers.1.attn.v_proj", new int[] {6, 12}));
 
+    /** The sites as a {@code llama} shape (testkit). */
     static ModelShape shape(Map<String, int[]> sites) {
-        Map<String, int[]> ordered = new LinkedHashMap<>(new java.util.TreeMap<>(sites));
-        return new ModelShape() {
-            @Override
-            public String family() {
-                return "llama";
-            }
-
-            @Override
-            public Map<String, Integer> dimensions() {
-                return Map.of();
-            }
-
-            @Override
-            public OptionalInt size(String name) {
-                return OptionalInt.empty();
-            }
-
-            @Override
-            public List<String> sites() {
-                return new ArrayList<>(ordered.keySet());
-            }
-
-            @Override
-            public int[] siteShape(String site) {
-                int[] s = ordered.get(site);
-                if (s == null) {
-                    throw new IllegalArgumentException(site);
-                }
-                return s.clone();
-            }
-        };
+        return Shapes.sites("llama", sites);
     }
 
+    /** A context with the model's shape (testkit: seed 42, work directory target/test-work). */
     static Context context(ModelShape model) {
-        return new Context() {
-            @Override
-            public long seed() {
-                return 42;
-            }
-
-            @Override
-            public Optional<ModelShape> model() {
-                return Optional.ofNullable(model);
-            }
-
-            @Override
-            public Path workDirectory() {
-                return Path.of("target", "test-work");
-            }
-
-            @Override
-            public void info(String message) {}
-        };
+        return model == null ? TestingContext.validating() : TestingContext.of(model);
     }
 
     /** A section at recipe path {@code adapters[0]}. */

@@ -72,6 +72,17 @@ public abstract class SortedObjective implements Objective {
         return loss;
     }
 
+    /**
+     * The depth budgets this objective trains (each is an exit through the shared final norm and
+     * head), so the host records them as trained exits even when the recipe has no top-level
+     * {@code depth} dimension (API 1.1).
+     */
+    @Override
+    public List<Integer> trainedExits(ModelShape model) {
+        List<Integer> depths = bind(model).budgets().get("depth");
+        return depths == null ? List.of() : depths;
+    }
+
     /** The loss of one micro-batch, a scalar on the batch's manager. */
     abstract NDArray compute(SubModelSampler sampler, ElasticModel model, Batch batch, Random random);
 

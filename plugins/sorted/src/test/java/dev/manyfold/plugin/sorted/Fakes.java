@@ -8,82 +8,25 @@ import dev.manyfold.api.Settings;
 import dev.manyfold.api.SubModel;
 import dev.manyfold.api.objective.Batch;
 import dev.manyfold.api.objective.ElasticModel;
-import java.nio.file.Path;
+import dev.manyfold.testkit.Shapes;
+import dev.manyfold.testkit.TestingContext;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.OptionalInt;
 
 /** Test doubles: a model shape, a context, a batch and an elastic model with real NDArrays. */
 final class Fakes {
     private Fakes() {}
 
     /** An MLP: depth 4 blocks, width 256. */
-    static final ModelShape MLP = new Shape("mlp", Map.of("depth", 4, "width", 256), Map.of());
+    static final ModelShape MLP = Shapes.builder("mlp").dimension("depth", 4).dimension("width", 256).build();
 
     /** A LLaMA-like model: 8 layers, 8 heads over 2 KV heads, ffn 512, embedding 128. */
-    static final ModelShape LLAMA = new Shape("llama", Map.of("depth", 8, "heads", 8, "ffn", 512, "embedding", 128),
-            Map.of("kv-heads", 2, "heads", 8, "dim", 128));
-
-    record Shape(String family, Map<String, Integer> dimensions, Map<String, Integer> sizes) implements ModelShape {
-        @Override
-        public OptionalInt size(String name) {
-            Integer v = sizes.get(name);
-            return v == null ? OptionalInt.empty() : OptionalInt.of(v);
-        }
-
-        @Override
-        public List<String> sites() {
-            return List.of();
-        }
-
-        @Override
-        public int[] siteShape(String site) {
-            throw new IllegalArgumentException(site);
-        }
-    }
-
-    static final class TestContext implements Context {
-        private final Optional<ModelShape> model;
-        private final Path dir;
-        final List<String> infos = Collections.synchronizedList(new ArrayList<>());
-        Map<String, Object> recipe = Map.of();
-
-        TestContext(ModelShape model, Path dir) {
-            this.model = Optional.ofNullable(model);
-            this.dir = dir;
-        }
-
-        @Override
-        public long seed() {
-            return 42;
-        }
-
-        @Override
-        public Optional<ModelShape> model() {
-            return model;
-        }
-
-        @Override
-        public Path workDirectory() {
-            return dir;
-        }
-
-        @Override
-        public void info(String message) {
-            infos.add(message);
-        }
-
-        @Override
-        public Optional<Settings> recipeSection(String name) {
-            return recipe.containsKey(name) ? Optional.of(Settings.of("", recipe).section(name)) : Optional.empty();
-        }
-    }
+    static final ModelShape LLAMA = Shapes.builder("llama").dimension("depth", 8).dimension("heads", 8).dimension("ffn", 512)
+            .dimension("embedding", 128).size("kv-heads", 2).size("heads", 8).size("dim", 128).build();
 
     static Context context(ModelShape model) {
-        return new TestContext(model, Path.of("target", "test-work"));
+        return model == null ? TestingContext.validating() : TestingContext.of(model);
     }
 
     /** An objective section at recipe path {@code objective}. */

@@ -231,7 +231,7 @@ class ObjectivesTest {
 
     @Test
     void reportEveryWritesTheVisitedSubModels(@TempDir Path dir) throws Exception {
-        Fakes.TestContext context = new Fakes.TestContext(MLP, dir.resolve("work"));
+        dev.manyfold.testkit.TestingContext context = dev.manyfold.testkit.TestingContext.builder().model(MLP).workDirectory(dir.resolve("work")).build();
         SortedObjective objective = create("stochastic", Map.of("dimensions", MLP_DIMS, "report-every", 2), context);
         Fakes.FakeModel model = new Fakes.FakeModel(MLP);
         loss(objective, model, 1, new Random(1));
@@ -243,7 +243,7 @@ class ObjectivesTest {
         assertThat(lines.get(0)).isEqualTo("sub-model\ttrained\tsampled");
         long total = lines.stream().skip(1).mapToLong(l -> Long.parseLong(l.split("\t")[1])).sum();
         assertThat(total).isEqualTo(3);
-        assertThat(context.infos).anyMatch(m -> m.startsWith("objective stochastic:"))
+        assertThat(context.messages()).anyMatch(m -> m.startsWith("objective stochastic:"))
                 .anyMatch(m -> m.startsWith("step 2: stochastic trained"));
     }
 }

@@ -278,8 +278,8 @@ class SubModelSamplerTest {
 
     @Test
     void withoutItsOwnDimensionsAnObjectiveSamplesTheRecipesTopLevelDimensions() {
-        Fakes.TestContext context = new Fakes.TestContext(null, java.nio.file.Path.of("target", "test-work"));
-        context.recipe = Map.of("dimensions", Map.of("depth", Map.of("budgets", List.of(1, 3))));
+        dev.manyfold.testkit.TestingContext context = dev.manyfold.testkit.TestingContext.builder()
+                .recipeSection("dimensions", Map.of("depth", Map.of("budgets", List.of(1, 3)))).build();
         SamplingSpec spec = SamplingSpec.fromSettings(Fakes.objective(Map.of()), context);
         assertThat(spec.path()).isEqualTo("dimensions");
         assertThat(spec.entries()).containsOnlyKeys("depth");

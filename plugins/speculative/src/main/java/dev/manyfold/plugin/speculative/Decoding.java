@@ -59,6 +59,16 @@ final class Decoding {
         }
     }
 
+    /**
+     * Refuses, at creation, an exit that is not one of the model's trained exits when the host
+     * knows them (API 1.1 {@link Context#trainedExits()}), so the error comes before any output.
+     */
+    static void checkTrainedExit(Settings settings, String key, int exit, Context context, String what) {
+        java.util.List<Integer> trained = context.trainedExits();
+        settings.check(trained.isEmpty() || trained.contains(exit), key, what + " " + exit + " is not a trained exit of this model",
+                "one of the trained exits " + trained);
+    }
+
     /** Refuses a depth outside {@code [1, max]} when the model's depth is known at creation. */
     static void checkDepthRange(Settings settings, String key, int value, OptionalInt depth, int max, String what) {
         settings.check(value >= 1, key, what + " " + value + " is not a depth", "a trained exit >= 1");
@@ -97,7 +107,11 @@ final class Decoding {
 
     /** {@code max_v softmax(z)_v} of row {@code row}, in double precision. */
     static double maxProbability(float[] logits, int row, int vocab) {
-        int base = row * vocab;
+        return maxProbabilityAt(logits, row * vocab, vocab);
+    }
+
+    /** {@code max_v softmax(z)_v} of the {@code vocab} logits from {@code base}, in double precision. */
+    static double maxProbabilityAt(float[] logits, int base, int vocab) {
         float max = Float.NEGATIVE_INFINITY;
         for (int v = 0; v < vocab; v++) {
             max = Math.max(max, logits[base + v]);

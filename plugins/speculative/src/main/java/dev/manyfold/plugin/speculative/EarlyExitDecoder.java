@@ -10,6 +10,7 @@ import dev.manyfold.api.decoder.DecoderFactory;
 import dev.manyfold.api.decoder.Generation;
 import dev.manyfold.api.decoder.InferenceSession;
 import dev.manyfold.api.decoder.LanguageModel;
+import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.TreeMap;
@@ -42,6 +43,23 @@ final class EarlyExitDecoder implements Decoder {
     EarlyExitDecoder(Map<Integer, Double> thresholds, String thresholdsPath) {
         this.thresholds = new TreeMap<>(thresholds);
         this.thresholdsPath = thresholdsPath;
+    }
+
+    /** Stop at the first exit whose max softmax probability reaches its threshold. */
+    @Override
+    public java.util.Optional<dev.manyfold.api.decoder.ExitRule> exitRule() {
+        List<Integer> exits = List.copyOf(thresholds.keySet());
+        return java.util.Optional.of(new dev.manyfold.api.decoder.ExitRule() {
+            @Override
+            public List<Integer> exits() {
+                return exits;
+            }
+
+            @Override
+            public boolean stops(int exit, float[] logits, int offset, int vocab) {
+                return Decoding.maxProbabilityAt(logits, offset, vocab) >= thresholds.get(exit);
+            }
+        });
     }
 
     @Override
@@ -193,6 +211,7 @@ final class EarlyExitDecoder implements Decoder {
                     section.check(exit < layers, key, "the full depth " + layers + " always emits; a threshold for it has no effect",
                             "thresholds for trained exits below " + layers);
                 }
+                Decoding.checkTrainedExit(section, key, exit, context, "exit");
                 thresholds.put(exit, tau);
             }
             return new EarlyExitDecoder(thresholds, settings.pathOf("thresholds"));

@@ -38,6 +38,13 @@ final class GreedyDecoder implements Decoder {
         this.seed = seed;
     }
 
+    /** Plain greedy decoding of the full model is the reference; at an exit or sampling it promises nothing. */
+    @Override
+    public java.util.Set<Capability> capabilities() {
+        return exit == 0 && sampler.isGreedy() ? java.util.EnumSet.of(Capability.GREEDY_REFERENCE, Capability.EQUALS_GREEDY)
+                : java.util.Set.of();
+    }
+
     @Override
     public Generation generate(LanguageModel model, int[] prompt, int maxNewTokens, IntConsumer onToken) {
         Decoding.checkRequest(model, prompt, maxNewTokens);
@@ -90,18 +97,24 @@ final class GreedyDecoder implements Decoder {
                     + " optional sampling: temperature, top-k, top-p, seed";
         }
 
+        /** {@code generate} and {@code bench decode} use greedy when no decoder is named. */
+        @Override
+        public boolean isDefault() {
+            return true;
+        }
+
         @Override
         public Decoder create(Settings settings, Context context) {
             OptionalInt depth = Decoding.depth(context);
             int exit = 0;
-            if (settings.has("exit")) {
-                exit = settings.getInt("exit");
+            OptionalInt given = settings.optionalInt("exit");
+            if (given.isPresent()) {
+                exit = given.getAsInt();
                 Decoding.checkDepthRange(settings, "exit", exit, depth, depth.orElse(Integer.MAX_VALUE), "exit");
+                Decoding.checkTrainedExit(settings, "exit", exit, context, "exit");
                 if (depth.isPresent() && exit == depth.getAsInt()) {
                     exit = 0;
                 }
-            } else {
-                settings.markRead("exit");
             }
             double temperature = settings.getDouble("temperature", 0);
             settings.check(temperature >= 0 && Double.isFinite(temperature), "temperature", "temperature " + temperature + " is negative or not finite",

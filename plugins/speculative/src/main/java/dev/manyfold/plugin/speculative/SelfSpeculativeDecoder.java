@@ -57,6 +57,12 @@ final class SelfSpeculativeDecoder implements Decoder {
         this.confidence = confidence;
     }
 
+    /** Verification by the full model keeps the output equal to greedy decoding. */
+    @Override
+    public java.util.Set<Capability> capabilities() {
+        return java.util.Set.of(Capability.EQUALS_GREEDY);
+    }
+
     @Override
     public Generation generate(LanguageModel model, int[] prompt, int maxNewTokens, IntConsumer onToken) {
         Decoding.checkRequest(model, prompt, maxNewTokens);
@@ -162,6 +168,7 @@ final class SelfSpeculativeDecoder implements Decoder {
             OptionalInt depth = Decoding.depth(context);
             int draft = readDraft(settings);
             Decoding.checkDepthRange(settings, "draft", draft, depth, depth.orElse(Integer.MAX_VALUE) - 1, "draft exit");
+            Decoding.checkTrainedExit(settings, "draft", draft, context, "draft exit");
             int k = settings.getInt("k", 4);
             settings.check(k >= 1, "k", "draft length K = " + k + " must be positive", "an integer >= 1");
             boolean adaptive = settings.getBoolean("adaptive", false);

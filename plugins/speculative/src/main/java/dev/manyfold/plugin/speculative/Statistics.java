@@ -79,24 +79,24 @@ final class Statistics {
     Generation generation() {
         double seconds = (System.nanoTime() - start) / 1e9;
         Map<String, Double> s = new LinkedHashMap<>();
-        s.put("tokens", (double) count);
-        s.put("tokens-per-second", count == 0 ? 0 : count / seconds);
-        s.put("ms-per-token", count == 0 ? 0 : 1000 * seconds / count);
-        s.put("first-token-ms", firstToken < 0 ? 0 : (firstToken - start) / 1e6);
-        s.put("full-passes-per-token", count == 0 ? 0 : (double) fullPasses / count);
-        s.put("layers-per-token", count == 0 ? 0 : (double) layerRuns / count);
+        s.put(Generation.TOKENS, (double) count);
+        s.put(Generation.TOKENS_PER_SECOND, count == 0 ? 0 : count / seconds);
+        s.put(Generation.MS_PER_TOKEN, count == 0 ? 0 : 1000 * seconds / count);
+        s.put(Generation.FIRST_TOKEN_MS, firstToken < 0 ? 0 : (firstToken - start) / 1e6);
+        s.put(Generation.FULL_PASSES_PER_TOKEN, count == 0 ? 0 : (double) fullPasses / count);
+        s.put(Generation.LAYERS_PER_TOKEN, count == 0 ? 0 : (double) layerRuns / count);
         if (speculative) {
-            s.put("rounds", (double) rounds);
-            s.put("acceptance-rate", drafted == 0 ? 0 : (double) accepted / drafted);
-            s.put("rejection-ratio", drafted == 0 ? 0 : (double) (drafted - accepted) / drafted);
-            s.put("mean-k", rounds == 0 ? 0 : (double) drafted / rounds);
+            s.put(Generation.ROUNDS, (double) rounds);
+            s.put(Generation.ACCEPTANCE_RATE, drafted == 0 ? 0 : (double) accepted / drafted);
+            s.put(Generation.REJECTION_RATIO, drafted == 0 ? 0 : (double) (drafted - accepted) / drafted);
+            s.put(Generation.MEAN_K, rounds == 0 ? 0 : (double) drafted / rounds);
         }
         double depthSum = 0;
         for (Map.Entry<Integer, Integer> e : exits.entrySet()) {
-            s.put("exit-histogram." + e.getKey(), (double) e.getValue());
+            s.put(Generation.EXIT_HISTOGRAM + e.getKey(), (double) e.getValue());
             depthSum += (double) e.getKey() * e.getValue();
         }
-        s.put("mean-exit-depth", count == 0 ? 0 : depthSum / count);
+        s.put(Generation.MEAN_EXIT_DEPTH, count == 0 ? 0 : depthSum / count);
         return Generation.of(Arrays.copyOf(tokens, count), s);
     }
 }

@@ -1,5 +1,6 @@
 package dev.manyfold.plugin.speculative;
 
+import dev.manyfold.testkit.TinyLanguageModel;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.manyfold.api.decoder.Decoder;
@@ -15,12 +16,12 @@ import org.junit.jupiter.api.Test;
 class ConcurrentDecodingTest {
     @Test
     void eightThreadsTimesTwentyPromptsOnOneModelGiveTheSequentialOutputs() throws Exception {
-        try (TinyModel tiny = new TinyModel(5)) {
+        try (TinyLanguageModel tiny = new TinyLanguageModel(Decoders.LAYERS, 5)) {
             LanguageModel model = tiny.withEos(3);
-            List<Decoder> decoders = List.of(tiny.decoder("self-speculative", Map.of("draft", 2, "adaptive", true)),
-                    tiny.decoder("early-exit", Map.of("thresholds", Map.of("1", 0.8, "2", 0.6))),
-                    tiny.decoder("greedy", Map.of("temperature", 1.0, "top-k", 8, "seed", 5)));
-            List<int[]> prompts = TinyModel.prompts(20, 41, 1, 10);
+            List<Decoder> decoders = List.of(Decoders.create(tiny, "self-speculative", Map.of("draft", 2, "adaptive", true)),
+                    Decoders.create(tiny, "early-exit", Map.of("thresholds", Map.of("1", 0.8, "2", 0.6))),
+                    Decoders.create(tiny, "greedy", Map.of("temperature", 1.0, "top-k", 8, "seed", 5)));
+            List<int[]> prompts = TinyLanguageModel.prompts(20, 41, 1, 10);
             int budget = 14;
             // Sequential reference: every decoder on every prompt.
             List<List<int[]>> expected = new ArrayList<>();

@@ -1,5 +1,6 @@
 package dev.manyfold.plugin.speculative;
 
+import dev.manyfold.testkit.TinyLanguageModel;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.manyfold.api.decoder.Decoder;
@@ -16,12 +17,12 @@ import org.junit.jupiter.api.Test;
 
 class EarlyExitDecoderTest {
     private static final int EOS = 3;
-    private static TinyModel tiny;
+    private static TinyLanguageModel tiny;
     private static LanguageModel model;
 
     @BeforeAll
     static void setUp() {
-        tiny = new TinyModel(5);
+        tiny = new TinyLanguageModel(Decoders.LAYERS, 5);
         model = tiny.withEos(EOS);
     }
 
@@ -33,7 +34,7 @@ class EarlyExitDecoderTest {
     /** Tokens and exit depths from recomputing the whole sequence at every step, no cache. */
     private static int[][] noCacheReference(int[] prompt, int maxNewTokens, TreeMap<Integer, Double> thresholds) {
         List<Integer> exits = new ArrayList<>(thresholds.keySet());
-        exits.add(TinyModel.LAYERS);
+        exits.add(Decoders.LAYERS);
         int[] sequence = Arrays.copyOf(prompt, prompt.length + maxNewTokens);
         int length = prompt.length;
         List<int[]> out = new ArrayList<>();
@@ -45,8 +46,8 @@ class EarlyExitDecoderTest {
                 float[] all = logits.get(x);
                 int row = length - 1;
                 double tau = x < exits.size() - 1 ? thresholds.get(exits.get(x)) : Double.NEGATIVE_INFINITY;
-                if (Decoding.maxProbability(all, row, TinyModel.VOCAB) >= tau) {
-                    token = Decoding.argmax(all, row, TinyModel.VOCAB);
+                if (Decoding.maxProbability(all, row, TinyLanguageModel.VOCAB) >= tau) {
+                    token = Decoding.argmax(all, row, TinyLanguageModel.VOCAB);
                     depth = exits.get(x);
                 }
             }
@@ -65,8 +66,8 @@ class EarlyExitDecoderTest {
         for (Map<Integer, Double> t : List.of(Map.of(1, 0.8, 2, 0.7, 3, 0.6), Map.of(2, 0.5), Map.of(1, 0.9, 3, 0.75))) {
             TreeMap<Integer, Double> thresholds = new TreeMap<>(t);
             Decoder decoder = new EarlyExitDecoder(thresholds, "decode.thresholds");
-            for (int[] prompt : TinyModel.prompts(14, 23, 1, 10)) {
-                int budget = Math.min(24, TinyModel.CONTEXT - prompt.length);
+            for (int[] prompt : TinyLanguageModel.prompts(14, 23, 1, 10)) {
+                int budget = Math.min(24, TinyLanguageModel.CONTEXT - prompt.length);
                 int[][] expected = noCacheReference(prompt, budget, thresholds);
                 Generation g = decoder.generate(model, prompt, budget, x -> { });
                 assertThat(g.tokens()).as("thresholds %s, prompt %s", t, Arrays.toString(prompt))
@@ -89,11 +90,11 @@ class EarlyExitDecoderTest {
 
     @Test
     void withEveryThresholdAboveOneItEqualsFullGreedy() {
-        Decoder greedy = tiny.decoder("greedy", Map.of());
+        Decoder greedy = Decoders.create(tiny, "greedy", Map.of());
         Decoder never = new EarlyExitDecoder(Map.of(1, 1.01, 2, 1.5, 3, 2.0), "decode.thresholds");
-        Decoder disabled = tiny.decoder("early-exit", Map.of("thresholds", Map.of()));
-        for (int[] prompt : TinyModel.prompts(20, 29, 1, 12)) {
-            int budget = Math.min(20, TinyModel.CONTEXT - prompt.length);
+        Decoder disabled = Decoders.create(tiny, "early-exit", Map.of("thresholds", Map.of()));
+        for (int[] prompt : TinyLanguageModel.prompts(20, 29, 1, 12)) {
+            int budget = Math.min(20, TinyLanguageModel.CONTEXT - prompt.length);
             int[] expected = greedy.generate(model, prompt, budget, x -> { }).tokens();
             Generation g = never.generate(model, prompt, budget, x -> { });
             assertThat(g.tokens()).containsExactly(expected);
@@ -105,12 +106,12 @@ class EarlyExitDecoderTest {
 
     @Test
     void confidentExitsLowerTheMeanDepthAndFullPassesAndFillTheHistogram() {
-        Decoder decoder = tiny.decoder("early-exit", Map.of("thresholds", Map.of("1", 0.8, "2", 0.6)));
+        Decoder decoder = Decoders.create(tiny, "early-exit", Map.of("thresholds", Map.of("1", 0.8, "2", 0.6)));
         Generation g = decoder.generate(tiny.withEos(-1), new int[] {5, 9, 5}, 30, x -> { });
         Map<String, Double> s = g.statistics();
         double total = s.entrySet().stream().filter(e -> e.getKey().startsWith("exit-histogram.")).mapToDouble(Map.Entry::getValue).sum();
         assertThat(total).isEqualTo(30.0);
-        assertThat(s.get("mean-exit-depth")).isLessThan(TinyModel.LAYERS);
+        assertThat(s.get("mean-exit-depth")).isLessThan(Decoders.LAYERS);
         assertThat(s.get("full-passes-per-token")).isLessThan(1.0);
     }
 }

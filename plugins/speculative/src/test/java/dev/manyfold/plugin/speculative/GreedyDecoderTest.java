@@ -1,5 +1,6 @@
 package dev.manyfold.plugin.speculative;
 
+import dev.manyfold.testkit.TinyLanguageModel;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.manyfold.api.decoder.Decoder;
@@ -12,12 +13,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 class GreedyDecoderTest {
-    private static TinyModel tiny;
+    private static TinyLanguageModel tiny;
     private static LanguageModel model;
 
     @BeforeAll
     static void setUp() {
-        tiny = new TinyModel(5);
+        tiny = new TinyLanguageModel(Decoders.LAYERS, 5);
         model = tiny.withEos(-1);
     }
 
@@ -28,15 +29,15 @@ class GreedyDecoderTest {
 
     @Test
     void kvCachedDecodingAtEveryExitEqualsArgmaxOfANoCacheRecomputation() {
-        for (int exit = 1; exit <= TinyModel.LAYERS; exit++) {
-            Decoder greedy = tiny.decoder("greedy", Map.of("exit", exit));
-            for (int[] prompt : TinyModel.prompts(4, exit, 1, 8)) {
+        for (int exit = 1; exit <= Decoders.LAYERS; exit++) {
+            Decoder greedy = Decoders.create(tiny, "greedy", Map.of("exit", exit));
+            for (int[] prompt : TinyLanguageModel.prompts(4, exit, 1, 8)) {
                 int[] tokens = greedy.generate(model, prompt, 12, t -> { }).tokens();
                 int[] sequence = Arrays.copyOf(prompt, prompt.length + tokens.length);
                 for (int i = 0; i < tokens.length; i++) {
                     int length = prompt.length + i;
                     float[] logits = tiny.noCacheLogits(Arrays.copyOf(sequence, length), List.of(exit)).get(0);
-                    assertThat(tokens[i]).as("exit %d, token %d", exit, i).isEqualTo(Decoding.argmax(logits, length - 1, TinyModel.VOCAB));
+                    assertThat(tokens[i]).as("exit %d, token %d", exit, i).isEqualTo(Decoding.argmax(logits, length - 1, TinyLanguageModel.VOCAB));
                     sequence[length] = tokens[i];
                 }
             }
@@ -46,20 +47,20 @@ class GreedyDecoderTest {
     @Test
     void theFullDepthAsExitIsTheDefault() {
         int[] prompt = {1, 2, 3};
-        assertThat(tiny.decoder("greedy", Map.of("exit", TinyModel.LAYERS)).generate(model, prompt, 10, t -> { }).tokens())
-                .containsExactly(tiny.decoder("greedy", Map.of()).generate(model, prompt, 10, t -> { }).tokens());
+        assertThat(Decoders.create(tiny, "greedy", Map.of("exit", Decoders.LAYERS)).generate(model, prompt, 10, t -> { }).tokens())
+                .containsExactly(Decoders.create(tiny, "greedy", Map.of()).generate(model, prompt, 10, t -> { }).tokens());
     }
 
     @Test
     void samplingRepeatsForASeedAndVariesAcrossSeeds() {
         int[] prompt = {7, 1, 4};
         Map<String, Object> settings = Map.of("temperature", 1.5, "top-p", 0.95, "seed", 3);
-        int[] a = tiny.decoder("greedy", settings).generate(model, prompt, 25, t -> { }).tokens();
-        int[] b = tiny.decoder("greedy", settings).generate(model, prompt, 25, t -> { }).tokens();
+        int[] a = Decoders.create(tiny, "greedy", settings).generate(model, prompt, 25, t -> { }).tokens();
+        int[] b = Decoders.create(tiny, "greedy", settings).generate(model, prompt, 25, t -> { }).tokens();
         assertThat(a).containsExactly(b);
         boolean differs = false;
         for (int seed = 4; seed < 10 && !differs; seed++) {
-            differs = !Arrays.equals(a, tiny.decoder("greedy", Map.of("temperature", 1.5, "seed", seed)).generate(model, prompt, 25, t -> { }).tokens());
+            differs = !Arrays.equals(a, Decoders.create(tiny, "greedy", Map.of("temperature", 1.5, "seed", seed)).generate(model, prompt, 25, t -> { }).tokens());
         }
         assertThat(differs).isTrue();
     }
@@ -67,18 +68,18 @@ class GreedyDecoderTest {
     @Test
     void topKOfOneSamplesTheArgmax() {
         int[] prompt = {2, 9};
-        assertThat(tiny.decoder("greedy", Map.of("temperature", 2.0, "top-k", 1, "seed", 8)).generate(model, prompt, 20, t -> { }).tokens())
-                .containsExactly(tiny.decoder("greedy", Map.of()).generate(model, prompt, 20, t -> { }).tokens());
+        assertThat(Decoders.create(tiny, "greedy", Map.of("temperature", 2.0, "top-k", 1, "seed", 8)).generate(model, prompt, 20, t -> { }).tokens())
+                .containsExactly(Decoders.create(tiny, "greedy", Map.of()).generate(model, prompt, 20, t -> { }).tokens());
     }
 
     @Test
     void statisticsCountOneFullPassPerTokenAtTheFullDepthAndNoneAtAnExit() {
-        var full = tiny.decoder("greedy", Map.of()).generate(model, new int[] {1}, 8, t -> { }).statistics();
+        var full = Decoders.create(tiny, "greedy", Map.of()).generate(model, new int[] {1}, 8, t -> { }).statistics();
         assertThat(full.get("full-passes-per-token")).isEqualTo(1.0);
         assertThat(full.get("exit-histogram.4")).isEqualTo(8.0);
         assertThat(full.get("tokens-per-second")).isPositive();
         assertThat(full.get("ms-per-token")).isPositive();
-        var shallow = tiny.decoder("greedy", Map.of("exit", 2)).generate(model, new int[] {1}, 8, t -> { }).statistics();
+        var shallow = Decoders.create(tiny, "greedy", Map.of("exit", 2)).generate(model, new int[] {1}, 8, t -> { }).statistics();
         assertThat(shallow.get("full-passes-per-token")).isZero();
         assertThat(shallow.get("exit-histogram.2")).isEqualTo(8.0);
     }

@@ -9,6 +9,7 @@ import dev.manyfold.runtime.onnx.Engines;
 import dev.manyfold.runtime.onnx.GraphKey;
 import dev.manyfold.runtime.onnx.OnnxExport;
 import dev.manyfold.runtime.onnx.OrtLanguageModel;
+import dev.manyfold.testkit.TinyLanguageModel;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,17 +33,17 @@ class NoLibtorchDecodingTest {
 
     @Test
     void greedyOnAnOnnxExportInAJvmWithoutDjlsPytorchEngineDecodesWhatDjlDecodes() throws Exception {
-        List<int[]> prompts = TinyModel.prompts(6, 31, 2, 10);
+        List<int[]> prompts = TinyLanguageModel.prompts(6, 31, 2, 10);
         List<String> expected = new ArrayList<>();
         Path export = dir.resolve("export");
-        try (TinyModel tiny = new TinyModel(5)) {
-            Decoder greedy = tiny.decoder("greedy", Map.of());
+        try (TinyLanguageModel tiny = new TinyLanguageModel(Decoders.LAYERS, 5)) {
+            Decoder greedy = Decoders.create(tiny, "greedy", Map.of());
             LanguageModel djl = tiny.withEos(-1);
             for (int[] p : prompts) {
                 expected.add(Arrays.toString(greedy.generate(djl, p, 20, t -> { }).tokens()));
             }
-            dev.manyfold.runtime.onnx.LlamaGraphs graphs = OnnxExport.graphs(tiny.llama, "byte", "test");
-            OnnxExport.write(graphs, OnnxExport.standardKeys(tiny.llama.layers(), tiny.llama.exits(), null), export);
+            dev.manyfold.runtime.onnx.LlamaGraphs graphs = OnnxExport.graphs(tiny.llama(), "byte", "test");
+            OnnxExport.write(graphs, OnnxExport.standardKeys(tiny.llama().layers(), tiny.llama().exits(), null), export);
         }
         String classPath = Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
                 .filter(e -> !e.contains("pytorch")).collect(Collectors.joining(File.pathSeparator));
@@ -70,7 +71,7 @@ class NoLibtorchDecodingTest {
                 System.out.println("pytorch engine class: absent");
             }
             System.out.println("djl engine: " + Engine.getInstance().getEngineName());
-            Decoder greedy = TinyModel.create("greedy", Map.of(), TinyModel.context(java.util.Optional.empty()));
+            Decoder greedy = Decoders.create("greedy", Map.of(), dev.manyfold.testkit.TestingContext.validating());
             try (OrtLanguageModel model = Engines.open(Path.of(args[0]))) {
                 for (int i = 1; i < args.length; i++) {
                     int[] prompt = Arrays.stream(args[i].split(",")).mapToInt(Integer::parseInt).toArray();

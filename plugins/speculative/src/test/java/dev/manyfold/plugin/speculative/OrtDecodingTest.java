@@ -12,6 +12,7 @@ import dev.manyfold.runtime.onnx.OrtLanguageModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import dev.manyfold.testkit.TinyLanguageModel;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -23,7 +24,7 @@ import org.junit.jupiter.api.Test;
 /** The decoders run unchanged on the ONNX Runtime engine and decode what they decode on DJL. */
 class OrtDecodingTest {
     private static final int EOS = 3;
-    private static TinyModel tiny;
+    private static TinyLanguageModel tiny;
     private static OrtLanguageModel ort;
     private static LanguageModel djl;
     private static LanguageModel onnx;
@@ -31,12 +32,12 @@ class OrtDecodingTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        tiny = new TinyModel(5);
+        tiny = new TinyLanguageModel(Decoders.LAYERS, 5);
         dir = Files.createTempDirectory("manyfold-ort");
-        ort = (OrtLanguageModel) Engines.on(tiny.llama, Files.writeString(dir.resolve("checkpoint-1.safetensors"), "stand-in"), "bytes",
+        ort = (OrtLanguageModel) Engines.on(tiny.llama(), Files.writeString(dir.resolve("checkpoint-1.safetensors"), "stand-in"), "bytes",
                 Engines.ONNXRUNTIME);
         djl = tiny.withEos(EOS);
-        onnx = withEos(ort, EOS);
+        onnx = TinyLanguageModel.withEos(ort, EOS);
     }
 
     @AfterAll
@@ -51,10 +52,10 @@ class OrtDecodingTest {
     /** 60 prompts: varied lengths and budgets, including budgets that fill the context exactly. */
     private static List<int[]> cases() {
         List<int[]> cases = new ArrayList<>();
-        List<int[]> prompts = TinyModel.prompts(60, 23, 1, 12);
+        List<int[]> prompts = TinyLanguageModel.prompts(60, 23, 1, 12);
         for (int i = 0; i < prompts.size(); i++) {
             int[] p = prompts.get(i);
-            int room = TinyModel.CONTEXT - p.length;
+            int room = TinyLanguageModel.CONTEXT - p.length;
             int budget = switch (i % 4) {
                 case 0 -> room;
                 case 1 -> 1;
@@ -69,9 +70,9 @@ class OrtDecodingTest {
 
     @Test
     void greedyAtEveryExitAndSelfSpeculativeOnOrtMatchGreedyOnDjlOnSixtyPromptsWithEosAndMaxLengthEdges() {
-        Decoder greedy = tiny.decoder("greedy", Map.of());
-        Decoder exit2 = tiny.decoder("greedy", Map.of("exit", 2));
-        Decoder speculative = tiny.decoder("self-speculative", Map.of("draft", 2, "adaptive", true));
+        Decoder greedy = Decoders.create(tiny, "greedy", Map.of());
+        Decoder exit2 = Decoders.create(tiny, "greedy", Map.of("exit", 2));
+        Decoder speculative = Decoders.create(tiny, "self-speculative", Map.of("draft", 2, "adaptive", true));
         int endedAtEos = 0;
         int filledContext = 0;
         double drafted = 0;
@@ -88,7 +89,7 @@ class OrtDecodingTest {
                     .containsExactly(exit2.generate(djl, prompt, budget, t -> { }).tokens());
             if (expected.length > 0 && expected[expected.length - 1] == EOS) {
                 endedAtEos++;
-            } else if (prompt.length + expected.length == TinyModel.CONTEXT) {
+            } else if (prompt.length + expected.length == TinyLanguageModel.CONTEXT) {
                 filledContext++;
             }
             double rounds = s.statistics().getOrDefault("rounds", 0.0);
@@ -103,7 +104,7 @@ class OrtDecodingTest {
 
     @Test
     void earlyExitOnOrtEmitsWhatItEmitsOnDjl() {
-        Decoder early = tiny.decoder("early-exit", Map.of("thresholds", Map.of(1, 0.6, 2, 0.5)));
+        Decoder early = Decoders.create(tiny, "early-exit", Map.of("thresholds", Map.of(1, 0.6, 2, 0.5)));
         int earlier = 0;
         for (int[] c : cases().subList(0, 20)) {
             int[] prompt = Arrays.copyOf(c, c.length - 1);
@@ -112,42 +113,8 @@ class OrtDecodingTest {
             Generation b = early.generate(onnx, prompt, budget, t -> { });
             assertThat(b.tokens()).as(Arrays.toString(prompt)).containsExactly(a.tokens());
             assertThat(b.statistics().get("mean-exit-depth")).isEqualTo(a.statistics().get("mean-exit-depth"));
-            earlier += a.statistics().getOrDefault("mean-exit-depth", 4.0) < TinyModel.LAYERS ? 1 : 0;
+            earlier += a.statistics().getOrDefault("mean-exit-depth", 4.0) < Decoders.LAYERS ? 1 : 0;
         }
         assertThat(earlier).as("prompts where some token exited early").isGreaterThan(5);
-    }
-
-    static LanguageModel withEos(LanguageModel m, int eos) {
-        return new LanguageModel() {
-            @Override
-            public int vocabularySize() {
-                return m.vocabularySize();
-            }
-
-            @Override
-            public int contextLength() {
-                return m.contextLength();
-            }
-
-            @Override
-            public int layers() {
-                return m.layers();
-            }
-
-            @Override
-            public List<Integer> exits() {
-                return m.exits();
-            }
-
-            @Override
-            public OptionalInt eosToken() {
-                return OptionalInt.of(eos);
-            }
-
-            @Override
-            public InferenceSession open(NDManager manager) {
-                return m.open(manager);
-            }
-        };
     }
 }

@@ -1,5 +1,6 @@
 package dev.manyfold.plugin.speculative;
 
+import dev.manyfold.testkit.TinyLanguageModel;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.manyfold.api.decoder.Decoder;
@@ -14,15 +15,15 @@ import org.junit.jupiter.api.Test;
 
 class SelfSpeculativeDecoderTest {
     private static final int EOS = 3;
-    private static TinyModel tiny;
+    private static TinyLanguageModel tiny;
     private static LanguageModel model;
     private static Decoder greedy;
 
     @BeforeAll
     static void setUp() {
-        tiny = new TinyModel(5);
+        tiny = new TinyLanguageModel(Decoders.LAYERS, 5);
         model = tiny.withEos(EOS);
-        greedy = tiny.decoder("greedy", Map.of());
+        greedy = Decoders.create(tiny, "greedy", Map.of());
     }
 
     @AfterAll
@@ -33,10 +34,10 @@ class SelfSpeculativeDecoderTest {
     /** 60 prompts: varied lengths and budgets, including budgets that fill the context exactly. */
     private static List<Case> cases() {
         List<Case> cases = new ArrayList<>();
-        List<int[]> prompts = TinyModel.prompts(60, 17, 1, 12);
+        List<int[]> prompts = TinyLanguageModel.prompts(60, 17, 1, 12);
         for (int i = 0; i < prompts.size(); i++) {
             int[] p = prompts.get(i);
-            int room = TinyModel.CONTEXT - p.length;
+            int room = TinyLanguageModel.CONTEXT - p.length;
             int budget = switch (i % 6) {
                 case 0 -> room;          // max-length edge: the last token lands on the last position
                 case 1 -> 1;
@@ -52,7 +53,7 @@ class SelfSpeculativeDecoderTest {
 
     @Test
     void outputIsTokenIdenticalToFullGreedyOnSixtyPromptsIncludingEosAndMaxLengthEdges() {
-        Decoder speculative = tiny.decoder("self-speculative", Map.of("draft", 2, "adaptive", true));
+        Decoder speculative = Decoders.create(tiny, "self-speculative", Map.of("draft", 2, "adaptive", true));
         int endedAtEos = 0;
         int filledContext = 0;
         int endedAtBudget = 0;
@@ -70,7 +71,7 @@ class SelfSpeculativeDecoderTest {
                 endedAtEos++;
             } else {
                 endedAtBudget++;
-                if (c.prompt().length + t.length == TinyModel.CONTEXT) {
+                if (c.prompt().length + t.length == TinyLanguageModel.CONTEXT) {
                     filledContext++;
                 }
             }
@@ -92,7 +93,7 @@ class SelfSpeculativeDecoderTest {
         for (Map<String, Object> settings : List.<Map<String, Object>>of(Map.of("draft", 1, "k", 1), Map.of("draft", 1, "k", 4),
                 Map.of("draft", 3, "k", 3), Map.of("draft", Map.of("depth", 2), "k", 2, "adaptive", true, "max-k", 5),
                 Map.of("draft", 2, "adaptive", true, "draft-confidence", 0.5), Map.of("draft", 1, "k", 6, "draft-confidence", 0.9))) {
-            Decoder speculative = tiny.decoder("self-speculative", settings);
+            Decoder speculative = Decoders.create(tiny, "self-speculative", settings);
             for (Case c : cases) {
                 assertThat(speculative.generate(model, c.prompt(), c.maxNewTokens(), t -> { }).tokens()).as("%s on %s", settings,
                         java.util.Arrays.toString(c.prompt())).containsExactly(greedy.generate(model, c.prompt(), c.maxNewTokens(), t -> { }).tokens());
@@ -105,21 +106,21 @@ class SelfSpeculativeDecoderTest {
         int[] prompt = {4, 8, 15};
         int first = greedy.generate(tiny.withEos(-1), prompt, 1, t -> { }).tokens()[0];
         LanguageModel stopsAtFirst = tiny.withEos(first);
-        Generation g = tiny.decoder("self-speculative", Map.of("draft", 1)).generate(stopsAtFirst, prompt, 10, t -> { });
+        Generation g = Decoders.create(tiny, "self-speculative", Map.of("draft", 1)).generate(stopsAtFirst, prompt, 10, t -> { });
         assertThat(g.tokens()).containsExactly(first);
     }
 
     @Test
     void zeroNewTokensGiveAnEmptyOutputAndAFullContextPromptIsAccepted() {
-        int[] prompt = TinyModel.prompts(1, 3, TinyModel.CONTEXT, TinyModel.CONTEXT).get(0);
-        Decoder speculative = tiny.decoder("self-speculative", Map.of("draft", 2));
+        int[] prompt = TinyLanguageModel.prompts(1, 3, TinyLanguageModel.CONTEXT, TinyLanguageModel.CONTEXT).get(0);
+        Decoder speculative = Decoders.create(tiny, "self-speculative", Map.of("draft", 2));
         assertThat(speculative.generate(model, prompt, 0, t -> { }).tokens()).isEmpty();
     }
 
     @Test
     void statisticsReportAcceptanceRejectionMeanKAndFewerThanOneFullPassPerToken() {
         // A prompt on which the draft agrees often (a repetitive continuation).
-        Decoder speculative = tiny.decoder("self-speculative", Map.of("draft", 3, "adaptive", true));
+        Decoder speculative = Decoders.create(tiny, "self-speculative", Map.of("draft", 3, "adaptive", true));
         Generation g = speculative.generate(tiny.withEos(-1), new int[] {11, 14, 5, 19}, 30, t -> { });
         Map<String, Double> s = g.statistics();
         assertThat(s).containsKeys("tokens-per-second", "ms-per-token", "full-passes-per-token", "acceptance-rate", "mean-k",
