@@ -462,8 +462,8 @@ final class OrtInferenceSession implements InferenceSession {
     /**
      * An independent copy of this session: its own cache buffers holding this session's cache
      * (one copy of the valid positions); both sessions continue independently from here.
-     * Ready for the SPI's {@code fork()} (branch spi).
      */
+    @Override
     public OrtInferenceSession fork() {
         OrtInferenceSession f = new OrtInferenceSession(m, null);
         for (int i = 0; i < layers; i++) {
@@ -476,6 +476,11 @@ final class OrtInferenceSession implements InferenceSession {
             f.cached[i] = cached[i];
         }
         return f;
+    }
+
+    @Override
+    public boolean canFork() {
+        return true;
     }
 
     @Override
