@@ -72,6 +72,8 @@ final class OrtInferenceSession implements InferenceSession {
     /** Which of the two buffers of a layer holds its cache; the other receives the next step's present (pinned output). */
     private final int[] current;
     private final int[] cached;
+    /** Per layer, the past tensors {key, value} over the current buffer (the last step's pinned presents), or null. */
+    private final OnnxTensor[][] past;
     private final Map<GraphKey, Set<String>> outputNames = new HashMap<>();
 
     OrtInferenceSession(OrtLanguageModel model, NDManager manager) {
@@ -81,6 +83,15 @@ final class OrtInferenceSession implements InferenceSession {
         this.valueBuffers = new FloatBuffer[layers][2];
         this.current = new int[layers];
         this.cached = new int[layers];
+        this.past = new OnnxTensor[layers][];
+    }
+
+    private void dropPast(int layer) {
+        if (past[layer] != null) {
+            past[layer][0].close();
+            past[layer][1].close();
+            past[layer] = null;
+        }
     }
 
     @Override
@@ -333,16 +344,15 @@ final class OrtInferenceSession implements InferenceSession {
                         throw new IllegalStateException("layer " + i + " caches " + cached[i] + " positions, expected " + start);
                     }
                     reserve(i, start + n);
-                    OnnxTensor pk = cacheTensor(i, current[i], true, start);
-                    made.add(pk);
-                    OnnxTensor pv = cacheTensor(i, current[i], false, start);
-                    made.add(pv);
+                    if (past[i] == null) {
+                        past[i] = new OnnxTensor[] {cacheTensor(i, current[i], true, start), cacheTensor(i, current[i], false, start)};
+                    }
                     OnnxTensor nk = cacheTensor(i, 1 - current[i], true, start + n);
                     made.add(nk);
                     OnnxTensor nv = cacheTensor(i, 1 - current[i], false, start + n);
                     made.add(nv);
-                    in.put("past_key_" + i, pk);
-                    in.put("past_value_" + i, pv);
+                    in.put("past_key_" + i, past[i][0]);
+                    in.put("past_value_" + i, past[i][1]);
                     pinned.put("present_key_" + i, nk);
                     pinned.put("present_value_" + i, nv);
                 }
@@ -354,6 +364,13 @@ final class OrtInferenceSession implements InferenceSession {
                 RUNS.increment();
             }
             for (int i = key.from(); i < key.to(); i++) {
+                // This step's presents (over the spare buffer) are the next step's pasts.
+                OnnxTensor nk = pinned.get("present_key_" + i);
+                OnnxTensor nv = pinned.get("present_value_" + i);
+                made.remove(nk);
+                made.remove(nv);
+                dropPast(i);
+                past[i] = new OnnxTensor[] {nk, nv};
                 current[i] = 1 - current[i];
                 cached[i] = start + n;
             }
@@ -404,6 +421,7 @@ final class OrtInferenceSession implements InferenceSession {
             nk[0].put(0, k[current[layer]], 0, used);
             nv[0].put(0, v[current[layer]], 0, used);
         }
+        dropPast(layer);
         keyBuffers[layer] = nk;
         valueBuffers[layer] = nv;
         current[layer] = 0;
@@ -497,6 +515,7 @@ final class OrtInferenceSession implements InferenceSession {
         if (s <= length) {
             return;
         }
+        dropPast(layer);
         if (length > 0) {
             int kv = m.kvHeads[layer];
             int hd = m.headDim;
@@ -531,6 +550,7 @@ final class OrtInferenceSession implements InferenceSession {
     @Override
     public void close() {
         for (int i = 0; i < layers; i++) {
+            dropPast(i);
             keyBuffers[i] = new FloatBuffer[2];
             valueBuffers[i] = new FloatBuffer[2];
             cached[i] = 0;
