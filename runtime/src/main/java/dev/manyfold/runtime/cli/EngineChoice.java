@@ -12,12 +12,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** {@code --engine} of generate, bench decode and eval, else the recipe's {@code decode.engine}, else pytorch. */
-final class EngineChoice {
+/**
+ * {@code --engine} of generate, bench decode and eval, else the recipe's {@code decode.engine}, else pytorch. Public for
+ * the Spark jobs (manyfold-spark), which choose an engine the same way.
+ */
+public final class EngineChoice {
     private EngineChoice() {}
 
     /** The engine names to use: {@code option} (comma-separated, may be null) or the recipe's, else pytorch. */
-    static List<String> names(List<String> option, TrainJob.Prepared p) {
+    public static List<String> names(List<String> option, TrainJob.Prepared p) {
         List<String> out = new ArrayList<>();
         if (option != null && !option.isEmpty()) {
             for (String e : option) {
@@ -37,7 +40,7 @@ final class EngineChoice {
     }
 
     /** The run's language model on {@code engine}; close it when done (a no-op for pytorch). */
-    static Opened open(TrainJob.Prepared p, Path path, String engine) {
+    public static Opened open(TrainJob.Prepared p, Path path, String engine) {
         if (!(p.model() instanceof LlamaModel llama)) {
             throw new ConfigException(path.toString(), "holds a " + p.model().family() + " model; this command needs a language model",
                     "a run of family llama");
@@ -61,7 +64,7 @@ final class EngineChoice {
     }
 
     /** True for a directory of {@code .onnx} graphs without checkpoints (an export), or an {@code .onnx} file. */
-    static boolean isOnnxExport(Path path) {
+    public static boolean isOnnxExport(Path path) {
         if (Files.isRegularFile(path)) {
             return path.getFileName().toString().endsWith(".onnx");
         }
@@ -76,7 +79,7 @@ final class EngineChoice {
     }
 
     /** The tokenizer an export names in its metadata ({@code byte} or a tokenizer.json path). */
-    static dev.manyfold.runtime.data.Tokenizer tokenizer(dev.manyfold.runtime.onnx.OrtLanguageModel model, Path path) {
+    public static dev.manyfold.runtime.data.Tokenizer tokenizer(dev.manyfold.runtime.onnx.OrtLanguageModel model, Path path) {
         String t = model.metadata().getOrDefault(dev.manyfold.runtime.onnx.OnnxExport.META_TOKENIZER, "byte");
         if (t.equals(dev.manyfold.runtime.data.DataConfig.BYTE_TOKENIZER)) {
             return new dev.manyfold.runtime.data.ByteTokenizer();
@@ -89,7 +92,7 @@ final class EngineChoice {
     }
 
     /** A model on an engine. */
-    record Opened(LanguageModel model) implements AutoCloseable {
+    public record Opened(LanguageModel model) implements AutoCloseable {
         @Override
         public void close() {
             if (model instanceof AutoCloseable c) {

@@ -126,6 +126,27 @@ public final class EvalReport {
         if (batches.isEmpty()) {
             throw new IllegalArgumentException("no validation batches to evaluate on");
         }
+        return fromResults(model, subModels, evaluator, task);
+    }
+
+    /**
+     * A report over exact evaluation sums combined elsewhere (for example across Spark
+     * partitions): equal to {@link #evaluate} on the same batches, whatever the split.
+     *
+     * @param sums each sub-model's {@link Evaluator.Sums} over all batches
+     */
+    public static EvalReport fromSums(Model model, List<SubModel> subModels, Map<SubModel, Evaluator.Sums> sums, Task task) {
+        return fromResults(model, subModels, sub -> {
+            Evaluator.Sums s = sums.get(sub);
+            if (s == null) {
+                throw new IllegalArgumentException("no evaluation sums for sub-model " + sub);
+            }
+            return Evaluator.result(model, sub, s);
+        }, task);
+    }
+
+    private static EvalReport fromResults(Model model, List<SubModel> subModels,
+            java.util.function.Function<SubModel, Evaluator.Result> evaluator, Task task) {
         List<EvalRow> rows = new ArrayList<>();
         Map<String, Integer> dims = new TreeMap<>();
         for (SubModel sub : subModels) {

@@ -115,7 +115,8 @@ public final class PluginCalls {
                 result = method.invoke(target, args);
             } catch (InvocationTargetException e) {
                 Throwable cause = e.getCause();
-                if (cause instanceof ConfigException || cause instanceof PluginException || cause instanceof VirtualMachineError) {
+                if (cause instanceof ConfigException || cause instanceof PluginException || cause instanceof HostSignal
+                        || cause instanceof VirtualMachineError) {
                     throw cause;
                 }
                 if (cause instanceof RuntimeException || cause instanceof LinkageError || cause instanceof AssertionError) {

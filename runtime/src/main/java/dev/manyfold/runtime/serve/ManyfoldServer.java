@@ -391,11 +391,11 @@ public final class ManyfoldServer implements AutoCloseable {
     }
 
     /** Ends a decode from its token callback; the message is the reason (stop, disconnect, shutdown). */
-    static final class Cancelled extends RuntimeException {
+    static final class Cancelled extends dev.manyfold.runtime.host.HostSignal {
         private static final long serialVersionUID = 1L;
 
         Cancelled(String reason) {
-            super(reason, null, false, false);
+            super(reason);
         }
     }
 

@@ -33,6 +33,7 @@ import java.util.SplittableRandom;
  *   adapted: 0.2        # unstructured: p of the |ΔW| pool (every site with an adapter), in [0, 1)
  *   others: 0.2         # unstructured: p of the |W0| pool (the others-targets sites without adapters), in [0, 1)
  *   others-targets: ["layers.**"]   # globs of the |W0| pool (default: every block matrix)
+ *   adapted-score: delta   # delta: the adapted pool is scored by |ΔW| (the paper's choice) | weight: by |W0 + ΔW| (its ablation)
  *   heads: 1            # structured: heads removed in every layer (0 = none); not with adapted/others
  *   head-score: delta   # delta: Σ|ΔWq|+|ΔWv| per head, lowest removed | random: seeded control
  *   seed: 0             # for head-score: random
@@ -55,9 +56,10 @@ public final class DseePruning implements GlobalPruning {
     private final int heads;
     private final boolean randomHeads;
     private final long seed;
+    private final boolean scoreWithWeight;
 
     private DseePruning(String path, double adapted, double others, List<String> othersTargets, int heads, boolean randomHeads,
-            long seed) {
+            long seed, boolean scoreWithWeight) {
         this.path = path;
         this.adapted = adapted;
         this.others = others;
@@ -65,6 +67,7 @@ public final class DseePruning implements GlobalPruning {
         this.heads = heads;
         this.randomHeads = randomHeads;
         this.seed = seed;
+        this.scoreWithWeight = scoreWithWeight;
     }
 
     /**
@@ -79,6 +82,7 @@ public final class DseePruning implements GlobalPruning {
         s.check(heads >= 0, "heads", "heads must be ≥ 0, got " + heads, "the number of heads removed per layer, ≥ 0");
         String score = s.getChoice("head-score", List.of("delta", "random"), "delta");
         long seed = s.getLong("seed", 0);
+        String adaptedScore = s.getChoice("adapted-score", List.of("delta", "weight"), "delta");
         s.check(heads == 0 || (adapted == 0 && others == 0), "heads", "structured (heads) and unstructured (adapted/others) pruning"
                 + " in one step", "one kind per prune step (use two stages)");
         s.check(heads > 0 || adapted > 0 || others > 0, "adapted", "the step prunes nothing", "adapted, others or heads > 0");
@@ -97,7 +101,8 @@ public final class DseePruning implements GlobalPruning {
                         + fewest, "at most " + (fewest - 1) + " heads per layer");
             }
         }
-        return new DseePruning(s.path(), adapted, others, othersTargets, heads, score.equals("random"), seed);
+        return new DseePruning(s.path(), adapted, others, othersTargets, heads, score.equals("random"), seed,
+                adaptedScore.equals("weight"));
     }
 
     private static double ratio(Settings s, String key) {
@@ -136,7 +141,7 @@ public final class DseePruning implements GlobalPruning {
         List<String> pool2 = Globs.select(othersTargets, sites.keySet());
         for (PruneSite site : sites.values()) {
             if (!site.adapters().isEmpty()) {
-                deltas.put(site.name(), delta(site));
+                deltas.put(site.name(), scoreWithWeight ? weightPlusDelta(site) : delta(site));
             } else if (pool2.contains(site.name())) {
                 weights.put(site.name(), site.weight().toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray());
             }
@@ -161,6 +166,16 @@ public final class DseePruning implements GlobalPruning {
             out.put(name, manager.create(m, new Shape(site.rows(), site.cols())).toType(site.weight().getDataType(), false));
         });
         return new PruningPlan(out, Optional.empty());
+    }
+
+    /** {@code W0 + Σ ΔW} of a site {@code [out, in]}, row-major: the |W + ΔW| criterion of the paper's ablation. */
+    static float[] weightPlusDelta(PruneSite site) {
+        float[] sum = delta(site);
+        float[] w = site.weight().toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+        for (int i = 0; i < sum.length; i++) {
+            sum[i] += w[i];
+        }
+        return sum;
     }
 
     /** Σ of the site's adapter deltas {@code [out, in]}, row-major. */

@@ -119,6 +119,35 @@ class PruningTest {
     }
 
     @Test
+    void adaptedScoreWeightRanksTheAdaptedPoolByTheMagnitudeOfW0PlusDelta() {
+        NDArray w1 = manager.create(Fakes.gaussian(6, 5, 1, 1), new Shape(6, 5));
+        SparseLowRank a = SparseLowRankTest.create("dsee", Map.of("rank", 2, "sparse", 3, "support", "magnitude"))
+                .attach("layers.0.attn.q_proj", w1, manager, 1);
+        a.v().set(Fakes.gaussian(2, 6, 0.3, 9));
+        Map<String, PruneSite> sites = Map.of("layers.0.attn.q_proj", new PruneSite("layers.0.attn.q_proj", w1, List.of(a)));
+        float[] byWeight = DseePruning.read(Settings.of("p", Map.of("adapted", 0.5, "adapted-score", "weight")), Optional.empty())
+                .plan(sites, Optional.empty(), manager).masks().get("layers.0.attn.q_proj").toFloatArray();
+        float[] byDelta = DseePruning.read(Settings.of("p", Map.of("adapted", 0.5)), Optional.empty())
+                .plan(sites, Optional.empty(), manager).masks().get("layers.0.attn.q_proj").toFloatArray();
+        float[] w = w1.toFloatArray();
+        float[] delta = UnstructuredPruning.delta(a);
+        float keptMin = Float.MAX_VALUE;
+        float prunedMax = 0;
+        for (int i = 0; i < w.length; i++) {
+            float score = Math.abs(w[i] + delta[i]);
+            if (byWeight[i] == 0) {
+                prunedMax = Math.max(prunedMax, score);
+            } else {
+                keptMin = Math.min(keptMin, score);
+            }
+        }
+        assertThat(UnstructuredPruning.zeros(byWeight)).isEqualTo(15);
+        assertThat(prunedMax).isLessThanOrEqualTo(keptMin);
+        assertThat(byWeight).as("the two criteria choose different entries here").isNotEqualTo(byDelta);
+        assertThat(refusal(Map.of("adapted", 0.5, "adapted-score", "w0"), null).path()).isEqualTo("stages[1].prune.adapted-score");
+    }
+
+    @Test
     void maskedDeltaIsZeroWhereTheMaskIsAndGetsNoGradientThere() {
         NDArray w = manager.create(Fakes.gaussian(4, 3, 1, 1), new Shape(4, 3));
         SparseLowRank a = SparseLowRankTest.create("dsee", Map.of("rank", 2, "sparse", 4, "support", "magnitude")).attach("q", w, manager, 1);
