@@ -118,6 +118,107 @@ public interface InferenceSession extends AutoCloseable {
     }
 
     /**
+     * {@link #forwardKeeping} with the hidden states {@code [n·dim]} (row-major) as a float
+     * array, for decoders that slice and concatenate hidden states themselves (early exit);
+     * engines that hold hidden states outside DJL (ONNX Runtime) return them without an
+     * NDArray. The default converts.
+     *
+     * @since API 1.1
+     */
+    default Floats forwardFloats(int[] tokens, int start, int to, boolean logits, NDManager manager) {
+        Forward f = forwardKeeping(tokens, start, to, logits, manager);
+        return new Floats(f.hidden().toFloatArray(), f.logits());
+    }
+
+    /**
+     * {@link #runForward} over hidden states {@code [rows·dim]} held as a float array; see
+     * {@link #forwardFloats}.
+     *
+     * @since API 1.1
+     */
+    default Floats runFloats(float[] hidden, int rows, int from, int to, int start, boolean logits, NDManager manager) {
+        NDArray h = manager.create(hidden, new ai.djl.ndarray.types.Shape(rows, hidden.length / rows));
+        Forward f = runForward(h, from, to, start, logits, manager);
+        return new Floats(f.hidden().toFloatArray(), f.logits());
+    }
+
+    /**
+     * Hidden states and (optionally) the last position's logits as floats.
+     *
+     * @param hidden {@code [n·dim]}, row-major
+     * @param logits {@code [V]}, or null when not requested
+     * @since API 1.1
+     */
+    record Floats(float[] hidden, float[] logits) {}
+
+    /**
+     * A draft at exit {@code exit} whose hidden states stay inside the session: each
+     * {@link Draft#step} runs one token through layers {@code [0, exit)} and keeps its hidden
+     * state; {@link Draft#verify} runs every kept position through layers {@code [exit, to)}.
+     * Equivalent to {@link #forwardKeeping} per token and {@link #runLogits} over their
+     * concatenated hidden states (which is what the default does, with NDArrays owned by
+     * {@code manager}); engines with a per-call cost keep the hidden states in their own
+     * buffers instead.
+     *
+     * @since API 1.1
+     */
+    default Draft draft(int exit, NDManager manager) {
+        InferenceSession session = this;
+        return new Draft() {
+            private final java.util.List<NDArray> kept = new java.util.ArrayList<>();
+            private int start = -1;
+
+            @Override
+            public float[] step(int token, int position, boolean logits) {
+                if (kept.isEmpty()) {
+                    start = position;
+                }
+                Forward f = session.forwardKeeping(new int[] {token}, position, exit, logits, manager);
+                kept.add(f.hidden());
+                return f.logits();
+            }
+
+            @Override
+            public int size() {
+                return kept.size();
+            }
+
+            @Override
+            public float[] verify(int to) {
+                NDArray batch = kept.size() == 1 ? kept.get(0) : ai.djl.ndarray.NDArrays.concat(new ai.djl.ndarray.NDList(kept));
+                float[] logits = session.runLogits(batch, exit, to, start, manager);
+                kept.clear();
+                return logits;
+            }
+        };
+    }
+
+    /**
+     * Positions drafted at one exit, their hidden states kept by the session; see
+     * {@link #draft}. Positions are consecutive from the first {@link #step} after creation
+     * or after the last {@link #verify}.
+     *
+     * @since API 1.1
+     */
+    interface Draft {
+        /**
+         * Runs {@code token} at {@code position} through layers {@code [0, exit)}, keeps its
+         * hidden state and returns its logits {@code [V]} at the exit, or null when
+         * {@code logits} is false.
+         */
+        float[] step(int token, int position, boolean logits);
+
+        /** Number of kept positions. */
+        int size();
+
+        /**
+         * Runs the kept positions through layers {@code [exit, to)} (completing their KV
+         * cache) and returns every position's logits {@code [n·V]}; the draft is then empty.
+         */
+        float[] verify(int to);
+    }
+
+    /**
      * Hidden states and (optionally) the last position's logits of a {@link #forwardKeeping} call.
      *
      * @param hidden {@code [n, dim]}

@@ -7,50 +7,33 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.manyfold.api.decoder.InferenceSession;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
- * One decode on an {@link OrtLanguageModel}. The KV cache stays in ORT tensors: each graph's
- * {@code present_*} outputs are the next call's {@code past_*} inputs, so nothing is copied
- * between steps. The fused calls ({@link #forward}, {@link #forwardKeeping},
+ * One decode on an {@link OrtLanguageModel}. The KV cache of each layer lives in two direct
+ * buffers owned by the session: a graph reads its {@code past_*} inputs as zero-copy tensors
+ * over the current buffer and writes its {@code present_*} outputs, pinned, into the other,
+ * which becomes current; nothing is allocated or copied per step, and a crop copies only the
+ * kept rows into the spare buffer. The fused calls ({@link #forward}, {@link #forwardKeeping},
  * {@link #runLogits}) are one graph run each; the NDArray calls copy hidden states between
  * DJL and ORT. A layer range without its own graph is run as a chain of per-layer graphs.
  */
 final class OrtInferenceSession implements InferenceSession {
-    /** An ORT result (or a tensor we made) shared by the cache slots that point into it. */
-    private static final class Held {
-        private final AutoCloseable resource;
-        private int refs;
-
-        Held(AutoCloseable resource, int refs) {
-            this.resource = resource;
-            this.refs = refs;
-        }
-
-        void release() {
-            if (--refs == 0) {
-                try {
-                    resource.close();
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            }
-        }
-    }
-
-    /** A graph run's outputs; close to release them (the cache keeps its own reference). */
-    private final class Outputs implements AutoCloseable {
+    /** A graph run's outputs other than the cache (which is written into this session's buffers); close to release them. */
+    private static final class Outputs implements AutoCloseable {
         final OrtSession.Result result;
-        final Held held;
 
-        Outputs(OrtSession.Result result, Held held) {
+        Outputs(OrtSession.Result result) {
             this.result = result;
-            this.held = held;
         }
 
         float[] floats(String name) {
@@ -60,24 +43,55 @@ final class OrtInferenceSession implements InferenceSession {
 
         @Override
         public void close() {
-            held.release();
+            result.close();
+        }
+    }
+
+    /**
+     * {@code -Dmanyfold.onnx.profile=true}: the CPU time of the calling thread spent inside
+     * {@code OrtSession.run} is summed and printed to stderr at exit, to split a decoder's CPU
+     * per token between ONNX Runtime and the Java around it (docs/results.md).
+     */
+    private static final boolean PROFILE = Boolean.getBoolean("manyfold.onnx.profile");
+    private static final java.lang.management.ThreadMXBean THREAD = java.lang.management.ManagementFactory.getThreadMXBean();
+    private static final java.util.concurrent.atomic.LongAdder RUN_NANOS = new java.util.concurrent.atomic.LongAdder();
+    private static final java.util.concurrent.atomic.LongAdder RUNS = new java.util.concurrent.atomic.LongAdder();
+
+    static {
+        if (PROFILE) {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> System.err.printf("onnx profile: %d session.run calls, %.1f ms CPU inside them%n",
+                    RUNS.sum(), RUN_NANOS.sum() / 1e6)));
         }
     }
 
     private final OrtLanguageModel m;
     private final int layers;
-    private final OnnxTensor[] keys;
-    private final OnnxTensor[] values;
-    private final Held[] owners;
+    /** Per layer, two direct buffers for keys ({@code [kv, hd, S]}, compact) and two for values ({@code [kv, S, hd]}). */
+    private final FloatBuffer[][] keyBuffers;
+    private final FloatBuffer[][] valueBuffers;
+    /** Which of the two buffers of a layer holds its cache; the other receives the next step's present (pinned output). */
+    private final int[] current;
     private final int[] cached;
+    /** Per layer, the past tensors {key, value} over the current buffer (the last step's pinned presents), or null. */
+    private final OnnxTensor[][] past;
+    private final Map<GraphKey, Set<String>> outputNames = new HashMap<>();
 
     OrtInferenceSession(OrtLanguageModel model, NDManager manager) {
         this.m = model;
         this.layers = model.layers();
-        this.keys = new OnnxTensor[layers];
-        this.values = new OnnxTensor[layers];
-        this.owners = new Held[layers];
+        this.keyBuffers = new FloatBuffer[layers][2];
+        this.valueBuffers = new FloatBuffer[layers][2];
+        this.current = new int[layers];
         this.cached = new int[layers];
+        this.past = new OnnxTensor[layers][];
+    }
+
+    private void dropPast(int layer) {
+        if (past[layer] != null) {
+            past[layer][0].close();
+            past[layer][1].close();
+            past[layer] = null;
+        }
     }
 
     @Override
@@ -123,6 +137,12 @@ final class OrtInferenceSession implements InferenceSession {
     }
 
     private Forward forwardKeeping(int[] tokens, int start, int to, boolean logits, NDManager manager, boolean keep) {
+        float[][] r = fused(tokens, start, to, logits, keep);
+        return new Forward(keep ? manager.create(r[0], new Shape(tokens.length, m.dim)) : null, r[1]);
+    }
+
+    /** Embedding and layers {@code [0, to)} in one call when a fused graph exists: {hidden [n·d] or null, last logits [V] or null}. */
+    private float[][] fused(int[] tokens, int start, int to, boolean logits, boolean keep) {
         int n = tokens.length;
         checkPositions(start, n);
         boolean step = n == 1;
@@ -136,8 +156,7 @@ final class OrtInferenceSession implements InferenceSession {
             }
             h = runHidden(h, n, 0, to, start);
             float[] last = java.util.Arrays.copyOfRange(h, (n - 1) * m.dim, n * m.dim);
-            float[] z = logits ? headLogits(last, 1) : null;
-            return new Forward(keep ? manager.create(h, new Shape(n, m.dim)) : null, z);
+            return new float[][] {keep ? h : null, logits ? headLogits(last, 1) : null};
         }
         try (Outputs o = exec(key, tokensTensor(tokens), start, n)) {
             float[] z = null;
@@ -145,43 +164,110 @@ final class OrtInferenceSession implements InferenceSession {
                 float[] all = o.floats("logits");
                 z = n == 1 ? all : java.util.Arrays.copyOfRange(all, (n - 1) * m.vocab, n * m.vocab);
             }
-            return new Forward(keep ? manager.create(o.floats("hidden_out"), new Shape(n, m.dim)) : null, z);
+            return new float[][] {keep ? o.floats("hidden_out") : null, z};
         }
     }
 
     @Override
     public Forward runForward(NDArray hidden, int from, int to, int start, boolean logits, NDManager manager) {
         int n = rows(hidden);
+        float[][] r = layers(hidden.toFloatArray(), n, from, to, start, logits);
+        return new Forward(manager.create(r[0], new Shape(n, m.dim)), r[1]);
+    }
+
+    @Override
+    public Floats forwardFloats(int[] tokens, int start, int to, boolean logits, NDManager manager) {
+        float[][] r = fused(tokens, start, to, logits, true);
+        return new Floats(r[0], r[1]);
+    }
+
+    @Override
+    public Floats runFloats(float[] hidden, int rows, int from, int to, int start, boolean logits, NDManager manager) {
+        if (rows < 1 || hidden.length != rows * m.dim) {
+            throw new IllegalArgumentException(hidden.length + " floats are not " + rows + " hidden states of " + m.dim);
+        }
+        float[][] r = layers(hidden, rows, from, to, start, logits);
+        return new Floats(r[0], r[1]);
+    }
+
+    /** Layers {@code [from, to)} over {@code hidden [n·d]} in one call when a graph exists: {hidden [n·d], last logits [V] or null}. */
+    private float[][] layers(float[] hidden, int n, int from, int to, int start, boolean logits) {
         checkPositions(start, n);
         boolean step = n == 1;
         GraphKey key = from == to ? null : first(new GraphKey(from, to, false, logits, true, step), new GraphKey(from, to, false, true, true, step),
                 new GraphKey(from, to, false, logits, true, false), new GraphKey(from, to, false, true, true, false));
         if (key == null) {
-            float[] h = runHidden(hidden.toFloatArray(), n, from, to, start);
+            float[] h = runHidden(hidden, n, from, to, start);
             float[] z = logits ? headLogits(java.util.Arrays.copyOfRange(h, (n - 1) * m.dim, n * m.dim), 1) : null;
-            return new Forward(manager.create(h, new Shape(n, m.dim)), z);
+            return new float[][] {h, z};
         }
-        try (Outputs o = exec(key, hiddenTensor(hidden.toFloatArray(), n), start, n)) {
+        try (Outputs o = exec(key, hiddenTensor(hidden, n), start, n)) {
             float[] z = null;
             if (logits) {
                 float[] all = o.floats("logits");
                 z = n == 1 ? all : java.util.Arrays.copyOfRange(all, (n - 1) * m.vocab, n * m.vocab);
             }
-            return new Forward(manager.create(o.floats("hidden_out"), new Shape(n, m.dim)), z);
+            return new float[][] {o.floats("hidden_out"), z};
         }
     }
 
     @Override
     public float[] runLogits(NDArray hidden, int from, int to, int start, NDManager manager) {
         int n = rows(hidden);
+        return runLogits(hidden.toFloatArray(), n, from, to, start);
+    }
+
+    private float[] runLogits(float[] hidden, int n, int from, int to, int start) {
         checkPositions(start, n);
         GraphKey key = first(new GraphKey(from, to, false, true, false, n == 1), new GraphKey(from, to, false, true, false, false));
         if (key == null || from == to) {
-            return headLogits(runHidden(hidden.toFloatArray(), n, from, to, start), n);
+            return headLogits(runHidden(hidden, n, from, to, start), n);
         }
-        try (Outputs o = exec(key, hiddenTensor(hidden.toFloatArray(), n), start, n)) {
+        try (Outputs o = exec(key, hiddenTensor(hidden, n), start, n)) {
             return o.floats("logits");
         }
+    }
+
+    /** A draft whose hidden states are kept as floats here and go to ORT once, for verification: no NDArray per drafted token. */
+    @Override
+    public Draft draft(int exit, NDManager manager) {
+        return new Draft() {
+            private float[] kept = new float[8 * m.dim];
+            private int size;
+            private int start;
+
+            @Override
+            public float[] step(int token, int position, boolean logits) {
+                if (size == 0) {
+                    start = position;
+                } else if (position != start + size) {
+                    throw new IllegalArgumentException("draft position " + position + " does not follow the kept positions "
+                            + start + ".." + (start + size - 1));
+                }
+                float[][] r = fused(new int[] {token}, position, exit, logits, true);
+                if ((size + 1) * m.dim > kept.length) {
+                    kept = java.util.Arrays.copyOf(kept, 2 * kept.length);
+                }
+                System.arraycopy(r[0], 0, kept, size * m.dim, m.dim);
+                size++;
+                return r[1];
+            }
+
+            @Override
+            public int size() {
+                return size;
+            }
+
+            @Override
+            public float[] verify(int to) {
+                if (size == 0) {
+                    throw new IllegalStateException("nothing drafted to verify");
+                }
+                float[] logits = runLogits(java.util.Arrays.copyOf(kept, size * m.dim), size, exit, to, start);
+                size = 0;
+                return logits;
+            }
+        };
     }
 
     /** Logits {@code [n·V]} of every position of {@code tokens} at exit {@code to}, from an empty cache (teacher-forced evaluation). */
@@ -227,7 +313,11 @@ final class OrtInferenceSession implements InferenceSession {
         return null;
     }
 
-    /** Runs {@code key}'s graph; the input tensor is closed here. Its presents replace the cache of its layers. */
+    /**
+     * Runs {@code key}'s graph; the input tensor is closed here. The past of each of its layers
+     * is a tensor over the layer's current buffer, and its present is a pinned output over the
+     * other buffer, which becomes current: no cache tensor is allocated by ORT or copied.
+     */
     private Outputs exec(GraphKey key, OnnxTensor input, int start, int n) {
         OrtSession session = m.session(key);
         List<OnnxTensor> made = new ArrayList<>();
@@ -235,6 +325,7 @@ final class OrtInferenceSession implements InferenceSession {
         try {
             Map<String, OnnxTensor> in = new HashMap<>();
             in.put(key.tokens() ? "tokens" : "hidden", input);
+            Map<String, OnnxTensor> pinned = new HashMap<>();
             if (key.hasLayers()) {
                 long[] positions = new long[n];
                 for (int i = 0; i < n; i++) {
@@ -252,27 +343,38 @@ final class OrtInferenceSession implements InferenceSession {
                     if (cached[i] != start) {
                         throw new IllegalStateException("layer " + i + " caches " + cached[i] + " positions, expected " + start);
                     }
-                    if (keys[i] == null) {
-                        OnnxTensor k = m.empty(i, true);
-                        OnnxTensor v = m.empty(i, false);
-                        made.add(k);
-                        made.add(v);
-                        in.put("past_key_" + i, k);
-                        in.put("past_value_" + i, v);
-                    } else {
-                        in.put("past_key_" + i, keys[i]);
-                        in.put("past_value_" + i, values[i]);
+                    reserve(i, start + n);
+                    if (past[i] == null) {
+                        past[i] = new OnnxTensor[] {cacheTensor(i, current[i], true, start), cacheTensor(i, current[i], false, start)};
                     }
+                    OnnxTensor nk = cacheTensor(i, 1 - current[i], true, start + n);
+                    made.add(nk);
+                    OnnxTensor nv = cacheTensor(i, 1 - current[i], false, start + n);
+                    made.add(nv);
+                    in.put("past_key_" + i, past[i][0]);
+                    in.put("past_value_" + i, past[i][1]);
+                    pinned.put("present_key_" + i, nk);
+                    pinned.put("present_value_" + i, nv);
                 }
             }
-            OrtSession.Result r = session.run(in);
-            Held held = new Held(r, 1 + 2 * (key.to() - key.from()));
-            for (int i = key.from(); i < key.to(); i++) {
-                OnnxTensor k = (OnnxTensor) r.get("present_key_" + i).orElseThrow();
-                OnnxTensor v = (OnnxTensor) r.get("present_value_" + i).orElseThrow();
-                set(i, k, v, held, start + n);
+            long t0 = PROFILE ? THREAD.getCurrentThreadCpuTime() : 0;
+            OrtSession.Result r = session.run(in, unpinned(key, session, pinned), pinned);
+            if (PROFILE) {
+                RUN_NANOS.add(THREAD.getCurrentThreadCpuTime() - t0);
+                RUNS.increment();
             }
-            return new Outputs(r, held);
+            for (int i = key.from(); i < key.to(); i++) {
+                // This step's presents (over the spare buffer) are the next step's pasts.
+                OnnxTensor nk = pinned.get("present_key_" + i);
+                OnnxTensor nv = pinned.get("present_value_" + i);
+                made.remove(nk);
+                made.remove(nv);
+                dropPast(i);
+                past[i] = new OnnxTensor[] {nk, nv};
+                current[i] = 1 - current[i];
+                cached[i] = start + n;
+            }
+            return new Outputs(r);
         } catch (OrtException e) {
             throw new IllegalStateException("ONNX Runtime failed on " + key.fileName() + ": " + e.getMessage(), e);
         } finally {
@@ -282,15 +384,51 @@ final class OrtInferenceSession implements InferenceSession {
         }
     }
 
-    private void set(int layer, OnnxTensor k, OnnxTensor v, Held held, int length) {
-        if (owners[layer] != null) {
-            owners[layer].release();
-            owners[layer].release();
+    /** The outputs of {@code key}'s graph that ORT allocates (all but the cache), remembered per graph. */
+    private Set<String> unpinned(GraphKey key, OrtSession session, Map<String, OnnxTensor> pinned) {
+        return outputNames.computeIfAbsent(key, k -> {
+            Set<String> names = new LinkedHashSet<>(session.getOutputNames());
+            names.removeAll(pinned.keySet());
+            return names;
+        });
+    }
+
+    /** A tensor over the first {@code length} positions of one of a layer's cache buffers (zero-copy: the buffer is direct). */
+    private OnnxTensor cacheTensor(int layer, int which, boolean key, int length) throws OrtException {
+        if (length == 0) {
+            return m.empty(layer, key);
         }
-        keys[layer] = k;
-        values[layer] = v;
-        owners[layer] = held;
-        cached[layer] = length;
+        int kv = m.kvHeads[layer];
+        FloatBuffer b = (key ? keyBuffers : valueBuffers)[layer][which].duplicate();
+        b.position(0).limit(kv * m.headDim * length);
+        long[] shape = key ? new long[] {kv, m.headDim, length} : new long[] {kv, length, m.headDim};
+        return OnnxTensor.createTensor(m.env, b.slice(), shape);
+    }
+
+    /** Makes both cache buffers of {@code layer} hold {@code length} positions, growing by doubling (up to the context) and keeping the cache. */
+    private void reserve(int layer, int length) {
+        int floats = m.kvHeads[layer] * m.headDim;
+        FloatBuffer[] k = keyBuffers[layer];
+        if (k[0] != null && k[0].capacity() >= floats * length) {
+            return;
+        }
+        int positions = Math.min(m.context, Math.max(length, Math.max(64, k[0] == null ? 0 : 2 * (k[0].capacity() / floats))));
+        FloatBuffer[] v = valueBuffers[layer];
+        FloatBuffer[] nk = {direct(floats * positions), direct(floats * positions)};
+        FloatBuffer[] nv = {direct(floats * positions), direct(floats * positions)};
+        int used = floats * cached[layer];
+        if (used > 0) {
+            nk[0].put(0, k[current[layer]], 0, used);
+            nv[0].put(0, v[current[layer]], 0, used);
+        }
+        dropPast(layer);
+        keyBuffers[layer] = nk;
+        valueBuffers[layer] = nv;
+        current[layer] = 0;
+    }
+
+    private static FloatBuffer direct(int floats) {
+        return ByteBuffer.allocateDirect(floats * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
     /** Additive causal mask {@code [group·n, start + n]}: query row {@code g·n + i} sees keys {@code <= start + i}. */
@@ -340,23 +478,27 @@ final class OrtInferenceSession implements InferenceSession {
     }
 
     /**
-     * A copy of this session sharing its cache: ORT never writes into a cache tensor (each step
-     * returns new {@code present_*} tensors and a crop makes new ones), so both sessions keep
-     * the same tensors, counted once more, and diverge from here. Ready for the SPI's
-     * {@code fork()} (branch spi).
+     * An independent copy of this session: its own cache buffers holding this session's cache
+     * (one copy of the valid positions); both sessions continue independently from here.
      */
+    @Override
     public OrtInferenceSession fork() {
         OrtInferenceSession f = new OrtInferenceSession(m, null);
         for (int i = 0; i < layers; i++) {
-            if (owners[i] != null) {
-                owners[i].refs += 2;
-                f.owners[i] = owners[i];
-                f.keys[i] = keys[i];
-                f.values[i] = values[i];
+            if (cached[i] > 0) {
+                f.reserve(i, cached[i]);
+                int used = m.kvHeads[i] * m.headDim * cached[i];
+                f.keyBuffers[i][0].put(0, keyBuffers[i][current[i]], 0, used);
+                f.valueBuffers[i][0].put(0, valueBuffers[i][current[i]], 0, used);
             }
             f.cached[i] = cached[i];
         }
         return f;
+    }
+
+    @Override
+    public boolean canFork() {
+        return true;
     }
 
     @Override
@@ -366,52 +508,30 @@ final class OrtInferenceSession implements InferenceSession {
         }
     }
 
+    /** Keeps the first {@code length} positions: one copy of the kept rows into the layer's spare buffer, no allocation. */
     @Override
     public void crop(int layer, int length) {
-        if (cached[layer] <= length) {
+        int s = cached[layer];
+        if (s <= length) {
             return;
         }
-        Held old = owners[layer];
-        if (length == 0) {
-            keys[layer] = null;
-            values[layer] = null;
-            owners[layer] = null;
-            cached[layer] = 0;
-        } else {
+        dropPast(layer);
+        if (length > 0) {
             int kv = m.kvHeads[layer];
             int hd = m.headDim;
-            int s = cached[layer];
-            // One copy out of ORT, then only the kept rows (absolute bulk gets, no intermediate array).
-            FloatBuffer k = keys[layer].getFloatBuffer();
-            FloatBuffer v = values[layer].getFloatBuffer();
-            float[] kc = new float[kv * hd * length];
-            float[] vc = new float[kv * length * hd];
+            FloatBuffer k = keyBuffers[layer][current[layer]];
+            FloatBuffer v = valueBuffers[layer][current[layer]];
+            FloatBuffer kc = keyBuffers[layer][1 - current[layer]];
+            FloatBuffer vc = valueBuffers[layer][1 - current[layer]];
             for (int r = 0; r < kv * hd; r++) {
-                k.get(r * s, kc, r * length, length);
+                kc.put(r * length, k, r * s, length);
             }
             for (int h = 0; h < kv; h++) {
-                v.get(h * s * hd, vc, h * length * hd, length * hd);
+                vc.put(h * length * hd, v, h * s * hd, length * hd);
             }
-            try {
-                OnnxTensor kt = OnnxTensor.createTensor(m.env, FloatBuffer.wrap(kc), new long[] {kv, hd, length});
-                OnnxTensor vt = OnnxTensor.createTensor(m.env, FloatBuffer.wrap(vc), new long[] {kv, length, hd});
-                owners[layer] = null;
-                Held mine = new Held(() -> {
-                    kt.close();
-                    vt.close();
-                }, 2);
-                keys[layer] = kt;
-                values[layer] = vt;
-                owners[layer] = mine;
-                cached[layer] = length;
-            } catch (OrtException e) {
-                throw new IllegalStateException(e);
-            }
+            current[layer] = 1 - current[layer];
         }
-        if (old != null) {
-            old.release();
-            old.release();
-        }
+        cached[layer] = length;
     }
 
     private static float[] copy(FloatBuffer b) {
@@ -430,13 +550,10 @@ final class OrtInferenceSession implements InferenceSession {
     @Override
     public void close() {
         for (int i = 0; i < layers; i++) {
-            if (owners[i] != null) {
-                owners[i].release();
-                owners[i].release();
-                owners[i] = null;
-                keys[i] = null;
-                values[i] = null;
-            }
+            dropPast(i);
+            keyBuffers[i] = new FloatBuffer[2];
+            valueBuffers[i] = new FloatBuffer[2];
+            cached[i] = 0;
         }
     }
 }

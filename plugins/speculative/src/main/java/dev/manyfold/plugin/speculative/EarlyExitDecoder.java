@@ -1,10 +1,7 @@
 package dev.manyfold.plugin.speculative;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import dev.manyfold.api.ConfigException;
 import dev.manyfold.api.Context;
 import dev.manyfold.api.Settings;
@@ -91,8 +88,7 @@ final class EarlyExitDecoder implements Decoder {
         if (maxNewTokens == 0) {
             return stats.generation();
         }
-        try (NDManager base = NDManager.newBaseManager(); InferenceSession session = model.open(base);
-                NDManager keep = base.newSubManager()) {
+        try (NDManager base = NDManager.newBaseManager(); InferenceSession session = model.open(base)) {
             int next = -1;
             int exitDepth = layers;
             // Prefill: the prompt goes through every layer; the first token exits like any other.
@@ -116,15 +112,17 @@ final class EarlyExitDecoder implements Decoder {
             stats.emit(next, exitDepth);
             int position = prompt.length;
             int[] cached = new int[layers];
-            // Hidden states of the pending positions [cached[L-1], position), each at its own depth.
-            NDArray pending = null;
+            // Hidden states [n·dim] of the pending positions [cached[L-1], position), each at its own depth,
+            // as floats: slicing and concatenating them costs no engine call.
+            float[] pending = null;
+            int dim = 0;
             while (next != eos && stats.count() < maxNewTokens) {
                 for (int j = 0; j < layers; j++) {
                     cached[j] = session.cachedLength(j);
                 }
                 int pendingStart = cached[layers - 1];
                 try (NDManager step = base.newSubManager()) {
-                    NDArray batch = null; // the first segment embeds the token too (one call on fused engines)
+                    float[] batch = null; // the first segment embeds the token too (one call on fused engines)
                     float[] logits = null;
                     int start = position;
                     int depth = 0;
@@ -133,8 +131,8 @@ final class EarlyExitDecoder implements Decoder {
                         while (depth < exits[x]) {
                             if (batch != null && cached[depth] < start) {
                                 // Positions [cached[depth], start) stopped at exactly this depth: catch them up here.
-                                NDArray rows = Decoding.own(step, pending.get(new NDIndex("{}:{}", cached[depth] - pendingStart, start - pendingStart)));
-                                batch = NDArrays.concat(new NDList(rows, batch));
+                                float[] rows = java.util.Arrays.copyOfRange(pending, (cached[depth] - pendingStart) * dim, (start - pendingStart) * dim);
+                                batch = concat(rows, batch);
                                 start = cached[depth];
                             }
                             int to = depth + 1;
@@ -142,9 +140,10 @@ final class EarlyExitDecoder implements Decoder {
                                 to++;
                             }
                             boolean atExit = to == exits[x];
-                            InferenceSession.Forward f = batch == null ? session.forwardKeeping(new int[] {next}, position, to, atExit, step)
-                                    : session.runForward(batch, depth, to, start, atExit, step);
+                            InferenceSession.Floats f = batch == null ? session.forwardFloats(new int[] {next}, position, to, atExit, step)
+                                    : session.runFloats(batch, position + 1 - start, depth, to, start, atExit, step);
                             batch = f.hidden();
+                            dim = batch.length / (position + 1 - start);
                             logits = f.logits(); // set by the segment that ends at exits[x]
                             stats.layers(to - depth);
                             depth = to;
@@ -155,18 +154,10 @@ final class EarlyExitDecoder implements Decoder {
                     }
                     if (depth == layers) {
                         stats.fullPass();
-                        if (pending != null) {
-                            pending.close();
-                            pending = null;
-                        }
+                        pending = null;
                     } else {
-                        NDArray updated = start == pendingStart || pending == null ? batch
-                                : NDArrays.concat(new NDList(Decoding.own(step, pending.get(new NDIndex(":{}", start - pendingStart))), batch));
-                        updated.attach(keep);
-                        if (pending != null) {
-                            pending.close();
-                        }
-                        pending = updated;
+                        pending = start == pendingStart || pending == null ? batch
+                                : concat(java.util.Arrays.copyOf(pending, (start - pendingStart) * dim), batch);
                     }
                     stats.emit(token, depth);
                     next = token;
@@ -175,6 +166,12 @@ final class EarlyExitDecoder implements Decoder {
             }
         }
         return stats.generation();
+    }
+
+    private static float[] concat(float[] a, float[] b) {
+        float[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
     }
 
     /** {@code early-exit}. */

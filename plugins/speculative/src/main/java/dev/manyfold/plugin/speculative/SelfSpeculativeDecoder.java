@@ -1,8 +1,5 @@
 package dev.manyfold.plugin.speculative;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import dev.manyfold.api.ConfigException;
 import dev.manyfold.api.Context;
@@ -93,42 +90,34 @@ final class SelfSpeculativeDecoder implements Decoder {
             int position = prompt.length;
             int currentK = k;
             int[] drafts = new int[maxK];
-            NDArray[] hidden = new NDArray[maxK + 1];
             while (next != eos && stats.count() < maxNewTokens) {
                 // At most maxNewTokens tokens in all: a round emits its accepted drafts plus one.
                 int budget = Math.min(currentK, maxNewTokens - stats.count() - 1);
                 try (NDManager round = base.newSubManager()) {
+                    // Hidden states stay in the session (one call per drafted token on fused engines).
+                    InferenceSession.Draft d = session.draft(draft, round);
                     int drafted = 0;
-                    int positions = 0;
                     int current = next;
                     boolean unsure = false;
                     while (true) {
-                        try (NDManager step = round.newSubManager()) {
-                            // One call on fused engines: the draft's hidden state (kept for verification) and its logits.
-                            InferenceSession.Forward f = session.forwardKeeping(new int[] {current}, position + positions, draft,
-                                    drafted != budget, step);
-                            NDArray h = f.hidden();
-                            stats.layers(draft);
-                            if (drafted == budget) {
-                                hidden[positions++] = Decoding.own(round, h);
-                                break;
-                            }
-                            float[] logits = f.logits();
-                            hidden[positions++] = Decoding.own(round, h);
-                            if (confidence > 0 && Decoding.maxProbability(logits, 0, vocab) < confidence) {
-                                unsure = true;
-                                break; // this position is verified like a plain greedy step; no draft for it
-                            }
-                            int token = Decoding.argmax(logits, 0, vocab);
-                            drafts[drafted++] = token;
-                            if (token == eos) {
-                                break; // an accepted EOS ends the decode: its position needs no verification
-                            }
-                            current = token;
+                        float[] logits = d.step(current, position + d.size(), drafted != budget);
+                        stats.layers(draft);
+                        if (drafted == budget) {
+                            break;
                         }
+                        if (confidence > 0 && Decoding.maxProbability(logits, 0, vocab) < confidence) {
+                            unsure = true;
+                            break; // this position is verified like a plain greedy step; no draft for it
+                        }
+                        int token = Decoding.argmax(logits, 0, vocab);
+                        drafts[drafted++] = token;
+                        if (token == eos) {
+                            break; // an accepted EOS ends the decode: its position needs no verification
+                        }
+                        current = token;
                     }
-                    NDArray batch = positions == 1 ? hidden[0] : NDArrays.concat(new NDList(java.util.Arrays.copyOf(hidden, positions)));
-                    float[] logits = session.runLogits(batch, draft, layers, position, round);
+                    int positions = d.size();
+                    float[] logits = d.verify(layers);
                     stats.layers(layers - draft);
                     stats.fullPass();
                     int accepted = 0;
