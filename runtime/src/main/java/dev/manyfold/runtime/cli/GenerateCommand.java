@@ -59,6 +59,10 @@ final class GenerateCommand implements Callable<Integer> {
         if (maxNewTokens < 0) {
             throw new IllegalArgumentException("--max-new-tokens must be >= 0, got " + maxNewTokens);
         }
+        if (prompt.indexOf('\uFFFD') >= 0) {
+            throw new IllegalArgumentException("--prompt is not valid UTF-8: the bytes that are not were replaced by U+FFFD when the "
+                    + "command line was read; pass the prompt as UTF-8");
+        }
         if (EngineChoice.isOnnxExport(path)) {
             // An export directory: ONNX Runtime only, tokenizer and model from the graphs' metadata.
             if (engine != null && !engine.equals(dev.manyfold.runtime.onnx.Engines.ONNXRUNTIME)) {
@@ -99,10 +103,6 @@ final class GenerateCommand implements Callable<Integer> {
 
     private int generate(dev.manyfold.api.decoder.LanguageModel model, Tokenizer tokenizer, DecoderSpecs.Spec chosen, Decoder d,
             String engineName, PrintWriter out, PrintWriter err) {
-        if (prompt.indexOf('\uFFFD') >= 0) {
-            throw new IllegalArgumentException("--prompt is not valid UTF-8: the bytes that are not were replaced by U+FFFD when the "
-                    + "command line was read; pass the prompt as UTF-8");
-        }
         int[] tokens = tokenizer.encode(prompt);
         if (tokens.length == 0) {
             throw new IllegalArgumentException("--prompt is empty: decoding needs at least one prompt token");
