@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Loads plugins and decides which are accepted. A plugin is refused, with a message naming
  * it, for a missing or malformed descriptor, an API range that excludes
- * {@link ApiVersion#CURRENT}, a constructor that throws, a plugin name already taken, or a
+ * {@link ApiVersion#provided()}, a constructor that throws, a plugin name already taken, or a
  * factory name another plugin already contributed (the message names both). Refusing one
  * plugin never stops the others from loading.
  */
@@ -174,7 +174,7 @@ final class PluginLoader {
             return classpathDescriptor(plugin.getClass(), plugin.getClass().getName());
         } catch (ConfigException e) {
             String simple = plugin.getClass().getSimpleName().replaceAll("([a-z0-9])([A-Z])", "$1-$2").toLowerCase(java.util.Locale.ROOT);
-            return PluginDescriptor.of(simple.isEmpty() ? "anonymous" : simple, "embedded", "[" + ApiVersion.CURRENT + ",)",
+            return PluginDescriptor.of(simple.isEmpty() ? "anonymous" : simple, "embedded", "[" + ApiVersion.provided() + ",)",
                     "registered as an instance by the embedding application");
         }
     }
@@ -212,9 +212,9 @@ final class PluginLoader {
     private boolean instantiateAndRegister(PluginDescriptor descriptor, String source, java.util.function.Supplier<Plugin> constructor,
             boolean guardExit) {
         String name = descriptor.name();
-        if (!descriptor.apiRange().contains(ApiVersion.CURRENT)) {
+        if (!descriptor.apiRange().contains(ApiVersion.provided())) {
             refuse(name, source, descriptor, "plugin [" + name + "] requires API version " + descriptor.apiRange()
-                    + " but this host provides " + ApiVersion.CURRENT);
+                    + " but this host provides " + ApiVersion.provided());
             return false;
         }
         if (pluginSources.containsKey(name)) {

@@ -240,7 +240,7 @@ class HostTest {
                 .addPlugin(descriptor("current"), new TestPlugin().dimensions("width")).build()) {
             PluginRecord refused = record(host, "future");
             assertThat(refused.loaded()).isFalse();
-            assertThat(refused.error()).isEqualTo("plugin [future] requires API version [2.0,3.0) but this host provides " + dev.manyfold.api.ApiVersion.CURRENT);
+            assertThat(refused.error()).isEqualTo("plugin [future] requires API version [2.0,3.0) but this host provides " + dev.manyfold.api.ApiVersion.provided());
             assertThat(refused.version()).isEqualTo("3.0.0");
             assertThat(refused.apiRange()).isEqualTo("[2.0,3.0)");
             assertThat(host.extensions().dimensions()).containsOnlyKeys("width");
