@@ -55,7 +55,7 @@ public final class EngineChoice {
 
     /** A Hugging Face directory's weights file (what an ONNX cache beside it is stamped with). */
     private static Path weightsFile(Path dir) {
-        for (String name : List.of("model.safetensors", "model.safetensors.index.json")) {
+        for (String name : List.of(dev.manyfold.runtime.hf.HfWeights.SINGLE, dev.manyfold.runtime.hf.HfWeights.INDEX)) {
             if (Files.isRegularFile(dir.resolve(name))) {
                 return dir.resolve(name);
             }
