@@ -174,8 +174,8 @@ final class StepBatcher {
                 sessions.add(batch.get(i).session);
             }
             try (NDManager scope = NDManager.newBaseManager()) {
-                logits = n == 1 ? new float[][] {sessions.get(0).forward(tokens, starts[0], batch.get(0).to, scope)}
-                        : batched.forwardBatch(sessions, tokens, starts, batch.get(0).to, scope);
+                // a batch of one too: a session's cache stays where batched steps keep it
+                logits = batched.forwardBatch(sessions, tokens, starts, batch.get(0).to, scope);
             }
         } catch (RuntimeException e) {
             error = e;
