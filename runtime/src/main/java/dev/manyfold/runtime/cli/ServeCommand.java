@@ -63,6 +63,11 @@ final class ServeCommand implements Callable<Integer> {
                     + " default ${DEFAULT-VALUE}: each request on its own); needs --max-concurrency of at least N to fill a batch")
     int batch;
 
+    @Option(names = "--max-unbatched", defaultValue = "2", paramLabel = "N",
+            description = "Of those, decodes that run on their own at once: self-speculative and early-exit ones, any on an engine that"
+                    + " cannot batch, all with --batch 1 (default ${DEFAULT-VALUE}: one per core of a 2-core machine)")
+    int maxUnbatched;
+
     @Option(names = "--max-queue", defaultValue = "64", paramLabel = "N",
             description = "Requests waiting for a decode slot; more are answered 429 (default ${DEFAULT-VALUE})")
     int maxQueue;
@@ -87,7 +92,7 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         ServeOptions options = new ServeOptions(host, port, maxConcurrency, maxQueue, maxTokens, maxBodyBytes, apiKey(),
-                Duration.ofSeconds(Math.max(0, shutdownTimeout)), batch);
+                Duration.ofSeconds(Math.max(0, shutdownTimeout)), batch, maxUnbatched);
         String id = modelName != null ? modelName : defaultId(path);
         try (Manyfold host = main.host()) {
             ServedModel served = EngineChoice.isOnnxExport(path) ? export(host, id) : RunModelLoader.load(host, path, id, opener());

@@ -78,6 +78,8 @@ public final class ManyfoldServer implements AutoCloseable {
     /** Batches greedy and sampling requests' decode steps, or null ({@code --batch 1}, or an engine that cannot). */
     private final StepBatcher batcher;
     private final LanguageModel batching;
+    /** Permits for decodes that run on their own (not in a batch): {@link ServeOptions#maxUnbatched()}. */
+    private final java.util.concurrent.Semaphore unbatched;
     private volatile boolean draining;
     private volatile boolean cancelAll;
     private boolean shutDown;
@@ -97,6 +99,7 @@ public final class ManyfoldServer implements AutoCloseable {
                 ? new StepBatcher(served.model(), options.batch(), BATCH_LANES, BATCH_LINGER_MICROS)
                 : null;
         this.batching = batcher == null ? null : batcher.model();
+        this.unbatched = new java.util.concurrent.Semaphore(Math.min(options.maxUnbatched(), options.maxConcurrency()), true);
         if (batcher != null) {
             metrics.batching(batcher::counts);
         }
@@ -340,6 +343,16 @@ public final class ManyfoldServer implements AutoCloseable {
      * {@code client} between tokens. Null when the decode was cancelled and nothing is left to send.
      */
     private Outcome decode(DecodePlan plan, EventStream stream, ClientConnection client, long admitted) {
+        LanguageModel model = modelFor(plan);
+        boolean alone = model != batching;
+        if (alone) {
+            try {
+                unbatched.acquire();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new ApiError(503, "server_error", null, "shutting_down", "interrupted while waiting for a decode slot");
+            }
+        }
         running.incrementAndGet();
         try {
             if (cancelAll) {
@@ -371,7 +384,7 @@ public final class ManyfoldServer implements AutoCloseable {
             Map<String, Double> statistics = Map.of();
             String finish;
             try {
-                Generation g = plan.decoder().generate(modelFor(plan), plan.prompt(), plan.maxTokens(), onToken);
+                Generation g = plan.decoder().generate(model, plan.prompt(), plan.maxTokens(), onToken);
                 statistics = g.statistics();
                 int[] tokens = g.tokens();
                 boolean eos = tokens.length > 0 && served.model().eosToken().isPresent()
@@ -425,6 +438,9 @@ public final class ManyfoldServer implements AutoCloseable {
             return null;
         } finally {
             running.decrementAndGet();
+            if (alone) {
+                unbatched.release();
+            }
         }
     }
 
