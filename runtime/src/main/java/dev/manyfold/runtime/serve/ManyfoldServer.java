@@ -55,11 +55,6 @@ public final class ManyfoldServer implements AutoCloseable {
 
     /** How long a ready decode step waits for other requests' steps to batch with. */
     private static final long BATCH_LINGER_MICROS = 3000;
-    /**
-     * Batched forwards that run at once: one, so that the steps that become ready while a
-     * batch runs all join the next one (two lanes halved the batches and lost on 2 cores).
-     */
-    private static final int BATCH_LANES = 1;
     /** The least time between two checks that a non-streaming request's client is still connected. */
     private static final long DISCONNECT_CHECK_MILLIS = 50;
 
@@ -96,7 +91,7 @@ public final class ManyfoldServer implements AutoCloseable {
         });
         this.metrics = new ServerMetrics(queue::size, running::get);
         this.batcher = options.batch() > 1 && StepBatcher.supports(served.model())
-                ? new StepBatcher(served.model(), options.batch(), BATCH_LANES, BATCH_LINGER_MICROS)
+                ? new StepBatcher(served.model(), options.batch(), BATCH_LINGER_MICROS)
                 : null;
         this.batching = batcher == null ? null : batcher.model();
         this.unbatched = new java.util.concurrent.Semaphore(Math.min(options.maxUnbatched(), options.maxConcurrency()), true);
@@ -212,6 +207,7 @@ public final class ManyfoldServer implements AutoCloseable {
             }
             app.stop();
             if (batcher != null) {
+                batcher.close();
                 long[] c = batcher.counts();
                 LOG.info("batched {} decode steps in {} forwards (mean batch {})", c[1], c[0], c[0] == 0 ? 0 : String.format("%.2f", c[1] / (double) c[0]));
             }
