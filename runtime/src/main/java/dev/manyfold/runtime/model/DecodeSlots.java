@@ -115,6 +115,18 @@ final class DecodeSlots {
         values[layer].set(new NDIndex("{}, :, {}, :", slotIndex, positions), v);
     }
 
+    /** Writes one row's key and value {@code [kv, hd]} at its slot and position (a plain slice copy, cheaper than an indexed put). */
+    void append(int layer, int slot, int position, NDArray k, NDArray v) {
+        keys[layer].set(new NDIndex("{}, :, :, {}", slot, position), k);
+        values[layer].set(new NDIndex("{}, :, {}, :", slot, position), v);
+    }
+
+    /** One slot's keys {@code [1, kv, hd, n]} and values {@code [1, kv, n, hd]} of a layer: views owned by {@code into}. */
+    NDArray[] row(int layer, int slot, int n, NDManager into) {
+        return new NDArray[] {Ops.own(into, keys[layer].get(new NDIndex("{}:{}, :, :, :{}", slot, slot + 1, n))),
+                Ops.own(into, values[layer].get(new NDIndex("{}:{}, :, :{}, :", slot, slot + 1, n)))};
+    }
+
     /** Keys of slots {@code [0, n)} of a layer: a view owned by {@code into}. */
     NDArray keys(int layer, int n, NDManager into) {
         return Ops.own(into, keys[layer].get(new NDIndex(":{}", n)));

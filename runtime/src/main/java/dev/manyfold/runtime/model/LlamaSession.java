@@ -440,13 +440,17 @@ final class LlamaSession implements InferenceSession {
         for (int r = 0; r < b && inOrder; r++) {
             inOrder = slots[r] == r;
         }
-        float[] visible = new float[high * cap];
-        java.util.Arrays.fill(visible, DecodeSlots.HIDDEN);
-        for (int r = 0; r < b; r++) {
-            java.util.Arrays.fill(visible, (int) slots[r] * cap, (int) (slots[r] * cap + positions[r] + 1), 0f);
+        NDArray mask = null;
+        NDArray slotIndex = null;
+        if (b > 1) {
+            float[] visible = new float[high * cap];
+            java.util.Arrays.fill(visible, DecodeSlots.HIDDEN);
+            for (int r = 0; r < b; r++) {
+                java.util.Arrays.fill(visible, (int) slots[r] * cap, (int) (slots[r] * cap + positions[r] + 1), 0f);
+            }
+            mask = manager.create(visible, new Shape(high, 1, 1, cap));
+            slotIndex = manager.create(slots);
         }
-        NDArray mask = manager.create(visible, new Shape(high, 1, 1, cap));
-        NDArray slotIndex = manager.create(slots);
         NDArray positionIndex = manager.create(positions);
         NDArray hidden = own(manager, ai.djl.nn.core.Embedding.embedding(manager.create(ids), w.embed,
                 ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow());
@@ -458,15 +462,24 @@ final class LlamaSession implements InferenceSession {
             NDList parts = (w.qkvBias[i] == null ? Linear.linear(a, w.qkv[i]) : Linear.linear(a, w.qkv[i], w.qkvBias[i])).singletonOrThrow()
                     .reshape(b, 2, width).mul(table).sum(new int[] {1}).split(qkvSplit, 1);
             NDArray q = parts.get(0).reshape(b, kvHeads, group, headDim);
-            pool.append(i, slotIndex, positionIndex, parts.get(1).reshape(b, kvHeads, headDim), parts.get(2).reshape(b, kvHeads, headDim));
-            if (!inOrder) {
-                NDArray scattered = manager.zeros(new Shape(high, kvHeads, group, headDim));
-                scattered.set(new NDIndex("{}", slotIndex), q);
-                q = scattered;
-            }
-            NDArray o = q.matMul(pool.keys(i, high, manager)).add(mask).softmax(-1).matMul(pool.values(i, high, manager)); // [high, kv, group, hd]
-            if (!inOrder) {
-                o = o.get(new NDIndex("{}", slotIndex));
+            NDArray o;
+            if (b == 1) {
+                // One row: its own slot's visible positions, no mask, slice copies instead of indexed puts.
+                int position = (int) positions[0];
+                pool.append(i, (int) slots[0], position, parts.get(1).reshape(kvHeads, headDim), parts.get(2).reshape(kvHeads, headDim));
+                NDArray[] kv = pool.row(i, (int) slots[0], position + 1, manager);
+                o = q.matMul(kv[0]).softmax(-1).matMul(kv[1]);
+            } else {
+                pool.append(i, slotIndex, positionIndex, parts.get(1).reshape(b, kvHeads, headDim), parts.get(2).reshape(b, kvHeads, headDim));
+                if (!inOrder) {
+                    NDArray scattered = manager.zeros(new Shape(high, kvHeads, group, headDim));
+                    scattered.set(new NDIndex("{}", slotIndex), q);
+                    q = scattered;
+                }
+                o = q.matMul(pool.keys(i, high, manager)).add(mask).softmax(-1).matMul(pool.values(i, high, manager)); // [high, kv, group, hd]
+                if (!inOrder) {
+                    o = o.get(new NDIndex("{}", slotIndex));
+                }
             }
             x = Linear.linear(o.reshape(b, qd), w.out[i], x).singletonOrThrow();
             NDList gu = Linear.linear(x.normalize(2, -1, 0), w.gateUp[i]).singletonOrThrow().split(new long[] {ffn}, 1);
