@@ -55,12 +55,14 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model-name", paramLabel = "ID", description = "Model id clients send (default: the run directory's name)")
     String modelName;
 
-    @Option(names = "--max-concurrency", defaultValue = "2", paramLabel = "N", description = "Decodes running at once (default ${DEFAULT-VALUE})")
+    @Option(names = "--max-concurrency", defaultValue = "16", paramLabel = "N",
+            description = "Decodes running at once (default ${DEFAULT-VALUE}); of those, at most --max-unbatched outside a batch")
     int maxConcurrency;
 
-    @Option(names = "--batch", defaultValue = "1", paramLabel = "N",
-            description = "Run up to N concurrent greedy/sampling requests' decode steps as one batched forward (pytorch engine;"
-                    + " default ${DEFAULT-VALUE}: each request on its own); needs --max-concurrency of at least N to fill a batch")
+    @Option(names = "--batch", defaultValue = "16", paramLabel = "N",
+            description = "Continuous batching: run up to N concurrent greedy/sampling requests' decode steps as one batched forward"
+                    + " per iteration (pytorch engine; default ${DEFAULT-VALUE}; 1: each request on its own); needs --max-concurrency"
+                    + " of at least N to fill a batch")
     int batch;
 
     @Option(names = "--max-unbatched", defaultValue = "2", paramLabel = "N",

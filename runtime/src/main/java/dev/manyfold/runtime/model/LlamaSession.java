@@ -398,6 +398,10 @@ final class LlamaSession implements InferenceSession {
             ids[r] = tokens[r];
             positions[r] = starts[r];
         }
+        if (b == 1 && rows.get(0).slot < 0) {
+            // Alone and never batched (one client): the session's own step, its cache stays where it is.
+            return new float[][] {rows.get(0).forward(new int[] {tokens[0]}, starts[0], to, manager)};
+        }
         DecodeSlots pool = w.decodeSlots(kvHeads, headDim, context);
         synchronized (pool) {
             int longest = 0;
