@@ -5,8 +5,6 @@ import static java.util.Objects.requireNonNull;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import dev.manyfold.api.Globs;
 import dev.manyfold.api.SubModel;
@@ -248,10 +246,7 @@ public final class Trainer {
      * let weight decay shrink tensors the objective never uses.
      */
     private static NDArray gradientIfReached(NDArray p) {
-        if (p instanceof PtNDArray pt) {
-            return JniUtils.getGradient(pt);
-        }
-        return p.getGradient();
+        return dev.manyfold.runtime.engine.PyTorchEngine.gradientIfReached(p);
     }
 
     /**
