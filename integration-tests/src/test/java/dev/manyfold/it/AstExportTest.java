@@ -135,6 +135,20 @@ class AstExportTest {
                 assertThat(site.mask()).as(site.name()).isNull();
             }
         }
+
+        // train.init reads a packed 2:4 export through the AST plugin's format: a new run starts from the 2:4 weights
+        StringWriter log = new StringWriter();
+        try (TrainJob.Prepared fresh = TrainJob.prepare(host, Recipe.parse(MODEL + "train: { init: " + packed + ", steps: 1, seed: 9 }\n",
+                "from-packed.yaml"), new PrintWriter(log, true), tmp.resolve("work"))) {
+            Checkpoint unpacked = Checkpoint.load(packed, host.extensions()::exportFormat);
+            assertThat(log.toString()).contains("initialised ").contains("from " + packed);
+            try (NDManager m = NDManager.newBaseManager()) {
+                for (String name : List.of("layers.0.attn.q_proj.weight", "layers.1.mlp.down_proj.weight", "embed.weight")) {
+                    float[] want = unpacked.tensor(name).toNDArray(m).toFloatArray();
+                    assertThat(fresh.model().parameters().get(name).toFloatArray()).as(name).containsExactly(want);
+                }
+            }
+        }
     }
 
     @Test

@@ -105,7 +105,7 @@ public final class TrainJob {
             if (base != null) {
                 assignBase(model, base);
             }
-            Checkpoint init = initialise && config.init() != null ? initialise(model, Path.of(config.init()), out) : null;
+            Checkpoint init = initialise && config.init() != null ? initialise(model, Path.of(config.init()), out, host.extensions()::exportFormat) : null;
             // Adapters attach after W0 is final: a support chosen from W0 (DSEE's Ω) must see
             // the pre-trained weights, not the random initialisation.
             attachAdapters(recipe, components.adapters(), model, config.seed(), base);
@@ -208,7 +208,7 @@ public final class TrainJob {
                 freeze(model, config.trainable());
             }
             if (initialise && config.init() != null && !HfWeights.isModelDirectory(Path.of(config.init()))) {
-                matchInit(model, Path.of(config.init()));
+                matchInit(model, Path.of(config.init()), host.extensions()::exportFormat);
             }
             if (components.objective().isEmpty()) {
                 host.extensions().create(host.extensions().objectives(), ExtensionKind.OBJECTIVE, CorePlugin.STANDARD,
@@ -324,12 +324,17 @@ public final class TrainJob {
      * their initialisation, except per-exit heads, which start as copies of the shared head.
      */
     static Checkpoint initialise(Model model, Path from, PrintWriter out) {
+        return initialise(model, from, out, name -> Optional.empty());
+    }
+
+    /** As {@link #initialise(Model, Path, PrintWriter)}; a file in a plugin's export format (packed 2:4) is read through {@code formats}. */
+    static Checkpoint initialise(Model model, Path from, PrintWriter out, java.util.function.Function<String, Optional<dev.manyfold.api.export.ExportFormat>> formats) {
         if (HfWeights.isModelDirectory(from)) {
             int n = HfWeights.open(from).loadInto(model);
             out.printf("initialised %d of %d tensors from Hugging Face directory %s%n", n, model.parameters().all().size(), from);
             return null;
         }
-        Checkpoint checkpoint = loadInit(from);
+        Checkpoint checkpoint = loadInit(from, formats);
         Map<String, dev.manyfold.runtime.checkpoint.Tensor> matched = matchInit(model, checkpoint);
         try {
             dev.manyfold.runtime.checkpoint.WeightChecks.check(checkpoint.file(), matched, n -> isFloating(model.parameters().get(n)));
@@ -343,7 +348,7 @@ public final class TrainJob {
         return checkpoint;
     }
 
-    private static Checkpoint loadInit(Path from) {
+    private static Checkpoint loadInit(Path from, java.util.function.Function<String, Optional<dev.manyfold.api.export.ExportFormat>> formats) {
         Path file = Files.isDirectory(from) ? CheckpointStore.keepingAll().latest(from).orElseThrow(() -> new ConfigException(
                 "train.init", "no checkpoint in run directory " + from, "a run directory or a .safetensors checkpoint")) : from;
         if (!Files.exists(file)) {
@@ -353,15 +358,15 @@ public final class TrainJob {
             throw new ConfigException("train.init", file + " is not a regular file", "a run directory or a .safetensors checkpoint");
         }
         try {
-            return Checkpoint.load(file);
+            return Checkpoint.load(file, formats);
         } catch (dev.manyfold.runtime.checkpoint.CheckpointException e) {
             throw new ConfigException("train.init", e.getMessage(), "a run directory or a .safetensors checkpoint");
         }
     }
 
     /** {@code train.init}'s checkpoint matched against the model's tensors by name (shapes only; nothing is read). */
-    private static void matchInit(Model model, Path from) {
-        Map<String, dev.manyfold.runtime.checkpoint.Tensor> matched = matchInit(model, loadInit(from));
+    private static void matchInit(Model model, Path from, java.util.function.Function<String, Optional<dev.manyfold.api.export.ExportFormat>> formats) {
+        Map<String, dev.manyfold.runtime.checkpoint.Tensor> matched = matchInit(model, loadInit(from, formats));
         for (var e : matched.entrySet()) {
             if (isFloating(model.parameters().get(e.getKey())) && !dev.manyfold.runtime.checkpoint.WeightChecks.FLOATS.contains(e.getValue().dtype())) {
                 throw new ConfigException("train.init", "tensor " + e.getKey() + " is " + e.getValue().dtype()
