@@ -13,7 +13,7 @@ import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.LinearSite;
 import dev.manyfold.runtime.recipe.Recipe;
 import dev.manyfold.runtime.train.Evaluator;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;

@@ -9,7 +9,7 @@ import dev.manyfold.runtime.eval.ExitStat;
 import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.LlamaModel;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -7,7 +7,7 @@ import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.Model;
 import dev.manyfold.runtime.train.Evaluator;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.PrintWriter;
 import java.math.BigDecimal;
 import java.net.URI;

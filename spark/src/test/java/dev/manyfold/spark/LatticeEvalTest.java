@@ -48,8 +48,8 @@ class LatticeEvalTest {
         long labels;
         try (Manyfold host = Manyfold.builder().build();
                 TrainJob.Prepared p = TrainJob.load(host, run, new PrintWriter(PrintWriter.nullWriter()))) {
-            List<dev.manyfold.runtime.train.HostBatch> data = p.data().validation(6);
-            labels = data.stream().mapToLong(dev.manyfold.runtime.train.HostBatch::labelCount).sum();
+            List<dev.manyfold.runtime.data.HostBatch> data = p.data().validation(6);
+            labels = data.stream().mapToLong(dev.manyfold.runtime.data.HostBatch::labelCount).sum();
             single = EvalReport.evaluate(p.model(), data, TrainJob.lattice(p), EvalReport.Task.CLASSIFICATION);
         }
         for (String split : List.of("p3", "p5")) {

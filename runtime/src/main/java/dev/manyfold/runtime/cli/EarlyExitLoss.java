@@ -6,7 +6,7 @@ import dev.manyfold.api.ConfigException;
 import dev.manyfold.api.SubModel;
 import dev.manyfold.api.decoder.ExitRule;
 import dev.manyfold.runtime.model.LlamaModel;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.util.ArrayList;
 import java.util.List;
 

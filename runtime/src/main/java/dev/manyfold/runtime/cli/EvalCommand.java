@@ -7,7 +7,7 @@ import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.LlamaModel;
 import dev.manyfold.runtime.model.Model;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;

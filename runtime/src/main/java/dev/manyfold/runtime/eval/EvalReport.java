@@ -7,7 +7,7 @@ import dev.manyfold.api.SubModel;
 import dev.manyfold.runtime.model.LlamaModel;
 import dev.manyfold.runtime.model.Model;
 import dev.manyfold.runtime.train.Evaluator;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;

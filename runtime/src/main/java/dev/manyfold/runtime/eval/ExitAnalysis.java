@@ -5,7 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.manyfold.api.decoder.InferenceSession;
 import dev.manyfold.runtime.model.LlamaModel;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

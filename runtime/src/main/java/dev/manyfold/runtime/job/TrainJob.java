@@ -31,7 +31,7 @@ import dev.manyfold.runtime.recipe.RecipeValidator;
 import dev.manyfold.runtime.train.Progress;
 import dev.manyfold.runtime.train.TrainConfig;
 import dev.manyfold.runtime.train.Trainer;
-import dev.manyfold.runtime.train.TrainingData;
+import dev.manyfold.runtime.data.TrainingData;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -87,7 +87,7 @@ public final class TrainJob {
         Settings modelSection = recipe.section("model");
         Path hfDir = HfImport.imports(modelSection) ? HfImport.directory(modelSection) : null;
         Settings dataSection = hfDir == null ? recipe.section("data") : HfImport.dataSection(recipe.section("data"), hfDir);
-        TrainingData data = DataSources.open(dataSection, config);
+        TrainingData data = DataSources.open(dataSection, config.sampling());
         NDManager manager = NDManager.newBaseManager();
         try {
             // Imported weights replace every base tensor: no random initialisation to overwrite.
@@ -184,7 +184,7 @@ public final class TrainJob {
         Settings modelSection = recipe.section("model");
         Path hfDir = HfImport.imports(modelSection) ? HfImport.directory(modelSection) : null;
         Settings dataSection = hfDir == null ? recipe.section("data") : HfImport.dataSection(recipe.section("data"), hfDir);
-        ModelFactory.DataShape dataShape = DataSources.check(dataSection, config);
+        ModelFactory.DataShape dataShape = DataSources.check(dataSection, config.sampling());
         try (NDManager manager = NDManager.newBaseManager()) {
             Model model = ModelFactory.shape(hfDir == null ? modelSection : HfImport.resolve(modelSection), dataShape, manager);
             if (hfDir != null) {

@@ -29,6 +29,11 @@ public record TrainConfig(int steps, int batch, int accumulate, double lr, Strin
         double beta1, double beta2, double eps, String schedule, int warmup, double clip, long seed,
         int evalEvery, int checkpointEvery, int logEvery, String init, List<String> trainable) {
 
+    /** What the data source needs to cut batches. */
+    public dev.manyfold.runtime.data.Sampling sampling() {
+        return new dev.manyfold.runtime.data.Sampling(batch, accumulate, seed);
+    }
+
     /** Reads and validates the section; unknown keys are refused. */
     public static TrainConfig from(Settings s) {
         int steps = s.getInt("steps");

@@ -1,5 +1,7 @@
 package dev.manyfold.runtime.train;
 
+import dev.manyfold.runtime.data.TrainingData;
+import dev.manyfold.runtime.data.HostBatch;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.engine.Engine;
