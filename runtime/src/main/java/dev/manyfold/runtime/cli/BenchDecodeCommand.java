@@ -5,7 +5,6 @@ import dev.manyfold.api.decoder.Generation;
 import dev.manyfold.api.decoder.LanguageModel;
 import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.job.TrainJob;
-import dev.manyfold.runtime.model.LlamaModel;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -211,7 +210,8 @@ final class BenchDecodeCommand implements Callable<Integer> {
             }
             out.printf(Locale.ROOT, "  load average %s%n", loadAverage());
         }
-        if (evalBatches > 0 && p.model() instanceof LlamaModel llama) {
+        if (evalBatches > 0 && p.model().languageModel().isPresent()) {
+            var llama = p.model().languageModel().get();
             out.print("exits, teacher-forced on the validation text: loss / top-1 agreement with the full model:");
             for (EarlyExitLoss.ExitRow e : EarlyExitLoss.exits(llama, p.data().validation(evalBatches))) {
                 out.printf(Locale.ROOT, "  %d: %.4f / %.3f", e.exit(), e.loss(), e.agreement());

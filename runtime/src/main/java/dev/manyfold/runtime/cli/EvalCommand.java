@@ -5,7 +5,7 @@ import dev.manyfold.runtime.eval.EvalReport;
 import dev.manyfold.runtime.eval.ExitAnalysis;
 import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.job.TrainJob;
-import dev.manyfold.runtime.model.LlamaModel;
+import dev.manyfold.runtime.model.LayeredLanguageModel;
 import dev.manyfold.runtime.model.Model;
 import dev.manyfold.runtime.data.HostBatch;
 import java.io.PrintWriter;
@@ -142,7 +142,7 @@ final class EvalCommand implements Callable<Integer> {
     private EvalReport evaluate(TrainJob.Prepared p, PrintWriter o) {
         Model model = p.model();
         boolean text = p.data().isText();
-        LlamaModel llama = model instanceof LlamaModel l ? l : null;
+        LayeredLanguageModel llama = model.languageModel().orElse(null);
         if (exits != null && llama == null) {
             throw new IllegalArgumentException("--exits applies to language models (family llama), not to " + model.family());
         }

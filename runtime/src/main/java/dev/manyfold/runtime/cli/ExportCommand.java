@@ -1,5 +1,6 @@
 package dev.manyfold.runtime.cli;
 
+import dev.manyfold.runtime.model.TensorNames;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.manyfold.api.SubModel;
@@ -162,12 +163,12 @@ final class ExportCommand implements Callable<Integer> {
         SafeTensors.write(out, tensors, metadata);
         long dense = 0;
         for (var e : p.model().parameters().all().entrySet()) {
-            if (!e.getKey().startsWith("mask.") && !e.getKey().startsWith("adapters.")) {
+            if (!TensorNames.isMask(e.getKey()) && !TensorNames.isAdapter(e.getKey())) {
                 dense += e.getValue().getShape().size() * e.getValue().getDataType().getNumOfBytes();
             }
         }
         long sparseDense = sparse.masks().keySet().stream().mapToLong(n -> sparse.tensors().get(n).byteSize()).sum();
-        long adapters = tensors.values().stream().filter(t -> t.name().startsWith("adapters.")).mapToLong(Tensor::byteSize).sum();
+        long adapters = tensors.values().stream().filter(t -> TensorNames.isAdapter(t.name())).mapToLong(Tensor::byteSize).sum();
         long sparseStored = exportFormat.maskedBytes(stored, sparse.masks().keySet());
         long data = tensors.values().stream().mapToLong(Tensor::byteSize).sum();
         long other = data - sparseStored - adapters;
@@ -197,7 +198,7 @@ final class ExportCommand implements Callable<Integer> {
         Map<String, boolean[]> masks = new LinkedHashMap<>();
         try (NDManager scratch = model.parameters().manager().newSubManager()) {
             model.parameters().all().forEach((name, array) -> {
-                if (name.startsWith("mask.")) {
+                if (TensorNames.isMask(name)) {
                     return;
                 }
                 var site = masked.get(name);

@@ -4,7 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDManager;
 import dev.manyfold.api.SubModel;
-import dev.manyfold.runtime.model.LlamaModel;
+import dev.manyfold.runtime.model.LayeredLanguageModel;
 import dev.manyfold.runtime.model.Model;
 import dev.manyfold.runtime.train.Evaluator;
 import dev.manyfold.runtime.data.HostBatch;
@@ -163,7 +163,7 @@ public final class EvalReport {
     }
 
     /** This report with {@link ExitAnalysis#compute} run over the batches. */
-    public EvalReport withExitAnalysis(LlamaModel model, List<HostBatch> batches, List<Integer> exitDepths) {
+    public EvalReport withExitAnalysis(LayeredLanguageModel model, List<HostBatch> batches, List<Integer> exitDepths) {
         return withExits(ExitAnalysis.compute(model, batches, exitDepths, model.parameters().manager()));
     }
 

@@ -1,5 +1,6 @@
 package dev.manyfold.runtime.hf;
 
+import dev.manyfold.runtime.model.TensorNames;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -44,7 +45,7 @@ public final class PeftExport {
         Map<String, NDArray> params = p.model().parameters().all();
         int chosen = -1;
         for (int i = 0; i < sections.size(); i++) {
-            String prefix = "adapters." + i + ".";
+            String prefix = TensorNames.adapterPrefix(i);
             if (params.keySet().stream().anyMatch(n -> n.startsWith(prefix) && n.endsWith(".u"))) {
                 if (chosen >= 0) {
                     throw new IllegalArgumentException("--format peft: adapters[" + chosen + "] and adapters[" + i
@@ -57,7 +58,7 @@ public final class PeftExport {
             throw new IllegalArgumentException("--format peft: the run has no low-rank adapter (an adapters section of type lora or"
                     + " dsee); nothing to export");
         }
-        String prefix = "adapters." + chosen + ".";
+        String prefix = TensorNames.adapterPrefix(chosen);
         Map<String, Tensor> tensors = new TreeMap<>();
         TreeSet<String> modules = new TreeSet<>();
         int rank = -1;

@@ -1,5 +1,6 @@
 package dev.manyfold.runtime.job;
 
+import dev.manyfold.runtime.model.TensorNames;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDManager;
@@ -94,7 +95,7 @@ public final class TrainJob {
             Model model = ModelFactory.build(hfDir == null ? modelSection : HfImport.resolve(modelSection), data.shape(), config.seed(), manager,
                     hfDir != null && initialise);
             if (hfDir != null) {
-                checkVocabulary(model, data.shape(), hfDir);
+                model.checkData(data.shape(), Optional.of(hfDir));
                 if (initialise) {
                     int n = HfWeights.open(hfDir).loadInto(model);
                     out.printf("imported %d tensors from %s%n", n, hfDir);
@@ -121,11 +122,9 @@ public final class TrainJob {
             if (initialise && objective.needsTeacher()) {
                 Teacher.attach(model); // the starting weights (after train.init), before the trainer sets masks
             }
-            if (model instanceof dev.manyfold.runtime.model.LlamaModel llama) {
-                List<Integer> exits = trainedExits(model, components, objective, base);
-                if (!exits.isEmpty()) {
-                    llama.setExits(exits);
-                }
+            List<Integer> exits = trainedExits(model, components, objective, base);
+            if (!exits.isEmpty()) {
+                model.setExits(exits);
             }
             // The tokenizer defaulted from model.from is written into the recipe the run stores, so exports keep it.
             Recipe stored = dataSection.asMap().equals(recipe.section("data").asMap()) ? recipe
@@ -187,12 +186,7 @@ public final class TrainJob {
         ModelFactory.DataShape dataShape = DataSources.check(dataSection, config.sampling());
         try (NDManager manager = NDManager.newBaseManager()) {
             Model model = ModelFactory.shape(hfDir == null ? modelSection : HfImport.resolve(modelSection), dataShape, manager);
-            if (hfDir != null) {
-                checkVocabulary(model, dataShape, hfDir);
-            } else if (model instanceof dev.manyfold.runtime.model.LlamaModel llama && dataShape.context() > llama.contextLength()) {
-                throw new ConfigException("model.context", "the model's context of " + llama.contextLength() + " is shorter than "
-                        + "data.context " + dataShape.context(), "at least " + dataShape.context() + " (or leave it out: data.context decides)");
-            }
+            model.checkData(dataShape, Optional.ofNullable(hfDir));
             HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), workDirectory, line -> {}, recipe.asMap());
             RecipeValidator.Components components = validator.validate(recipe, context);
             List<Settings> adapterSections = recipe.sections("adapters");
@@ -257,22 +251,6 @@ public final class TrainJob {
         return List.copyOf(exits);
     }
 
-    /** Refuses data whose tokens would index past the imported model's embedding, or whose rows exceed its context. */
-    private static void checkVocabulary(Model model, ModelFactory.DataShape data, Path hfDir) {
-        int tokens = data.vocab();
-        var llama = (dev.manyfold.runtime.model.LlamaModel) model;
-        int rows = llama.vocabularySize();
-        if (data.context() > llama.contextLength()) {
-            throw new ConfigException("data.context", data.context() + " positions exceed the model's context "
-                    + llama.contextLength() + " (max_position_embeddings of " + hfDir.resolve("config.json") + ", capped by model.context)",
-                    "at most " + llama.contextLength());
-        }
-        if (tokens > rows) {
-            throw new ConfigException("data.tokenizer", "the tokenizer has " + tokens + " ids but " + hfDir.resolve("config.json")
-                    + " has vocab_size " + rows, "the model's own tokenizer.json (the default for model.from)");
-        }
-    }
-
     /**
      * Attaches every adapter to its sites. With a {@code base} checkpoint that holds an
      * adapter's tensors and a {@link RestorableAdapter}, the adapter is rebuilt from them (its
@@ -287,7 +265,7 @@ public final class TrainJob {
             List<String> sites = Globs.selectOrRefuse(adapter.targets(), model.sites().keySet(), "", sections.get(i).pathOf("targets"));
             for (String siteName : sites) {
                 LinearSite site = model.site(siteName);
-                String prefix = "adapters." + i + "." + siteName + ".";
+                String prefix = TensorNames.adapterPrefix(i, siteName);
                 AttachedAdapter attached;
                 Map<String, dev.manyfold.runtime.checkpoint.Tensor> saved = new LinkedHashMap<>();
                 if (base != null) {
@@ -385,9 +363,10 @@ public final class TrainJob {
         for (var e : model.parameters().all().entrySet()) {
             String name = e.getKey();
             var tensor = checkpoint.tensors().get(name);
-            if (tensor == null && name.startsWith(dev.manyfold.runtime.model.LlamaModel.EXIT_HEADS)) {
-                tensor = checkpoint.tensors().containsKey("lm_head.weight") ? checkpoint.tensors().get("lm_head.weight")
-                        : checkpoint.tensors().get("embed.weight");
+            for (String source : model.initialisedFrom(name)) {
+                if (tensor == null) {
+                    tensor = checkpoint.tensors().get(source);
+                }
             }
             if (tensor == null) {
                 continue;
@@ -410,7 +389,7 @@ public final class TrainJob {
         try (NDManager m = model.parameters().manager().newSubManager()) {
             for (var e : model.parameters().all().entrySet()) {
                 var tensor = checkpoint.tensors().get(e.getKey());
-                if (!e.getKey().startsWith("adapters.") || tensor == null || !isFloating(e.getValue())) {
+                if (!TensorNames.isAdapter(e.getKey()) || tensor == null || !isFloating(e.getValue())) {
                     continue; // buffers (an adapter's support) are chosen by the adapter, not copied
                 }
                 long[] want = e.getValue().getShape().getShape();
@@ -428,7 +407,7 @@ public final class TrainJob {
     private static void assignBase(Model model, Checkpoint checkpoint) {
         try (NDManager m = model.parameters().manager().newSubManager()) {
             checkpoint.tensors().forEach((n, t) -> {
-                if (n.startsWith("adapters.") || n.startsWith("mask.") || n.startsWith("optim.") || !model.parameters().contains(n)
+                if (!TensorNames.isBase(n) || !model.parameters().contains(n)
                         || !java.util.Arrays.equals(model.parameters().get(n).getShape().getShape(), t.shape())) {
                     return;
                 }
@@ -446,7 +425,7 @@ public final class TrainJob {
         long trainable = 0;
         long all = 0;
         for (var e : model.parameters().all().entrySet()) {
-            if (e.getKey().startsWith("mask.") || !isFloating(e.getValue())) {
+            if (TensorNames.isMask(e.getKey()) || !isFloating(e.getValue())) {
                 continue; // masks and index buffers are not parameters
             }
             long size = e.getValue().getShape().size();
@@ -461,7 +440,7 @@ public final class TrainJob {
 
     /** Which checkpoint tensors a model reads as float values: its float parameters and optimiser moments. */
     static java.util.function.Predicate<String> floatWeights(Model model) {
-        return n -> n.startsWith("optim.") || !n.startsWith("mask.") && model.parameters().contains(n)
+        return n -> TensorNames.isOptimizerState(n) || !TensorNames.isMask(n) && model.parameters().contains(n)
                 && isFloating(model.parameters().get(n));
     }
 
@@ -476,7 +455,7 @@ public final class TrainJob {
      * zero where the mask is.
      */
     public static void applyFixedMask(Model model, String site, ai.djl.ndarray.NDArray mask) {
-        String name = "mask." + site;
+        String name = TensorNames.mask(site);
         if (model.parameters().contains(name)) {
             model.parameters().assign(name, mask);
         } else {
@@ -583,9 +562,9 @@ public final class TrainJob {
             dev.manyfold.runtime.checkpoint.WeightChecks.check(checkpoint, floatWeights(p.model()));
             try (NDManager m = p.model().parameters().manager().newSubManager()) {
                 checkpoint.tensors().forEach((n, t) -> {
-                    if (n.startsWith("mask.")) {
-                        applyFixedMask(p.model(), n.substring(5), t.toNDArray(m).duplicate());
-                    } else if (!n.startsWith("optim.") && isFloating(p.model().parameters().get(n))) {
+                    if (TensorNames.isMask(n)) {
+                        applyFixedMask(p.model(), TensorNames.maskedSite(n), t.toNDArray(m).duplicate());
+                    } else if (!TensorNames.isOptimizerState(n) && isFloating(p.model().parameters().get(n))) {
                         p.model().parameters().assign(n, t.toNDArray(m));
                     }
                 });
@@ -605,18 +584,18 @@ public final class TrainJob {
     static Map<String, long[]> expectedShapes(Model model, Checkpoint checkpoint) {
         Map<String, long[]> expected = new LinkedHashMap<>();
         model.parameters().all().forEach((n, a) -> {
-            if (!n.startsWith("mask.")) {
+            if (!TensorNames.isMask(n)) {
                 expected.put(n, a.getShape().getShape());
             }
         });
         for (String name : checkpoint.tensors().keySet()) {
-            if (name.startsWith("optim.m.") || name.startsWith("optim.v.")) {
-                String param = name.substring(8);
+            if (TensorNames.isMoment(name)) {
+                String param = TensorNames.momentParameter(name);
                 if (expected.containsKey(param)) {
                     expected.put(name, expected.get(param));
                 }
-            } else if (name.startsWith("mask.") && model.sites().containsKey(name.substring(5))) {
-                var site = model.site(name.substring(5));
+            } else if (TensorNames.isMask(name) && model.sites().containsKey(TensorNames.maskedSite(name))) {
+                var site = model.site(TensorNames.maskedSite(name));
                 expected.put(name, new long[] {site.outFeatures(), site.inFeatures()});
             }
         }

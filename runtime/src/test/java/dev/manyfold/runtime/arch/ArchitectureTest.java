@@ -95,6 +95,58 @@ class ArchitectureTest {
         assertThat(sources().get("engine/PyTorchEngine.java")).contains("ai.djl.pytorch.jni.JniUtils");
     }
 
+    /** Packages that bridge one model family to an outside format or engine (LLaMA to Hugging Face, to ONNX graphs). */
+    private static final Set<String> FAMILY_BRIDGES = Set.of("model", "hf", "onnx");
+    /** The ONNX engine's entry points that still hand the LLaMA class to onnx/ (see docs/architecture.md). */
+    private static final Set<String> LLAMA_ALLOWED = Set.of("cli/EngineChoice.java", "cli/OnnxExportCommand.java");
+
+    @Test
+    void hostCodeAsksTheModelForFamilyKnowledgeInsteadOfTestingForLlamaModel() {
+        List<String> instanceofs = new ArrayList<>();
+        List<String> mentions = new ArrayList<>();
+        sources().forEach((file, text) -> {
+            if (FAMILY_BRIDGES.contains(packageOf(file))) {
+                return;
+            }
+            if (Pattern.compile("instanceof\\s+(dev\\.manyfold\\.runtime\\.model\\.)?LlamaModel\\b").matcher(text).find()
+                    && !LLAMA_ALLOWED.contains(file)) {
+                instanceofs.add(file);
+            }
+            if (Pattern.compile("\\bLlamaModel\\b").matcher(text).find()) {
+                mentions.add(file);
+            }
+        });
+        assertThat(instanceofs).as("host files testing instanceof LlamaModel (use Model.languageModel(), setExits, checkData, "
+                + "initialisedFrom, attentionLayout)").isEmpty();
+        assertThat(mentions).as("host files naming LlamaModel").isSubsetOf(LLAMA_ALLOWED);
+        for (String host : List.of("job/TrainJob.java", "job/StagedJob.java", "cli/EvalCommand.java", "cli/BenchDecodeCommand.java")) {
+            assertThat(sources().get(host)).as(host).isNotNull().doesNotContain("LlamaModel");
+        }
+    }
+
+    @Test
+    void tensorNamePrefixesAndLayerSiteNamesAreSpelledOnlyInTensorNames() {
+        Pattern literal = Pattern.compile("\"(mask|adapters|optim|layers)\\.");
+        Pattern attention = Pattern.compile("\"[^\"]*\\.attn\\.");
+        Map<String, String> offenders = new TreeMap<>();
+        sources().forEach((file, text) -> {
+            if (file.equals("model/TensorNames.java")) {
+                return;
+            }
+            Matcher m = literal.matcher(text);
+            if (m.find()) {
+                offenders.put(file, m.group());
+            }
+            Matcher a = attention.matcher(text);
+            if (!FAMILY_BRIDGES.contains(packageOf(file)) && a.find()) {
+                offenders.put(file, a.group());
+            }
+        });
+        assertThat(offenders).as("tensor-name literals outside model/TensorNames (use TensorNames.mask, adapterPrefix, OPTIM_M, "
+                + "layer, attention)").isEmpty();
+        assertThat(sources().get("model/TensorNames.java")).contains("\"mask.\"", "\"adapters.\"", "\"optim.\"", "\"layers.\"");
+    }
+
     static Set<String> reachable(Map<String, Set<String>> graph, String start) {
         Set<String> seen = new TreeSet<>();
         List<String> todo = new ArrayList<>(List.of(start));
