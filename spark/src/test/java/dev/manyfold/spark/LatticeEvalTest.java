@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.manyfold.runtime.eval.EvalReport;
 import dev.manyfold.runtime.eval.EvalRow;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -47,7 +48,7 @@ class LatticeEvalTest {
         EvalReport single;
         long labels;
         try (Manyfold host = Manyfold.builder().build();
-                TrainJob.Prepared p = TrainJob.load(host, run, new PrintWriter(PrintWriter.nullWriter()))) {
+                Run p = TrainJob.load(host, run, new PrintWriter(PrintWriter.nullWriter()))) {
             List<dev.manyfold.runtime.data.HostBatch> data = p.data().validation(6);
             labels = data.stream().mapToLong(dev.manyfold.runtime.data.HostBatch::labelCount).sum();
             single = EvalReport.evaluate(p.model(), data, TrainJob.lattice(p), EvalReport.Task.CLASSIFICATION);

@@ -2,6 +2,7 @@ package dev.manyfold.runtime.cli;
 
 import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.job.RunDirectory;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.recipe.Recipe;
 import dev.manyfold.runtime.train.Evaluator;
@@ -72,7 +73,7 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private Integer single(Recipe recipe, Path dir, PrintWriter out) {
-        try (Manyfold host = main.host(); TrainJob.Prepared prepared = TrainJob.prepare(host, recipe, out, dir)) {
+        try (Manyfold host = main.host(); Run prepared = TrainJob.prepare(host, recipe, out, dir)) {
             Trainer.Summary s = TrainJob.train(prepared, dir, resume, out, Progress.isTerminal());
             out.printf(Locale.ROOT, "done: %d steps in %.1f s (%.0f %s/s), final train loss %.4f%n", s.steps(), s.seconds(),
                     s.itemsPerSecond(), prepared.data().isText() ? "tokens" : "examples", s.finalLoss());
@@ -100,7 +101,7 @@ final class TrainCommand implements Callable<Integer> {
      * {@code manyfold eval} does), an excerpt of the table printed, eval.csv and eval.png written
      * into the run directory.
      */
-    private static void subModelTable(TrainJob.Prepared p, Path dir, PrintWriter out) {
+    private static void subModelTable(Run p, Path dir, PrintWriter out) {
         java.util.List<dev.manyfold.api.SubModel> lattice = TrainJob.lattice(p);
         var batches = p.data().validation(TABLE_BATCHES);
         var report = dev.manyfold.runtime.eval.EvalReport.evaluate(p.model(), batches, lattice,

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.manyfold.api.Settings;
 import dev.manyfold.runtime.checkpoint.SafeTensors;
 import dev.manyfold.runtime.checkpoint.Tensor;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.Ops;
 import java.io.IOException;
@@ -40,7 +41,7 @@ public final class PeftExport {
 
     private PeftExport() {}
 
-    public static int run(TrainJob.Prepared p, Path dir, PrintWriter out) {
+    public static int run(Run p, Path dir, PrintWriter out) {
         List<Settings> sections = p.recipe().sections("adapters");
         Map<String, NDArray> params = p.model().parameters().all();
         int chosen = -1;

@@ -101,7 +101,7 @@ public final class StagedJob {
         }
         List<StageResult> results = new ArrayList<>();
         Path first = runDir.resolve("0-" + stages.get(0).name());
-        TrainJob.Prepared p = TrainJob.prepare(host, stageRecipes.get(0), out, first);
+        Run p = TrainJob.prepare(host, stageRecipes.get(0), out, first);
         try {
             // Every prune step is created (and so validated) against the model before any training.
             List<GlobalPruning> pruners = new ArrayList<>();
@@ -151,7 +151,7 @@ public final class StagedJob {
      * @param prune a prune section such as {@code { type: dsee-prune, heads: 1 }}
      * @return the plan's description
      */
-    public static String prune(Manyfold host, TrainJob.Prepared p, Settings prune, Path start, PrintWriter out) {
+    public static String prune(Manyfold host, Run p, Settings prune, Path start, PrintWriter out) {
         HostContext context = new HostContext(p.config().seed(), Optional.of(p.model().shape()), start.toAbsolutePath().getParent(),
                 out::println, p.recipe().asMap());
         GlobalPruning pruner = pruner(host, prune, context);
@@ -280,7 +280,7 @@ public final class StagedJob {
      * Writes the start state of a stage: the previous model's tensors, pruned by the plan
      * (masks multiplied into existing ones; kept heads sliced), with the stage's recipe.
      */
-    private static String writeStart(TrainJob.Prepared p, GlobalPruning pruner, Stage stage, Recipe stageRecipe, Path start,
+    private static String writeStart(Run p, GlobalPruning pruner, Stage stage, Recipe stageRecipe, Path start,
             PrintWriter out) {
         Model model = p.model();
         Map<String, Object> modelConfig = new LinkedHashMap<>(model.config());

@@ -55,22 +55,13 @@ public final class TrainJob {
 
     private TrainJob() {}
 
-    /** What a prepared run consists of; close it to free the model. */
-    public record Prepared(Recipe recipe, TrainConfig config, TrainingData data, Model model, RecipeValidator.Components components,
-            Objective objective, NDManager manager) implements AutoCloseable {
-        @Override
-        public void close() {
-            manager.close();
-        }
-    }
-
     /** Validates a recipe completely and builds its data and model (no training). */
-    public static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out) {
+    public static Run prepare(Manyfold host, Recipe recipe, PrintWriter out) {
         return prepare(host, recipe, out, true, null, Path.of(System.getProperty("java.io.tmpdir"), "manyfold-work"));
     }
 
     /** As {@link #prepare(Manyfold, Recipe, PrintWriter)}, with plugins' reports going to {@code workDirectory}. */
-    public static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out, Path workDirectory) {
+    public static Run prepare(Manyfold host, Recipe recipe, PrintWriter out, Path workDirectory) {
         return prepare(host, recipe, out, true, null, workDirectory);
     }
 
@@ -80,11 +71,14 @@ public final class TrainJob {
      * adapters are attached, so that adapters choosing their support from W0 (DSEE) see the
      * trained W0; plugins' reports go to {@code workDirectory}.
      */
-    private static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out, boolean initialise, Checkpoint base,
+    private static Run prepare(Manyfold host, Recipe recipe, PrintWriter out, boolean initialise, Checkpoint base,
             Path workDirectory) {
         requireNonNull(host, "host is null");
-        // Every check validate makes, in the same order and with the same messages, before data is read.
-        TrainConfig config = check(host, recipe, workDirectory, initialise).config();
+        // Every check validate makes, in the same order and with the same messages, before data is read; the
+        // train section, the plugin sections and the context are built there once and reused below.
+        Checked checked = check(host, recipe, workDirectory, initialise, out::println, false);
+        TrainConfig config = checked.config();
+        RecipeValidator.Components components = checked.components();
         Settings modelSection = recipe.section("model");
         Path hfDir = HfImport.imports(modelSection) ? HfImport.directory(modelSection) : null;
         Settings dataSection = hfDir == null ? recipe.section("data") : HfImport.dataSection(recipe.section("data"), hfDir);
@@ -101,8 +95,6 @@ public final class TrainJob {
                     out.printf("imported %d tensors from %s%n", n, hfDir);
                 }
             }
-            HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), workDirectory, out::println, recipe.asMap());
-            RecipeValidator.Components components = new RecipeValidator(host.extensions()).validate(recipe, context);
             if (base != null) {
                 assignBase(model, base);
             }
@@ -117,8 +109,7 @@ public final class TrainJob {
             if (!components.adapters().isEmpty()) {
                 out.println(trainableSummary(model));
             }
-            Objective objective = components.objective().orElseGet(() -> host.extensions().create(host.extensions().objectives(),
-                    ExtensionKind.OBJECTIVE, CorePlugin.STANDARD, Settings.empty("objective"), context, "objective.type"));
+            Objective objective = checked.objective();
             if (initialise && objective.needsTeacher()) {
                 Teacher.attach(model); // the starting weights (after train.init), before the trainer sets masks
             }
@@ -126,10 +117,16 @@ public final class TrainJob {
             if (!exits.isEmpty()) {
                 model.setExits(exits);
             }
+            // The run's one context: the shape and, now that they are known, the trained exits; the recipe's
+            // decoder is created in it (once), so exit settings are checked against the trained exits.
+            List<Integer> trained = model.languageModel().map(lm -> lm.exits()).orElse(List.of());
+            HostContext context = new HostContext(config.seed(), Optional.of(checked.shape()), workDirectory, out::println, recipe.asMap(),
+                    trained);
+            components = components.withDecoder(new RecipeValidator(host.extensions()).decoder(recipe, context));
             // The tokenizer defaulted from model.from is written into the recipe the run stores, so exports keep it.
             Recipe stored = dataSection.asMap().equals(recipe.section("data").asMap()) ? recipe
                     : recipe.with(Map.of("data", dataSection.asMap()), java.util.Set.of());
-            return new Prepared(stored, config, data, model, components, objective, manager);
+            return new Run(stored, config, context, data, model, components, objective, manager);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -138,7 +135,7 @@ public final class TrainJob {
 
     /** What the checks before training found. */
     public record Checked(TrainConfig config, dev.manyfold.api.ModelShape shape, RecipeValidator.Components components,
-            long parameters) {}
+            long parameters, Objective objective) {}
 
     /**
      * Every check {@code train} makes before its first step, without reading data or
@@ -151,7 +148,7 @@ public final class TrainJob {
      * @throws ConfigException naming the recipe path of the first problem
      */
     public static Checked check(Manyfold host, Recipe recipe, Path workDirectory) {
-        return check(host, recipe, workDirectory, true);
+        return check(host, recipe, workDirectory, true, line -> {}, true);
     }
 
     /**
@@ -166,16 +163,19 @@ public final class TrainJob {
         return Optional.of(check(host, recipe, workDirectory));
     }
 
-    private static Checked check(Manyfold host, Recipe recipe, Path workDirectory, boolean initialise) {
-        // Sections first on their own (unknown keys and types, values), then what needs the data and the model.
+    private static Checked check(Manyfold host, Recipe recipe, Path workDirectory, boolean initialise,
+            java.util.function.Consumer<String> log, boolean withDecoder) {
         RecipeValidator validator = new RecipeValidator(host.extensions());
-        long seed = recipe.section("train").has("seed") ? recipe.section("train").getLong("seed", 42) : 42;
-        validator.validate(recipe, new HostContext(seed, Optional.empty(), workDirectory, line -> {}, recipe.asMap()));
+        if (!recipe.asMap().containsKey("train") || !recipe.asMap().containsKey("model")) {
+            // Report a plugin section's own problem before the missing section, as for any recipe without a model.
+            long seed = recipe.section("train").has("seed") ? recipe.section("train").getLong("seed", 42) : 42;
+            validator.validate(recipe, new HostContext(seed, Optional.empty(), workDirectory, line -> {}, recipe.asMap()));
+        }
         if (!recipe.asMap().containsKey("train")) {
             throw new ConfigException("train", "required section is missing", "a train section such as { steps: 1000 }");
         }
         Settings trainSection = recipe.section("train");
-        TrainConfig config = TrainConfig.from(trainSection);
+        TrainConfig config = TrainConfig.from(trainSection); // the one parse of the train section
         trainSection.rejectUnknown();
         if (!recipe.asMap().containsKey("model")) {
             throw new ConfigException("model", "required section is missing", "a model section such as { family: mlp }");
@@ -187,8 +187,8 @@ public final class TrainJob {
         try (NDManager manager = NDManager.newBaseManager()) {
             Model model = ModelFactory.shape(hfDir == null ? modelSection : HfImport.resolve(modelSection), dataShape, manager);
             model.checkData(dataShape, Optional.ofNullable(hfDir));
-            HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), workDirectory, line -> {}, recipe.asMap());
-            RecipeValidator.Components components = validator.validate(recipe, context);
+            HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), workDirectory, log, recipe.asMap());
+            RecipeValidator.Components components = validator.validate(recipe, context, config, withDecoder); // each section once
             List<Settings> adapterSections = recipe.sections("adapters");
             for (int i = 0; i < components.adapters().size(); i++) {
                 Globs.selectOrRefuse(components.adapters().get(i).targets(), model.sites().keySet(), "", adapterSections.get(i).pathOf("targets"));
@@ -204,13 +204,11 @@ public final class TrainJob {
             if (initialise && config.init() != null && !HfWeights.isModelDirectory(Path.of(config.init()))) {
                 matchInit(model, Path.of(config.init()), host.extensions()::exportFormat);
             }
-            if (components.objective().isEmpty()) {
-                host.extensions().create(host.extensions().objectives(), ExtensionKind.OBJECTIVE, CorePlugin.STANDARD,
-                        Settings.empty("objective"), context, "objective.type");
-            }
+            Objective objective = components.objective().orElseGet(() -> host.extensions().create(host.extensions().objectives(),
+                    ExtensionKind.OBJECTIVE, CorePlugin.STANDARD, Settings.empty("objective"), context, "objective.type"));
             dev.manyfold.runtime.model.Footprint.checkTraining(model.totalParameters(), ModelFactory.activations(model, config.batch()),
                     config.batch(), model.family());
-            return new Checked(config, model.shape(), components, model.totalParameters());
+            return new Checked(config, model.shape(), components, model.totalParameters(), objective);
         }
     }
 
@@ -493,7 +491,7 @@ public final class TrainJob {
      * Trains a prepared run into {@code runDir}; resumes from its latest checkpoint when
      * {@code resume} is set.
      */
-    public static Trainer.Summary train(Prepared p, Path runDir, boolean resume, PrintWriter out, boolean terminal) {
+    public static Trainer.Summary train(Run p, Path runDir, boolean resume, PrintWriter out, boolean terminal) {
         Checkpoint from = null;
         if (resume) {
             Path latest = CheckpointStore.keepingAll().latest(runDir).orElseThrow(() -> new ConfigException(runDir.toString(),
@@ -521,11 +519,11 @@ public final class TrainJob {
     }
 
     /** A trainer for a prepared run (used by {@code bench train}, which never persists). */
-    public static Trainer trainer(Prepared p, Path runDir, PrintWriter out, boolean terminal) {
+    public static Trainer trainer(Run p, Path runDir, PrintWriter out, boolean terminal) {
         return trainer(p, runDir, out, terminal, Map.of());
     }
 
-    private static Trainer trainer(Prepared p, Path runDir, PrintWriter out, boolean terminal, Map<String, String> metadata) {
+    private static Trainer trainer(Run p, Path runDir, PrintWriter out, boolean terminal, Map<String, String> metadata) {
         Progress progress = new Progress(out, terminal, p.config().steps(), p.config().logEvery(),
                 p.data().isText() ? "tokens" : "examples");
         return new Trainer(p.model(), p.data(), p.objective(), p.config(), p.components().masks(), List.of(SubModel.FULL), runDir,
@@ -545,7 +543,7 @@ public final class TrainJob {
      * checkpoint file, or a Hugging Face model directory (see {@link HfImport#bareRecipe}). The recipe stored in the checkpoint rebuilds data and model; tensors
      * are checked against the model's shapes before any is assigned.
      */
-    public static Prepared load(Manyfold host, Path path, PrintWriter out) {
+    public static Run load(Manyfold host, Path path, PrintWriter out) {
         if (HfWeights.isModelDirectory(path)) {
             return prepare(host, HfImport.bareRecipe(path), out, true, null, Path.of(System.getProperty("java.io.tmpdir"), "manyfold-work"));
         }
@@ -556,7 +554,7 @@ public final class TrainJob {
         if (yaml == null) {
             throw new ConfigException(file.toString(), "checkpoint has no recipe in its metadata", "a checkpoint written by manyfold train");
         }
-        Prepared p = prepare(host, Recipe.parse(yaml, file + "#recipe"), out, false, checkpoint, file.toAbsolutePath().getParent());
+        Run p = prepare(host, Recipe.parse(yaml, file + "#recipe"), out, false, checkpoint, file.toAbsolutePath().getParent());
         try {
             checkpoint.validateAgainst(expectedShapes(p.model(), checkpoint));
             dev.manyfold.runtime.checkpoint.WeightChecks.check(checkpoint, floatWeights(p.model()));
@@ -603,7 +601,7 @@ public final class TrainJob {
     }
 
     /** Every combination of the recipe's dimension budgets (the full lattice), largest first. */
-    public static List<SubModel> lattice(Prepared p) {
+    public static List<SubModel> lattice(Run p) {
         List<SubModel> out = new java.util.ArrayList<>();
         out.add(SubModel.FULL);
         Map<String, List<Integer>> dims = new LinkedHashMap<>();

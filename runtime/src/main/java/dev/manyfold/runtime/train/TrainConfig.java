@@ -34,8 +34,16 @@ public record TrainConfig(int steps, int batch, int accumulate, double lr, Strin
         return new dev.manyfold.runtime.data.Sampling(batch, accumulate, seed);
     }
 
+    private static final java.util.concurrent.atomic.AtomicLong PARSES = new java.util.concurrent.atomic.AtomicLong();
+
+    /** How many times a train section has been parsed in this JVM (a run parses its own once; read by tests). */
+    public static long parses() {
+        return PARSES.get();
+    }
+
     /** Reads and validates the section; unknown keys are refused. */
     public static TrainConfig from(Settings s) {
+        PARSES.incrementAndGet();
         int steps = s.getInt("steps");
         s.check(steps >= 1, "steps", "must be >= 1, got " + steps, "a positive number of optimiser steps");
         int batch = s.getInt("batch", 32, 1, 1 << 16);
