@@ -33,6 +33,11 @@ public record HostContext(long seed, Optional<ModelShape> model, Path workDirect
         return new HostContext(seed, model, workDirectory, log, recipe, trainedExits);
     }
 
+    /** This context with the model's trained exits, once a run knows them. */
+    public HostContext withTrainedExits(java.util.List<Integer> exits) {
+        return new HostContext(seed, model, workDirectory, out, recipe, exits);
+    }
+
     @Override
     public void info(String message) {
         out.accept(message);

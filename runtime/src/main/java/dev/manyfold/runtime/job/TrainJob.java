@@ -117,11 +117,9 @@ public final class TrainJob {
             if (!exits.isEmpty()) {
                 model.setExits(exits);
             }
-            // The run's one context: the shape and, now that they are known, the trained exits; the recipe's
+            // The run's context is the one the sections were created in, now with the trained exits; the recipe's
             // decoder is created in it (once), so exit settings are checked against the trained exits.
-            List<Integer> trained = model.languageModel().map(lm -> lm.exits()).orElse(List.of());
-            HostContext context = new HostContext(config.seed(), Optional.of(checked.shape()), workDirectory, out::println, recipe.asMap(),
-                    trained);
+            HostContext context = checked.context().withTrainedExits(model.languageModel().map(lm -> lm.exits()).orElse(List.of()));
             components = components.withDecoder(new RecipeValidator(host.extensions()).decoder(recipe, context));
             // The tokenizer defaulted from model.from is written into the recipe the run stores, so exports keep it.
             Recipe stored = dataSection.asMap().equals(recipe.section("data").asMap()) ? recipe
@@ -135,7 +133,7 @@ public final class TrainJob {
 
     /** What the checks before training found. */
     public record Checked(TrainConfig config, dev.manyfold.api.ModelShape shape, RecipeValidator.Components components,
-            long parameters, Objective objective) {}
+            long parameters, Objective objective, HostContext context) {}
 
     /**
      * Every check {@code train} makes before its first step, without reading data or
@@ -208,7 +206,7 @@ public final class TrainJob {
                     ExtensionKind.OBJECTIVE, CorePlugin.STANDARD, Settings.empty("objective"), context, "objective.type"));
             dev.manyfold.runtime.model.Footprint.checkTraining(model.totalParameters(), ModelFactory.activations(model, config.batch()),
                     config.batch(), model.family());
-            return new Checked(config, model.shape(), components, model.totalParameters(), objective);
+            return new Checked(config, model.shape(), components, model.totalParameters(), objective, context);
         }
     }
 
