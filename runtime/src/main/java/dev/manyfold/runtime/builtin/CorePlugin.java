@@ -14,7 +14,8 @@ import java.util.Map;
 /**
  * The runtime's own contributions, registered like any plugin: the {@code standard}
  * objective (cross-entropy of one fixed sub-model, the full model by default). It is the
- * objective of "normal training".
+ * objective of "normal training". Also {@code last-token} ({@link LastTokenObjective}):
+ * classification from the last prompt token.
  */
 public final class CorePlugin implements Plugin {
     /** Name of the default objective. */
@@ -22,7 +23,7 @@ public final class CorePlugin implements Plugin {
 
     @Override
     public List<ObjectiveFactory> objectives() {
-        return List.of(new ObjectiveFactory() {
+        return List.of(LastTokenObjective.factory(), new ObjectiveFactory() {
             @Override
             public String name() {
                 return STANDARD;
