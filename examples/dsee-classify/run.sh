@@ -14,6 +14,6 @@ seeds="${1:-1,2,3,4,5,6,7,8}"
 pretrain="${2:-1500}"
 steps="${3:-200}"
 lr="${4:-1e-2}"
-nice -n 19 mvn -B -o -q -pl integration-tests -am test -Dtest=DseeClassifyExperiment -Dsurefire.failIfNoSpecifiedTests=false \
+nice -n 19 mvn -B -o -pl integration-tests -am test -Dtest=DseeClassifyExperiment -Dsurefire.failIfNoSpecifiedTests=false \
     -Ddsee.classify.seeds="$seeds" -Ddsee.classify.pretrain="$pretrain" -Ddsee.classify.steps="$steps" -Ddsee.classify.lr="$lr"
 exec examples/splice-results.sh dsee-classify integration-tests/target/claims/dsee-classify.md
