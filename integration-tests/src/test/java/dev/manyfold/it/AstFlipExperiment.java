@@ -71,7 +71,7 @@ class AstFlipExperiment {
             String pre = MODEL + String.format(Locale.ROOT, "train: { steps: %d, batch: 16, lr: 5e-3, warmup: 20, seed: 1 }%n", pretrainSteps);
             try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(pre, "pretrain.yaml"), quiet(), root.resolve("work-pretrain"))) {
                 if (!Files.exists(pretrain.resolve("DONE"))) {
-                    TrainJob.trainer(p, pretrain, quiet(), false).run(null);
+                    TrainJob.train(p, pretrain, false, quiet(), false);
                     Files.writeString(pretrain.resolve("DONE"), "");
                 }
             }
