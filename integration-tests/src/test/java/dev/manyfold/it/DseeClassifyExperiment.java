@@ -185,26 +185,33 @@ class DseeClassifyExperiment {
 
     /** Held-out accuracy: the largest of the K class logits at the prompt's last token. */
     static double accuracy(TrainJob.Prepared p, List<Example> test) {
+        return accuracy(p, test, CONTEXT, classTokens().stream().mapToLong(Integer::longValue).toArray());
+    }
+
+    /**
+     * As {@link #accuracy(TrainJob.Prepared, List)} with rows of {@code context} positions (the
+     * prompt must fit) and the class token ids (label i is {@code classes[i]}).
+     */
+    static double accuracy(TrainJob.Prepared p, List<Example> test, int context, long[] classes) {
         Tokenizer tokenizer = p.data().tokenizer().orElseThrow();
-        long[] classes = classTokens().stream().mapToLong(Integer::longValue).toArray();
         int correct = 0;
         int batch = 50;
         for (int start = 0; start < test.size(); start += batch) {
             List<Example> part = test.subList(start, Math.min(test.size(), start + batch));
-            long[] inputs = new long[part.size() * CONTEXT];
-            long[] labels = new long[part.size() * CONTEXT];
+            long[] inputs = new long[part.size() * context];
+            long[] labels = new long[part.size() * context];
             Arrays.fill(inputs, tokenizer.eosToken());
             Arrays.fill(labels, InstructionData.IGNORE);
             for (int r = 0; r < part.size(); r++) {
                 int[] prompt = tokenizer.encode(InstructionData.prompt(TEMPLATE, part.get(r).quote(), ""));
                 for (int t = 0; t < prompt.length; t++) {
-                    inputs[r * CONTEXT + t] = prompt[t];
+                    inputs[r * context + t] = prompt[t];
                 }
-                labels[r * CONTEXT + prompt.length - 1] = classes[part.get(r).label()];
+                labels[r * context + prompt.length - 1] = classes[part.get(r).label()];
             }
             try (NDManager m = p.model().parameters().manager().newSubManager()) {
-                NDArray x = m.create(inputs, new Shape(part.size(), CONTEXT));
-                NDArray y = m.create(labels, new Shape(part.size(), CONTEXT));
+                NDArray x = m.create(inputs, new Shape(part.size(), context));
+                NDArray y = m.create(labels, new Shape(part.size(), context));
                 correct += LastTokenObjective.correct(LastTokenObjective.pick(p.model().forward(x, SubModel.FULL), y, classes));
             }
         }
