@@ -99,7 +99,8 @@ class AstPluginTest {
     /**
      * Spec §9.5 from a pretrained start (issue 15, point 11), over three paired seeds and under a
      * constant learning rate, so a late decline of r_t is not the cosine schedule's: masks revive,
-     * late flips are rarer than early ones, and annealing flips more early than a constant λmax.
+     * late flips are rarer than early ones, and annealing flips more early and ends with a higher
+     * i_T than a constant λmax.
      * Each ordering is asserted only as far as its 95% interval allows (see docs/results.md,
      * "AST — flip rates from a pretrained start", for the five-seed version).
      */
@@ -143,7 +144,7 @@ class AstPluginTest {
         assertThat(java.util.Arrays.stream(annealed[2]).min().orElseThrow()).as("revival: i_T > 0 in every seed").isPositive();
         assertThat(decline.above()).as("late flips rarer than early ones beyond seed noise: %s", decline).isTrue();
         assertThat(exploration.above()).as("annealing flips more early than constant λ beyond seed noise: %s", exploration).isTrue();
-        assertThat(initialFlips.below()).as("annealing does not end with fewer initial flips beyond noise: %s", initialFlips).isFalse();
+        assertThat(initialFlips.above()).as("annealing ends with more initial flips beyond noise: %s", initialFlips).isTrue();
         assertThat(flipRows("{ type: nm, mode: fixed }", "train: { init: \"" + pretrained + "\", steps: 10, batch: 4, lr: 1e-2, seed: 5 }\n"))
                 .isEmpty();
     }
