@@ -23,7 +23,7 @@ public final class CorePlugin implements Plugin {
 
     @Override
     public List<ObjectiveFactory> objectives() {
-        return List.of(LastTokenObjective.factory(), new ObjectiveFactory() {
+        return List.of(new ObjectiveFactory() {
             @Override
             public String name() {
                 return STANDARD;
@@ -46,7 +46,7 @@ public final class CorePlugin implements Plugin {
                 }));
                 return (model, batch, step, random) -> Losses.crossEntropy(model.forward(batch.inputs(), sub), batch.labels());
             }
-        });
+        }, LastTokenObjective.factory());
     }
 
     /** Reads {@code {depth: 2, width: 64}} into a sub-model. */
