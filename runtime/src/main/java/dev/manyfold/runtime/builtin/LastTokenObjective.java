@@ -53,7 +53,9 @@ public final class LastTokenObjective implements Objective {
 
             @Override
             public Objective create(Settings settings, Context context) {
-                List<Integer> ids = settings.getIntList("classes", null);
+                settings.check(settings.has("classes"), "classes", "is missing",
+                        "the token ids of the class labels, e.g. [65, 66] for \"A\" and \"B\" with the byte tokenizer");
+                List<Integer> ids = settings.getIntList("classes", List.of());
                 settings.check(ids.size() >= 2, "classes", "needs at least 2 class tokens, got " + ids.size(),
                         "the token ids of the class labels, e.g. [65, 66] for \"A\" and \"B\" with the byte tokenizer");
                 settings.check(new HashSet<>(ids).size() == ids.size(), "classes", "repeats a token id " + ids,

@@ -133,6 +133,8 @@ class LastTokenObjectiveTest {
             assertThatThrownBy(() -> factory.create(Settings.of("objective", Map.of("type", "last-token", "classes", classes)), context))
                     .isInstanceOf(ConfigException.class).extracting(e -> ((ConfigException) e).path()).isEqualTo("objective.classes");
         }
+        assertThatThrownBy(() -> factory.create(Settings.of("objective", Map.of("type", "last-token")), context))
+                .isInstanceOf(ConfigException.class).extracting(e -> ((ConfigException) e).path()).isEqualTo("objective.classes");
         assertThat(factory.create(Settings.of("objective", Map.of("type", "last-token", "classes", List.of(65, 66))), context))
                 .isInstanceOf(LastTokenObjective.class);
     }
