@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.manyfold.api.SubModel;
 import dev.manyfold.runtime.eval.Paired;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.recipe.Recipe;
 import dev.manyfold.runtime.train.Evaluator;
@@ -69,13 +70,13 @@ class AstFlipExperiment {
         try (Manyfold host = Claims.host()) {
             Path pretrain = root.resolve("pretrain-" + pretrainSteps);
             String pre = MODEL + String.format(Locale.ROOT, "train: { steps: %d, batch: 16, lr: 5e-3, warmup: 20, seed: 1 }%n", pretrainSteps);
-            try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(pre, "pretrain.yaml"), quiet(), root.resolve("work-pretrain"))) {
+            try (Run p = TrainJob.prepare(host, Recipe.parse(pre, "pretrain.yaml"), quiet(), root.resolve("work-pretrain"))) {
                 if (!Files.exists(pretrain.resolve("DONE"))) {
                     TrainJob.train(p, pretrain, false, quiet(), false);
                     Files.writeString(pretrain.resolve("DONE"), "");
                 }
             }
-            try (TrainJob.Prepared p = TrainJob.load(host, pretrain, quiet())) {
+            try (Run p = TrainJob.load(host, pretrain, quiet())) {
                 pretrained = heldOut(p);
             }
             for (var arm : ARMS.entrySet()) {
@@ -89,7 +90,7 @@ class AstFlipExperiment {
                                     pretrain, n, a.schedule(), seeds[s]);
                     Path work = root.resolve("work-" + Integer.toHexString(arm.getKey().hashCode()) + "-" + seeds[s]);
                     Files.deleteIfExists(work.resolve("mask-flips.tsv"));
-                    try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(MODEL + a.masks() + train, "arm.yaml"), quiet(), work)) {
+                    try (Run p = TrainJob.prepare(host, Recipe.parse(MODEL + a.masks() + train, "arm.yaml"), quiet(), work)) {
                         TrainJob.trainer(p, work.resolve("run-" + System.nanoTime()), quiet(), false).run(null);
                         v[s] = flips(work.resolve("mask-flips.tsv"), heldOut(p));
                     }
@@ -109,7 +110,7 @@ class AstFlipExperiment {
         return new PrintWriter(new StringWriter(), true);
     }
 
-    static double heldOut(TrainJob.Prepared p) {
+    static double heldOut(Run p) {
         return Evaluator.evaluate(p.model(), p.data().validation(20), SubModel.FULL, p.model().parameters().manager()).loss();
     }
 

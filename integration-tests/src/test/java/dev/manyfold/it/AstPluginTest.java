@@ -112,7 +112,7 @@ class AstPluginTest {
                 model: { family: llama, dim: 16, layers: 2, heads: 2, ffn: 24 }
                 data: { type: text, context: 16, limit: 300 }
                 """;
-        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(model + "train: { steps: 150, batch: 8, lr: 1e-2, seed: 1 }\n",
+        try (Run p = TrainJob.prepare(host, Recipe.parse(model + "train: { steps: 150, batch: 8, lr: 1e-2, seed: 1 }\n",
                 "pretrain.yaml"), new PrintWriter(new StringWriter(), true), tmp.resolve("work-pretrain"))) {
             TrainJob.train(p, pretrained, false, new PrintWriter(new StringWriter()), false);
         }

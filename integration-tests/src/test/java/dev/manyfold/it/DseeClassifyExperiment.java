@@ -13,6 +13,7 @@ import dev.manyfold.runtime.data.TextCorpus;
 import dev.manyfold.runtime.data.Tokenizer;
 import dev.manyfold.runtime.eval.Paired;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.recipe.Recipe;
 import java.io.IOException;
@@ -101,18 +102,18 @@ class DseeClassifyExperiment {
                     + String.format(Locale.ROOT, "train: { steps: %d, batch: 16, lr: 5e-3, warmup: 20, seed: 1, eval-every: 0 }%n",
                             pretrainSteps);
             StringWriter preLog = new StringWriter();
-            try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(pre, "pretrain.yaml"), new PrintWriter(preLog, true),
+            try (Run p = TrainJob.prepare(host, Recipe.parse(pre, "pretrain.yaml"), new PrintWriter(preLog, true),
                     root.resolve("work-pretrain"))) {
                 if (!Files.exists(pretrained.resolve("DONE"))) {
                     TrainJob.train(p, pretrained, false, new PrintWriter(preLog, true), false);
                     Files.writeString(pretrained.resolve("DONE"), "");
                 }
             }
-            try (TrainJob.Prepared p = TrainJob.load(host, pretrained, new PrintWriter(new StringWriter()))) {
+            try (Run p = TrainJob.load(host, pretrained, new PrintWriter(new StringWriter()))) {
                 pretrainLoss = dev.manyfold.runtime.train.Evaluator.evaluate(p.model(), p.data().validation(20), SubModel.FULL,
                         p.model().parameters().manager()).loss();
             }
-            try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(tune(data, pretrained, "{ type: lora, rank: 1 }", 1, 1, lr),
+            try (Run p = TrainJob.prepare(host, Recipe.parse(tune(data, pretrained, "{ type: lora, rank: 1 }", 1, 1, lr),
                     "base.yaml"), new PrintWriter(new StringWriter()), root.resolve("work-base"))) {
                 baseAccuracy = accuracy(p, data.test());
             }
@@ -123,7 +124,7 @@ class DseeClassifyExperiment {
                     StringWriter log = new StringWriter();
                     String recipe = tune(data, pretrained, arm.getValue(), seeds[s], steps, lr);
                     Path work = root.resolve("work-" + Integer.toHexString(arm.getKey().hashCode()) + "-" + seeds[s]);
-                    try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(recipe, "tune.yaml"), new PrintWriter(log, true), work)) {
+                    try (Run p = TrainJob.prepare(host, Recipe.parse(recipe, "tune.yaml"), new PrintWriter(log, true), work)) {
                         TrainJob.train(p, work.resolve("run"), false, new PrintWriter(new StringWriter()), false);
                         acc[s] = accuracy(p, data.test());
                     }
@@ -184,15 +185,15 @@ class DseeClassifyExperiment {
     }
 
     /** Held-out accuracy: the largest of the K class logits at the prompt's last token. */
-    static double accuracy(TrainJob.Prepared p, List<Example> test) {
+    static double accuracy(Run p, List<Example> test) {
         return accuracy(p, test, CONTEXT, classTokens().stream().mapToLong(Integer::longValue).toArray());
     }
 
     /**
-     * As {@link #accuracy(TrainJob.Prepared, List)} with rows of {@code context} positions (the
+     * As {@link #accuracy(Run, List)} with rows of {@code context} positions (the
      * prompt must fit) and the class token ids (label i is {@code classes[i]}).
      */
-    static double accuracy(TrainJob.Prepared p, List<Example> test, int context, long[] classes) {
+    static double accuracy(Run p, List<Example> test, int context, long[] classes) {
         Tokenizer tokenizer = p.data().tokenizer().orElseThrow();
         int correct = 0;
         int batch = 50;

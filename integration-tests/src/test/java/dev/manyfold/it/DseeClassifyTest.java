@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.manyfold.runtime.eval.Paired;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.recipe.Recipe;
 import java.io.IOException;
@@ -79,7 +80,7 @@ class DseeClassifyTest {
             StringWriter log = new StringWriter();
             Path work = tmp.resolve("work-" + seeds[s]);
             String adapter = "{ type: dsee, rank: 2, sparse: 8, grebsmo: { lambda: 0.01, safeguard: false } }";
-            try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(recipe(adapter, 60, seeds[s]), "classify.yaml"),
+            try (Run p = TrainJob.prepare(host, Recipe.parse(recipe(adapter, 60, seeds[s]), "classify.yaml"),
                     new PrintWriter(log, true), work)) {
                 before[s] = DseeClassifyExperiment.accuracy(p, test, 12, new long[] {'A', 'B'});
                 TrainJob.train(p, work.resolve("run"), false, new PrintWriter(new StringWriter()), false);
