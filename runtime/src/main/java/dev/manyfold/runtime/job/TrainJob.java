@@ -100,6 +100,8 @@ public final class TrainJob {
                     out.printf("imported %d tensors from %s%n", n, hfDir);
                 }
             }
+            // BN statistics are recalibrated per sub-model on the first training batches (micro-batch 0 of steps 1, 2, ...).
+            model.useCalibrationData(i -> data.train(i + 1L, 0));
             HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), workDirectory, out::println, recipe.asMap());
             RecipeValidator.Components components = new RecipeValidator(host.extensions()).validate(recipe, context);
             if (base != null) {
