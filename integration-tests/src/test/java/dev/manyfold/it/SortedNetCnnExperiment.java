@@ -28,33 +28,32 @@ import org.junit.jupiter.api.Test;
  * (the class name matches no surefire include pattern); run it with
  * {@code examples/sortednet-cnn/run.sh}, which splices its Markdown into {@code docs/results.md}
  * and copies its plot to {@code docs/sortednet-cnn.png}. Settings: {@code -Dcnn.seeds=42,43,44},
- * {@code -Dcnn.steps=600}, {@code -Dcnn.out=DIR} (runs; default {@code target/sortednet-cnn}).
+ * {@code -Dcnn.steps=300}, {@code -Dcnn.out=DIR} (runs; default {@code target/sortednet-cnn}).
  *
- * <p>Per seed it trains four arms of the same residual CNN with batch normalisation (32
- * channels, 2 blocks) on Fashion-MNIST, the same number of optimiser steps each ("equal
+ * <p>Per seed it trains four arms of the same residual CNN with batch normalisation (16
+ * channels, 1 residual block) on Fashion-MNIST, the same number of optimiser steps each ("equal
  * gradient updates", the paper's comparison), sharing the seed (initialisation and data order):
  * <ul>
  *   <li><b>normal</b>: the full model only; narrower widths are cut afterwards;
- *   <li><b>SortedNet</b>: Eq. 1, one width drawn uniformly from 4..32 per step, no sandwich,
+ *   <li><b>SortedNet</b>: Eq. 1, one width drawn uniformly from 2..16 (step 2) per step, no sandwich,
  *       shared BN, recalibrated per width after training;
  *   <li><b>US-Nets</b>: sandwich rule (smallest, two drawn, largest) with in-place distillation
  *       from the largest, shared BN, recalibrated per width after training;
- *   <li><b>slimmable</b>: the fixed widths {8, 16, 24, 32} every step, switchable BN (private
+ *   <li><b>slimmable</b>: the fixed widths {4, 8, 12, 16} every step, switchable BN (private
  *       BN per width), evaluated with each width's own running statistics.
  * </ul>
  * Every width is evaluated on the 10,000 test images.
  */
 class SortedNetCnnExperiment {
-    private static final int CHANNELS = 32;
-    private static final int BLOCKS = 2;
-    private static final int[] LATTICE = {4, 8, 12, 16, 20, 24, 28, 32};
-    private static final int[] SLIMMABLE = {8, 16, 24, 32};
+    private static final int CHANNELS = 16;
+        private static final int[] LATTICE = {2, 4, 6, 8, 10, 12, 14, 16};
+    private static final int[] SLIMMABLE = {4, 8, 12, 16};
     private static final String DATA = "data: { type: fashion-mnist }\n";
 
     private record Arm(String name, String label, String model, String dimensions, String objective, int[] widths, int forwards) {}
 
-    private static final String SHARED_BN = "model: { family: cnn, channels: 32, blocks: 2, batch-norm: true, bn-recalibrate: 20 }\n";
-    private static final String LATTICE_DIMS = "dimensions: { width: { range: { from: 4, to: 32, step: 4 } } }\n";
+    private static final String SHARED_BN = "model: { family: cnn, channels: 16, blocks: 1, batch-norm: true, bn-recalibrate: 20 }\n";
+    private static final String LATTICE_DIMS = "dimensions: { width: { range: { from: 2, to: 16, step: 2 } } }\n";
 
     private static final List<Arm> ARMS = List.of(
             new Arm("normal", "normal training (cuts, recalibrated BN)", SHARED_BN, LATTICE_DIMS, "objective: { type: standard }",
@@ -64,8 +63,8 @@ class SortedNetCnnExperiment {
             new Arm("usnets", "US-Nets (sandwich + in-place KD, recalibrated BN)", SHARED_BN, LATTICE_DIMS,
                     "objective: { type: stochastic, samples: 2, sandwich: true, inplace-distill: true }", LATTICE, 4),
             new Arm("slimmable", "slimmable (4 widths, switchable BN)",
-                    "model: { family: cnn, channels: 32, blocks: 2, batch-norm: true, switchable-bn: [8, 16, 24, 32] }\n",
-                    "dimensions: { width: { budgets: [8, 16, 24, 32] } }\n", "objective: { type: summation, sub-models: all }",
+                    "model: { family: cnn, channels: 16, blocks: 1, batch-norm: true, switchable-bn: [4, 8, 12, 16] }\n",
+                    "dimensions: { width: { budgets: [4, 8, 12, 16] } }\n", "objective: { type: summation, sub-models: all }",
                     SLIMMABLE, 4));
 
     /** arm → width → per-seed test accuracy. */
@@ -75,7 +74,7 @@ class SortedNetCnnExperiment {
     @Test
     void regenerateTheSortedNetCnnSection() throws IOException {
         List<Long> seeds = Arrays.stream(System.getProperty("cnn.seeds", "42,43,44").split(",")).map(s -> Long.parseLong(s.trim())).toList();
-        int steps = Integer.getInteger("cnn.steps", 600);
+        int steps = Integer.getInteger("cnn.steps", 300);
         Path out = Path.of(System.getProperty("cnn.out", "target/sortednet-cnn"));
         PrintWriter log = new PrintWriter(System.out, true);
         long t0 = System.nanoTime();
@@ -164,7 +163,7 @@ class SortedNetCnnExperiment {
     private String report(List<Long> seeds, int steps, double minutes) {
         StringBuilder md = new StringBuilder();
         md.append(String.format(Locale.ROOT, "Seeds %s; %d optimiser steps of batch 128 per arm (AdamW lr 2e-3, cosine, warmup %d);"
-                + " CNN 32 channels, 2 residual blocks, BN after every convolution; test set 10,000 images; %.0f min wall for"
+                + " CNN 16 channels, 1 residual block, BN after every convolution; test set 10,000 images; %.0f min wall for"
                 + " everything. Accuracy %% is mean ± standard error over seeds.%n%n", seeds, steps, Math.min(50, steps / 4), minutes));
         md.append("| width | MFLOPs |");
         for (Arm arm : ARMS) {
@@ -189,15 +188,15 @@ class SortedNetCnnExperiment {
                 new String[] {"slimmable", "normal"}, new String[] {"sortednet", "slimmable"}, new String[] {"sortednet", "usnets"},
                 new String[] {"usnets", "slimmable"});
         for (String[] p : pairs) {
-            row(md, label(p[0]) + " − " + label(p[1]) + ", mean over widths 8/16/24/32", Paired.of(meanOver(p[0], shared),
+            row(md, label(p[0]) + " − " + label(p[1]) + ", mean over widths 4/8/12/16", Paired.of(meanOver(p[0], shared),
                     meanOver(p[1], shared)));
         }
         for (String[] p : List.of(new String[] {"sortednet", "normal"}, new String[] {"usnets", "normal"},
                 new String[] {"sortednet", "usnets"})) {
-            row(md, label(p[0]) + " − " + label(p[1]) + ", mean over widths 4..32", Paired.of(meanOver(p[0], LATTICE),
+            row(md, label(p[0]) + " − " + label(p[1]) + ", mean over widths 2..16", Paired.of(meanOver(p[0], LATTICE),
                     meanOver(p[1], LATTICE)));
         }
-        for (int w : new int[] {4, 8, 32}) {
+        for (int w : new int[] {2, 4, 16}) {
             for (String[] p : List.of(new String[] {"sortednet", "normal"}, new String[] {"sortednet", "usnets"},
                     new String[] {"sortednet", "slimmable"})) {
                 double[] a = acc.get(p[0]).get(w);
