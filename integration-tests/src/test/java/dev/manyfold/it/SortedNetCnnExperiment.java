@@ -122,6 +122,15 @@ class SortedNetCnnExperiment {
                 table.computeIfAbsent(w, k -> new double[seeds])[seedIndex] = row.accuracy();
                 flops.put(w, row.flops());
             }
+            if (arm.name().equals("normal")) {
+                // The naive cut: the full model's running BN statistics sliced to the width, no recalibration.
+                ((dev.manyfold.runtime.model.CnnModel) p.model()).batchNorm().orElseThrow().useRunningStatistics();
+                EvalReport naive = EvalReport.evaluate(p.model(), test, subs, EvalReport.Task.CLASSIFICATION);
+                Map<Integer, double[]> t = acc.computeIfAbsent("naive", a -> new LinkedHashMap<>());
+                for (EvalRow row : naive.rows()) {
+                    t.computeIfAbsent(row.subModel().budgetOr("width", CHANNELS), k -> new double[seeds])[seedIndex] = row.accuracy();
+                }
+            }
             log.println(arm.name() + " seed#" + seedIndex + ": " + table.entrySet().stream().map(e -> e.getKey() + "="
                     + String.format(Locale.ROOT, "%.4f", e.getValue()[seedIndex])).toList());
         }
@@ -178,6 +187,10 @@ class SortedNetCnnExperiment {
             }
             md.append('\n');
         }
+        md.append("\nNaive cuts of the normal model without recalibration (the full model's running BN statistics sliced"
+                + " to the width): ");
+        md.append(String.join(", ", Arrays.stream(LATTICE).mapToObj(w -> "w" + w + " " + pct(acc.get("naive").get(w))).toList()))
+                .append(".\n");
         md.append("\nForward/backward passes per optimiser step: ");
         md.append(String.join(", ", ARMS.stream().map(a -> a.label() + " " + a.forwards()).toList())).append(".\n");
 

@@ -230,6 +230,15 @@ public final class BatchNorm {
         calibrated.clear();
     }
 
+    /**
+     * Stops recalibrating: evaluation and export use the running statistics from now on (for
+     * shared BN, the full model's running averages sliced to the width — the naive cut).
+     */
+    public synchronized void useRunningStatistics() {
+        calibrationData = null;
+        calibrated.clear();
+    }
+
     /** Whether evaluation uses recalibrated statistics (a positive {@code bn-recalibrate} and calibration data). */
     public synchronized boolean recalibrates() {
         return settings.recalibrate() > 0 && calibrationData != null;
