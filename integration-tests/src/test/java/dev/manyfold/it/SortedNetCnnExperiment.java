@@ -28,7 +28,9 @@ import org.junit.jupiter.api.Test;
  * (the class name matches no surefire include pattern); run it with
  * {@code examples/sortednet-cnn/run.sh}, which splices its Markdown into {@code docs/results.md}
  * and copies its plot to {@code docs/sortednet-cnn.png}. Settings: {@code -Dcnn.seeds=42,43,44},
- * {@code -Dcnn.steps=300}, {@code -Dcnn.out=DIR} (runs; default {@code target/sortednet-cnn}).
+ * {@code -Dcnn.steps=300}, {@code -Dcnn.out=DIR} (runs; default {@code target/sortednet-cnn}),
+ * {@code -Dcnn.report=false} (train and evaluate the given seeds only; a later invocation over
+ * all seeds reads their cached {@code widths.tsv} and writes the report).
  *
  * <p>Per seed it trains four arms of the same residual CNN with batch normalisation (16
  * channels, 1 residual block) on Fashion-MNIST, the same number of optimiser steps each ("equal
@@ -77,6 +79,7 @@ class SortedNetCnnExperiment {
         int steps = Integer.getInteger("cnn.steps", 300);
         Path out = Path.of(System.getProperty("cnn.out", "target/sortednet-cnn"));
         PrintWriter log = new PrintWriter(System.out, true);
+        boolean write = Boolean.parseBoolean(System.getProperty("cnn.report", "true"));
         long t0 = System.nanoTime();
         try (Manyfold host = Claims.host()) {
             for (int s = 0; s < seeds.size(); s++) {
@@ -90,9 +93,13 @@ class SortedNetCnnExperiment {
             }
         }
         double minutes = (System.nanoTime() - t0) / 60e9;
+        if (!write) {
+            return; // a partial invocation (some seeds): runs and their widths.tsv only
+        }
         Path dir = Files.createDirectories(Path.of("target", "claims"));
         plot(dir.resolve("sortednet-cnn.png"));
-        String markdown = report(seeds, steps, minutes);
+        log.printf(Locale.ROOT, "%.1f min wall%n", minutes);
+        String markdown = report(seeds, steps);
         Files.writeString(dir.resolve("sortednet-cnn.md"), markdown);
         System.out.println(markdown);
         assertThat(markdown).contains("| ");
@@ -111,29 +118,42 @@ class SortedNetCnnExperiment {
         }
     }
 
-    private void evaluate(Manyfold host, Path run, Arm arm, int seedIndex, int seeds, PrintWriter log) {
-        try (TrainJob.Prepared p = Claims.load(host, run)) {
-            List<HostBatch> test = p.data().validation(100);
-            List<SubModel> subs = Arrays.stream(arm.widths()).mapToObj(w -> SubModel.of(Map.of("width", w))).toList();
-            EvalReport r = EvalReport.evaluate(p.model(), test, subs, EvalReport.Task.CLASSIFICATION);
-            Map<Integer, double[]> table = acc.computeIfAbsent(arm.name(), a -> new LinkedHashMap<>());
-            for (EvalRow row : r.rows()) {
-                int w = row.subModel().budgetOr("width", CHANNELS);
-                table.computeIfAbsent(w, k -> new double[seeds])[seedIndex] = row.accuracy();
-                flops.put(w, row.flops());
-            }
-            if (arm.name().equals("normal")) {
-                // The naive cut: the full model's running BN statistics sliced to the width, no recalibration.
-                ((dev.manyfold.runtime.model.CnnModel) p.model()).batchNorm().orElseThrow().useRunningStatistics();
-                EvalReport naive = EvalReport.evaluate(p.model(), test, subs, EvalReport.Task.CLASSIFICATION);
-                Map<Integer, double[]> t = acc.computeIfAbsent("naive", a -> new LinkedHashMap<>());
-                for (EvalRow row : naive.rows()) {
-                    t.computeIfAbsent(row.subModel().budgetOr("width", CHANNELS), k -> new double[seeds])[seedIndex] = row.accuracy();
+    /**
+     * Evaluates a run's widths on the test set (and, for the normal arm, the naive cuts), or reads
+     * them from {@code <run>/widths.tsv} when an earlier invocation wrote it: seeds can then be
+     * run by separate invocations and the report assembled by a last one.
+     */
+    private void evaluate(Manyfold host, Path run, Arm arm, int seedIndex, int seeds, PrintWriter log) throws IOException {
+        Path cache = run.resolve("widths.tsv");
+        if (!Files.exists(cache)) {
+            StringBuilder tsv = new StringBuilder("arm\twidth\tflops\taccuracy\n");
+            try (TrainJob.Prepared p = Claims.load(host, run)) {
+                List<HostBatch> test = p.data().validation(100);
+                List<SubModel> subs = Arrays.stream(arm.widths()).mapToObj(w -> SubModel.of(Map.of("width", w))).toList();
+                for (EvalRow row : EvalReport.evaluate(p.model(), test, subs, EvalReport.Task.CLASSIFICATION).rows()) {
+                    tsv.append(String.format(Locale.ROOT, "%s\t%d\t%d\t%.6f%n", arm.name(), row.subModel().budgetOr("width", CHANNELS),
+                            row.flops(), row.accuracy()));
+                }
+                if (arm.name().equals("normal")) {
+                    // The naive cut: the full model's running BN statistics sliced to the width, no recalibration.
+                    ((dev.manyfold.runtime.model.CnnModel) p.model()).batchNorm().orElseThrow().useRunningStatistics();
+                    for (EvalRow row : EvalReport.evaluate(p.model(), test, subs, EvalReport.Task.CLASSIFICATION).rows()) {
+                        tsv.append(String.format(Locale.ROOT, "naive\t%d\t%d\t%.6f%n", row.subModel().budgetOr("width", CHANNELS),
+                                row.flops(), row.accuracy()));
+                    }
                 }
             }
-            log.println(arm.name() + " seed#" + seedIndex + ": " + table.entrySet().stream().map(e -> e.getKey() + "="
-                    + String.format(Locale.ROOT, "%.4f", e.getValue()[seedIndex])).toList());
+            Files.writeString(cache, tsv.toString());
         }
+        List<String> lines = Files.readAllLines(cache);
+        for (String line : lines.subList(1, lines.size())) {
+            String[] f = line.split("\t");
+            int w = Integer.parseInt(f[1]);
+            acc.computeIfAbsent(f[0], a -> new LinkedHashMap<>()).computeIfAbsent(w, k -> new double[seeds])[seedIndex] =
+                    Double.parseDouble(f[3]);
+            flops.put(w, Long.parseLong(f[2]));
+        }
+        log.println("evaluated " + run);
     }
 
     private void plot(Path file) {
@@ -169,11 +189,11 @@ class SortedNetCnnExperiment {
         return out;
     }
 
-    private String report(List<Long> seeds, int steps, double minutes) {
+    private String report(List<Long> seeds, int steps) {
         StringBuilder md = new StringBuilder();
         md.append(String.format(Locale.ROOT, "Seeds %s; %d optimiser steps of batch 128 per arm (AdamW lr 2e-3, cosine, warmup %d);"
-                + " CNN 16 channels, 1 residual block, BN after every convolution; test set 10,000 images; %.0f min wall for"
-                + " everything. Accuracy %% is mean ± standard error over seeds.%n%n", seeds, steps, Math.min(50, steps / 4), minutes));
+                + " CNN 16 channels, 1 residual block, BN after every convolution; test set 10,000 images."
+                + " Accuracy %% is mean ± standard error over seeds.%n%n", seeds, steps, Math.min(50, steps / 4)));
         md.append("| width | MFLOPs |");
         for (Arm arm : ARMS) {
             md.append(' ').append(arm.label()).append(" |");
