@@ -28,7 +28,7 @@ import org.junit.jupiter.api.Test;
  * (the class name matches no surefire include pattern); run it with
  * {@code examples/sortednet-cnn/run.sh}, which splices its Markdown into {@code docs/results.md}
  * and copies its plot to {@code docs/sortednet-cnn.png}. Settings: {@code -Dcnn.seeds=42,43,44},
- * {@code -Dcnn.steps=300}, {@code -Dcnn.out=DIR} (runs; default {@code target/sortednet-cnn}),
+ * {@code -Dcnn.steps=200}, {@code -Dcnn.batch=64}, {@code -Dcnn.test-batches=20} (of 100 test images), {@code -Dcnn.out=DIR} (runs; default {@code target/sortednet-cnn}),
  * {@code -Dcnn.report=false} (train and evaluate the given seeds only; a later invocation over
  * all seeds reads their cached {@code widths.tsv} and writes the report).
  *
@@ -44,7 +44,7 @@ import org.junit.jupiter.api.Test;
  *   <li><b>slimmable</b>: the fixed widths {4, 8, 12, 16} every step, switchable BN (private
  *       BN per width), evaluated with each width's own running statistics.
  * </ul>
- * Every width is evaluated on the 10,000 test images.
+ * Every width is evaluated on the first {@code cnn.test-batches} × 100 test images.
  */
 class SortedNetCnnExperiment {
     private static final int CHANNELS = 16;
@@ -54,7 +54,7 @@ class SortedNetCnnExperiment {
 
     private record Arm(String name, String label, String model, String dimensions, String objective, int[] widths, int forwards) {}
 
-    private static final String SHARED_BN = "model: { family: cnn, channels: 16, blocks: 1, batch-norm: true, bn-recalibrate: 20 }\n";
+    private static final String SHARED_BN = "model: { family: cnn, channels: 16, blocks: 1, batch-norm: true, bn-recalibrate: 10 }\n";
     private static final String LATTICE_DIMS = "dimensions: { width: { range: { from: 2, to: 16, step: 2 } } }\n";
 
     private static final List<Arm> ARMS = List.of(
@@ -72,11 +72,14 @@ class SortedNetCnnExperiment {
     /** arm → width → per-seed test accuracy. */
     private final Map<String, Map<Integer, double[]>> acc = new LinkedHashMap<>();
     private final Map<Integer, Long> flops = new LinkedHashMap<>();
+    private int testBatches;
 
     @Test
     void regenerateTheSortedNetCnnSection() throws IOException {
         List<Long> seeds = Arrays.stream(System.getProperty("cnn.seeds", "42,43,44").split(",")).map(s -> Long.parseLong(s.trim())).toList();
-        int steps = Integer.getInteger("cnn.steps", 300);
+        int steps = Integer.getInteger("cnn.steps", 200);
+        int batch = Integer.getInteger("cnn.batch", 64);
+        testBatches = Integer.getInteger("cnn.test-batches", 20);
         Path out = Path.of(System.getProperty("cnn.out", "target/sortednet-cnn"));
         PrintWriter log = new PrintWriter(System.out, true);
         boolean write = Boolean.parseBoolean(System.getProperty("cnn.report", "true"));
@@ -86,7 +89,7 @@ class SortedNetCnnExperiment {
                 for (Arm arm : ARMS) {
                     Path run = out.resolve(arm.name() + "-" + seeds.get(s));
                     train(host, run, "name: " + arm.name() + "\n" + arm.model() + DATA + arm.dimensions() + arm.objective() + "\n"
-                            + String.format(Locale.ROOT, "train: { steps: %d, batch: 128, lr: 2e-3, warmup: %d, seed: %d }%n", steps,
+                            + String.format(Locale.ROOT, "train: { steps: %d, batch: %d, lr: 2e-3, warmup: %d, seed: %d }%n", steps, batch,
                                     Math.min(50, steps / 4), seeds.get(s)), log);
                     evaluate(host, run, arm, s, seeds.size(), log);
                 }
@@ -99,7 +102,7 @@ class SortedNetCnnExperiment {
         Path dir = Files.createDirectories(Path.of("target", "claims"));
         plot(dir.resolve("sortednet-cnn.png"));
         log.printf(Locale.ROOT, "%.1f min wall%n", minutes);
-        String markdown = report(seeds, steps);
+        String markdown = report(seeds, steps, batch);
         Files.writeString(dir.resolve("sortednet-cnn.md"), markdown);
         System.out.println(markdown);
         assertThat(markdown).contains("| ");
@@ -128,7 +131,7 @@ class SortedNetCnnExperiment {
         if (!Files.exists(cache)) {
             StringBuilder tsv = new StringBuilder("arm\twidth\tflops\taccuracy\n");
             try (TrainJob.Prepared p = Claims.load(host, run)) {
-                List<HostBatch> test = p.data().validation(100);
+                List<HostBatch> test = p.data().validation(testBatches);
                 List<SubModel> subs = Arrays.stream(arm.widths()).mapToObj(w -> SubModel.of(Map.of("width", w))).toList();
                 for (EvalRow row : EvalReport.evaluate(p.model(), test, subs, EvalReport.Task.CLASSIFICATION).rows()) {
                     tsv.append(String.format(Locale.ROOT, "%s\t%d\t%d\t%.6f%n", arm.name(), row.subModel().budgetOr("width", CHANNELS),
@@ -189,11 +192,12 @@ class SortedNetCnnExperiment {
         return out;
     }
 
-    private String report(List<Long> seeds, int steps) {
+    private String report(List<Long> seeds, int steps, int batch) {
         StringBuilder md = new StringBuilder();
-        md.append(String.format(Locale.ROOT, "Seeds %s; %d optimiser steps of batch 128 per arm (AdamW lr 2e-3, cosine, warmup %d);"
-                + " CNN 16 channels, 1 residual block, BN after every convolution; test set 10,000 images."
-                + " Accuracy %% is mean ± standard error over seeds.%n%n", seeds, steps, Math.min(50, steps / 4)));
+        md.append(String.format(Locale.ROOT, "Seeds %s; %d optimiser steps of batch %d per arm (AdamW lr 2e-3, cosine, warmup %d);"
+                + " CNN 16 channels, 1 residual block, BN after every convolution, shared BN recalibrated on 10 training batches"
+                + " per width; the first %d test images. Accuracy %% is mean ± standard error over seeds.%n%n", seeds, steps, batch,
+                Math.min(50, steps / 4), testBatches * 100));
         md.append("| width | MFLOPs |");
         for (Arm arm : ARMS) {
             md.append(' ').append(arm.label()).append(" |");
