@@ -30,7 +30,8 @@ import org.junit.jupiter.api.Test;
  * and copies its plot to {@code docs/sortednet-cnn.png}. Settings: {@code -Dcnn.seeds=42,43,44},
  * {@code -Dcnn.steps=200}, {@code -Dcnn.batch=64}, {@code -Dcnn.test-batches=20} (of 100 test images), {@code -Dcnn.out=DIR} (runs; default {@code target/sortednet-cnn}),
  * {@code -Dcnn.report=false} (train and evaluate the given seeds only; a later invocation over
- * all seeds reads their cached {@code widths.tsv} and writes the report).
+ * all seeds reads their cached {@code widths.tsv} and writes the report; with
+ * {@code -Dcnn.wait=true} it waits for the other invocations' {@code widths.tsv} instead of training).
  *
  * <p>Per seed it trains four arms of the same residual CNN with batch normalisation (16
  * channels, 1 residual block) on Fashion-MNIST, the same number of optimiser steps each ("equal
@@ -109,6 +110,18 @@ class SortedNetCnnExperiment {
     }
 
     private static void train(Manyfold host, Path run, String yaml, PrintWriter log) {
+        if (Boolean.getBoolean("cnn.wait")) {
+            // Another invocation trains and evaluates this run: wait for its widths.tsv.
+            while (!Files.exists(run.resolve("widths.tsv"))) {
+                try {
+                    Thread.sleep(10_000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted waiting for " + run, e);
+                }
+            }
+            return;
+        }
         if (Files.exists(run.resolve("done"))) {
             log.println("reusing " + run);
             return;
