@@ -8,9 +8,10 @@ import dev.manyfold.runtime.eval.EvalReport;
 import dev.manyfold.runtime.eval.EvalRow;
 import dev.manyfold.runtime.eval.Paired;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.recipe.Recipe;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -126,7 +127,7 @@ class SortedNetCnnExperiment {
             log.println("reusing " + run);
             return;
         }
-        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(yaml, run + "/recipe.yaml"), log)) {
+        try (Run p = TrainJob.prepare(host, Recipe.parse(yaml, run + "/recipe.yaml"), log)) {
             TrainJob.train(p, run, false, log, false);
             Files.writeString(run.resolve("done"), "");
         } catch (IOException e) {
@@ -143,7 +144,7 @@ class SortedNetCnnExperiment {
         Path cache = run.resolve("widths.tsv");
         if (!Files.exists(cache)) {
             StringBuilder tsv = new StringBuilder("arm\twidth\tflops\taccuracy\n");
-            try (TrainJob.Prepared p = Claims.load(host, run)) {
+            try (Run p = Claims.load(host, run)) {
                 List<HostBatch> test = p.data().validation(testBatches);
                 List<SubModel> subs = Arrays.stream(arm.widths()).mapToObj(w -> SubModel.of(Map.of("width", w))).toList();
                 for (EvalRow row : EvalReport.evaluate(p.model(), test, subs, EvalReport.Task.CLASSIFICATION).rows()) {

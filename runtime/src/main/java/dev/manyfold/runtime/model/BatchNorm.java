@@ -6,7 +6,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.manyfold.api.ConfigException;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -77,7 +77,7 @@ public final class CnnModel extends Model {
     }
 
     @Override
-    public void useCalibrationData(java.util.function.IntFunction<dev.manyfold.runtime.train.HostBatch> trainBatch) {
+    public void useCalibrationData(java.util.function.IntFunction<dev.manyfold.runtime.data.HostBatch> trainBatch) {
         if (norm != null) {
             norm.useCalibrationData(trainBatch, this::calibrationPass);
         }

@@ -8,7 +8,7 @@ import dev.manyfold.runtime.builtin.CorePlugin;
 import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.recipe.Recipe;
 import dev.manyfold.runtime.train.Evaluator;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
@@ -36,7 +36,7 @@ class BatchNormCheckpointTest {
             Map<String, float[]> stats = new LinkedHashMap<>();
             double before;
             SubModel sub = SubModel.of(Map.of("width", 3));
-            try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(yaml, "bn.yaml"), out)) {
+            try (Run p = TrainJob.prepare(host, Recipe.parse(yaml, "bn.yaml"), out)) {
                 TrainJob.train(p, tmp, false, out, false);
                 p.model().parameters().all().forEach((n, a) -> {
                     if (n.contains("running_")) {
@@ -48,7 +48,7 @@ class BatchNormCheckpointTest {
             }
             assertThat(stats).containsKeys("stem.bn.running_mean", "blocks.0.conv.bn.running_var");
             assertThat(stats.get("stem.bn.running_mean")).isNotEqualTo(new float[6]); // training moved them
-            try (TrainJob.Prepared p = TrainJob.load(host, tmp, out)) {
+            try (Run p = TrainJob.load(host, tmp, out)) {
                 stats.forEach((n, v) -> assertThat(p.model().parameters().get(n).toFloatArray()).as(n).containsExactly(v));
                 double after = Evaluator.evaluate(p.model(), p.data().validation(2), sub, p.model().parameters().manager()).loss();
                 assertThat(after).isEqualTo(before);

@@ -14,7 +14,7 @@ import ai.djl.nn.convolutional.Conv2d;
 import dev.manyfold.api.ConfigException;
 import dev.manyfold.api.Settings;
 import dev.manyfold.api.SubModel;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
