@@ -95,6 +95,8 @@ public final class TrainJob {
                     out.printf("imported %d tensors from %s%n", n, hfDir);
                 }
             }
+            // BN statistics are recalibrated per sub-model on the first training batches (micro-batch 0 of steps 1, 2, ...).
+            model.useCalibrationData(i -> data.train(i + 1L, 0));
             if (base != null) {
                 assignBase(model, base);
             }

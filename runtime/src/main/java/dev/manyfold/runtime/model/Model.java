@@ -24,6 +24,7 @@ public abstract class Model implements ElasticModel, AutoCloseable {
     private final Map<String, LinearSite> sites = new LinkedHashMap<>();
     private final Map<String, Object> config;
     private volatile Model teacher;
+    private volatile boolean training;
 
     protected Model(String family, ParameterStore parameters, Map<String, Object> config) {
         this.family = requireNonNull(family, "family is null");
@@ -244,6 +245,32 @@ public abstract class Model implements ElasticModel, AutoCloseable {
             }
         };
     }
+
+    /**
+     * Whether forward passes are training passes: layers that behave differently in training
+     * (batch normalisation: batch statistics, running statistics updated) do so. False (eval)
+     * unless the trainer sets it for its steps.
+     */
+    public boolean isTraining() {
+        return training;
+    }
+
+    /** Switches training behaviour on or off (see {@link #isTraining()}). */
+    public void setTraining(boolean training) {
+        this.training = training;
+    }
+
+    /** Whether the model has batch normalisation (whose eval statistics may need recalibration). */
+    public boolean hasBatchNorm() {
+        return false;
+    }
+
+    /**
+     * Gives a model with batch normalisation the training batches it recalibrates its
+     * per-sub-model statistics on ({@code trainBatch.apply(i)} for {@code i = 0, 1, ...}).
+     * Does nothing for a model without it.
+     */
+    public void useCalibrationData(java.util.function.IntFunction<dev.manyfold.runtime.data.HostBatch> trainBatch) {}
 
     // ---- Family knowledge the host asks for instead of testing the model's class ----------
 

@@ -87,11 +87,12 @@ public final class ModelFactory {
                 int channels = s.getInt("channels", 32, 1, 4096);
                 int blocks = s.getInt("blocks", 2, 1, 256);
                 int classes = s.getInt("classes", data.classes(), 2, 1 << 20);
+                BatchNorm.Settings bn = BatchNorm.Settings.read(s, channels);
                 s.rejectUnknown();
                 Footprint.check(s, new Footprint.Counter().add("blocks.*.conv.weight", "channels", blocks, channels, channels * 9L)
                         .add("head.weight", classes > channels ? "classes" : "channels", 1, classes, channels).sizes(), 4);
                 store = store(manager, seed, weights);
-                model = new CnnModel(store, image, channels, blocks, classes);
+                model = new CnnModel(store, image, channels, blocks, classes, bn);
             }
             case "llama" -> {
                 int vocab = s.getInt("vocab", data.vocab(), 2, 1 << 22);

@@ -123,15 +123,20 @@ public final class Trainer {
     private double[] step(long step, double lr, Optimizer optimizer, NDManager root) {
         try (NDManager scope = root.newSubManager()) {
             double loss = 0;
-            for (int micro = 0; micro < config.accumulate(); micro++) {
-                Batch batch = data.train(step, micro).toBatch(scope);
-                Random random = new Random(config.seed() * 1_000_003L + step * 1_009L + micro);
-                try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                    NDArray l = checkedLoss(objective.loss(model, batch, step, random));
-                    collector.backward(config.accumulate() == 1 ? l : l.div(config.accumulate()));
-                    loss += (l.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32 ? l : l.toType(ai.djl.ndarray.types.DataType.FLOAT32, false))
-                            .getFloat() / config.accumulate();
+            model.setTraining(true);
+            try {
+                for (int micro = 0; micro < config.accumulate(); micro++) {
+                    Batch batch = data.train(step, micro).toBatch(scope);
+                    Random random = new Random(config.seed() * 1_000_003L + step * 1_009L + micro);
+                    try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                        NDArray l = checkedLoss(objective.loss(model, batch, step, random));
+                        collector.backward(config.accumulate() == 1 ? l : l.div(config.accumulate()));
+                        loss += (l.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32 ? l : l.toType(ai.djl.ndarray.types.DataType.FLOAT32, false))
+                                .getFloat() / config.accumulate();
+                    }
                 }
+            } finally {
+                model.setTraining(false);
             }
             if (!Double.isFinite(loss)) {
                 // refuse before the update touches the weights, so the last checkpoint stays the truth
