@@ -145,7 +145,7 @@ public final class Engines {
                     "an export directory written by manyfold export --format onnx");
         }
         OrtSession s = model.session(key);
-        java.util.Set<String> need = new java.util.TreeSet<>(List.of("tokens", "positions"));
+        java.util.Set<String> need = new java.util.TreeSet<>(List.of("tokens", "seqlens_k", "total_sequence_length"));
         for (int i = 0; i < model.layers(); i++) {
             need.add("past_key_" + i);
             need.add("past_value_" + i);

@@ -22,9 +22,9 @@ import java.util.stream.Collectors;
  * head and the embedding, from which an engine composes any other layer range.
  */
 public final class OnnxExport {
-    public static final String VERSION = "0.1.0";
+    public static final String VERSION = "0.2.0";
     public static final String META_FORMAT = "manyfold.format";
-    public static final String FORMAT_LLAMA = "manyfold-llama-graphs/1";
+    public static final String FORMAT_LLAMA = "manyfold-llama-graphs/2";
     public static final String FORMAT_CLASSIFIER = "manyfold-classifier/1";
     public static final String META_VERSION = "manyfold.version";
     public static final String META_CONFIG = "manyfold.model-config";

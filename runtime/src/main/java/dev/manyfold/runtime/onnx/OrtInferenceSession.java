@@ -10,6 +10,7 @@ import dev.manyfold.api.decoder.InferenceSession;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
 import java.nio.LongBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -19,11 +20,13 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * One decode on an {@link OrtLanguageModel}. The KV cache of each layer lives in two direct
- * buffers owned by the session: a graph reads its {@code past_*} inputs as zero-copy tensors
- * over the current buffer and writes its {@code present_*} outputs, pinned, into the other,
- * which becomes current; nothing is allocated or copied per step, and a crop copies only the
- * kept rows into the spare buffer. The fused calls ({@link #forward}, {@link #forwardKeeping},
+ * One decode on an {@link OrtLanguageModel}. The KV cache of each layer is pre-allocated for
+ * the whole context in two direct buffers (keys and values, {@code [1, kv, context, hd]})
+ * owned by the session; every graph reads them as its {@code past_*} inputs and writes its
+ * {@code present_*} outputs, pinned, into the same buffers, so a step writes only its own rows
+ * (ORT's {@code GroupQueryAttention} with a shared past/present buffer) and how many positions
+ * are valid is an input. Nothing is allocated or copied per step, and a crop is free: it only
+ * lowers the valid length. The fused calls ({@link #forward}, {@link #forwardKeeping},
  * {@link #runLogits}) are one graph run each; the NDArray calls copy hidden states between
  * DJL and ORT. A layer range without its own graph is run as a chain of per-layer graphs.
  */
@@ -66,32 +69,27 @@ final class OrtInferenceSession implements InferenceSession {
 
     private final OrtLanguageModel m;
     private final int layers;
-    /** Per layer, two direct buffers for keys ({@code [kv, hd, S]}, compact) and two for values ({@code [kv, S, hd]}). */
-    private final FloatBuffer[][] keyBuffers;
-    private final FloatBuffer[][] valueBuffers;
-    /** Which of the two buffers of a layer holds its cache; the other receives the next step's present (pinned output). */
-    private final int[] current;
+    /** The graphs' (padded) head size. */
+    private final int hd;
+    /** Per layer, the pre-allocated key and value buffers ({@code [1, kv, context, hd]}), or null before first use. */
+    private final FloatBuffer[] keyBuffers;
+    private final FloatBuffer[] valueBuffers;
+    /** Per layer, {past key, past value, present key, present value}: tensors over the layer's two buffers. */
+    private final OnnxTensor[][] cache;
     private final int[] cached;
-    /** Per layer, the past tensors {key, value} over the current buffer (the last step's pinned presents), or null. */
-    private final OnnxTensor[][] past;
-    private final Map<GraphKey, Set<String>> outputNames = new HashMap<>();
+    /** Per graph, its inputs and pinned outputs with this session's cache tensors bound, and the outputs ORT allocates. */
+    private final Map<GraphKey, Binding> bindings = new HashMap<>();
+
+    private record Binding(Map<String, OnnxTensor> inputs, Map<String, OnnxTensor> pinned, Set<String> requested) {}
 
     OrtInferenceSession(OrtLanguageModel model, NDManager manager) {
         this.m = model;
         this.layers = model.layers();
-        this.keyBuffers = new FloatBuffer[layers][2];
-        this.valueBuffers = new FloatBuffer[layers][2];
-        this.current = new int[layers];
+        this.hd = LlamaGraphs.paddedHeadDim(model.headDim);
+        this.keyBuffers = new FloatBuffer[layers];
+        this.valueBuffers = new FloatBuffer[layers];
+        this.cache = new OnnxTensor[layers][];
         this.cached = new int[layers];
-        this.past = new OnnxTensor[layers][];
-    }
-
-    private void dropPast(int layer) {
-        if (past[layer] != null) {
-            past[layer][0].close();
-            past[layer][1].close();
-            past[layer] = null;
-        }
     }
 
     @Override
@@ -314,64 +312,37 @@ final class OrtInferenceSession implements InferenceSession {
     }
 
     /**
-     * Runs {@code key}'s graph; the input tensor is closed here. The past of each of its layers
-     * is a tensor over the layer's current buffer, and its present is a pinned output over the
-     * other buffer, which becomes current: no cache tensor is allocated by ORT or copied.
+     * Runs {@code key}'s graph; the input tensor is closed here. Each of its layers reads and
+     * writes its cache in place in this session's buffers (past and present are the same
+     * memory); {@code seqlens_k} and {@code total_sequence_length} say which positions are valid.
      */
     private Outputs exec(GraphKey key, OnnxTensor input, int start, int n) {
         OrtSession session = m.session(key);
-        List<OnnxTensor> made = new ArrayList<>();
+        List<OnnxTensor> made = new ArrayList<>(3);
         made.add(input);
         try {
-            Map<String, OnnxTensor> in = new HashMap<>();
-            in.put(key.tokens() ? "tokens" : "hidden", input);
-            Map<String, OnnxTensor> pinned = new HashMap<>();
+            Binding b = bind(key, session);
+            b.inputs().put(key.tokens() ? "tokens" : "hidden", input);
             if (key.hasLayers()) {
-                long[] positions = new long[n];
-                for (int i = 0; i < n; i++) {
-                    positions[i] = start + i;
-                }
-                OnnxTensor p = OnnxTensor.createTensor(m.env, LongBuffer.wrap(positions), new long[] {n});
-                made.add(p);
-                in.put("positions", p);
-                if (!key.step()) {
-                    OnnxTensor mask = mask(start, n);
-                    made.add(mask);
-                    in.put("mask", mask);
-                }
                 for (int i = key.from(); i < key.to(); i++) {
                     if (cached[i] != start) {
                         throw new IllegalStateException("layer " + i + " caches " + cached[i] + " positions, expected " + start);
                     }
-                    reserve(i, start + n);
-                    if (past[i] == null) {
-                        past[i] = new OnnxTensor[] {cacheTensor(i, current[i], true, start), cacheTensor(i, current[i], false, start)};
-                    }
-                    OnnxTensor nk = cacheTensor(i, 1 - current[i], true, start + n);
-                    made.add(nk);
-                    OnnxTensor nv = cacheTensor(i, 1 - current[i], false, start + n);
-                    made.add(nv);
-                    in.put("past_key_" + i, past[i][0]);
-                    in.put("past_value_" + i, past[i][1]);
-                    pinned.put("present_key_" + i, nk);
-                    pinned.put("present_value_" + i, nv);
                 }
+                OnnxTensor seqlens = OnnxTensor.createTensor(m.env, IntBuffer.wrap(new int[] {start + n - 1}), new long[] {1});
+                made.add(seqlens);
+                OnnxTensor total = OnnxTensor.createTensor(m.env, IntBuffer.wrap(new int[] {start + n}), new long[0]);
+                made.add(total);
+                b.inputs().put("seqlens_k", seqlens);
+                b.inputs().put("total_sequence_length", total);
             }
             long t0 = PROFILE ? THREAD.getCurrentThreadCpuTime() : 0;
-            OrtSession.Result r = session.run(in, unpinned(key, session, pinned), pinned);
+            OrtSession.Result r = session.run(b.inputs(), b.requested(), b.pinned());
             if (PROFILE) {
                 RUN_NANOS.add(THREAD.getCurrentThreadCpuTime() - t0);
                 RUNS.increment();
             }
             for (int i = key.from(); i < key.to(); i++) {
-                // This step's presents (over the spare buffer) are the next step's pasts.
-                OnnxTensor nk = pinned.get("present_key_" + i);
-                OnnxTensor nv = pinned.get("present_value_" + i);
-                made.remove(nk);
-                made.remove(nv);
-                dropPast(i);
-                past[i] = new OnnxTensor[] {nk, nv};
-                current[i] = 1 - current[i];
                 cached[i] = start + n;
             }
             return new Outputs(r);
@@ -384,66 +355,43 @@ final class OrtInferenceSession implements InferenceSession {
         }
     }
 
-    /** The outputs of {@code key}'s graph that ORT allocates (all but the cache), remembered per graph. */
-    private Set<String> unpinned(GraphKey key, OrtSession session, Map<String, OnnxTensor> pinned) {
-        return outputNames.computeIfAbsent(key, k -> {
-            Set<String> names = new LinkedHashSet<>(session.getOutputNames());
-            names.removeAll(pinned.keySet());
-            return names;
-        });
+    /** {@code key}'s inputs and pinned outputs with this session's cache tensors, built once per graph. */
+    private Binding bind(GraphKey key, OrtSession session) throws OrtException {
+        Binding b = bindings.get(key);
+        if (b == null) {
+            Map<String, OnnxTensor> in = new HashMap<>();
+            Map<String, OnnxTensor> pinned = new HashMap<>();
+            for (int i = key.from(); i < key.to(); i++) {
+                OnnxTensor[] c = cacheTensors(i);
+                in.put("past_key_" + i, c[0]);
+                in.put("past_value_" + i, c[1]);
+                pinned.put("present_key_" + i, c[2]);
+                pinned.put("present_value_" + i, c[3]);
+            }
+            Set<String> requested = new LinkedHashSet<>(session.getOutputNames());
+            requested.removeAll(pinned.keySet());
+            b = new Binding(in, pinned, requested);
+            bindings.put(key, b);
+        }
+        return b;
     }
 
-    /** A tensor over the first {@code length} positions of one of a layer's cache buffers (zero-copy: the buffer is direct). */
-    private OnnxTensor cacheTensor(int layer, int which, boolean key, int length) throws OrtException {
-        if (length == 0) {
-            return m.empty(layer, key);
+    /** Layer {@code layer}'s cache tensors {past key, past value, present key, present value}, allocated on first use (zero-copy over direct buffers). */
+    private OnnxTensor[] cacheTensors(int layer) throws OrtException {
+        if (cache[layer] == null) {
+            int floats = m.kvHeads[layer] * m.context * hd;
+            keyBuffers[layer] = direct(floats);
+            valueBuffers[layer] = direct(floats);
+            long[] shape = {1, m.kvHeads[layer], m.context, hd};
+            cache[layer] = new OnnxTensor[] {OnnxTensor.createTensor(m.env, keyBuffers[layer], shape),
+                    OnnxTensor.createTensor(m.env, valueBuffers[layer], shape), OnnxTensor.createTensor(m.env, keyBuffers[layer], shape),
+                    OnnxTensor.createTensor(m.env, valueBuffers[layer], shape)};
         }
-        int kv = m.kvHeads[layer];
-        FloatBuffer b = (key ? keyBuffers : valueBuffers)[layer][which].duplicate();
-        b.position(0).limit(kv * m.headDim * length);
-        long[] shape = key ? new long[] {kv, m.headDim, length} : new long[] {kv, length, m.headDim};
-        return OnnxTensor.createTensor(m.env, b.slice(), shape);
-    }
-
-    /** Makes both cache buffers of {@code layer} hold {@code length} positions, growing by doubling (up to the context) and keeping the cache. */
-    private void reserve(int layer, int length) {
-        int floats = m.kvHeads[layer] * m.headDim;
-        FloatBuffer[] k = keyBuffers[layer];
-        if (k[0] != null && k[0].capacity() >= floats * length) {
-            return;
-        }
-        int positions = Math.min(m.context, Math.max(length, Math.max(64, k[0] == null ? 0 : 2 * (k[0].capacity() / floats))));
-        FloatBuffer[] v = valueBuffers[layer];
-        FloatBuffer[] nk = {direct(floats * positions), direct(floats * positions)};
-        FloatBuffer[] nv = {direct(floats * positions), direct(floats * positions)};
-        int used = floats * cached[layer];
-        if (used > 0) {
-            nk[0].put(0, k[current[layer]], 0, used);
-            nv[0].put(0, v[current[layer]], 0, used);
-        }
-        dropPast(layer);
-        keyBuffers[layer] = nk;
-        valueBuffers[layer] = nv;
-        current[layer] = 0;
+        return cache[layer];
     }
 
     private static FloatBuffer direct(int floats) {
         return ByteBuffer.allocateDirect(floats * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
-    }
-
-    /** Additive causal mask {@code [group·n, start + n]}: query row {@code g·n + i} sees keys {@code <= start + i}. */
-    private OnnxTensor mask(int start, int n) throws OrtException {
-        int total = start + n;
-        float[] mask = new float[m.group * n * total];
-        for (int g = 0; g < m.group; g++) {
-            for (int i = 0; i < n; i++) {
-                int row = (g * n + i) * total;
-                for (int j = start + i + 1; j < total; j++) {
-                    mask[row + j] = -1e9f;
-                }
-            }
-        }
-        return OnnxTensor.createTensor(m.env, FloatBuffer.wrap(mask), new long[] {(long) m.group * n, total});
     }
 
     private OnnxTensor tokensTensor(int[] tokens) {
@@ -455,7 +403,7 @@ final class OrtInferenceSession implements InferenceSession {
             ids[i] = tokens[i];
         }
         try {
-            return OnnxTensor.createTensor(m.env, LongBuffer.wrap(ids), new long[] {ids.length});
+            return OnnxTensor.createTensor(m.env, LongBuffer.wrap(ids), new long[] {1, ids.length});
         } catch (OrtException e) {
             throw new IllegalStateException(e);
         }
@@ -463,7 +411,7 @@ final class OrtInferenceSession implements InferenceSession {
 
     private OnnxTensor hiddenTensor(float[] h, int n) {
         try {
-            return OnnxTensor.createTensor(m.env, FloatBuffer.wrap(h), new long[] {n, m.dim});
+            return OnnxTensor.createTensor(m.env, FloatBuffer.wrap(h), new long[] {1, n, m.dim});
         } catch (OrtException e) {
             throw new IllegalStateException(e);
         }
@@ -484,14 +432,22 @@ final class OrtInferenceSession implements InferenceSession {
     @Override
     public OrtInferenceSession fork() {
         OrtInferenceSession f = new OrtInferenceSession(m, null);
-        for (int i = 0; i < layers; i++) {
-            if (cached[i] > 0) {
-                f.reserve(i, cached[i]);
-                int used = m.kvHeads[i] * m.headDim * cached[i];
-                f.keyBuffers[i][0].put(0, keyBuffers[i][current[i]], 0, used);
-                f.valueBuffers[i][0].put(0, valueBuffers[i][current[i]], 0, used);
+        try {
+            for (int i = 0; i < layers; i++) {
+                if (cached[i] > 0) {
+                    f.cacheTensors(i);
+                    int rows = cached[i] * hd;
+                    for (int h = 0; h < m.kvHeads[i]; h++) {
+                        int at = h * m.context * hd;
+                        f.keyBuffers[i].put(at, keyBuffers[i], at, rows);
+                        f.valueBuffers[i].put(at, valueBuffers[i], at, rows);
+                    }
+                }
+                f.cached[i] = cached[i];
             }
-            f.cached[i] = cached[i];
+        } catch (OrtException e) {
+            f.close();
+            throw new IllegalStateException(e);
         }
         return f;
     }
@@ -508,30 +464,10 @@ final class OrtInferenceSession implements InferenceSession {
         }
     }
 
-    /** Keeps the first {@code length} positions: one copy of the kept rows into the layer's spare buffer, no allocation. */
+    /** Keeps the first {@code length} positions: the cache is pre-allocated, so only the valid length changes. */
     @Override
     public void crop(int layer, int length) {
-        int s = cached[layer];
-        if (s <= length) {
-            return;
-        }
-        dropPast(layer);
-        if (length > 0) {
-            int kv = m.kvHeads[layer];
-            int hd = m.headDim;
-            FloatBuffer k = keyBuffers[layer][current[layer]];
-            FloatBuffer v = valueBuffers[layer][current[layer]];
-            FloatBuffer kc = keyBuffers[layer][1 - current[layer]];
-            FloatBuffer vc = valueBuffers[layer][1 - current[layer]];
-            for (int r = 0; r < kv * hd; r++) {
-                kc.put(r * length, k, r * s, length);
-            }
-            for (int h = 0; h < kv; h++) {
-                vc.put(h * length * hd, v, h * s * hd, length * hd);
-            }
-            current[layer] = 1 - current[layer];
-        }
-        cached[layer] = length;
+        cached[layer] = Math.min(cached[layer], Math.max(0, length));
     }
 
     private static float[] copy(FloatBuffer b) {
@@ -550,10 +486,16 @@ final class OrtInferenceSession implements InferenceSession {
     @Override
     public void close() {
         for (int i = 0; i < layers; i++) {
-            dropPast(i);
-            keyBuffers[i] = new FloatBuffer[2];
-            valueBuffers[i] = new FloatBuffer[2];
+            if (cache[i] != null) {
+                for (OnnxTensor t : cache[i]) {
+                    t.close();
+                }
+                cache[i] = null;
+            }
+            keyBuffers[i] = null;
+            valueBuffers[i] = null;
             cached[i] = 0;
         }
+        bindings.clear();
     }
 }
