@@ -51,38 +51,19 @@ public final class LlamaGraphs {
         Object n = key.step() ? (Object) 1L : "n";
         int d = w.dim;
         int hd = paddedHeadDim(w.headDim);
-        String x = key.tokens() ? g.op("Gather", List.of(Attr.of("axis", 0L)), g.weight("embed", w.embed, w.vocab, d),
-                g.input("tokens", OnnxGraph.INT64, 1L, n)) : g.input("hidden", OnnxGraph.FLOAT, 1L, n, d);
-        if (key.hasLayers()) {
-            String seqlens = g.input("seqlens_k", OnnxGraph.INT32, 1L);
-            String total = g.input("total_sequence_length", OnnxGraph.INT32);
-            String cos = g.weight("rope_cos", rope(true), w.context, hd / 2);
-            String sin = g.weight("rope_sin", rope(false), w.context, hd / 2);
-            for (int i = key.from(); i < key.to(); i++) {
-                LlamaWeights.Layer layer = w.layers.get(i);
-                int h = layer.heads();
-                int kvh = layer.kvHeads();
-                int width = layer.width(w.headDim);
-                String pk = g.input("past_key_" + i, OnnxGraph.FLOAT, 1L, (long) kvh, "capacity", (long) hd);
-                String pv = g.input("past_value_" + i, OnnxGraph.FLOAT, 1L, (long) kvh, "capacity", (long) hd);
-                String a = norm(g, x, "attn_norm_" + i, layer.attnNorm());
-                int heads = h + 2 * kvh;
-                String qkv = g.op("MatMul", a, g.weight("qkv_" + i, padColumns(layer.qkv(), d, 2 * width, heads), d, (long) heads * hd));
-                if (layer.qkvBias() != null) { // Qwen2's q/k/v biases, laid out like the projection's columns
-                    qkv = g.op("Add", qkv, g.weight("qkv_bias_" + i, padColumns(layer.qkvBias(), 1, 2 * width, heads), (long) heads * hd));
-                }
-                // The query weights are pre-scaled by 1/sqrt(hd) in LlamaWeights: scale 1 here.
-                String[] att = g.msOps("GroupQueryAttention", new String[] {null, "present_key_" + i, "present_value_" + i}, List.of(Attr.of("num_heads", (long) h), Attr.of("kv_num_heads", (long) kvh),
-                        Attr.of("scale", 1f), Attr.of("do_rotary", 1L), Attr.of("rotary_interleaved", 0L)),
-                        qkv, "", "", pk, pv, seqlens, total, cos, sin);
-                g.output("present_key_" + i, OnnxGraph.FLOAT, 1L, (long) kvh, "capacity", (long) hd);
-                g.output("present_value_" + i, OnnxGraph.FLOAT, 1L, (long) kvh, "capacity", (long) hd);
-                x = g.op("Add", x, g.op("MatMul", att[0], g.weight("out_" + i, padRows(layer.out(), h), (long) h * hd, d)));
-                String m = norm(g, x, "mlp_norm_" + i, layer.mlpNorm());
-                String[] gu = g.ops("Split", 2, List.of(Attr.of("axis", -1L)), g.op("MatMul", m, g.weight("gate_up_" + i, layer.gateUp(), d,
-                        2L * w.ffn)), g.longs("split_ffn", w.ffn, w.ffn));
-                String act = g.op("Mul", g.msOps("QuickGelu", new String[1], List.of(Attr.of("alpha", 1f)), gu[0])[0], gu[1]);
-                x = g.op("Add", x, g.op("MatMul", act, g.weight("down_" + i, layer.down(), w.ffn, d)));
+        String x;
+        if (key.tail()) {
+            // Draft tail + verification: the last drafted token through the draft layers [0, from),
+            // appended to the drafted positions' hidden states, all of them through [from, to).
+            String last = embed(g, g.input("tokens", OnnxGraph.INT64, 1L, 1L));
+            Lengths lengths = lengths(g);
+            last = layers(g, last, 0, key.from(), lengths);
+            x = g.op("Concat", List.of(Attr.of("axis", 1L)), g.input("hidden", OnnxGraph.FLOAT, 1L, "drafted", d), last);
+            x = layers(g, x, key.from(), key.to(), lengths);
+        } else {
+            x = key.tokens() ? embed(g, g.input("tokens", OnnxGraph.INT64, 1L, n)) : g.input("hidden", OnnxGraph.FLOAT, 1L, n, d);
+            if (key.hasLayers()) {
+                x = layers(g, x, key.from(), key.to(), lengths(g));
             }
         }
         if (key.hidden()) {
@@ -97,6 +78,53 @@ public final class LlamaGraphs {
         meta.put(OnnxExport.META_GRAPH, key.fileName());
         meta.put(OnnxExport.META_LAYERS, key.from() + "-" + key.to());
         return g.toModel(meta);
+    }
+
+    /** The inputs saying which cache positions are valid, and RoPE's tables. */
+    private record Lengths(String seqlens, String total, String cos, String sin) {}
+
+    private Lengths lengths(OnnxGraph g) {
+        int hd = paddedHeadDim(w.headDim);
+        return new Lengths(g.input("seqlens_k", OnnxGraph.INT32, 1L), g.input("total_sequence_length", OnnxGraph.INT32),
+                g.weight("rope_cos", rope(true), w.context, hd / 2), g.weight("rope_sin", rope(false), w.context, hd / 2));
+    }
+
+    private String embed(OnnxGraph g, String tokens) {
+        return g.op("Gather", List.of(Attr.of("axis", 0L)), g.weight("embed", w.embed, w.vocab, w.dim), tokens);
+    }
+
+    /** Layers {@code [from, to)} over {@code x [1, n, d]}, each reading and writing its cache in place. */
+    private String layers(OnnxGraph g, String x, int from, int to, Lengths lengths) {
+        int d = w.dim;
+        int hd = paddedHeadDim(w.headDim);
+        for (int i = from; i < to; i++) {
+            LlamaWeights.Layer layer = w.layers.get(i);
+            int h = layer.heads();
+            int kvh = layer.kvHeads();
+            int width = layer.width(w.headDim);
+            String pk = g.input("past_key_" + i, OnnxGraph.FLOAT, 1L, (long) kvh, "capacity", (long) hd);
+            String pv = g.input("past_value_" + i, OnnxGraph.FLOAT, 1L, (long) kvh, "capacity", (long) hd);
+            String a = norm(g, x, "attn_norm_" + i, layer.attnNorm());
+            int heads = h + 2 * kvh;
+            String qkv = g.op("MatMul", a, g.weight("qkv_" + i, padColumns(layer.qkv(), d, 2 * width, heads), d, (long) heads * hd));
+            if (layer.qkvBias() != null) { // Qwen2's q/k/v biases, laid out like the projection's columns
+                qkv = g.op("Add", qkv, g.weight("qkv_bias_" + i, padColumns(layer.qkvBias(), 1, 2 * width, heads), (long) heads * hd));
+            }
+            // The query weights are pre-scaled by 1/sqrt(hd) in LlamaWeights: scale 1 here.
+            String[] att = g.msOps("GroupQueryAttention", new String[] {null, "present_key_" + i, "present_value_" + i},
+                    List.of(Attr.of("num_heads", (long) h), Attr.of("kv_num_heads", (long) kvh), Attr.of("scale", 1f),
+                            Attr.of("do_rotary", 1L), Attr.of("rotary_interleaved", 0L)),
+                    qkv, "", "", pk, pv, lengths.seqlens(), lengths.total(), lengths.cos(), lengths.sin());
+            g.output("present_key_" + i, OnnxGraph.FLOAT, 1L, (long) kvh, "capacity", (long) hd);
+            g.output("present_value_" + i, OnnxGraph.FLOAT, 1L, (long) kvh, "capacity", (long) hd);
+            x = g.op("Add", x, g.op("MatMul", att[0], g.weight("out_" + i, padRows(layer.out(), h), (long) h * hd, d)));
+            String m = norm(g, x, "mlp_norm_" + i, layer.mlpNorm());
+            String[] gu = g.ops("Split", 2, List.of(Attr.of("axis", -1L)), g.op("MatMul", m, g.weight("gate_up_" + i, layer.gateUp(), d,
+                    2L * w.ffn)), g.longs("split_ffn", w.ffn, w.ffn));
+            String act = g.op("Mul", g.msOps("QuickGelu", new String[1], List.of(Attr.of("alpha", 1f)), gu[0])[0], gu[1]);
+            x = g.op("Add", x, g.op("MatMul", act, g.weight("down_" + i, layer.down(), w.ffn, d)));
+        }
+        return x;
     }
 
     /**

@@ -94,11 +94,13 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public int cachedLength(int layer) {
+        settle();
         return cached[layer];
     }
 
     @Override
     public NDArray embed(int[] tokens, int start, NDManager manager) {
+        settle();
         checkPositions(start, tokens.length);
         try (Outputs o = exec(new GraphKey(0, 0, true, false, true, false), tokensTensor(tokens), start, tokens.length)) {
             return manager.create(o.floats("hidden_out"), new Shape(tokens.length, m.dim));
@@ -107,6 +109,7 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public NDArray run(NDArray hidden, int from, int to, int start, NDManager manager) {
+        settle();
         int n = rows(hidden);
         checkPositions(start, n);
         if (from == to) {
@@ -118,6 +121,7 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public NDArray logits(NDArray hidden, NDManager manager) {
+        settle();
         int n = rows(hidden);
         try (Outputs o = exec(new GraphKey(0, 0, false, true, false, false), hiddenTensor(hidden.toFloatArray(), n), 0, n)) {
             return manager.create(o.floats("logits"), new Shape(n, m.vocab));
@@ -126,11 +130,13 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public float[] forward(int[] tokens, int start, int to, NDManager manager) {
+        settle();
         return forwardKeeping(tokens, start, to, true, manager, false).logits();
     }
 
     @Override
     public Forward forwardKeeping(int[] tokens, int start, int to, boolean logits, NDManager manager) {
+        settle();
         return forwardKeeping(tokens, start, to, logits, manager, true);
     }
 
@@ -168,6 +174,7 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public Forward runForward(NDArray hidden, int from, int to, int start, boolean logits, NDManager manager) {
+        settle();
         int n = rows(hidden);
         float[][] r = layers(hidden.toFloatArray(), n, from, to, start, logits);
         return new Forward(manager.create(r[0], new Shape(n, m.dim)), r[1]);
@@ -175,12 +182,14 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public Floats forwardFloats(int[] tokens, int start, int to, boolean logits, NDManager manager) {
+        settle();
         float[][] r = fused(tokens, start, to, logits, true);
         return new Floats(r[0], r[1]);
     }
 
     @Override
     public Floats runFloats(float[] hidden, int rows, int from, int to, int start, boolean logits, NDManager manager) {
+        settle();
         if (rows < 1 || hidden.length != rows * m.dim) {
             throw new IllegalArgumentException(hidden.length + " floats are not " + rows + " hidden states of " + m.dim);
         }
@@ -211,6 +220,7 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public float[] runLogits(NDArray hidden, int from, int to, int start, NDManager manager) {
+        settle();
         int n = rows(hidden);
         return runLogits(hidden.toFloatArray(), n, from, to, start);
     }
@@ -226,46 +236,115 @@ final class OrtInferenceSession implements InferenceSession {
         }
     }
 
-    /** A draft whose hidden states are kept as floats here and go to ORT once, for verification: no NDArray per drafted token. */
+    /**
+     * A draft whose hidden states are kept as floats here and go to ORT once, for verification:
+     * no NDArray per drafted token. A last drafted token whose logits are not wanted is not run
+     * on its own: verification runs it through the draft layers in the same call (a
+     * {@link GraphKey#tail()} graph), when the source has that graph. Any other use of the
+     * session before {@code verify} runs the deferred token first.
+     */
     @Override
     public Draft draft(int exit, NDManager manager) {
-        return new Draft() {
-            private float[] kept = new float[8 * m.dim];
-            private int size;
-            private int start;
+        settle();
+        OrtDraft d = new OrtDraft(exit);
+        open = d;
+        return d;
+    }
 
-            @Override
-            public float[] step(int token, int position, boolean logits) {
-                if (size == 0) {
-                    start = position;
-                } else if (position != start + size) {
-                    throw new IllegalArgumentException("draft position " + position + " does not follow the kept positions "
-                            + start + ".." + (start + size - 1));
+    /** The open draft, whose last token may still have to be run through the draft layers. */
+    private OrtDraft open;
+
+    /** Runs a draft's deferred token (if any) so that the cache is what the plain SPI calls expect. */
+    private void settle() {
+        if (open != null) {
+            open.settle();
+        }
+    }
+
+    private final class OrtDraft implements Draft {
+        private final int exit;
+        private float[] kept = new float[8 * m.dim];
+        private int size;
+        private int start;
+        /** A drafted token not yet run (its logits were not asked for), or -1. */
+        private int deferred = -1;
+
+        OrtDraft(int exit) {
+            this.exit = exit;
+        }
+
+        @Override
+        public float[] step(int token, int position, boolean logits) {
+            settle();
+            if (size == 0) {
+                start = position;
+            } else if (position != start + size) {
+                throw new IllegalArgumentException("draft position " + position + " does not follow the kept positions "
+                        + start + ".." + (start + size - 1));
+            }
+            if (!logits && size > 0 && m.has(new GraphKey(exit, layers, true, true, false, false))) {
+                checkPositions(position, 1);
+                if (token < 0 || token >= m.vocab) {
+                    throw new IllegalArgumentException("token " + token + " is outside the vocabulary [0, " + m.vocab + ")");
                 }
-                float[][] r = fused(new int[] {token}, position, exit, logits, true);
-                if ((size + 1) * m.dim > kept.length) {
-                    kept = java.util.Arrays.copyOf(kept, 2 * kept.length);
-                }
-                System.arraycopy(r[0], 0, kept, size * m.dim, m.dim);
+                deferred = token;
                 size++;
-                return r[1];
+                return null;
             }
+            run(token, position, logits);
+            return last;
+        }
 
-            @Override
-            public int size() {
-                return size;
+        private float[] last;
+
+        private void run(int token, int position, boolean logits) {
+            float[][] r = fused(new int[] {token}, position, exit, logits, true);
+            if ((size + 1) * m.dim > kept.length) {
+                kept = java.util.Arrays.copyOf(kept, 2 * kept.length);
             }
+            System.arraycopy(r[0], 0, kept, size * m.dim, m.dim);
+            size++;
+            last = r[1];
+        }
 
-            @Override
-            public float[] verify(int to) {
-                if (size == 0) {
-                    throw new IllegalStateException("nothing drafted to verify");
+        /** Runs the deferred token through the draft layers like any drafted token. */
+        void settle() {
+            if (deferred >= 0) {
+                int token = deferred;
+                deferred = -1;
+                size--;
+                open = null; // fused() must not settle again
+                run(token, start + size, false);
+                open = this;
+            }
+        }
+
+        @Override
+        public int size() {
+            return size;
+        }
+
+        @Override
+        public float[] verify(int to) {
+            if (size == 0) {
+                throw new IllegalStateException("nothing drafted to verify");
+            }
+            float[] logits;
+            if (deferred >= 0 && to == layers) {
+                GraphKey key = new GraphKey(exit, layers, true, true, false, false);
+                try (Outputs o = exec(key, tokensTensor(new int[] {deferred}), hiddenTensor(java.util.Arrays.copyOf(kept, (size - 1) * m.dim), size - 1),
+                        start, size)) {
+                    logits = o.floats("logits");
                 }
-                float[] logits = runLogits(java.util.Arrays.copyOf(kept, size * m.dim), size, exit, to, start);
-                size = 0;
-                return logits;
+                deferred = -1;
+            } else {
+                settle();
+                logits = runLogits(java.util.Arrays.copyOf(kept, size * m.dim), size, exit, to, start);
             }
-        };
+            size = 0;
+            open = null;
+            return logits;
+        }
     }
 
     /** Logits {@code [n·V]} of every position of {@code tokens} at exit {@code to}, from an empty cache (teacher-forced evaluation). */
@@ -317,12 +396,38 @@ final class OrtInferenceSession implements InferenceSession {
      * memory); {@code seqlens_k} and {@code total_sequence_length} say which positions are valid.
      */
     private Outputs exec(GraphKey key, OnnxTensor input, int start, int n) {
+        return key.tokens() ? exec(key, input, null, start, n) : exec(key, null, input, start, n);
+    }
+
+    /**
+     * As {@link #exec(GraphKey, OnnxTensor, int, int)} with the {@code tokens} and/or
+     * {@code hidden} input (a {@link GraphKey#tail()} graph takes both: {@code n - 1} hidden
+     * states and one token, whose draft layers already cache {@code start + n - 1} positions).
+     */
+    private Outputs exec(GraphKey key, OnnxTensor tokens, OnnxTensor hidden, int start, int n) {
         OrtSession session = m.session(key);
-        List<OnnxTensor> made = new ArrayList<>(3);
-        made.add(input);
+        List<OnnxTensor> made = new ArrayList<>(4);
+        if (tokens != null) {
+            made.add(tokens);
+        }
+        if (hidden != null) {
+            made.add(hidden);
+        }
         try {
             Binding b = bind(key, session);
-            b.inputs().put(key.tokens() ? "tokens" : "hidden", input);
+            if (tokens != null) {
+                b.inputs().put("tokens", tokens);
+            }
+            if (hidden != null) {
+                b.inputs().put("hidden", hidden);
+            }
+            if (key.tail()) {
+                for (int i = 0; i < key.from(); i++) {
+                    if (cached[i] != start + n - 1) {
+                        throw new IllegalStateException("layer " + i + " caches " + cached[i] + " positions, expected " + (start + n - 1));
+                    }
+                }
+            }
             if (key.hasLayers()) {
                 for (int i = key.from(); i < key.to(); i++) {
                     if (cached[i] != start) {
@@ -342,7 +447,7 @@ final class OrtInferenceSession implements InferenceSession {
                 RUN_NANOS.add(THREAD.getCurrentThreadCpuTime() - t0);
                 RUNS.increment();
             }
-            for (int i = key.from(); i < key.to(); i++) {
+            for (int i = key.tail() ? 0 : key.from(); i < key.to(); i++) {
                 cached[i] = start + n;
             }
             return new Outputs(r);
@@ -361,7 +466,7 @@ final class OrtInferenceSession implements InferenceSession {
         if (b == null) {
             Map<String, OnnxTensor> in = new HashMap<>();
             Map<String, OnnxTensor> pinned = new HashMap<>();
-            for (int i = key.from(); i < key.to(); i++) {
+            for (int i = key.tail() ? 0 : key.from(); i < key.to(); i++) {
                 OnnxTensor[] c = cacheTensors(i);
                 in.put("past_key_" + i, c[0]);
                 in.put("past_value_" + i, c[1]);
@@ -431,6 +536,7 @@ final class OrtInferenceSession implements InferenceSession {
      */
     @Override
     public OrtInferenceSession fork() {
+        settle();
         OrtInferenceSession f = new OrtInferenceSession(m, null);
         try {
             for (int i = 0; i < layers; i++) {
@@ -459,6 +565,7 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public void crop(int length) {
+        settle();
         for (int i = 0; i < layers; i++) {
             crop(i, length);
         }
@@ -467,6 +574,7 @@ final class OrtInferenceSession implements InferenceSession {
     /** Keeps the first {@code length} positions: the cache is pre-allocated, so only the valid length changes. */
     @Override
     public void crop(int layer, int length) {
+        settle();
         cached[layer] = Math.min(cached[layer], Math.max(0, length));
     }
 
@@ -485,6 +593,7 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public void close() {
+        open = null;
         for (int i = 0; i < layers; i++) {
             if (cache[i] != null) {
                 for (OnnxTensor t : cache[i]) {
