@@ -434,12 +434,14 @@ final class OrtInferenceSession implements InferenceSession {
                         throw new IllegalStateException("layer " + i + " caches " + cached[i] + " positions, expected " + start);
                     }
                 }
-                OnnxTensor seqlens = OnnxTensor.createTensor(m.env, IntBuffer.wrap(new int[] {start + n - 1}), new long[] {1});
-                made.add(seqlens);
-                OnnxTensor total = OnnxTensor.createTensor(m.env, IntBuffer.wrap(new int[] {start + n}), new long[0]);
-                made.add(total);
-                b.inputs().put("seqlens_k", seqlens);
-                b.inputs().put("total_sequence_length", total);
+                if (seqlensTensor == null) {
+                    seqlensTensor = OnnxTensor.createTensor(m.env, seqlensBuffer, new long[] {1});
+                    totalTensor = OnnxTensor.createTensor(m.env, totalBuffer, new long[0]);
+                }
+                seqlensBuffer.put(0, start + n - 1);
+                totalBuffer.put(0, start + n);
+                b.inputs().put("seqlens_k", seqlensTensor);
+                b.inputs().put("total_sequence_length", totalTensor);
             }
             long t0 = PROFILE ? THREAD.getCurrentThreadCpuTime() : 0;
             OrtSession.Result r = session.run(b.inputs(), b.requested(), b.pinned());
@@ -499,24 +501,39 @@ final class OrtInferenceSession implements InferenceSession {
         return ByteBuffer.allocateDirect(floats * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
+    /** Direct buffers behind the input tensors, reused by every call (tensors over direct buffers are zero-copy). */
+    private LongBuffer tokenBuffer = ByteBuffer.allocateDirect(8 * Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
+    private FloatBuffer hiddenBuffer = direct(8 * 128);
+    /** {@code seqlens_k} and {@code total_sequence_length}: tensors created once over direct buffers written before each run. */
+    private final IntBuffer seqlensBuffer = ByteBuffer.allocateDirect(Integer.BYTES).order(ByteOrder.nativeOrder()).asIntBuffer();
+    private final IntBuffer totalBuffer = ByteBuffer.allocateDirect(Integer.BYTES).order(ByteOrder.nativeOrder()).asIntBuffer();
+    private OnnxTensor seqlensTensor;
+    private OnnxTensor totalTensor;
+
     private OnnxTensor tokensTensor(int[] tokens) {
-        long[] ids = new long[tokens.length];
-        for (int i = 0; i < ids.length; i++) {
+        if (tokenBuffer.capacity() < tokens.length) {
+            tokenBuffer = ByteBuffer.allocateDirect(2 * tokens.length * Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
+        }
+        for (int i = 0; i < tokens.length; i++) {
             if (tokens[i] < 0 || tokens[i] >= m.vocab) {
                 throw new IllegalArgumentException("token " + tokens[i] + " is outside the vocabulary [0, " + m.vocab + ")");
             }
-            ids[i] = tokens[i];
+            tokenBuffer.put(i, tokens[i]);
         }
         try {
-            return OnnxTensor.createTensor(m.env, LongBuffer.wrap(ids), new long[] {1, ids.length});
+            return OnnxTensor.createTensor(m.env, tokenBuffer.duplicate().position(0).limit(tokens.length).slice(), new long[] {1, tokens.length});
         } catch (OrtException e) {
             throw new IllegalStateException(e);
         }
     }
 
     private OnnxTensor hiddenTensor(float[] h, int n) {
+        if (hiddenBuffer.capacity() < h.length) {
+            hiddenBuffer = direct(2 * h.length);
+        }
+        hiddenBuffer.put(0, h, 0, h.length);
         try {
-            return OnnxTensor.createTensor(m.env, FloatBuffer.wrap(h), new long[] {1, n, m.dim});
+            return OnnxTensor.createTensor(m.env, hiddenBuffer.duplicate().position(0).limit(h.length).slice(), new long[] {1, n, m.dim});
         } catch (OrtException e) {
             throw new IllegalStateException(e);
         }
@@ -606,5 +623,11 @@ final class OrtInferenceSession implements InferenceSession {
             cached[i] = 0;
         }
         bindings.clear();
+        if (seqlensTensor != null) {
+            seqlensTensor.close();
+            totalTensor.close();
+            seqlensTensor = null;
+            totalTensor = null;
+        }
     }
 }
