@@ -70,6 +70,10 @@ final class BenchDecodeCommand implements Callable<Integer> {
             description = "Validation batches for the early-exit loss (default ${DEFAULT-VALUE}; 0 = skip)")
     int evalBatches;
 
+    @Option(names = "--floor", description = "Also measure the memory floor: weights read per full-model token over the read"
+            + " bandwidth of a buffer of that size, and each greedy row's CPU per token as a multiple of it")
+    boolean floor;
+
     /** Totals of one decoder over all timed prompts. */
     private static final class Totals {
         long tokens;
@@ -207,6 +211,21 @@ final class BenchDecodeCommand implements Callable<Integer> {
                             totals.get(row).tokensPerSecond() / totals.get(d).tokensPerSecond(), specs.get(d).label(),
                             (totals.get(d).cpuSeconds / totals.get(d).tokens) / (totals.get(row).cpuSeconds / totals.get(row).tokens),
                             totals.get(row).tokensPerSecond() / totals.get(engineGreedy).tokensPerSecond(), specs.get(engineGreedy).label());
+                }
+            }
+            out.printf(Locale.ROOT, "  load average %s%n", loadAverage());
+        }
+        if (floor && p.model() instanceof LlamaModel llama) {
+            long bytes = MemoryFloor.weightBytesPerToken(llama);
+            double bandwidth = MemoryFloor.readBandwidth(bytes, 1000);
+            double floorMs = bytes / bandwidth * 1e3;
+            out.printf(Locale.ROOT, "memory floor: %.2f MB of F32 weights read per full-model token; read bandwidth over a buffer of that size"
+                    + " %.1f GB/s (best pass, one thread); floor %.3f ms/token%n", bytes / 1e6, bandwidth / 1e9, floorMs);
+            for (int row = 0; row < specs.size(); row++) {
+                if (specs.get(row).type().equals("greedy")) {
+                    Totals t = totals.get(row);
+                    out.printf(Locale.ROOT, "  %s: %.3f cpu-ms/t = %.2fx the floor%n", specs.get(row).label(), t.cpuSeconds / t.tokens * 1e3,
+                            t.cpuSeconds / t.tokens * 1e3 / floorMs);
                 }
             }
             out.printf(Locale.ROOT, "  load average %s%n", loadAverage());

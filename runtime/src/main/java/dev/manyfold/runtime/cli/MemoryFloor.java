@@ -1,0 +1,61 @@
+package dev.manyfold.runtime.cli;
+
+import dev.manyfold.runtime.model.LlamaModel;
+import java.util.List;
+
+/**
+ * The memory floor of decoding: the bytes of weights one full-model token reads, divided by a
+ * read bandwidth measured here over a buffer of the same size (so the buffer sits in the same
+ * cache level the weights would). A decode whose CPU time per token is k× this floor spends
+ * (k − 1)/k of it on something other than reading weights.
+ */
+final class MemoryFloor {
+    private MemoryFloor() {}
+
+    /** F32 bytes of weights one full-model token reads: every layer, the final norm, the LM head and one embedding row. */
+    static long weightBytesPerToken(LlamaModel m) {
+        long d = m.dim();
+        long hd = m.headDim();
+        int group = m.heads() / m.kvHeads();
+        long params = 0;
+        long ffn = ((Number) m.config().get("ffn")).longValue();
+        List<Integer> heads = m.layerHeads();
+        for (int h : heads) {
+            long kv = h / group;
+            params += d * (h + 2 * kv) * hd + h * hd * d + 3 * d * ffn + 2 * d;
+        }
+        params += d + d * m.vocabularySize() + d;
+        return 4 * params;
+    }
+
+    /** Best read bandwidth in bytes/s over {@code bytes} of ints, summed repeatedly for about {@code millis} ms. */
+    static double readBandwidth(long bytes, long millis) {
+        int[] a = new int[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(1024, bytes / 4))];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = i;
+        }
+        long sink = 0;
+        double best = Double.MAX_VALUE;
+        long end = System.nanoTime() + millis * 1_000_000;
+        int passes = 0;
+        while (passes < 5 || System.nanoTime() < end) {
+            long t0 = System.nanoTime();
+            sink += sum(a);
+            best = Math.min(best, System.nanoTime() - t0);
+            passes++;
+        }
+        if (sink == 42) {
+            System.out.print(""); // keeps the sums alive
+        }
+        return 4.0 * a.length / (best / 1e9);
+    }
+
+    /** An int sum the JIT vectorizes: a read of the whole array. */
+    private static long sum(int[] a) {
+        int s0 = 0;
+        for (int x : a) {
+            s0 += x;
+        }
+        return s0;
+    }
+}
