@@ -28,26 +28,36 @@ final class MemoryFloor {
         return 4 * params;
     }
 
-    /** Best read bandwidth in bytes/s over {@code bytes} of ints, summed repeatedly for about {@code millis} ms. */
+    /**
+     * Best read bandwidth in bytes per CPU-second of this thread over {@code bytes} of ints,
+     * summed repeatedly for about {@code millis} ms of CPU time (CPU, not wall, time: on a
+     * shared machine the thread is often off the core). The sum is compiled on a small array
+     * first.
+     */
     static double readBandwidth(long bytes, long millis) {
+        java.lang.management.ThreadMXBean cpu = java.lang.management.ManagementFactory.getThreadMXBean();
+        long sink = 0;
+        int[] small = new int[1 << 14];
+        for (int i = 0; i < 20_000; i++) {
+            sink += sum(small);
+        }
         int[] a = new int[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(1024, bytes / 4))];
         for (int i = 0; i < a.length; i++) {
             a[i] = i;
         }
-        long sink = 0;
         double best = Double.MAX_VALUE;
-        long end = System.nanoTime() + millis * 1_000_000;
+        long end = cpu.getCurrentThreadCpuTime() + millis * 1_000_000;
         int passes = 0;
-        while (passes < 5 || System.nanoTime() < end) {
-            long t0 = System.nanoTime();
+        while (passes < 5 || cpu.getCurrentThreadCpuTime() < end) {
+            long t0 = cpu.getCurrentThreadCpuTime();
             sink += sum(a);
-            best = Math.min(best, System.nanoTime() - t0);
+            best = Math.min(best, cpu.getCurrentThreadCpuTime() - t0);
             passes++;
         }
         if (sink == 42) {
             System.out.print(""); // keeps the sums alive
         }
-        return 4.0 * a.length / (best / 1e9);
+        return 4.0 * a.length / (Math.max(1, best) / 1e9);
     }
 
     /** An int sum the JIT vectorizes: a read of the whole array. */
