@@ -4,8 +4,8 @@ import dev.manyfold.api.decoder.Decoder;
 import dev.manyfold.api.decoder.Generation;
 import dev.manyfold.api.decoder.LanguageModel;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
-import dev.manyfold.runtime.model.LlamaModel;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -132,7 +132,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--text is for an ONNX export directory; " + path + " is a run, whose prompts come from its"
                     + " validation text");
         }
-        try (Manyfold host = bench.main.host(); TrainJob.Prepared p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()))) {
+        try (Manyfold host = bench.main.host(); Run p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()))) {
             List<DecoderSpecs.Spec> specs = specs(host);
             if (!(p.model() instanceof LanguageModel model)) {
                 throw new IllegalArgumentException(path + " holds a " + p.model().family() + " model; bench decode needs a language model");
@@ -198,7 +198,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
     }
 
     /** {@code p}: the run, or null for an export (no floor, no early-exit loss). */
-    private int compare(Manyfold host, TrainJob.Prepared p, LanguageModel model, List<DecoderSpecs.Spec> decoderSpecs, List<String> engineNames,
+    private int compare(Manyfold host, Run p, LanguageModel model, List<DecoderSpecs.Spec> decoderSpecs, List<String> engineNames,
             List<EngineChoice.Opened> opened, java.util.function.Function<DecoderSpecs.Spec, Decoder> create, List<int[]> promptList,
             String promptSource, PrintWriter out) {
         // One row per decoder and engine; with several engines the rows are labelled LABEL@ENGINE.
@@ -271,9 +271,9 @@ final class BenchDecodeCommand implements Callable<Integer> {
             }
             out.printf(Locale.ROOT, "  load average %s%n", loadAverage());
         }
-        if (floor && p != null && p.model() instanceof LlamaModel llama) {
-            long bytes = MemoryFloor.weightBytesPerToken(llama);
-            double bandwidth = MemoryFloor.readBandwidth(bytes, 1000);
+        if (floor && p != null && p.model().languageModel().isPresent()) {
+            long bytes = dev.manyfold.runtime.onnx.MemoryFloor.weightBytesPerToken(p.model());
+            double bandwidth = dev.manyfold.runtime.onnx.MemoryFloor.readBandwidth(bytes, 1000);
             double floorMs = bytes / bandwidth * 1e3;
             out.printf(Locale.ROOT, "memory floor: %.2f MB of F32 weights read per full-model token; read bandwidth over a buffer of that size"
                     + " %.1f GB/s (best pass, one thread, per CPU-second); floor %.3f ms/token%n", bytes / 1e6, bandwidth / 1e9, floorMs);
@@ -286,7 +286,8 @@ final class BenchDecodeCommand implements Callable<Integer> {
             }
             out.printf(Locale.ROOT, "  load average %s%n", loadAverage());
         }
-        if (evalBatches > 0 && p != null && p.model() instanceof LlamaModel llama) {
+        if (evalBatches > 0 && p != null && p.model().languageModel().isPresent()) {
+            var llama = p.model().languageModel().get();
             out.print("exits, teacher-forced on the validation text: loss / top-1 agreement with the full model:");
             for (EarlyExitLoss.ExitRow e : EarlyExitLoss.exits(llama, p.data().validation(evalBatches))) {
                 out.printf(Locale.ROOT, "  %d: %.4f / %.3f", e.exit(), e.loss(), e.agreement());
@@ -366,7 +367,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
      * Prompts of {@code promptTokens} tokens starting at document starts of the validation
      * text (no EOS inside), evenly spaced over the text; deterministic.
      */
-    private List<int[]> prompts(TrainJob.Prepared p, LanguageModel model) {
+    private List<int[]> prompts(Run p, LanguageModel model) {
         int[] text = p.data().validationTokens().orElseThrow(() -> new IllegalArgumentException(
                 path + " was trained on " + p.data().describe() + ", which has no validation text"));
         int eos = model.eosToken().orElse(-1);

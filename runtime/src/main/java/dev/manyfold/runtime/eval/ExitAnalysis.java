@@ -4,8 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.manyfold.api.decoder.InferenceSession;
-import dev.manyfold.runtime.model.LlamaModel;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.model.LayeredLanguageModel;
+import dev.manyfold.runtime.data.HostBatch;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -56,7 +56,7 @@ public final class ExitAnalysis {
      * @param parent the manager under which per-sequence arrays are created and released
      * @return one stat per exit, in increasing depth
      */
-    public static List<ExitStat> compute(LlamaModel model, List<HostBatch> batches, List<Integer> exits, NDManager parent) {
+    public static List<ExitStat> compute(LayeredLanguageModel model, List<HostBatch> batches, List<Integer> exits, NDManager parent) {
         List<Integer> depths = exits(exits, model.layers());
         int n = depths.size();
         double[] kl = new double[n];

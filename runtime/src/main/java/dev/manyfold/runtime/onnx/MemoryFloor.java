@@ -1,6 +1,7 @@
-package dev.manyfold.runtime.cli;
+package dev.manyfold.runtime.onnx;
 
 import dev.manyfold.runtime.model.LlamaModel;
+import dev.manyfold.runtime.model.Model;
 import java.util.List;
 
 /**
@@ -9,11 +10,14 @@ import java.util.List;
  * cache level the weights would). A decode whose CPU time per token is k× this floor spends
  * (k − 1)/k of it on something other than reading weights.
  */
-final class MemoryFloor {
+public final class MemoryFloor {
     private MemoryFloor() {}
 
     /** F32 bytes of weights one full-model token reads: every layer, the final norm, the LM head and one embedding row. */
-    static long weightBytesPerToken(LlamaModel m) {
+    public static long weightBytesPerToken(Model model) {
+        if (!(model instanceof LlamaModel m)) {
+            throw new IllegalArgumentException("the memory floor is computed for LLaMA models, not " + model.family());
+        }
         long d = m.dim();
         long hd = m.headDim();
         int group = m.heads() / m.kvHeads();
@@ -34,7 +38,7 @@ final class MemoryFloor {
      * shared machine the thread is often off the core). The sum is compiled on a small array
      * first.
      */
-    static double readBandwidth(long bytes, long millis) {
+    public static double readBandwidth(long bytes, long millis) {
         java.lang.management.ThreadMXBean cpu = java.lang.management.ManagementFactory.getThreadMXBean();
         long sink = 0;
         int[] small = new int[1 << 14];
