@@ -72,6 +72,11 @@ final class EvalCommand implements Callable<Integer> {
                     + " (language models: depth exits only); the exit KL/cosine analysis stays on pytorch")
     String engine;
 
+    @Option(names = "--text", paramLabel = "FILE",
+            description = "For an ONNX export directory (which has no validation data): a text file to evaluate every trained exit on"
+                    + " (--batches windows of the model's context, tokenized with the export's tokenizer)")
+    java.nio.file.Path text;
+
     @Option(names = "--no-exits", description = "Language models: skip the KL/cosine exit analysis")
     boolean noExits;
 
@@ -80,6 +85,9 @@ final class EvalCommand implements Callable<Integer> {
         PrintWriter o = spec.commandLine().getOut();
         if (batches < 1) {
             throw new IllegalArgumentException("--batches must be >= 1, got " + batches);
+        }
+        if (EngineChoice.isOnnxExport(path)) {
+            return export(o);
         }
         long budget = maxFlops == null ? -1 : EvalReport.parseFlops(maxFlops);
         if (threshold != null && !(threshold >= 0 && threshold < Double.POSITIVE_INFINITY)) {
@@ -192,5 +200,33 @@ final class EvalCommand implements Callable<Integer> {
             }
         }
         return report;
+    }
+
+    /** An ONNX export directory: loss and top-1 accuracy of every trained exit on {@code --text}, on ONNX Runtime. */
+    private int export(PrintWriter o) {
+        dev.manyfold.runtime.onnx.Engines.check(engine, "--engine"); // an export always runs on onnxruntime
+        if (text == null) {
+            throw new IllegalArgumentException(path + " is an ONNX export, which has no validation data: give --text FILE to evaluate on");
+        }
+        String content;
+        try {
+            content = java.nio.file.Files.readString(text);
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            throw new IllegalArgumentException("--text " + text + ": cannot read it as UTF-8 text (" + e.getMessage() + ")");
+        }
+        try (dev.manyfold.runtime.onnx.OrtLanguageModel model = dev.manyfold.runtime.onnx.Engines.open(path);
+                dev.manyfold.runtime.data.Tokenizer tokenizer = EngineChoice.tokenizer(model, path)) {
+            int[] tokens = tokenizer.encode(content);
+            int window = Math.min(model.contextLength(), tokens.length - 1);
+            List<dev.manyfold.runtime.onnx.OrtEvaluator.ExitScore> scores = dev.manyfold.runtime.onnx.OrtEvaluator.evaluateText(model, tokens,
+                    window, batches);
+            o.printf(Locale.ROOT, "engine: onnxruntime (ONNX export %s); %d window%s of %d tokens from %s%n", path, batches,
+                    batches == 1 ? "" : "s", window, text);
+            o.printf(Locale.ROOT, "%6s %9s %9s %10s%n", "exit", "loss", "accuracy", "positions");
+            for (dev.manyfold.runtime.onnx.OrtEvaluator.ExitScore e : scores) {
+                o.printf(Locale.ROOT, "%6d %9.4f %9.4f %,10d%n", e.exit(), e.loss(), e.accuracy(), e.positions());
+            }
+            return 0;
+        }
     }
 }
