@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDArray;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.LinearSite;
 import dev.manyfold.runtime.recipe.Recipe;
@@ -45,7 +46,7 @@ class AstPluginTest {
     @Test
     void blockLinearsEndExactlyTwoOfFourWithTheHeadAndEmbeddingDenseAndFlipRatesLogged() throws Exception {
         Path work = tmp.resolve("work");
-        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(RECIPE, "ast.yaml"), new PrintWriter(new StringWriter(), true), work)) {
+        try (Run p = TrainJob.prepare(host, Recipe.parse(RECIPE, "ast.yaml"), new PrintWriter(new StringWriter(), true), work)) {
             TrainJob.trainer(p, tmp.resolve("run"), new PrintWriter(new StringWriter()), false).run(null);
             int masked = 0;
             for (LinearSite site : p.model().sites().values()) {
@@ -83,7 +84,7 @@ class AstPluginTest {
                 data: { type: text, context: 16, limit: 300 }
                 """ + "masks: [ " + mask + " ]\n" + train;
         Path work = tmp.resolve("work-" + Integer.toHexString(recipe.hashCode()));
-        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(recipe, "ast.yaml"), new PrintWriter(new StringWriter(), true), work)) {
+        try (Run p = TrainJob.prepare(host, Recipe.parse(recipe, "ast.yaml"), new PrintWriter(new StringWriter(), true), work)) {
             TrainJob.trainer(p, tmp.resolve("run-" + Integer.toHexString(recipe.hashCode())), new PrintWriter(new StringWriter()), false)
                     .run(null);
         }

@@ -13,6 +13,7 @@ import dev.manyfold.runtime.checkpoint.Tensor;
 import dev.manyfold.runtime.eval.Paired;
 import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.job.StagedJob;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.LinearSite;
 import dev.manyfold.runtime.model.LlamaModel;
@@ -64,7 +65,7 @@ class DseeStagesTest {
         taskB = writeTask(tmp.resolve("reverse"), true);
         pretrained = tmp.resolve("pretrained");
         String recipe = MODEL + data(taskA) + "train: { steps: 250, batch: 16, lr: 3e-3, seed: 1, eval-every: 0 }\n";
-        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(recipe, "pretrain.yaml"), quiet())) {
+        try (Run p = TrainJob.prepare(host, Recipe.parse(recipe, "pretrain.yaml"), quiet())) {
             TrainJob.train(p, pretrained, false, quiet(), false);
         }
     }
@@ -105,7 +106,7 @@ class DseeStagesTest {
                 + "\", trainable: [\"adapters.**\"] }\n";
     }
 
-    static double validationLoss(TrainJob.Prepared p) {
+    static double validationLoss(Run p) {
         return Evaluator.evaluate(p.model(), p.data().validation(50), SubModel.FULL, p.model().parameters().manager()).loss();
     }
 
@@ -200,7 +201,7 @@ class DseeStagesTest {
                 assertThat(floats(recovered, n)).as(n).containsExactly(floats(start, n)));
         assertThat(floats(recovered, "adapters.0.layers.0.attn.q_proj.v")).isNotEqualTo(floats(start, "adapters.0.layers.0.attn.q_proj.v"));
         long totalZeros = adaptedZeros + othersZeros;
-        try (TrainJob.Prepared p = TrainJob.load(host, run, quiet()); NDManager m = NDManager.newBaseManager()) {
+        try (Run p = TrainJob.load(host, run, quiet()); NDManager m = NDManager.newBaseManager()) {
             long effectiveZeros = 0;
             long siteWeights = 0;
             for (var e : p.model().sites().entrySet()) {
@@ -301,7 +302,7 @@ class DseeStagesTest {
             }
         }
         // Parameters and FLOPs match the analytic count; the pruned run loads (shrunk shapes) and evaluates.
-        try (TrainJob.Prepared p = TrainJob.load(host, run, quiet())) {
+        try (Run p = TrainJob.load(host, run, quiet())) {
             LlamaModel llama = (LlamaModel) p.model();
             assertThat(llama.layerHeads()).containsExactly(kept, kept);
             long vocab = llama.vocabularySize();
@@ -349,7 +350,7 @@ class DseeStagesTest {
         double base;
         double byDelta;
         List<Double> byRandom = new ArrayList<>();
-        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(tune("{ type: dsee, rank: 4, sparse: 16 }", 7, 80), "heads.yaml"),
+        try (Run p = TrainJob.prepare(host, Recipe.parse(tune("{ type: dsee, rank: 4, sparse: 16 }", 7, 80), "heads.yaml"),
                 quiet(), dir)) {
             TrainJob.train(p, dir.resolve("tuned"), false, quiet(), false);
             base = validationLoss(p);
@@ -383,7 +384,7 @@ class DseeStagesTest {
         List<String> scores = List.of("delta", "weight");
         for (int i = 0; i < n; i++) {
             Path dir = tmp.resolve("criterion-" + seeds[i]);
-            try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(tune("{ type: dsee, rank: 4, sparse: 16 }", seeds[i], 60),
+            try (Run p = TrainJob.prepare(host, Recipe.parse(tune("{ type: dsee, rank: 4, sparse: 16 }", seeds[i], 60),
                     "criterion.yaml"), quiet(), dir)) {
                 TrainJob.train(p, dir.resolve("tuned"), false, quiet(), false);
                 tuned[i] = validationLoss(p);
@@ -391,7 +392,7 @@ class DseeStagesTest {
                     Path file = dir.resolve(scores.get(c) + ".safetensors");
                     StagedJob.prune(host, p, Settings.of("prune", Map.of("type", "dsee-prune", "adapted", 0.5, "adapted-score",
                             scores.get(c))), file, quiet());
-                    try (TrainJob.Prepared pruned = TrainJob.load(host, file, quiet())) {
+                    try (Run pruned = TrainJob.load(host, file, quiet())) {
                         before[c][i] = validationLoss(pruned);
                         TrainJob.train(pruned, dir.resolve(scores.get(c) + "-recovered"), false, quiet(), false);
                         after[c][i] = validationLoss(pruned);
@@ -419,9 +420,9 @@ class DseeStagesTest {
         assertThat(recovery.above()).as("recovery lowers the pruned loss: %s", recovery).isTrue();
     }
 
-    static double prunedLoss(TrainJob.Prepared p, Map<String, Object> prune, Path file) {
+    static double prunedLoss(Run p, Map<String, Object> prune, Path file) {
         StagedJob.prune(host, p, Settings.of("prune", prune), file, quiet());
-        try (TrainJob.Prepared pruned = TrainJob.load(host, file, quiet())) {
+        try (Run pruned = TrainJob.load(host, file, quiet())) {
             assertThat(((LlamaModel) pruned.model()).layerHeads()).containsExactly(HEADS - 1, HEADS - 1);
             // recovery: the same steps as tuning, masks and remaining heads fixed
             TrainJob.train(pruned, file.resolveSibling(file.getFileName() + ".recovered"), false, quiet(), false);
@@ -444,7 +445,7 @@ class DseeStagesTest {
         double[] dsee = new double[seeds];
         double[] lora = new double[seeds];
         double base;
-        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(tune("{ type: lora, rank: 1 }", 0, 1), "base.yaml"), quiet())) {
+        try (Run p = TrainJob.prepare(host, Recipe.parse(tune("{ type: lora, rank: 1 }", 0, 1), "base.yaml"), quiet())) {
             base = validationLoss(p);
         }
         for (int seed = 0; seed < seeds; seed++) {
@@ -479,7 +480,7 @@ class DseeStagesTest {
 
     static double tunedLoss(String recipe) {
         Path dir = tmp.resolve("cmp-" + Integer.toHexString(recipe.hashCode()));
-        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(recipe, "cmp.yaml"), quiet(), dir)) {
+        try (Run p = TrainJob.prepare(host, Recipe.parse(recipe, "cmp.yaml"), quiet(), dir)) {
             Trainer.Summary s = TrainJob.train(p, dir, false, quiet(), false);
             assertThat(s.steps()).isEqualTo(80);
             return validationLoss(p);
@@ -543,7 +544,7 @@ class DseeStagesTest {
         for (String stage : List.of("0-tune", "1-shrink")) {
             Path file = run.resolve(stage).resolve("checkpoint-5.safetensors");
             assertThat(file).as(stage).exists();
-            try (TrainJob.Prepared p = TrainJob.load(host, file, quiet())) {
+            try (Run p = TrainJob.load(host, file, quiet())) {
                 assertThat(validationLoss(p)).as(stage).isFinite();
             }
         }

@@ -7,9 +7,10 @@ import dev.manyfold.runtime.eval.EvalReport;
 import dev.manyfold.runtime.eval.ExitAnalysis;
 import dev.manyfold.runtime.eval.ExitStat;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.LlamaModel;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,8 +55,8 @@ class SoftClaimsTest {
                 + "train: { init: " + sft + ", trainable: [\"exit_heads.**\"], steps: 150, batch: 16, lr: 1e-3, warmup: 10, seed: 2 }\n"),
                 ict);
 
-        try (Manyfold host = Claims.host(); TrainJob.Prepared pSft = Claims.load(host, sft); TrainJob.Prepared pSoft = Claims.load(host, soft);
-                TrainJob.Prepared pIct = Claims.load(host, ict)) {
+        try (Manyfold host = Claims.host(); Run pSft = Claims.load(host, sft); Run pSoft = Claims.load(host, soft);
+                Run pIct = Claims.load(host, ict)) {
             List<HostBatch> validation = pSoft.data().validation(40);
             List<SubModel> exits = EXITS.stream().map(n -> SubModel.of("depth", n)).toList();
             double[] lSft = losses(EvalReport.evaluate(pSft.model(), validation, exits, EvalReport.Task.LANGUAGE_MODEL));
@@ -96,7 +97,7 @@ class SoftClaimsTest {
         }
     }
 
-    private static List<ExitStat> exitStats(TrainJob.Prepared p, List<HostBatch> batches, List<Integer> exits) {
+    private static List<ExitStat> exitStats(Run p, List<HostBatch> batches, List<Integer> exits) {
         List<ExitStat> all = ExitAnalysis.compute((LlamaModel) p.model(), batches, exits, p.model().parameters().manager());
         return exits.stream().map(e -> all.stream().filter(s -> s.exit() == e).findFirst().orElseThrow()).toList();
     }

@@ -8,10 +8,9 @@ import dev.manyfold.runtime.data.DataConfig;
 import dev.manyfold.runtime.data.DataException;
 import dev.manyfold.runtime.data.DataSources;
 import dev.manyfold.runtime.data.InstructionData;
-import dev.manyfold.runtime.job.TrainJob;
-import dev.manyfold.runtime.model.LlamaModel;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.model.ModelFactory;
-import dev.manyfold.runtime.train.TrainingData;
+import dev.manyfold.runtime.data.TrainingData;
 import java.io.Serializable;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -59,14 +58,14 @@ record DataOverride(String path, String type, List<String> settings) implements 
     }
 
     /** The run's data, or the override checked against the run's model. */
-    TrainingData open(TrainJob.Prepared run) {
+    TrainingData open(Run run) {
         if (none()) {
             return run.data();
         }
         Settings section = Settings.of("data", section(run.recipe().section("data").asMap()));
         TrainingData data;
         try {
-            data = DataSources.open(section, run.config());
+            data = DataSources.open(section, run.config().sampling());
         } catch (ConfigException | DataException | IllegalArgumentException | java.io.UncheckedIOException e) {
             throw new IllegalArgumentException(describe() + ": " + e.getMessage(), e);
         }
@@ -109,7 +108,7 @@ record DataOverride(String path, String type, List<String> settings) implements 
     }
 
     /** Refuses data the run's model cannot be evaluated on. */
-    private void check(TrainJob.Prepared run, TrainingData data) {
+    private void check(Run run, TrainingData data) {
         ModelFactory.DataShape want = run.data().shape();
         ModelFactory.DataShape got = data.shape();
         String model = run.model().family() + " model";
@@ -133,7 +132,8 @@ record DataOverride(String path, String type, List<String> settings) implements 
                     + "); evaluate with the run's tokenizer (" + run.recipe().section("data").asMap().getOrDefault("tokenizer",
                             DataConfig.BYTE_TOKENIZER) + ")");
         }
-        if (run.model() instanceof LlamaModel llama && got.context() > llama.contextLength()) {
+        dev.manyfold.api.decoder.LanguageModel llama = run.model().languageModel().orElse(null);
+        if (llama != null && got.context() > llama.contextLength()) {
             throw new IllegalArgumentException(describe() + ": windows of " + got.context() + " tokens exceed the run's " + model
                     + " context of " + llama.contextLength() + " positions (set --data-set context=N with N <= "
                     + llama.contextLength() + ")");

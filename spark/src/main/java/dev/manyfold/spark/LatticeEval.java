@@ -5,11 +5,12 @@ import dev.manyfold.runtime.eval.EvalReport;
 import dev.manyfold.runtime.eval.EvalRow;
 import dev.manyfold.runtime.eval.ExitAnalysis;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
-import dev.manyfold.runtime.model.LlamaModel;
+import dev.manyfold.runtime.model.LayeredLanguageModel;
 import dev.manyfold.runtime.model.Model;
 import dev.manyfold.runtime.train.Evaluator;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.PrintWriter;
 import java.math.BigDecimal;
 import java.net.URI;
@@ -95,7 +96,7 @@ public final class LatticeEval extends JobCommand {
     }
 
     /** What an executor keeps per run: the loaded run, its validation batches and its lattice. */
-    record Loaded(Manyfold host, TrainJob.Prepared prepared, List<HostBatch> data, List<SubModel> subModels) {}
+    record Loaded(Manyfold host, Run prepared, List<HostBatch> data, List<SubModel> subModels) {}
 
     /** What executors load: the run, how many batches of which data, which exits; all a task needs besides its cells. */
     record Source(String path, int batches, List<String> plugins, DataOverride data, List<Integer> exits) implements java.io.Serializable {
@@ -104,11 +105,8 @@ public final class LatticeEval extends JobCommand {
         Loaded load() {
             return ExecutorModels.get("eval|" + path + "|" + batches + "|" + plugins + "|" + data.key() + "|" + exits, () -> {
                 Manyfold host = ExecutorModels.host(plugins);
-                TrainJob.Prepared p = TrainJob.load(host, Path.of(path), new PrintWriter(PrintWriter.nullWriter()));
-                if (exits != null && !(p.model() instanceof LlamaModel)) {
-                    throw new IllegalArgumentException("--exits applies to language models (family llama), not to " + p.model().family());
-                }
-                List<SubModel> lattice = ExitAnalysis.withExits(p.model() instanceof LlamaModel l ? l : null, TrainJob.lattice(p), exits);
+                Run p = TrainJob.load(host, Path.of(path), new PrintWriter(PrintWriter.nullWriter()));
+                List<SubModel> lattice = ExitAnalysis.withExits(p.model(), TrainJob.lattice(p), exits);
                 return new Loaded(host, p, List.copyOf(data.open(p).validation(batches)), List.copyOf(lattice));
             });
         }
@@ -154,7 +152,8 @@ public final class LatticeEval extends JobCommand {
         }
         EvalReport result = EvalReport.fromSums(model, subs, sums, task);
         result.printTable(out);
-        if (model instanceof LlamaModel llama && !noExits) {
+        LayeredLanguageModel llama = model.languageModel().orElse(null);
+        if (llama != null && !noExits) {
             List<Integer> depths = ExitAnalysis.tableDepths(llama, subs, exits);
             if (depths.size() == 1) {
                 out.println(ExitAnalysis.ONLY_FULL_DEPTH);
@@ -225,7 +224,7 @@ public final class LatticeEval extends JobCommand {
      * returning its sequences' sums; the driver adds them in validation order, as eval does, so the
      * figures are eval's bit for bit.
      */
-    private List<dev.manyfold.runtime.eval.ExitStat> exitAnalysis(Source source, LlamaModel llama, List<Integer> depths, int nb,
+    private List<dev.manyfold.runtime.eval.ExitStat> exitAnalysis(Source source, LayeredLanguageModel llama, List<Integer> depths, int nb,
             int tasks) {
         Dataset<Long> batchIds = spark.range(0, nb, 1, tasks).as(Encoders.LONG());
         List<Row> rows = new ArrayList<>(batchIds.mapPartitions((MapPartitionsFunction<Long, Row>) it -> exitSums(source, depths, it),
@@ -239,7 +238,7 @@ public final class LatticeEval extends JobCommand {
     /** The executor side of the exit table: the sums of each sequence of this task's batches. */
     static Iterator<Row> exitSums(Source source, List<Integer> depths, Iterator<Long> batchIds) {
         Loaded loaded = source.load();
-        LlamaModel llama = (LlamaModel) loaded.prepared().model();
+        LayeredLanguageModel llama = loaded.prepared().model().languageModel().orElseThrow();
         List<Row> rows = new ArrayList<>();
         while (batchIds.hasNext()) {
             int batch = batchIds.next().intValue();

@@ -9,9 +9,11 @@ import dev.manyfold.runtime.eval.EvalRow;
 import dev.manyfold.runtime.eval.ExitAnalysis;
 import dev.manyfold.runtime.eval.ExitStat;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
-import dev.manyfold.runtime.model.LlamaModel;
-import dev.manyfold.runtime.train.TrainingData;
+import dev.manyfold.runtime.model.LayeredLanguageModel;
+import dev.manyfold.runtime.data.TrainingData;
 import dev.manyfold.runtime.data.DataSources;
 import dev.manyfold.api.Settings;
 import java.io.IOException;
@@ -55,9 +57,9 @@ class LatticeEvalTest {
         EvalReport single;
         long labels;
         try (Manyfold host = Manyfold.builder().build();
-                TrainJob.Prepared p = TrainJob.load(host, run, new PrintWriter(PrintWriter.nullWriter()))) {
-            List<dev.manyfold.runtime.train.HostBatch> data = p.data().validation(6);
-            labels = data.stream().mapToLong(dev.manyfold.runtime.train.HostBatch::labelCount).sum();
+                Run p = TrainJob.load(host, run, new PrintWriter(PrintWriter.nullWriter()))) {
+            List<dev.manyfold.runtime.data.HostBatch> data = p.data().validation(6);
+            labels = data.stream().mapToLong(dev.manyfold.runtime.data.HostBatch::labelCount).sum();
             single = EvalReport.evaluate(p.model(), data, TrainJob.lattice(p), EvalReport.Task.CLASSIFICATION);
         }
         for (String split : List.of("p3", "p5")) {
@@ -122,8 +124,8 @@ class LatticeEvalTest {
         // The Parquet exit table holds the unrounded means: equal to an in-process ExitAnalysis over the same batches.
         List<ExitStat> single;
         try (Manyfold host = Manyfold.builder().build();
-                TrainJob.Prepared p = TrainJob.load(host, run, new PrintWriter(PrintWriter.nullWriter()))) {
-            LlamaModel llama = (LlamaModel) p.model();
+                Run p = TrainJob.load(host, run, new PrintWriter(PrintWriter.nullWriter()))) {
+            LayeredLanguageModel llama = p.model().languageModel().orElseThrow();
             single = ExitAnalysis.compute(llama, p.data().validation(3), List.of(1, 2), llama.parameters().manager());
         }
         List<Row> exits = new ArrayList<>(SparkFixture.spark().read().parquet(dir.resolve("spark/exits").toString()).collectAsList());
@@ -159,11 +161,11 @@ class LatticeEvalTest {
         EvalReport own;
         EvalReport other;
         try (Manyfold host = Manyfold.builder().build();
-                TrainJob.Prepared p = TrainJob.load(host, run, new PrintWriter(PrintWriter.nullWriter()))) {
+                Run p = TrainJob.load(host, run, new PrintWriter(PrintWriter.nullWriter()))) {
             Map<String, Object> section = new java.util.LinkedHashMap<>(p.recipe().section("data").asMap());
             section.put("path", corpus.toString());
             section.put("validation", 0.5);
-            TrainingData data = DataSources.open(Settings.of("data", section), p.config());
+            TrainingData data = DataSources.open(Settings.of("data", section), p.config().sampling());
             other = EvalReport.evaluate(p.model(), data.validation(2), TrainJob.lattice(p), EvalReport.Task.LANGUAGE_MODEL);
             own = EvalReport.evaluate(p.model(), p.data().validation(2), TrainJob.lattice(p), EvalReport.Task.LANGUAGE_MODEL);
         }

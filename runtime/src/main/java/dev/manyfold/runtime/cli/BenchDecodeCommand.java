@@ -4,8 +4,8 @@ import dev.manyfold.api.decoder.Decoder;
 import dev.manyfold.api.decoder.Generation;
 import dev.manyfold.api.decoder.LanguageModel;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
-import dev.manyfold.runtime.model.LlamaModel;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -116,7 +116,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--prompts, --prompt-tokens, --max-new-tokens and --repeat must be >= 1; --warmup and"
                     + " --eval-batches >= 0");
         }
-        try (Manyfold host = bench.main.host(); TrainJob.Prepared p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()))) {
+        try (Manyfold host = bench.main.host(); Run p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()))) {
             List<DecoderSpecs.Spec> specs = specs(host);
             if (!(p.model() instanceof LanguageModel model)) {
                 throw new IllegalArgumentException(path + " holds a " + p.model().family() + " model; bench decode needs a language model");
@@ -138,7 +138,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
         }
     }
 
-    private int compare(Manyfold host, TrainJob.Prepared p, LanguageModel model, List<DecoderSpecs.Spec> decoderSpecs, List<String> engineNames,
+    private int compare(Manyfold host, Run p, LanguageModel model, List<DecoderSpecs.Spec> decoderSpecs, List<String> engineNames,
             List<EngineChoice.Opened> opened, PrintWriter out) {
         // One row per decoder and engine; with several engines the rows are labelled LABEL@ENGINE.
         List<Decoder> created = new ArrayList<>();
@@ -211,7 +211,8 @@ final class BenchDecodeCommand implements Callable<Integer> {
             }
             out.printf(Locale.ROOT, "  load average %s%n", loadAverage());
         }
-        if (evalBatches > 0 && p.model() instanceof LlamaModel llama) {
+        if (evalBatches > 0 && p.model().languageModel().isPresent()) {
+            var llama = p.model().languageModel().get();
             out.print("exits, teacher-forced on the validation text: loss / top-1 agreement with the full model:");
             for (EarlyExitLoss.ExitRow e : EarlyExitLoss.exits(llama, p.data().validation(evalBatches))) {
                 out.printf(Locale.ROOT, "  %d: %.4f / %.3f", e.exit(), e.loss(), e.agreement());
@@ -291,7 +292,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
      * Prompts of {@code promptTokens} tokens starting at document starts of the validation
      * text (no EOS inside), evenly spaced over the text; deterministic.
      */
-    private List<int[]> prompts(TrainJob.Prepared p, LanguageModel model) {
+    private List<int[]> prompts(Run p, LanguageModel model) {
         int[] text = p.data().validationTokens().orElseThrow(() -> new IllegalArgumentException(
                 path + " was trained on " + p.data().describe() + ", which has no validation text"));
         int eos = model.eosToken().orElse(-1);

@@ -4,10 +4,11 @@ import dev.manyfold.api.SubModel;
 import dev.manyfold.runtime.eval.EvalReport;
 import dev.manyfold.runtime.eval.ExitAnalysis;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
-import dev.manyfold.runtime.model.LlamaModel;
+import dev.manyfold.runtime.model.LayeredLanguageModel;
 import dev.manyfold.runtime.model.Model;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -94,7 +95,7 @@ final class EvalCommand implements Callable<Integer> {
             report.printExits(o);
             outDir = Optional.ofNullable(out);
         } else {
-            try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, o)) {
+            try (Manyfold host = main.host(); Run p = TrainJob.load(host, path, o)) {
                 report = evaluate(p, o);
             }
             outDir = Optional.of(out != null ? out : Files.isDirectory(path) ? path : path.toAbsolutePath().getParent());
@@ -116,7 +117,7 @@ final class EvalCommand implements Callable<Integer> {
      * When the model carries masks: non-zero parameters and effective FLOPs of the full model
      * and of each depth-only sub-model, with the mask strategies' patterns.
      */
-    private static void printSparsity(TrainJob.Prepared p, List<SubModel> subModels, PrintWriter o) {
+    private static void printSparsity(Run p, List<SubModel> subModels, PrintWriter o) {
         Model model = p.model();
         if (model.sites().values().stream().noneMatch(s -> s.mask() != null)) {
             return;
@@ -136,14 +137,14 @@ final class EvalCommand implements Callable<Integer> {
         }
     }
 
-    private EvalReport evaluate(TrainJob.Prepared p, PrintWriter o) {
+    private EvalReport evaluate(Run p, PrintWriter o) {
         Model model = p.model();
         boolean text = p.data().isText();
-        LlamaModel llama = model instanceof LlamaModel l ? l : null;
+        LayeredLanguageModel llama = model.languageModel().orElse(null);
         if (exits != null && llama == null) {
             throw new IllegalArgumentException("--exits applies to language models (family llama), not to " + model.family());
         }
-        List<SubModel> subModels = ExitAnalysis.withExits(llama, TrainJob.lattice(p), exits);
+        List<SubModel> subModels = ExitAnalysis.withExits(model, TrainJob.lattice(p), exits);
         List<HostBatch> data = p.data().validation(batches);
         long items = data.stream().mapToLong(HostBatch::labelCount).sum();
         o.printf(Locale.ROOT, "evaluating %d sub-model%s on %d validation batch%s (%,d %s)%n", subModels.size(),

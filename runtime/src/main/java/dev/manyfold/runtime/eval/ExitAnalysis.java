@@ -5,9 +5,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.manyfold.api.SubModel;
 import dev.manyfold.api.decoder.InferenceSession;
-import dev.manyfold.runtime.model.LlamaModel;
+import dev.manyfold.runtime.data.HostBatch;
+import dev.manyfold.runtime.model.LayeredLanguageModel;
 import dev.manyfold.runtime.model.Model;
-import dev.manyfold.runtime.train.HostBatch;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -55,16 +55,17 @@ public final class ExitAnalysis {
     /**
      * The sub-models {@code eval} evaluates when exits are requested: the lattice plus the
      * depth sub-model of each requested exit it lacks, most FLOPs first; the lattice as is
-     * when {@code requested} is null (then {@code model} may be null).
+     * when {@code requested} is null.
      */
-    public static List<SubModel> withExits(LlamaModel model, List<SubModel> lattice,
-            List<Integer> requested) {
+    public static List<SubModel> withExits(Model model, List<SubModel> lattice, List<Integer> requested) {
         List<SubModel> out = new ArrayList<>(lattice);
         if (requested == null) {
             return out;
         }
-        for (int e : exits(requested, model.layers())) {
-            SubModel sub = e == model.layers() ? SubModel.FULL
+        int layers = model.languageModel().orElseThrow(() -> new IllegalArgumentException("--exits applies to language models"
+                + " (family llama), not to " + model.family())).layers();
+        for (int e : exits(requested, layers)) {
+            SubModel sub = e == layers ? SubModel.FULL
                     : SubModel.of(Model.DEPTH, e);
             if (!out.contains(sub)) {
                 out.add(sub);
@@ -79,7 +80,7 @@ public final class ExitAnalysis {
      * evaluated sub-models; always with the full depth. One depth means there is nothing to
      * compare.
      */
-    public static List<Integer> tableDepths(LlamaModel model, List<SubModel> evaluated, List<Integer> requested) {
+    public static List<Integer> tableDepths(LayeredLanguageModel model, List<SubModel> evaluated, List<Integer> requested) {
         TreeSet<Integer> depths = new TreeSet<>();
         if (requested != null) {
             depths.addAll(requested);
@@ -101,7 +102,7 @@ public final class ExitAnalysis {
      * @param parent the manager under which per-sequence arrays are created and released
      * @return one stat per exit, in increasing depth
      */
-    public static List<ExitStat> compute(LlamaModel model, List<HostBatch> batches, List<Integer> exits, NDManager parent) {
+    public static List<ExitStat> compute(LayeredLanguageModel model, List<HostBatch> batches, List<Integer> exits, NDManager parent) {
         List<SequenceSums> sums = new ArrayList<>();
         for (HostBatch hb : batches) {
             sums.addAll(batch(model, hb, exits, parent));
@@ -124,7 +125,7 @@ public final class ExitAnalysis {
     }
 
     /** The sums of each sequence of one token batch ({@code [B, T]}), in batch order. */
-    public static List<SequenceSums> batch(LlamaModel model, HostBatch hb, List<Integer> exits, NDManager parent) {
+    public static List<SequenceSums> batch(LayeredLanguageModel model, HostBatch hb, List<Integer> exits, NDManager parent) {
         List<Integer> depths = exits(exits, model.layers());
         int n = depths.size();
         if (hb.tokens() == null || hb.inputShape().length != 2) {
@@ -171,7 +172,7 @@ public final class ExitAnalysis {
      *
      * @return one stat per exit, in increasing depth
      */
-    public static List<ExitStat> combine(LlamaModel model, List<Integer> exits, List<SequenceSums> sequences) {
+    public static List<ExitStat> combine(LayeredLanguageModel model, List<Integer> exits, List<SequenceSums> sequences) {
         List<Integer> depths = exits(exits, model.layers());
         int n = depths.size();
         double[] kl = new double[n];

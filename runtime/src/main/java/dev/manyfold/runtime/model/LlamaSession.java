@@ -152,7 +152,7 @@ final class LlamaSession implements InferenceSession {
             for (int i = 0; i < layers; i++) {
                 // Each layer's temporaries are freed before the next: the peak is one layer's, not the whole model's.
                 try (NDManager lt = tmp.newSubManager()) {
-                    String l = "layers." + i;
+                    String l = TensorNames.layer(i);
                     int qd = layerHeads[i] * headDim;
                     int kd = layerKvHeads[i] * headDim;
                     if (layerHeads[i] != heads) {

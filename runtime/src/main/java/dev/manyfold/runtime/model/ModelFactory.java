@@ -141,9 +141,9 @@ public final class ModelFactory {
                 long kv = (long) kvHeads * headDim;
                 Footprint.check(s, new Footprint.Counter()
                         .add("embed.weight", vocab > dim ? "vocab" : "dim", 1, vocab, dim)
-                        .add("layers.*.attn.q_proj.weight", "dim", 2L * layers, attention, dim)
-                        .add("layers.*.attn.k_proj.weight", "dim", 2L * layers, kv, dim)
-                        .add("layers.*.mlp.gate_proj.weight", ffn > dim ? "ffn" : "dim", 3L * layers, ffn, dim)
+                        .add(TensorNames.LAYERS + "*.attn.q_proj.weight", "dim", 2L * layers, attention, dim)
+                        .add(TensorNames.LAYERS + "*.attn.k_proj.weight", "dim", 2L * layers, kv, dim)
+                        .add(TensorNames.LAYERS + "*.mlp.gate_proj.weight", ffn > dim ? "ffn" : "dim", 3L * layers, ffn, dim)
                         .add("lm_head.weight", vocab > dim ? "vocab" : "dim", tied ? 0 : 1, vocab, dim)
                         .add("exit_heads.*.weight", "exit-heads", exitHeads.size(), vocab, dim)
                         .table("causal mask", "context", context, context).sizes(), 4);

@@ -8,7 +8,7 @@ import dev.manyfold.api.SubModel;
 import dev.manyfold.runtime.model.LlamaModel;
 import dev.manyfold.runtime.model.Model;
 import dev.manyfold.runtime.train.Evaluator;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.nio.FloatBuffer;
 import java.util.List;
 import java.util.Map;

@@ -1,5 +1,6 @@
 package dev.manyfold.runtime.train;
 
+import dev.manyfold.runtime.model.TensorNames;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.manyfold.runtime.model.Ops;
@@ -86,22 +87,22 @@ public final class Optimizer implements AutoCloseable {
     /** Moment tensors for checkpoints. */
     public Map<String, NDArray> state() {
         Map<String, NDArray> out = new LinkedHashMap<>();
-        m.forEach((k, a) -> out.put("optim.m." + k, a));
-        v.forEach((k, a) -> out.put("optim.v." + k, a));
+        m.forEach((k, a) -> out.put(TensorNames.OPTIM_M + k, a));
+        v.forEach((k, a) -> out.put(TensorNames.OPTIM_V + k, a));
         return out;
     }
 
     /** Restores moments saved by {@link #state()}. */
     public void restore(Map<String, NDArray> tensors) {
         tensors.forEach((k, a) -> {
-            if (k.startsWith("optim.m.")) {
+            if (k.startsWith(TensorNames.OPTIM_M)) {
                 NDArray copy = a.duplicate();
                 copy.attach(state);
-                m.put(k.substring(8), copy);
-            } else if (k.startsWith("optim.v.")) {
+                m.put(TensorNames.momentParameter(k), copy);
+            } else if (k.startsWith(TensorNames.OPTIM_V)) {
                 NDArray copy = a.duplicate();
                 copy.attach(state);
-                v.put(k.substring(8), copy);
+                v.put(TensorNames.momentParameter(k), copy);
             }
         });
     }

@@ -1,12 +1,13 @@
 package dev.manyfold.runtime.train;
 
+import dev.manyfold.runtime.model.TensorNames;
+import dev.manyfold.runtime.data.TrainingData;
+import dev.manyfold.runtime.data.HostBatch;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import dev.manyfold.api.Globs;
 import dev.manyfold.api.SubModel;
@@ -248,10 +249,7 @@ public final class Trainer {
      * let weight decay shrink tensors the objective never uses.
      */
     private static NDArray gradientIfReached(NDArray p) {
-        if (p instanceof PtNDArray pt) {
-            return JniUtils.getGradient(pt);
-        }
-        return p.getGradient();
+        return dev.manyfold.runtime.engine.PyTorchEngine.gradientIfReached(p);
     }
 
     /**
@@ -283,7 +281,7 @@ public final class Trainer {
                     : null;
             for (String siteName : siteNames) {
                 LinearSite site = model.site(siteName);
-                String maskName = "mask." + siteName;
+                String maskName = TensorNames.mask(siteName);
                 NDManager owner = model.parameters().manager();
                 NDArray mask = norms == null ? strategy.computeMask(siteName, site.weight(), step, owner)
                         : strategy.computeMask(siteName, site.weight(), norms.get(siteName), step, owner);
@@ -331,12 +329,12 @@ public final class Trainer {
             Map<String, NDArray> optim = new LinkedHashMap<>();
             for (Tensor t : checkpoint.tensors().values()) {
                 NDArray a = t.toNDArray(m);
-                if (t.name().startsWith("optim.")) {
+                if (TensorNames.isOptimizerState(t.name())) {
                     optim.put(t.name(), a);
-                } else if (t.name().startsWith("mask.") && !model.parameters().contains(t.name())) {
+                } else if (TensorNames.isMask(t.name()) && !model.parameters().contains(t.name())) {
                     NDArray copy = a.duplicate();
                     model.parameters().add(t.name(), copy, false);
-                    String siteName = t.name().substring(5);
+                    String siteName = TensorNames.maskedSite(t.name());
                     bindMask(model.site(siteName), copy, strategyFor(siteName));
                 } else {
                     model.parameters().assign(t.name(), a);
