@@ -57,7 +57,7 @@ class CliTest {
                 .contains("  status: loaded\n")
                 .contains("  dimensions:   depth, width, ffn, heads, embedding\n")
                 .contains("core " + descriptor.getProperty("version") + "\n")
-                .contains("  objectives:   standard\n")
+                .contains("  objectives:   standard, last-token\n")
                 .contains("dsee " + descriptor.getProperty("version") + "\n")
                 .contains("  adapters:     dsee, lora\n")
                 .contains("ast " + descriptor.getProperty("version") + "\n")

@@ -361,9 +361,14 @@ class DseeStagesTest {
             }
         }
         double randomMean = byRandom.stream().mapToDouble(Double::doubleValue).average().orElseThrow();
-        System.out.printf(Locale.ROOT, "DSEE heads (1 of 4 removed per layer, then 80 recovery steps): tuned %.4f, |ΔW| %.4f, random %s mean %.4f%n",
-                base, byDelta, byRandom, randomMean);
-        assertThat(byDelta).isLessThanOrEqualTo(randomMean);
+        double[] random = byRandom.stream().mapToDouble(Double::doubleValue).toArray();
+        double[] delta = new double[random.length];
+        java.util.Arrays.fill(delta, byDelta);
+        // paired over the random draws (one tuned model, seed 7): random heads − |ΔW| heads, after recovery
+        Paired randomMinusDelta = Paired.of(random, delta);
+        System.out.printf(Locale.ROOT, "DSEE heads (1 of 4 removed per layer, then 80 recovery steps): tuned %.4f, |ΔW| %.4f, random %s"
+                + " mean %.4f; random - |ΔW| %s%n", base, byDelta, byRandom, randomMean, randomMinusDelta.describe(1, 4));
+        assertThat(randomMinusDelta.above()).as("|ΔW| heads beat random heads beyond the draws' noise: %s", randomMinusDelta).isTrue();
     }
 
     /**
@@ -452,17 +457,20 @@ class DseeStagesTest {
             dsee[seed] = tunedLoss(tune("{ type: dsee, rank: 1, sparse: 16 }", 10 + seed, 80));
             lora[seed] = tunedLoss(tune("{ type: lora, rank: 1 }", 10 + seed, 80));
         }
-        double[] diff = new double[seeds];
-        int wins = 0;
-        for (int seed = 0; seed < seeds; seed++) {
-            diff[seed] = dsee[seed] - lora[seed];
-            wins += diff[seed] < 0 ? 1 : 0;
-        }
-        double sd = Math.sqrt(java.util.Arrays.stream(diff).map(d -> (d - mean(diff)) * (d - mean(diff))).sum() / (seeds - 1));
+        Paired dseeMinusLora = Paired.of(dsee, lora);
+        int wins = (int) java.util.Arrays.stream(dseeMinusLora.differences()).filter(d -> d < 0).count();
+        double[] bases = new double[seeds];
+        java.util.Arrays.fill(bases, base);
+        Paired dseeGain = Paired.of(dsee, bases);
+        Paired loraGain = Paired.of(lora, bases);
         System.out.printf(Locale.ROOT, "DSEE vs LoRA (r = 1, N = 16 vs 0, Wq and Wv, 80 steps, seeds 10-%d, task B validation loss;"
-                + " base %.4f): dsee %s mean %.4f, lora %s mean %.4f, paired dsee - lora %.4f ± %.4f (s.e.), dsee lower in %d of %d%n",
-                9 + seeds, base, fourDigits(dsee), mean(dsee), fourDigits(lora), mean(lora), mean(diff),
-                sd / Math.sqrt(seeds), wins, seeds);
+                + " base %.4f): dsee %s mean %.4f, lora %s mean %.4f, paired dsee - lora %s, dsee lower in %d of %d;"
+                + " dsee - base %s; lora - base %s%n", 9 + seeds, base, fourDigits(dsee), mean(dsee), fourDigits(lora), mean(lora),
+                dseeMinusLora.describe(1, 4), wins, seeds, dseeGain.describe(1, 4), loraGain.describe(1, 4));
+        // Both tune the model beyond seed noise; DSEE against LoRA is reported, not asserted: its interval has contained
+        // zero in every run so far (docs/results.md), and an ordering is asserted only where the interval excludes zero.
+        assertThat(dseeGain.below()).as("DSEE lowers the loss below the base model beyond noise: %s", dseeGain).isTrue();
+        assertThat(loraGain.below()).as("LoRA lowers the loss below the base model beyond noise: %s", loraGain).isTrue();
         for (int seed = 0; seed < seeds; seed++) {
             assertThat(dsee[seed]).isLessThan(base);
             assertThat(lora[seed]).isLessThan(base);

@@ -234,8 +234,10 @@ public final class Trainer {
             NDArray g = scale == 1.0 ? e.getValue() : e.getValue().mul(scale);
             NDArray param = model.parameters().get(e.getKey());
             MaskStrategy strategy = decaying.get(e.getKey());
-            boolean afterStep = strategy != null && strategy.prunedDecayAfterStep();
-            optimizer.update(e.getKey(), param, g, prunedDecay(e.getKey(), param, step, scope), afterStep, lr, step, scope);
+            Optimizer.DecayPlacement placement = strategy == null ? Optimizer.DecayPlacement.IN_ADAM
+                    : strategy.prunedDecayAfterStep() ? Optimizer.DecayPlacement.AFTER_STEP
+                    : strategy.prunedDecayInGradient() ? Optimizer.DecayPlacement.IN_GRADIENT : Optimizer.DecayPlacement.IN_ADAM;
+            optimizer.update(e.getKey(), param, g, prunedDecay(e.getKey(), param, step, scope), placement, lr, step, scope);
             e.getValue().muli(0);
         }
         model.parameters().touch(); // values changed in place: derived caches (inference weights) are stale
