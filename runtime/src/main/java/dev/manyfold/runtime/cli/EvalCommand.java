@@ -3,6 +3,7 @@ package dev.manyfold.runtime.cli;
 import dev.manyfold.api.SubModel;
 import dev.manyfold.runtime.eval.EvalReport;
 import dev.manyfold.runtime.eval.ExitAnalysis;
+import dev.manyfold.runtime.eval.ExitProfile;
 import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.LlamaModel;
@@ -29,7 +30,7 @@ import picocli.CommandLine.Model.CommandSpec;
         "Evaluate a run or checkpoint: the full model and every targeted sub-model (the full lattice of the recipe's dimension "
                 + "budgets). Prints the table (parameters, FLOPs, loss, accuracy or perplexity, %% of full) and writes eval.csv and "
                 + "eval.png (quality against FLOPs); for language models also KL(p_L||p_n) and hidden-state cosine per depth exit "
-                + "(eval-exits.csv).",
+                + "(eval-exits.csv) and per token position (eval-exit-positions.csv, eval-exit-positions.png; the paper's figure).",
         "Selection needs no search and no re-evaluation: --max-flops and --threshold read the evaluated table, which may also "
                 + "be a previously written eval.csv given instead of the run."})
 final class EvalCommand implements Callable<Integer> {
@@ -74,6 +75,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--no-exits", description = "Language models: skip the KL/cosine exit analysis")
     boolean noExits;
 
+    /** The per-position exit analysis of the evaluated run, when one was computed. */
+    private ExitProfile profile;
+
     @Override
     public Integer call() {
         PrintWriter o = spec.commandLine().getOut();
@@ -103,7 +107,10 @@ final class EvalCommand implements Callable<Integer> {
             outDir = Optional.of(out != null ? out : Files.isDirectory(path) ? path : path.toAbsolutePath().getParent());
         }
         outDir.ifPresent(dir -> {
-            List<Path> written = report.write(dir);
+            List<Path> written = new ArrayList<>(report.write(dir));
+            if (profile != null) {
+                written.addAll(profile.write(dir));
+            }
             o.println("wrote " + String.join(", ", written.stream().map(Path::toString).toList()));
         });
         if (budget >= 0) {
@@ -185,9 +192,12 @@ final class EvalCommand implements Callable<Integer> {
             if (depths.size() == 1) {
                 o.println("exit analysis: only the full depth is targeted (use --exits N,M,... to compare intermediate exits)");
             } else {
-                report = report.withExitAnalysis(llama, data, List.copyOf(depths));
+                profile = ExitAnalysis.profile(llama, data, List.copyOf(depths), llama.parameters().manager());
+                report = report.withExits(profile.means());
                 o.println();
                 report.printExits(o);
+                o.println();
+                profile.print(o);
             }
         }
         return report;

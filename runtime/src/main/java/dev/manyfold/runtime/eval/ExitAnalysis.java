@@ -22,7 +22,8 @@ import java.util.TreeSet;
  *       final norm.
  * </ul>
  *
- * Both are averaged over every validation token position. Each sequence goes through the
+ * Both are averaged over every scored validation token position (non-negative label), and
+ * {@link #profile} keeps them per position. Each sequence goes through the
  * trunk once: the blocks run from one exit to the next through a KV-cached
  * {@link InferenceSession}, so the hidden state at every exit comes out of a single pass
  * over the L blocks (the session runs at the model's full width; exits differ in depth
@@ -51,25 +52,48 @@ public final class ExitAnalysis {
 
     /**
      * Computes KL and cosine for every exit (plus the full depth, which reports KL 0 and
-     * cosine 1) over token batches ({@link HostBatch#tokens()} of shape {@code [B, T]}).
+     * cosine 1) over token batches ({@link HostBatch#tokens()} of shape {@code [B, T]}),
+     * averaged over the scored positions (non-negative labels).
      *
      * @param parent the manager under which per-sequence arrays are created and released
      * @return one stat per exit, in increasing depth
      */
     public static List<ExitStat> compute(LlamaModel model, List<HostBatch> batches, List<Integer> exits, NDManager parent) {
+        return profile(model, batches, exits, parent).means();
+    }
+
+    /**
+     * Like {@link #compute}, kept per token position: position p counts from each row's first
+     * scored position (see {@link ExitProfile}); positions with a negative label (an
+     * instruction's prompt, padding) are left out.
+     */
+    public static ExitProfile profile(LlamaModel model, List<HostBatch> batches, List<Integer> exits, NDManager parent) {
         List<Integer> depths = exits(exits, model.layers());
         int n = depths.size();
-        double[] kl = new double[n];
-        double[] cos = new double[n];
-        long positions = 0;
+        int maxSeq = 0;
         for (HostBatch hb : batches) {
             if (hb.tokens() == null || hb.inputShape().length != 2) {
                 throw new IllegalArgumentException("the exit analysis needs token batches [batch, sequence]");
             }
+            maxSeq = Math.max(maxSeq, (int) hb.inputShape()[1]);
+        }
+        double[][] kl = new double[n][maxSeq];
+        double[][] cos = new double[n][maxSeq];
+        long[] counts = new long[maxSeq];
+        for (HostBatch hb : batches) {
             int batch = (int) hb.inputShape()[0];
             int seq = (int) hb.inputShape()[1];
             for (int b = 0; b < batch; b++) {
                 int[] tokens = Arrays.copyOfRange(hb.tokens(), b * seq, (b + 1) * seq);
+                int first = -1;
+                for (int t = 0; t < seq && first < 0; t++) {
+                    if (hb.labels()[b * seq + t] >= 0) {
+                        first = t;
+                    }
+                }
+                if (first < 0) {
+                    continue;
+                }
                 try (NDManager m = parent.newSubManager(); InferenceSession session = model.open(m)) {
                     List<NDArray> hidden = new ArrayList<>(n);
                     NDArray h = session.embed(tokens, 0, m);
@@ -87,22 +111,28 @@ public final class ExitAnalysis {
                     for (int k = 0; k < n; k++) {
                         NDArray exit = hidden.get(k);
                         NDArray logN = model.head(exit, model.dim()).toType(DataType.FLOAT64, false).logSoftmax(-1);
-                        kl[k] += pL.mul(logL.sub(logN)).sum().getDouble();
+                        double[] klRow = pL.mul(logL.sub(logN)).sum(new int[] {-1}).toDoubleArray();
                         NDArray hN = exit.toType(DataType.FLOAT64, false);
                         NDArray normN = hN.mul(hN).sum(new int[] {-1}).sqrt();
-                        cos[k] += hN.mul(hL).sum(new int[] {-1}).div(normN.mul(normL)).sum().getDouble();
+                        double[] cosRow = hN.mul(hL).sum(new int[] {-1}).div(normN.mul(normL)).toDoubleArray();
+                        for (int t = first; t < seq; t++) {
+                            if (hb.labels()[b * seq + t] >= 0) {
+                                kl[k][t - first] += klRow[t];
+                                cos[k][t - first] += cosRow[t];
+                            }
+                        }
                     }
                 }
-                positions += seq;
+                for (int t = first; t < seq; t++) {
+                    if (hb.labels()[b * seq + t] >= 0) {
+                        counts[t - first]++;
+                    }
+                }
             }
         }
-        if (positions == 0) {
+        if (Arrays.stream(counts).sum() == 0) {
             throw new IllegalArgumentException("no validation tokens for the exit analysis");
         }
-        List<ExitStat> out = new ArrayList<>(n);
-        for (int k = 0; k < n; k++) {
-            out.add(new ExitStat(depths.get(k), kl[k] / positions, cos[k] / positions, positions));
-        }
-        return List.copyOf(out);
+        return new ExitProfile(depths, kl, cos, counts);
     }
 }
