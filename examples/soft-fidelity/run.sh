@@ -15,17 +15,4 @@ seeds="${1:-2,3,4,5,6}"
 parts="${2:-text,instructions}"
 nice -n 19 mvn -B -o -q -pl integration-tests -am test -Dtest=SoftExperiment -Dsurefire.failIfNoSpecifiedTests=false \
     -Dsoft.seeds="$seeds" -Dsoft.parts="$parts"
-generated=integration-tests/target/claims/soft-fidelity.md
-begin='<!-- soft-fidelity:begin -->'
-end='<!-- soft-fidelity:end -->'
-if ! grep -qF "$begin" docs/results.md; then
-    echo "docs/results.md has no '$begin' marker" >&2
-    exit 2
-fi
-awk -v begin="$begin" -v end="$end" -v file="$generated" '
-    $0 == begin { print; while ((getline line < file) > 0) print line; skip = 1; next }
-    $0 == end { skip = 0 }
-    !skip { print }
-' docs/results.md > docs/results.md.tmp
-mv docs/results.md.tmp docs/results.md
-echo "updated docs/results.md from $generated"
+examples/splice-results.sh soft-fidelity integration-tests/target/claims/soft-fidelity.md

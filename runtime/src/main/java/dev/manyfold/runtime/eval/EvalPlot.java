@@ -52,7 +52,11 @@ public final class EvalPlot {
 
     /** Renders and writes a PNG. */
     public static void write(EvalReport report, Path file, int width, int height) {
-        BufferedImage image = render(report, width, height);
+        writePng(render(report, width, height), file);
+    }
+
+    /** Writes an image as a PNG, creating the parent directory. */
+    static void writePng(BufferedImage image, Path file) {
         try {
             Path parent = file.toAbsolutePath().getParent();
             if (parent != null) {

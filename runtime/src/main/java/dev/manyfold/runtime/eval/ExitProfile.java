@@ -9,14 +9,10 @@ import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.geom.Path2D;
 import java.awt.image.BufferedImage;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import javax.imageio.ImageIO;
 
 /**
  * The Sorted-LLaMA exit analysis as a function of token position (the paper's per-position
@@ -176,17 +172,7 @@ public final class ExitProfile {
         Path csv = dir.resolve(CSV);
         Path png = dir.resolve(PNG);
         EvalReport.Csv.write(csv, csvLines());
-        BufferedImage image = render(1200, 520);
-        try {
-            Files.createDirectories(dir);
-            try (var out = Files.newOutputStream(png)) {
-                if (!ImageIO.write(image, "png", out)) {
-                    throw new IOException("no PNG writer available");
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write plot " + png, e);
-        }
+        EvalPlot.writePng(render(1200, 520), png);
         return List.of(csv, png);
     }
 
