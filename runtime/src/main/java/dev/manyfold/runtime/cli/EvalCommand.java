@@ -110,6 +110,8 @@ final class EvalCommand implements Callable<Integer> {
             List<Path> written = new ArrayList<>(report.write(dir));
             if (profile != null) {
                 written.addAll(profile.write(dir));
+            } else {
+                ExitProfile.removeStale(dir);
             }
             o.println("wrote " + String.join(", ", written.stream().map(Path::toString).toList()));
         });

@@ -176,6 +176,17 @@ public final class ExitProfile {
         return List.of(csv, png);
     }
 
+    /** Removes the files {@link #write} leaves in {@code dir}: an older profile would no longer match the table written there. */
+    public static void removeStale(Path dir) {
+        for (String name : List.of(CSV, PNG)) {
+            try {
+                java.nio.file.Files.deleteIfExists(dir.resolve(name));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot remove the stale " + dir.resolve(name), e);
+            }
+        }
+    }
+
     /** Two panels against position (KL left, cosine right), one line per intermediate exit. */
     public BufferedImage render(int width, int height) {
         if (System.getProperty("java.awt.headless") == null) {
