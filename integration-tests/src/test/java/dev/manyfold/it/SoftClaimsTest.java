@@ -30,7 +30,7 @@ class SoftClaimsTest {
         Path pre = runs.pretrain();
         SoftRuns.Results r = new SoftRuns.Results();
         for (long seed : SEEDS) {
-            Map<String, Path> arms = runs.train(pre, seed, false);
+            Map<String, Path> arms = runs.train(pre, seed, List.of());
             runs.score(arms, seed, r);
         }
         Claims.report("soft", "SoFT tiny LLaMA (6 layers, dim 96), validation loss per exit, seeds " + r.seeds + "\n\n"

@@ -94,9 +94,34 @@ final class SoftRuns {
     }
 
     private final Setting setting;
+    private final Manyfold host;
 
+    /** Arms trained through the launcher ({@code bin/manyfold train}), as the claim tests do. */
     SoftRuns(Setting setting) {
+        this(setting, null);
+    }
+
+    /**
+     * Arms trained in this JVM on {@code host} (no launcher time limit: long experiments at
+     * {@code nice -n 19}); with a null host, through the launcher.
+     */
+    SoftRuns(Setting setting, Manyfold host) {
         this.setting = setting;
+        this.host = host;
+    }
+
+    private void train(Path recipe, Path run) {
+        if (host == null) {
+            Claims.train(recipe, run);
+            return;
+        }
+        java.io.PrintWriter log = new java.io.PrintWriter(java.io.PrintWriter.nullWriter());
+        try (TrainJob.Prepared p = TrainJob.prepare(host, dev.manyfold.runtime.recipe.Recipe.parse(Files.readString(recipe),
+                recipe.toString()), log, run)) {
+            TrainJob.train(p, run, false, log, false);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     private Path recipe(String name, String text) {
@@ -128,29 +153,32 @@ final class SoftRuns {
     Path pretrain() {
         Path run = setting.dir().resolve("pretrain");
         if (!done(run)) {
-            Claims.train(recipe("pretrain", model(6, "") + "data: { type: text, context: " + setting.pretrainContext() + ", files: " + REST + " }\n"
+            train(recipe("pretrain", model(6, "") + "data: { type: text, context: " + setting.pretrainContext() + ", files: " + REST + " }\n"
                     + "train: { steps: " + setting.pretrainSteps() + ", batch: 16, lr: 3e-3, warmup: 40, seed: 1, weight-decay: 0.01 }\n"),
                     run);
         }
         return run;
     }
 
-    /** Trains the arms for one seed (runs already present are reused) and returns their run directories. */
-    Map<String, Path> train(Path pre, long seed, boolean extracted) {
+    /**
+     * Trains the arms for one seed (runs already present are reused) and returns their run
+     * directories; {@code extracted} lists the depths of the extracted fine-tuning arms.
+     */
+    Map<String, Path> train(Path pre, long seed, List<Integer> extracted) {
         Map<String, Path> runs = new LinkedHashMap<>();
         Path sft = setting.dir().resolve("sft-" + seed);
         Path soft = setting.dir().resolve("soft-" + seed);
         Path ict = setting.dir().resolve("sft-ict-" + seed);
         if (!done(sft)) {
-            Claims.train(recipe("sft-" + seed, model(6, "") + setting.fineTuneData() + DEPTHS + "objective: { type: standard }\n"
+            train(recipe("sft-" + seed, model(6, "") + setting.fineTuneData() + DEPTHS + "objective: { type: standard }\n"
                     + fineTune(pre, setting.fineTuneSteps(), seed)), sft);
         }
         if (!done(soft)) {
-            Claims.train(recipe("soft-" + seed, model(6, "") + setting.fineTuneData() + DEPTHS + "objective: { type: all-exits }\n"
+            train(recipe("soft-" + seed, model(6, "") + setting.fineTuneData() + DEPTHS + "objective: { type: all-exits }\n"
                     + fineTune(pre, setting.fineTuneSteps(), seed)), soft);
         }
         if (setting.ictSteps() > 0 && !done(ict)) {
-            Claims.train(recipe("sft-ict-" + seed, model(6, ", exit-heads: [2, 3, 4, 5]") + setting.fineTuneData() + DEPTHS
+            train(recipe("sft-ict-" + seed, model(6, ", exit-heads: [2, 3, 4, 5]") + setting.fineTuneData() + DEPTHS
                     + "objective: { type: all-exits }\n" + "train: { init: " + sft + ", trainable: [\"exit_heads.**\"], steps: "
                     + setting.ictSteps() + ", batch: " + setting.batch() + ", lr: 1e-3, warmup: 10, seed: " + seed + " }\n"), ict);
         }
@@ -159,8 +187,8 @@ final class SoftRuns {
         if (setting.ictSteps() > 0) {
             runs.put("SFT+ICT", ict);
         }
-        if (extracted) {
-            for (int n : EXITS.subList(0, EXITS.size() - 1)) {
+        {
+            for (int n : extracted) {
                 Path sub = setting.dir().resolve("pretrain-depth" + n + ".safetensors");
                 if (!Files.isRegularFile(sub)) {
                     Cli.Result r = Cli.run("export", pre.toString(), "--sub-model", "depth=" + n, "-o", sub.toString());
@@ -168,7 +196,7 @@ final class SoftRuns {
                 }
                 Path run = setting.dir().resolve("extracted" + n + "-" + seed);
                 if (!done(run)) {
-                    Claims.train(recipe("extracted" + n + "-" + seed, model(n, "") + setting.fineTuneData()
+                    train(recipe("extracted" + n + "-" + seed, model(n, "") + setting.fineTuneData()
                             + "objective: { type: standard }\n" + fineTune(sub, setting.fineTuneSteps(), seed)), run);
                 }
                 runs.put("extracted-" + n, run);

@@ -210,7 +210,7 @@ public final class ExitProfile {
     private void panel(Graphics2D g, int x0, int w, int h, boolean kl) {
         int left = x0 + 70;
         int right = x0 + w - 20;
-        int top = 50;
+        int top = 64;
         int bottom = h - 60;
         int n = positions();
         double lo = Double.POSITIVE_INFINITY;
@@ -236,7 +236,7 @@ public final class ExitProfile {
         }
         g.setColor(Color.BLACK);
         g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
-        g.drawString(kl ? "KL(p_L || p_n) by position" : "cosine(h_n, h_L) by position", left, 30);
+        g.drawString(kl ? "KL(p_L || p_n) by position" : "cosine(h_n, h_L) by position", left, 26);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
         g.drawRect(left, top, right - left, bottom - top);
         for (int t = 0; t <= 4; t++) {
@@ -274,9 +274,10 @@ public final class ExitProfile {
             Color c = COLOURS[k % COLOURS.length];
             g.setColor(c);
             g.draw(line);
-            g.fillRect(right - 90, top + 10 + 18 * k, 14, 4);
+            int x = left + 64 * k;
+            g.fillRect(x, top - 16, 14, 4);
             g.setColor(Color.BLACK);
-            g.drawString("exit " + exits.get(k), right - 70, top + 16 + 18 * k);
+            g.drawString("exit " + exits.get(k), x + 18, top - 10);
         }
     }
 }
