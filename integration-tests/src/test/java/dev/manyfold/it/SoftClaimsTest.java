@@ -34,7 +34,8 @@ class SoftClaimsTest {
             runs.score(arms, seed, r);
         }
         Claims.report("soft", "SoFT tiny LLaMA (6 layers, dim 96), validation loss per exit, seeds " + r.seeds + "\n\n"
-                + SoftRuns.lossTable(r, List.of("SFT", "SoFT", "SFT+ICT")) + "\n" + SoftRuns.exitTable(r));
+                + SoftRuns.lossTable(r, List.of("SFT", "SoFT", "SFT+ICT")) + "\n" + SoftRuns.exitTable(r) + "\nBy token position:\n\n"
+                + SoftRuns.positionTable(r));
 
         List<Integer> intermediate = SoftRuns.EXITS.subList(0, SoftRuns.EXITS.size() - 1);
         int beatIct = 0;
