@@ -16,7 +16,8 @@ import org.junit.jupiter.api.Test;
  * KL / cosine per token position; then SoFT against SFT on instruction data with the loss on
  * answers only (the paper's Alpaca setting). Not part of {@code mvn verify} (no surefire
  * include pattern matches); {@code examples/soft-fidelity/run.sh} runs it at {@code nice -n 19}
- * and splices {@code target/claims/soft-fidelity.md} into docs/results.md. Properties:
+ * and splices {@code target/claims/soft-fidelity.md} into docs/results.md (one part alone:
+ * {@code soft-fidelity-PART.md}). Properties:
  * {@code soft.seeds} (default 2,3,4,5,6), {@code soft.dir} (runs, reused when present;
  * default {@code target/soft-experiment}), {@code soft.instructions} (the JSONL, default
  * examples/hf/fortunes-instructions.jsonl), {@code soft.parts} ({@code text,instructions}),
@@ -78,7 +79,9 @@ class SoftExperiment {
                     .append(SoftRuns.positionTable(r)).append('\n');
         }
         Claims.report("soft-fidelity-log", md.toString());
-        Path out = Files.createDirectories(Path.of("target", "claims")).resolve("soft-fidelity.md");
+        String name = parts.containsAll(List.of("text", "instructions")) ? "soft-fidelity.md"
+                : "soft-fidelity-" + String.join("-", parts) + ".md";
+        Path out = Files.createDirectories(Path.of("target", "claims")).resolve(name);
         Files.writeString(out, md.toString());
     }
 
