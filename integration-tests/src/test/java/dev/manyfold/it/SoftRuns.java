@@ -298,7 +298,9 @@ final class SoftRuns {
 
     /** Markdown: KL and cosine of SFT and SoFT per exit at sampled positions, averaged over the seeds. */
     static String positionTable(Results r) {
-        ExitProfile first = r.profiles.get("SoFT").get(0);
+        // the sampled positions of the shortest profile, so that every seed has every column
+        ExitProfile first = r.profiles.values().stream().flatMap(List::stream).min(Comparator.comparingInt(ExitProfile::positions))
+                .orElseThrow();
         List<Integer> ps = first.samplePositions();
         StringBuilder md = new StringBuilder("| exit | arm | measure |");
         ps.forEach(p -> md.append(" pos ").append(p).append(" |"));
