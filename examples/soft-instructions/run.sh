@@ -2,7 +2,7 @@
 # SoFT against SFT on instruction data with the loss on answers only (the Sorted LLaMA paper's
 # Alpaca setting, in miniature; issue 15, point 7). Run from the repository root after
 # `mvn -q -B package -DskipTests`:
-#   sh examples/soft-instructions/run.sh            # about 15 min of 2 cores at nice 19
+#   sh examples/soft-instructions/run.sh            # about 25 min at nice 19 on a loaded 2-core machine
 # Prints each run's per-exit table (loss, KL(p_L||p_n), hidden-state cosine) and writes
 # eval.csv, eval-exits.csv, eval-exit-positions.csv/.png (KL and cosine by response position)
 # into runs/soft-instructions-{sft,soft}/. The paired-seed version is examples/soft-fidelity/run.sh.
