@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Replaces the lines between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in docs/results.md by
-# the contents of FILE (used by the experiment scripts that regenerate their tables):
+# Replaces the lines between <!-- NAME:begin --> and <!-- NAME:end --> in docs/results.md with FILE.
 #   examples/splice-results.sh NAME FILE
 set -euo pipefail
+cd "$(dirname "$0")/.."
 name="$1"
 generated="$2"
 begin="<!-- $name:begin -->"

@@ -13,8 +13,8 @@ ID=$(basename "$RUN")
 PIDS=""
 for I in 0 1 2; do
   case $I in
-    0) OPTIONS="--max-concurrency 2" ;;
-    1) OPTIONS="--max-concurrency 16" ;;
+    0) OPTIONS="--max-concurrency 2 --batch 1" ;;
+    1) OPTIONS="--max-concurrency 16 --max-unbatched 16 --batch 1" ;;
     2) OPTIONS="--max-concurrency 16 --batch 16" ;;
   esac
   # shellcheck disable=SC2086

@@ -7,7 +7,7 @@
 # clients, then stops the server with SIGTERM.
 M=$1; RUN=$2; PORT=$3; SECONDS_PER_CELL=$4; shift 4
 ID=$(basename "$RUN")
-$M serve "$RUN" --port "$PORT" --max-concurrency 2 --max-queue 64 "$@" > serve-bench.log 2>&1 &
+$M serve "$RUN" --port "$PORT" --max-concurrency 2 --max-queue 64 --batch 1 "$@" > serve-bench.log 2>&1 &
 SERVER=$!
 for i in $(seq 1 120); do
   grep -q '^serving ' serve-bench.log 2>/dev/null && break

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.manyfold.api.SubModel;
 import dev.manyfold.runtime.eval.Paired;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.recipe.Recipe;
 import dev.manyfold.runtime.train.Evaluator;
@@ -61,7 +62,7 @@ class AstAblationExperiment {
         try (Manyfold host = Manyfold.builder().pluginDir(Bundle.plugins()).build()) {
             Path pretrain = tmp.resolve("pretrain");
             String pre = String.format(Locale.ROOT, "train: { steps: %d, batch: 16, lr: 5e-3, warmup: 20, seed: 1 }%n", pretrainSteps);
-            try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(AstQualityTest.MODEL + pre, "pretrain.yaml"), quiet,
+            try (Run p = TrainJob.prepare(host, Recipe.parse(AstQualityTest.MODEL + pre, "pretrain.yaml"), quiet,
                     tmp.resolve("w-pre"))) {
                 TrainJob.trainer(p, pretrain, quiet, false).run(null);
                 teacher = heldOut(p);
@@ -72,7 +73,7 @@ class AstAblationExperiment {
                     String recipe = AstQualityTest.MODEL + arm.getValue() + String.format(Locale.ROOT, AstQualityTest.RETRAIN, pretrain,
                             seeds[s]);
                     Path work = tmp.resolve("w-" + arm.getKey().hashCode() + "-" + seeds[s]);
-                    try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(recipe, "arm.yaml"), quiet, work)) {
+                    try (Run p = TrainJob.prepare(host, Recipe.parse(recipe, "arm.yaml"), quiet, work)) {
                         TrainJob.trainer(p, work.resolve("run"), quiet, false).run(null);
                         v[s] = heldOut(p);
                     }
@@ -106,7 +107,7 @@ class AstAblationExperiment {
         }
     }
 
-    private static double heldOut(TrainJob.Prepared p) {
+    private static double heldOut(Run p) {
         return Evaluator.evaluate(p.model(), p.data().validation(20), SubModel.FULL, p.model().parameters().manager()).loss();
     }
 }

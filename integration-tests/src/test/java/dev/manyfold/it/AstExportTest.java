@@ -10,11 +10,12 @@ import dev.manyfold.runtime.checkpoint.Checkpoint;
 import dev.manyfold.runtime.checkpoint.SafeTensors;
 import dev.manyfold.runtime.checkpoint.Tensor;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.LinearSite;
 import dev.manyfold.runtime.model.Model;
 import dev.manyfold.runtime.recipe.Recipe;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.ByteBuffer;
@@ -51,19 +52,19 @@ class AstExportTest {
         host.close();
     }
 
-    private TrainJob.Prepared prepare(String recipe) {
+    private Run prepare(String recipe) {
         return TrainJob.prepare(host, Recipe.parse(recipe, "ast.yaml"), new PrintWriter(new StringWriter(), true), tmp.resolve("work"));
     }
 
     private Path train(String name, String recipe) {
         Path run = tmp.resolve(name);
-        try (TrainJob.Prepared p = prepare(recipe)) {
+        try (Run p = prepare(recipe)) {
             TrainJob.train(p, run, false, new PrintWriter(new StringWriter(), true), false);
         }
         return run;
     }
 
-    private static float[] logits(TrainJob.Prepared p, HostBatch batch) {
+    private static float[] logits(Run p, HostBatch batch) {
         try (NDManager m = p.model().parameters().manager().newSubManager()) {
             return p.model().forward(batch.toBatch(m).inputs(), SubModel.FULL).toFloatArray();
         }
@@ -124,8 +125,8 @@ class AstExportTest {
         assertThat(q.byteSize()).isEqualTo((3L * 16 * 16 / 4 + 7) / 8);
         assertThat(Files.size(packed)).isLessThan(Files.size(exact));
 
-        try (TrainJob.Prepared trained = Claims.load(host, run); TrainJob.Prepared fromExact = Claims.load(host, exact);
-                TrainJob.Prepared fromPacked = Claims.load(host, packed)) {
+        try (Run trained = Claims.load(host, run); Run fromExact = Claims.load(host, exact);
+                Run fromPacked = Claims.load(host, packed)) {
             for (HostBatch batch : trained.data().validation(3)) {
                 float[] want = logits(trained, batch);
                 assertThat(logits(fromExact, batch)).containsExactly(want);
@@ -135,13 +136,27 @@ class AstExportTest {
                 assertThat(site.mask()).as(site.name()).isNull();
             }
         }
+
+        // train.init reads a packed 2:4 export through the AST plugin's format: a new run starts from the 2:4 weights
+        StringWriter log = new StringWriter();
+        try (Run fresh = TrainJob.prepare(host, Recipe.parse(MODEL + "train: { init: " + packed + ", steps: 1, seed: 9 }\n",
+                "from-packed.yaml"), new PrintWriter(log, true), tmp.resolve("work"))) {
+            Checkpoint unpacked = Checkpoint.load(packed, host.extensions()::exportFormat);
+            assertThat(log.toString()).contains("initialised ").contains("from " + packed);
+            try (NDManager m = NDManager.newBaseManager()) {
+                for (String name : List.of("layers.0.attn.q_proj.weight", "layers.1.mlp.down_proj.weight", "embed.weight")) {
+                    float[] want = unpacked.tensor(name).toNDArray(m).toFloatArray();
+                    assertThat(fresh.model().parameters().get(name).toFloatArray()).as(name).containsExactly(want);
+                }
+            }
+        }
     }
 
     @Test
     void wandaMasksComeFromCalibrationAndDifferFromMagnitude() {
         String recipe = MODEL + "masks: [ { type: nm, criterion: wanda, calibration-batches: 2, every: 2 } ]\n"
                 + "train: { steps: 2, batch: 4, lr: 1e-2, seed: 4 }\n";
-        try (TrainJob.Prepared p = prepare(recipe)) {
+        try (Run p = prepare(recipe)) {
             TrainJob.trainer(p, tmp.resolve("run-wanda"), new PrintWriter(new StringWriter()), false).run(null);
             int differ = 0;
             for (LinearSite site : p.model().sites().values()) {
@@ -175,14 +190,14 @@ class AstExportTest {
         Path pre = train("pre-t", MODEL + "train: { steps: 3, batch: 4, lr: 1e-2, seed: 9 }\n");
         String distill = MODEL + "masks: [ { type: nm } ]\nobjective: { type: distill, alpha: 0.7 }\n"
                 + "train: { init: " + pre + ", steps: 2, batch: 4, lr: 1e-2, seed: 9 }\n";
-        try (TrainJob.Prepared p = prepare(distill); TrainJob.Prepared init = Claims.load(host, pre)) {
+        try (Run p = prepare(distill); Run init = Claims.load(host, pre)) {
             Model teacher = (Model) p.model().teacher().orElseThrow();
             for (var e : init.model().parameters().all().entrySet()) {
                 assertThat(teacher.parameters().get(e.getKey()).toFloatArray()).as(e.getKey()).containsExactly(e.getValue().toFloatArray());
             }
             assertThat(teacher.parameters().trainable()).isEmpty();
         }
-        try (TrainJob.Prepared p = prepare(MODEL + "train: { steps: 2, batch: 4 }\n")) {
+        try (Run p = prepare(MODEL + "train: { steps: 2, batch: 4 }\n")) {
             assertThat(p.model().teacher()).isEmpty();
         }
         for (String alpha : List.of("-0.5", "1.01")) {

@@ -3,7 +3,9 @@ package dev.manyfold.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDArray;
+import dev.manyfold.runtime.eval.Paired;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.LinearSite;
 import dev.manyfold.runtime.recipe.Recipe;
@@ -45,7 +47,7 @@ class AstPluginTest {
     @Test
     void blockLinearsEndExactlyTwoOfFourWithTheHeadAndEmbeddingDenseAndFlipRatesLogged() throws Exception {
         Path work = tmp.resolve("work");
-        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(RECIPE, "ast.yaml"), new PrintWriter(new StringWriter(), true), work)) {
+        try (Run p = TrainJob.prepare(host, Recipe.parse(RECIPE, "ast.yaml"), new PrintWriter(new StringWriter(), true), work)) {
             TrainJob.trainer(p, tmp.resolve("run"), new PrintWriter(new StringWriter()), false).run(null);
             int masked = 0;
             for (LinearSite site : p.model().sites().values()) {
@@ -83,7 +85,7 @@ class AstPluginTest {
                 data: { type: text, context: 16, limit: 300 }
                 """ + "masks: [ " + mask + " ]\n" + train;
         Path work = tmp.resolve("work-" + Integer.toHexString(recipe.hashCode()));
-        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(recipe, "ast.yaml"), new PrintWriter(new StringWriter(), true), work)) {
+        try (Run p = TrainJob.prepare(host, Recipe.parse(recipe, "ast.yaml"), new PrintWriter(new StringWriter(), true), work)) {
             TrainJob.trainer(p, tmp.resolve("run-" + Integer.toHexString(recipe.hashCode())), new PrintWriter(new StringWriter()), false)
                     .run(null);
         }
@@ -95,23 +97,57 @@ class AstPluginTest {
         return rows.stream().mapToDouble(r -> r[column]).average().orElseThrow();
     }
 
+    /**
+     * Spec §9.5 from a pretrained start (issue 15, point 11), over three paired seeds and under a
+     * constant learning rate, so a late decline of r_t is not the cosine schedule's: masks revive,
+     * late flips are rarer than early ones, and annealing flips more early and ends with a higher
+     * i_T than a constant λmax.
+     * Each ordering is asserted only as far as its 95% interval allows (see docs/results.md,
+     * "AST — flip rates from a pretrained start", for the five-seed version).
+     */
     @Test
-    void masksReviveFlipLessLateThanEarlyAnnealingExploresMoreThanConstantDecayAndAFixedMaskNeverUpdates() throws Exception {
-        String train = "train: { steps: 40, batch: 4, lr: 3e-2, seed: 5 }\n";
-        List<double[]> adaptive = flipRows("{ type: nm, every: 2, lambda-max: 1.0e-1 }", train);
-        assertThat(adaptive).hasSize(20);
-        double[] last = adaptive.get(adaptive.size() - 1);
-        System.out.printf("AST flips: i_T %.4f revived %.4f, r_t first quarter %.4f, last quarter %.4f%n", last[2], last[3],
-                mean(adaptive.subList(0, 5), 1), mean(adaptive.subList(15, 20), 1));
-        assertThat(last[2]).as("i_T").isPositive();
-        assertThat(last[2]).isEqualTo(2 * last[3], org.assertj.core.api.Assertions.within(1e-7));
-        assertThat(mean(adaptive.subList(15, 20), 1)).as("mean r_t, last quarter").isLessThan(mean(adaptive.subList(0, 5), 1));
-        List<double[]> constant = flipRows("{ type: nm, every: 2, lambda-max: 1.0e-1, decay: constant }", train);
-        System.out.printf("AST flips: constant λ r_t first quarter %.4f, i_T %.4f%n", mean(constant.subList(0, 5), 1),
-                constant.get(constant.size() - 1)[2]);
-        assertThat(mean(adaptive.subList(0, 5), 1)).as("early r_t, annealed vs constant").isGreaterThan(mean(constant.subList(0, 5), 1));
-        List<double[]> fixed = flipRows("{ type: nm, mode: fixed }", train);
-        assertThat(fixed).isEmpty();
+    void fromAPretrainedStartMasksReviveFlipLessLateThanEarlyAndAnnealingExploresMoreEarlyOverPairedSeeds() throws Exception {
+        Path pretrained = tmp.resolve("pretrained");
+        String model = """
+                model: { family: llama, dim: 16, layers: 2, heads: 2, ffn: 24 }
+                data: { type: text, context: 16, limit: 300 }
+                """;
+        try (Run p = TrainJob.prepare(host, Recipe.parse(model + "train: { steps: 150, batch: 8, lr: 1e-2, seed: 1 }\n",
+                "pretrain.yaml"), new PrintWriter(new StringWriter(), true), tmp.resolve("work-pretrain"))) {
+            TrainJob.train(p, pretrained, false, new PrintWriter(new StringWriter()), false);
+        }
+        int[] seeds = {5, 6, 7};
+        double[][] annealed = new double[3][seeds.length]; // early r_t, late r_t, i_T
+        double[][] constant = new double[3][seeds.length];
+        for (int s = 0; s < seeds.length; s++) {
+            String train = "train: { init: \"" + pretrained + "\", steps: 40, batch: 4, lr: 1e-2, schedule: constant, seed: " + seeds[s] + " }\n";
+            List<double[]> a = flipRows("{ type: nm, every: 2, lambda-max: 1.0e-1 }", train);
+            List<double[]> c = flipRows("{ type: nm, every: 2, lambda-max: 1.0e-1, decay: constant }", train);
+            assertThat(a).hasSize(20);
+            double[] last = a.get(a.size() - 1);
+            assertThat(last[2]).isEqualTo(2 * last[3], org.assertj.core.api.Assertions.within(1e-7));
+            annealed[0][s] = mean(a.subList(0, 5), 1);
+            annealed[1][s] = mean(a.subList(15, 20), 1);
+            annealed[2][s] = last[2];
+            constant[0][s] = mean(c.subList(0, 5), 1);
+            constant[1][s] = mean(c.subList(15, 20), 1);
+            constant[2][s] = c.get(c.size() - 1)[2];
+        }
+        Paired decline = Paired.of(annealed[0], annealed[1]);
+        Paired exploration = Paired.of(annealed[0], constant[0]);
+        Paired initialFlips = Paired.of(annealed[2], constant[2]);
+        Claims.report("ast-flips-ci", String.format(java.util.Locale.ROOT, "AST flips from a pretrained start, constant lr, seeds %s:"
+                + " annealed r_t first quarter %s, last quarter %s, i_T %s; constant λ r_t first quarter %s, i_T %s;"
+                + " paired first − last (annealed) %s; annealed − constant, first quarter %s; i_T %s",
+                java.util.Arrays.toString(seeds), DseeStagesTest.fourDigits(annealed[0]), DseeStagesTest.fourDigits(annealed[1]),
+                DseeStagesTest.fourDigits(annealed[2]), DseeStagesTest.fourDigits(constant[0]), DseeStagesTest.fourDigits(constant[2]),
+                decline.describe(1, 4), exploration.describe(1, 4), initialFlips.describe(1, 4)));
+        assertThat(java.util.Arrays.stream(annealed[2]).min().orElseThrow()).as("revival: i_T > 0 in every seed").isPositive();
+        assertThat(decline.above()).as("late flips rarer than early ones beyond seed noise: %s", decline).isTrue();
+        assertThat(exploration.above()).as("annealing flips more early than constant λ beyond seed noise: %s", exploration).isTrue();
+        assertThat(initialFlips.above()).as("annealing ends with more initial flips beyond noise: %s", initialFlips).isTrue();
+        assertThat(flipRows("{ type: nm, mode: fixed }", "train: { init: \"" + pretrained + "\", steps: 10, batch: 4, lr: 1e-2, seed: 5 }\n"))
+                .isEmpty();
     }
 
     /** Keeps the two largest |w| of each group of 4, lower index first on ties. */

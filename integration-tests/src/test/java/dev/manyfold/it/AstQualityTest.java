@@ -9,11 +9,12 @@ import dev.manyfold.api.SubModel;
 import dev.manyfold.api.mask.MaskStrategy;
 import dev.manyfold.runtime.eval.Paired;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.LinearSite;
 import dev.manyfold.runtime.recipe.Recipe;
 import dev.manyfold.runtime.train.Evaluator;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -71,11 +72,11 @@ class AstQualityTest {
         host.close();
     }
 
-    private TrainJob.Prepared prepare(String recipe, Path work) {
+    private Run prepare(String recipe, Path work) {
         return TrainJob.prepare(host, Recipe.parse(recipe, "ast-quality.yaml"), new PrintWriter(new StringWriter(), true), work);
     }
 
-    private static double heldOut(TrainJob.Prepared p) {
+    private static double heldOut(Run p) {
         List<HostBatch> batches = p.data().validation(20);
         return Evaluator.evaluate(p.model(), batches, SubModel.FULL, p.model().parameters().manager()).loss();
     }
@@ -83,14 +84,14 @@ class AstQualityTest {
     /** Trains a recipe in-process; returns the held-out loss of the result. */
     private double train(String name, String recipe) {
         Path work = tmp.resolve("work-" + name);
-        try (TrainJob.Prepared p = prepare(recipe, work)) {
+        try (Run p = prepare(recipe, work)) {
             TrainJob.trainer(p, tmp.resolve("run-" + name), new PrintWriter(new StringWriter()), false).run(null);
             return heldOut(p);
         }
     }
 
     /** Sets every strategy's step-0 mask without training (one-shot pruning). */
-    private static void maskOnce(TrainJob.Prepared p) {
+    private static void maskOnce(Run p) {
         NDManager owner = p.model().parameters().manager();
         for (MaskStrategy strategy : p.components().masks()) {
             for (String s : Globs.select(strategy.targets(), p.model().sites().keySet())) {
@@ -105,7 +106,7 @@ class AstQualityTest {
     void denseLeAstBoostedLeAstNaiveBelowFixedMaskBelowOneShotOnHeldOutLossOverThreeSeeds() throws Exception {
         long t0 = System.nanoTime();
         Path pretrain = tmp.resolve("pretrain");
-        try (TrainJob.Prepared p = prepare(MODEL + PRETRAIN, tmp.resolve("work-pretrain"))) {
+        try (Run p = prepare(MODEL + PRETRAIN, tmp.resolve("work-pretrain"))) {
             TrainJob.trainer(p, pretrain, new PrintWriter(new StringWriter()), false).run(null);
         }
         double pretrainSeconds = (System.nanoTime() - t0) / 1e9;
@@ -114,7 +115,7 @@ class AstQualityTest {
         String init = String.format(Locale.ROOT, RETRAIN, pretrain, SEEDS[0]);
         double oneShot;
         double pretrained;
-        try (TrainJob.Prepared p = prepare(MODEL + METHODS.get("fixed-mask") + init, tmp.resolve("work-oneshot"))) {
+        try (Run p = prepare(MODEL + METHODS.get("fixed-mask") + init, tmp.resolve("work-oneshot"))) {
             pretrained = heldOut(p);
             maskOnce(p);
             oneShot = heldOut(p);
@@ -122,7 +123,7 @@ class AstQualityTest {
         double[] slorbStart = new double[2];
         for (int i = 0; i < 2; i++) {
             String slorb = "masks: [ { type: nm } ]\nadapters: [ { type: slorb, k: 4, init: " + (i == 0 ? "mean" : "zero") + " } ]\n";
-            try (TrainJob.Prepared p = prepare(MODEL + slorb + init, tmp.resolve("work-slorb-" + i))) {
+            try (Run p = prepare(MODEL + slorb + init, tmp.resolve("work-slorb-" + i))) {
                 maskOnce(p);
                 if (i == 0) {
                     assertGroupSumsEqualDense(p);
@@ -196,7 +197,7 @@ class AstQualityTest {
     }
 
     /** Every row's k-group sums of M⊙W + S·X equal those of the dense W (SLoRB at initialisation). */
-    private static void assertGroupSumsEqualDense(TrainJob.Prepared p) {
+    private static void assertGroupSumsEqualDense(Run p) {
         int checked = 0;
         try (NDManager m = p.model().parameters().manager().newSubManager()) {
             for (LinearSite site : p.model().sites().values()) {

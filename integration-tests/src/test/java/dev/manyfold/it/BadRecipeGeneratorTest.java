@@ -116,7 +116,7 @@ class BadRecipeGeneratorTest {
         return direct(() -> {
             Recipe recipe = Recipe.load(file);
             try (RunDirectory run = RunDirectory.open(runDir, RunDirectory.Mode.NEW, recipe);
-                    TrainJob.Prepared p = TrainJob.prepare(host, recipe, new PrintWriter(new StringWriter()), runDir)) {
+                    dev.manyfold.runtime.job.Run p = TrainJob.prepare(host, recipe, new PrintWriter(new StringWriter()), runDir)) {
                 return p;
             }
         });

@@ -133,6 +133,9 @@ final class BadRecipes {
             cases.add(set(base, "objective missing type (" + family + ")", "objective", Map.of("alpha", 1)));
             cases.add(set(base, "objective unknown type (" + family + ")", "objective.type", "bogus"));
             cases.add(set(base, "objective.standard unknown key (" + family + ")", "objective", Map.of("type", "standard", "x", 1)));
+            cases.add(set(base, "objective.last-token without classes (" + family + ")", "objective", Map.of("type", "last-token")));
+            cases.add(set(base, "objective.last-token one class (" + family + ")", "objective", Map.of("type", "last-token", "classes",
+                    List.of(65))));
             cases.add(set(base, "adapters not a list (" + family + ")", "adapters", Map.of("type", "lora")));
             cases.add(set(base, "adapters[0] unknown type (" + family + ")", "adapters", List.of(Map.of("type", "bogus"))));
             cases.add(set(base, "masks[0] missing type (" + family + ")", "masks", List.of(Map.of("every", 3))));

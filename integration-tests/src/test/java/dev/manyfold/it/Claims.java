@@ -3,6 +3,7 @@ package dev.manyfold.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -27,7 +28,7 @@ final class Claims {
     }
 
     /** Loads a trained run (latest checkpoint) in-process. */
-    static TrainJob.Prepared load(Manyfold host, Path run) {
+    static Run load(Manyfold host, Path run) {
         return TrainJob.load(host, run, new PrintWriter(PrintWriter.nullWriter()));
     }
 

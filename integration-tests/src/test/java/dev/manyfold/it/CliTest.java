@@ -57,7 +57,7 @@ class CliTest {
                 .contains("  status: loaded\n")
                 .contains("  dimensions:   depth, width, ffn, heads, embedding\n")
                 .contains("core " + descriptor.getProperty("version") + "\n")
-                .contains("  objectives:   standard\n")
+                .contains("  objectives:   standard, last-token\n")
                 .contains("dsee " + descriptor.getProperty("version") + "\n")
                 .contains("  adapters:     dsee, lora\n")
                 .contains("ast " + descriptor.getProperty("version") + "\n")
@@ -119,6 +119,38 @@ class CliTest {
 
         assertThat(r.exit()).as(r.describe()).isZero();
         assertThat(r.out()).as(r.describe()).contains("dimensions: [width, depth]");
+    }
+
+    // ---- manyfold train (the README's first command, bounded) -------------------------------
+
+    @Test
+    void trainOfTheSortedExamplePrintsItsSubModelTableAndThePlotPath() {
+        Path sorted = Bundle.examples().stream().filter(p -> p.getFileName().toString().equals("sorted-mlp-fashion-mnist.yaml"))
+                .findFirst().orElseThrow(() -> new AssertionError("no sorted-mlp-fashion-mnist.yaml in " + Bundle.examples()));
+        Path run = tmp.resolve("sorted-run");
+
+        // the README's command with --set overrides that keep it to seconds: 3 widths x 4 depths, a few steps on 1000 examples
+        Cli.Result r = Cli.run("train", sorted.toString(), "--run-dir", run.toString(), "--set", "train.steps=4",
+                "--set", "train.eval-every=0", "--set", "train.warmup=0", "--set", "data.limit=1000", "--set", "dimensions.width.range.step=112");
+
+        assertThat(r.exit()).as(r.describe()).isZero();
+        assertThat(r.out()).as(r.describe()).contains("sub-models: 12 in one set of weights")
+                .containsPattern("(?m)^sub-model +parameters +FLOPs/example +loss +accuracy +% of full$")
+                .containsPattern("(?m)^full +[0-9,]+ ")
+                .containsPattern("(?m)^depth=1,width=32 +[0-9,]+ ")
+                .contains("table: " + run.resolve("eval.csv"))
+                .contains("plot: " + run.resolve("eval.png"));
+        assertThat(run.resolve("eval.png")).isNotEmptyFile();
+        assertThat(run.resolve("eval.csv")).content().hasLineCount(13);
+        assertThat(run.resolve("recipe.yaml")).content().contains("steps: 4");
+    }
+
+    @Test
+    void trainRefusesASetOverrideThatIsNotKeyEqualsValue() {
+        Cli.Result r = Cli.run("train", Bundle.examples().get(0).toString(), "--run-dir", tmp.resolve("x").toString(), "--set", "train.steps");
+
+        assertThat(r.exit()).as(r.describe()).isEqualTo(2);
+        assertThat(r.err()).as(r.describe()).contains("--set train.steps: expected KEY=VALUE");
     }
 
     static Stream<Arguments> badRecipes() {

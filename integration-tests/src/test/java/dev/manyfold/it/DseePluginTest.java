@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import dev.manyfold.api.SubModel;
 import dev.manyfold.api.adapter.AttachedAdapter;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.LinearSite;
 import dev.manyfold.runtime.recipe.Recipe;
@@ -44,11 +45,11 @@ class DseePluginTest {
         host.close();
     }
 
-    private TrainJob.Prepared prepare(String yaml, StringWriter log) {
+    private Run prepare(String yaml, StringWriter log) {
         return TrainJob.prepare(host, Recipe.parse(yaml, "dsee.yaml"), new PrintWriter(log, true));
     }
 
-    private static float[] logits(TrainJob.Prepared p) {
+    private static float[] logits(Run p) {
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray tokens = m.create(new int[] {3, 1, 4, 1, 5, 9, 2, 6}).reshape(1, 8);
             return p.model().forward(tokens, SubModel.FULL).toFloatArray();
@@ -58,11 +59,11 @@ class DseePluginTest {
     @Test
     void dseeStartsAtTheBaseModelTrainsOnlyItsParametersAndLeavesW0BitwiseUnchanged() {
         float[] base;
-        try (TrainJob.Prepared plain = prepare(MODEL + TRAIN.replace(", trainable: [\"adapters.**\"]", ""), new StringWriter())) {
+        try (Run plain = prepare(MODEL + TRAIN.replace(", trainable: [\"adapters.**\"]", ""), new StringWriter())) {
             base = logits(plain);
         }
         StringWriter log = new StringWriter();
-        try (TrainJob.Prepared p = prepare(MODEL + "adapters: [ { type: dsee, rank: 2, sparse: 4 } ]\n" + TRAIN, log)) {
+        try (Run p = prepare(MODEL + "adapters: [ { type: dsee, rank: 2, sparse: 4 } ]\n" + TRAIN, log)) {
             assertThat(logits(p)).containsExactly(base);
 
             long expected = 0;

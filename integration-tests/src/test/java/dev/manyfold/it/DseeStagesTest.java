@@ -13,6 +13,7 @@ import dev.manyfold.runtime.checkpoint.Tensor;
 import dev.manyfold.runtime.eval.Paired;
 import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.job.StagedJob;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.LinearSite;
 import dev.manyfold.runtime.model.LlamaModel;
@@ -64,7 +65,7 @@ class DseeStagesTest {
         taskB = writeTask(tmp.resolve("reverse"), true);
         pretrained = tmp.resolve("pretrained");
         String recipe = MODEL + data(taskA) + "train: { steps: 250, batch: 16, lr: 3e-3, seed: 1, eval-every: 0 }\n";
-        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(recipe, "pretrain.yaml"), quiet())) {
+        try (Run p = TrainJob.prepare(host, Recipe.parse(recipe, "pretrain.yaml"), quiet())) {
             TrainJob.train(p, pretrained, false, quiet(), false);
         }
     }
@@ -105,7 +106,7 @@ class DseeStagesTest {
                 + "\", trainable: [\"adapters.**\"] }\n";
     }
 
-    static double validationLoss(TrainJob.Prepared p) {
+    static double validationLoss(Run p) {
         return Evaluator.evaluate(p.model(), p.data().validation(50), SubModel.FULL, p.model().parameters().manager()).loss();
     }
 
@@ -200,7 +201,7 @@ class DseeStagesTest {
                 assertThat(floats(recovered, n)).as(n).containsExactly(floats(start, n)));
         assertThat(floats(recovered, "adapters.0.layers.0.attn.q_proj.v")).isNotEqualTo(floats(start, "adapters.0.layers.0.attn.q_proj.v"));
         long totalZeros = adaptedZeros + othersZeros;
-        try (TrainJob.Prepared p = TrainJob.load(host, run, quiet()); NDManager m = NDManager.newBaseManager()) {
+        try (Run p = TrainJob.load(host, run, quiet()); NDManager m = NDManager.newBaseManager()) {
             long effectiveZeros = 0;
             long siteWeights = 0;
             for (var e : p.model().sites().entrySet()) {
@@ -301,7 +302,7 @@ class DseeStagesTest {
             }
         }
         // Parameters and FLOPs match the analytic count; the pruned run loads (shrunk shapes) and evaluates.
-        try (TrainJob.Prepared p = TrainJob.load(host, run, quiet())) {
+        try (Run p = TrainJob.load(host, run, quiet())) {
             LlamaModel llama = (LlamaModel) p.model();
             assertThat(llama.layerHeads()).containsExactly(kept, kept);
             long vocab = llama.vocabularySize();
@@ -349,7 +350,7 @@ class DseeStagesTest {
         double base;
         double byDelta;
         List<Double> byRandom = new ArrayList<>();
-        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(tune("{ type: dsee, rank: 4, sparse: 16 }", 7, 80), "heads.yaml"),
+        try (Run p = TrainJob.prepare(host, Recipe.parse(tune("{ type: dsee, rank: 4, sparse: 16 }", 7, 80), "heads.yaml"),
                 quiet(), dir)) {
             TrainJob.train(p, dir.resolve("tuned"), false, quiet(), false);
             base = validationLoss(p);
@@ -360,9 +361,14 @@ class DseeStagesTest {
             }
         }
         double randomMean = byRandom.stream().mapToDouble(Double::doubleValue).average().orElseThrow();
-        System.out.printf(Locale.ROOT, "DSEE heads (1 of 4 removed per layer, then 80 recovery steps): tuned %.4f, |ΔW| %.4f, random %s mean %.4f%n",
-                base, byDelta, byRandom, randomMean);
-        assertThat(byDelta).isLessThanOrEqualTo(randomMean);
+        double[] random = byRandom.stream().mapToDouble(Double::doubleValue).toArray();
+        double[] delta = new double[random.length];
+        java.util.Arrays.fill(delta, byDelta);
+        // paired over the random draws (one tuned model, seed 7): random heads − |ΔW| heads, after recovery
+        Paired randomMinusDelta = Paired.of(random, delta);
+        System.out.printf(Locale.ROOT, "DSEE heads (1 of 4 removed per layer, then 80 recovery steps): tuned %.4f, |ΔW| %.4f, random %s"
+                + " mean %.4f; random - |ΔW| %s%n", base, byDelta, byRandom, randomMean, randomMinusDelta.describe(1, 4));
+        assertThat(randomMinusDelta.above()).as("|ΔW| heads beat random heads beyond the draws' noise: %s", randomMinusDelta).isTrue();
     }
 
     /**
@@ -383,7 +389,7 @@ class DseeStagesTest {
         List<String> scores = List.of("delta", "weight");
         for (int i = 0; i < n; i++) {
             Path dir = tmp.resolve("criterion-" + seeds[i]);
-            try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(tune("{ type: dsee, rank: 4, sparse: 16 }", seeds[i], 60),
+            try (Run p = TrainJob.prepare(host, Recipe.parse(tune("{ type: dsee, rank: 4, sparse: 16 }", seeds[i], 60),
                     "criterion.yaml"), quiet(), dir)) {
                 TrainJob.train(p, dir.resolve("tuned"), false, quiet(), false);
                 tuned[i] = validationLoss(p);
@@ -391,7 +397,7 @@ class DseeStagesTest {
                     Path file = dir.resolve(scores.get(c) + ".safetensors");
                     StagedJob.prune(host, p, Settings.of("prune", Map.of("type", "dsee-prune", "adapted", 0.5, "adapted-score",
                             scores.get(c))), file, quiet());
-                    try (TrainJob.Prepared pruned = TrainJob.load(host, file, quiet())) {
+                    try (Run pruned = TrainJob.load(host, file, quiet())) {
                         before[c][i] = validationLoss(pruned);
                         TrainJob.train(pruned, dir.resolve(scores.get(c) + "-recovered"), false, quiet(), false);
                         after[c][i] = validationLoss(pruned);
@@ -419,9 +425,9 @@ class DseeStagesTest {
         assertThat(recovery.above()).as("recovery lowers the pruned loss: %s", recovery).isTrue();
     }
 
-    static double prunedLoss(TrainJob.Prepared p, Map<String, Object> prune, Path file) {
+    static double prunedLoss(Run p, Map<String, Object> prune, Path file) {
         StagedJob.prune(host, p, Settings.of("prune", prune), file, quiet());
-        try (TrainJob.Prepared pruned = TrainJob.load(host, file, quiet())) {
+        try (Run pruned = TrainJob.load(host, file, quiet())) {
             assertThat(((LlamaModel) pruned.model()).layerHeads()).containsExactly(HEADS - 1, HEADS - 1);
             // recovery: the same steps as tuning, masks and remaining heads fixed
             TrainJob.train(pruned, file.resolveSibling(file.getFileName() + ".recovered"), false, quiet(), false);
@@ -444,24 +450,27 @@ class DseeStagesTest {
         double[] dsee = new double[seeds];
         double[] lora = new double[seeds];
         double base;
-        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(tune("{ type: lora, rank: 1 }", 0, 1), "base.yaml"), quiet())) {
+        try (Run p = TrainJob.prepare(host, Recipe.parse(tune("{ type: lora, rank: 1 }", 0, 1), "base.yaml"), quiet())) {
             base = validationLoss(p);
         }
         for (int seed = 0; seed < seeds; seed++) {
             dsee[seed] = tunedLoss(tune("{ type: dsee, rank: 1, sparse: 16 }", 10 + seed, 80));
             lora[seed] = tunedLoss(tune("{ type: lora, rank: 1 }", 10 + seed, 80));
         }
-        double[] diff = new double[seeds];
-        int wins = 0;
-        for (int seed = 0; seed < seeds; seed++) {
-            diff[seed] = dsee[seed] - lora[seed];
-            wins += diff[seed] < 0 ? 1 : 0;
-        }
-        double sd = Math.sqrt(java.util.Arrays.stream(diff).map(d -> (d - mean(diff)) * (d - mean(diff))).sum() / (seeds - 1));
+        Paired dseeMinusLora = Paired.of(dsee, lora);
+        int wins = (int) java.util.Arrays.stream(dseeMinusLora.differences()).filter(d -> d < 0).count();
+        double[] bases = new double[seeds];
+        java.util.Arrays.fill(bases, base);
+        Paired dseeGain = Paired.of(dsee, bases);
+        Paired loraGain = Paired.of(lora, bases);
         System.out.printf(Locale.ROOT, "DSEE vs LoRA (r = 1, N = 16 vs 0, Wq and Wv, 80 steps, seeds 10-%d, task B validation loss;"
-                + " base %.4f): dsee %s mean %.4f, lora %s mean %.4f, paired dsee - lora %.4f ± %.4f (s.e.), dsee lower in %d of %d%n",
-                9 + seeds, base, fourDigits(dsee), mean(dsee), fourDigits(lora), mean(lora), mean(diff),
-                sd / Math.sqrt(seeds), wins, seeds);
+                + " base %.4f): dsee %s mean %.4f, lora %s mean %.4f, paired dsee - lora %s, dsee lower in %d of %d;"
+                + " dsee - base %s; lora - base %s%n", 9 + seeds, base, fourDigits(dsee), mean(dsee), fourDigits(lora), mean(lora),
+                dseeMinusLora.describe(1, 4), wins, seeds, dseeGain.describe(1, 4), loraGain.describe(1, 4));
+        // Both tune the model beyond seed noise; DSEE against LoRA is reported, not asserted: its interval has contained
+        // zero in every run so far (docs/results.md), and an ordering is asserted only where the interval excludes zero.
+        assertThat(dseeGain.below()).as("DSEE lowers the loss below the base model beyond noise: %s", dseeGain).isTrue();
+        assertThat(loraGain.below()).as("LoRA lowers the loss below the base model beyond noise: %s", loraGain).isTrue();
         for (int seed = 0; seed < seeds; seed++) {
             assertThat(dsee[seed]).isLessThan(base);
             assertThat(lora[seed]).isLessThan(base);
@@ -479,7 +488,7 @@ class DseeStagesTest {
 
     static double tunedLoss(String recipe) {
         Path dir = tmp.resolve("cmp-" + Integer.toHexString(recipe.hashCode()));
-        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(recipe, "cmp.yaml"), quiet(), dir)) {
+        try (Run p = TrainJob.prepare(host, Recipe.parse(recipe, "cmp.yaml"), quiet(), dir)) {
             Trainer.Summary s = TrainJob.train(p, dir, false, quiet(), false);
             assertThat(s.steps()).isEqualTo(80);
             return validationLoss(p);
@@ -543,7 +552,7 @@ class DseeStagesTest {
         for (String stage : List.of("0-tune", "1-shrink")) {
             Path file = run.resolve(stage).resolve("checkpoint-5.safetensors");
             assertThat(file).as(stage).exists();
-            try (TrainJob.Prepared p = TrainJob.load(host, file, quiet())) {
+            try (Run p = TrainJob.load(host, file, quiet())) {
                 assertThat(validationLoss(p)).as(stage).isFinite();
             }
         }

@@ -37,8 +37,8 @@ class OnnxCliTest {
         export = dir.resolve("export");
         Cli.Result e = Cli.run("export", run.toString(), "--format", "onnx", "-o", export.toString());
         assertThat(e.exit()).as(e.describe()).isZero();
-        assertThat(e.out()).contains("exported 12 ONNX graphs (exits [2, 4])").contains("tokens_0_2_logits_hidden_step.onnx")
-                .contains("hidden_2_4_logits_any.onnx");
+        assertThat(e.out()).contains("exported 13 ONNX graphs (exits [2, 4])").contains("tokens_0_2_logits_hidden_step.onnx")
+                .contains("hidden_2_4_logits_any.onnx").contains("tokens_2_4_logits_any.onnx");
     }
 
     private static String text(Cli.Result r) {
@@ -67,6 +67,23 @@ class OnnxCliTest {
         assertThat(r.out()).contains("greedy@pytorch").contains("greedy@onnxruntime").contains("self-speculative@onnxruntime")
                 .contains("greedy@onnxruntime:").contains("load average");
         assertThat(r.out().lines().filter(l -> l.contains("@") && l.contains(" 3/3 ")).count()).as(r.out()).isEqualTo(4);
+    }
+
+    @Test
+    void benchDecodeAndEvalRunOnAnExportDirectoryWithPromptsFromATextFile() throws IOException {
+        Path text = Files.writeString(dir.resolve("text.txt"), "Unix is a family of operating systems. ".repeat(30));
+        Cli.Result bench = Cli.run("bench", "decode", export.toString(), "--text", text.toString(), "--decoders",
+                "greedy,self-speculative", "--set", "self-speculative.draft=2", "--prompts", "2", "--max-new-tokens", "8", "--warmup", "0");
+        assertThat(bench.exit()).as(bench.describe()).isZero();
+        assertThat(bench.out()).contains("2 prompts of 16 tokens from " + text);
+        assertThat(bench.out().lines().filter(l -> l.contains(" 2/2 ")).count()).as(bench.out()).isEqualTo(2);
+        Cli.Result eval = Cli.run("eval", export.toString(), "--text", text.toString(), "--batches", "2");
+        assertThat(eval.exit()).as(eval.describe()).isZero();
+        assertThat(eval.out()).contains("engine: onnxruntime (ONNX export").containsPattern("(?m)^\\s+2\\s+\\d+\\.\\d{4}")
+                .containsPattern("(?m)^\\s+4\\s+\\d+\\.\\d{4}");
+        Cli.Result noText = Cli.run("eval", export.toString());
+        assertThat(noText.exit()).as(noText.describe()).isEqualTo(2);
+        assertThat(noText.err()).contains(export.toString()).contains("give --text FILE").doesNotContain("Exception");
     }
 
     @Test

@@ -253,12 +253,7 @@ class ServeTest {
     void aStreamingClientThatDisconnectsCancelsItsDecode() throws Exception {
         CountDownLatch open = new CountDownLatch(0);
         try (ManyfoldServer slow = ManyfoldServer.start(ServeFixtures.gated(served, open, 20), ServeOptions.loopback())) {
-            String body = completion("run", "The computer", 200, ", \"stream\": true");
-            try (Socket socket = new Socket("127.0.0.1", slow.port())) {
-                OutputStream out = socket.getOutputStream();
-                out.write(("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: "
-                        + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
-                out.flush();
+            try (Socket socket = send(slow, completion("run", "The computer", 200, ", \"stream\": true"))) {
                 InputStream in = socket.getInputStream();
                 String seen = "";
                 while (!seen.contains("data: ")) {
@@ -272,6 +267,35 @@ class ServeTest {
             assertThat(metric(metrics, "manyfold_generated_tokens_total{budget=\"run\"}")).isLessThan(200);
             assertThat(metric(metrics, "manyfold_decodes_running")).isZero();
         }
+    }
+
+    @Test
+    void aNonStreamingClientThatDisconnectsCancelsItsDecodeAndTheServerKeepsServing() throws Exception {
+        CountDownLatch open = new CountDownLatch(0);
+        try (ManyfoldServer slow = ManyfoldServer.start(ServeFixtures.gated(served, open, 20), ServeOptions.loopback())) {
+            // 200 tokens at 20 ms a step take 4 s; the client hangs up once the decode runs.
+            try (Socket socket = send(slow, completion("run", "The computer", 200, ""))) {
+                awaitMetric(slow.url(), "manyfold_decodes_running", 1);
+            }
+            String metrics = awaitMetric(slow.url(), "manyfold_decodes_cancelled_total{reason=\"disconnect\"}", 1);
+            assertThat(metric(metrics, "manyfold_generated_tokens_total{budget=\"run\"}")).as("tokens decoded before the cancel")
+                    .isLessThan(200);
+            assertThat(metric(metrics, "manyfold_decodes_running")).isZero();
+
+            ServeFixtures.Reply next = post(slow.url() + "/v1/completions", completion("run", "Unix is", 3, ""));
+            assertThat(next.status()).as(next.toString()).isEqualTo(200);
+            assertThat(next.json().path("usage").path("completion_tokens").asInt()).isEqualTo(3);
+        }
+    }
+
+    /** A raw connection that has sent {@code body} as a completion request and not read anything yet. */
+    private static Socket send(ManyfoldServer to, String body) throws java.io.IOException {
+        Socket socket = new Socket("127.0.0.1", to.port());
+        OutputStream out = socket.getOutputStream();
+        out.write(("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: "
+                + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        return socket;
     }
 
     @Test

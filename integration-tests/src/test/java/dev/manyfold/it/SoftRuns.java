@@ -8,9 +8,10 @@ import dev.manyfold.runtime.eval.ExitAnalysis;
 import dev.manyfold.runtime.eval.ExitProfile;
 import dev.manyfold.runtime.eval.Paired;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.LlamaModel;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -116,7 +117,7 @@ final class SoftRuns {
             return;
         }
         java.io.PrintWriter log = new java.io.PrintWriter(java.io.PrintWriter.nullWriter());
-        try (TrainJob.Prepared p = TrainJob.prepare(host, dev.manyfold.runtime.recipe.Recipe.parse(Files.readString(recipe),
+        try (Run p = TrainJob.prepare(host, dev.manyfold.runtime.recipe.Recipe.parse(Files.readString(recipe),
                 recipe.toString()), log, run)) {
             TrainJob.train(p, run, false, log, false);
         } catch (IOException e) {
@@ -212,12 +213,12 @@ final class SoftRuns {
      */
     void score(Map<String, Path> runs, long seed, Results into) {
         into.seeds.add(seed);
-        try (Manyfold host = Claims.host(); TrainJob.Prepared soft = Claims.load(host, runs.get("SoFT"))) {
+        try (Manyfold host = Claims.host(); Run soft = Claims.load(host, runs.get("SoFT"))) {
             List<HostBatch> validation = soft.data().validation(setting.validationBatches());
             for (Map.Entry<String, Path> arm : runs.entrySet()) {
                 double[] losses = new double[EXITS.size()];
                 java.util.Arrays.fill(losses, Double.NaN);
-                try (TrainJob.Prepared p = Claims.load(host, arm.getValue())) {
+                try (Run p = Claims.load(host, arm.getValue())) {
                     LlamaModel model = (LlamaModel) p.model();
                     if (arm.getKey().startsWith("extracted-")) {
                         losses[EXITS.indexOf(model.layers())] = EvalReport.evaluate(model, validation, List.of(SubModel.FULL),

@@ -10,10 +10,11 @@ import dev.manyfold.runtime.eval.EvalReport;
 import dev.manyfold.runtime.eval.EvalRow;
 import dev.manyfold.runtime.eval.Paired;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.Model;
 import dev.manyfold.runtime.model.ModelFactory;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -67,8 +68,8 @@ class SortedNetClaimsTest {
                     normalRun);
             Claims.train(Files.writeString(dir.resolve("sorted.yaml"), "name: sorted\n" + common + DIMENSIONS
                     + "objective: { type: stochastic }\n"), sortedRun);
-            try (Manyfold host = Claims.host(); TrainJob.Prepared sorted = Claims.load(host, sortedRun);
-                    TrainJob.Prepared normal = Claims.load(host, normalRun)) {
+            try (Manyfold host = Claims.host(); Run sorted = Claims.load(host, sortedRun);
+                    Run normal = Claims.load(host, normalRun)) {
                 List<SubModel> subs = TrainJob.lattice(sorted);
                 lattice = subs.size();
                 List<HostBatch> test = sorted.data().validation(100);
@@ -148,7 +149,7 @@ class SortedNetClaimsTest {
     }
 
     /** A sub-model exported from the checkpoint reproduces its training-time outputs exactly. */
-    private void assertExportReproducesTrainingOutputs(Path sortedRun, TrainJob.Prepared sorted, HostBatch sample) {
+    private void assertExportReproducesTrainingOutputs(Path sortedRun, Run sorted, HostBatch sample) {
         Path exported = dir.resolve("sub.safetensors");
         Cli.Result r = Cli.run("export", sortedRun.toString(), "--sub-model", "depth=2,width=96", "-o", exported.toString());
         assertThat(r.exit()).as(r.describe()).isZero();

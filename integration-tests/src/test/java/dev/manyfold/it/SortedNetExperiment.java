@@ -7,9 +7,10 @@ import dev.manyfold.runtime.eval.EvalReport;
 import dev.manyfold.runtime.eval.EvalRow;
 import dev.manyfold.runtime.eval.Paired;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.recipe.Recipe;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -111,7 +112,7 @@ class SortedNetExperiment {
             log.println("reusing " + run);
             return;
         }
-        try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(yaml, run + "/recipe.yaml"), log)) {
+        try (Run p = TrainJob.prepare(host, Recipe.parse(yaml, run + "/recipe.yaml"), log)) {
             TrainJob.train(p, run, false, log, false);
             Files.writeString(run.resolve("done"), "");
         } catch (IOException e) {
@@ -120,7 +121,7 @@ class SortedNetExperiment {
     }
 
     private void evaluate(Manyfold host, Path run, String arm, List<SubModel> subs, int seedIndex, int seeds) {
-        try (TrainJob.Prepared p = Claims.load(host, run)) {
+        try (Run p = Claims.load(host, run)) {
             List<HostBatch> test = p.data().validation(100);
             List<List<HostBatch>> halves = List.of(test.subList(0, test.size() / 2), test.subList(test.size() / 2, test.size()));
             Map<SubModel, double[][]> table = tables.computeIfAbsent(arm, a -> new LinkedHashMap<>());

@@ -4,10 +4,11 @@ import dev.manyfold.api.SubModel;
 import dev.manyfold.runtime.eval.EvalReport;
 import dev.manyfold.runtime.eval.EvalRow;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.Model;
 import dev.manyfold.runtime.train.Evaluator;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.PrintWriter;
 import java.math.BigDecimal;
 import java.net.URI;
@@ -73,12 +74,12 @@ public final class LatticeEval extends JobCommand {
     }
 
     /** What an executor keeps per run: the loaded run, its validation batches and its lattice. */
-    record Loaded(Manyfold host, TrainJob.Prepared prepared, List<HostBatch> data, List<SubModel> subModels) {}
+    record Loaded(Manyfold host, Run prepared, List<HostBatch> data, List<SubModel> subModels) {}
 
     static Loaded load(String path, int batches, List<String> plugins) {
         return ExecutorModels.get("eval|" + path + "|" + batches + "|" + plugins, () -> {
             Manyfold host = ExecutorModels.host(plugins);
-            TrainJob.Prepared p = TrainJob.load(host, Path.of(path), new PrintWriter(PrintWriter.nullWriter()));
+            Run p = TrainJob.load(host, Path.of(path), new PrintWriter(PrintWriter.nullWriter()));
             return new Loaded(host, p, List.copyOf(p.data().validation(batches)), List.copyOf(TrainJob.lattice(p)));
         });
     }

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.manyfold.runtime.eval.EvalReport;
 import dev.manyfold.runtime.eval.EvalRow;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -47,9 +48,9 @@ class LatticeEvalTest {
         EvalReport single;
         long labels;
         try (Manyfold host = Manyfold.builder().build();
-                TrainJob.Prepared p = TrainJob.load(host, run, new PrintWriter(PrintWriter.nullWriter()))) {
-            List<dev.manyfold.runtime.train.HostBatch> data = p.data().validation(6);
-            labels = data.stream().mapToLong(dev.manyfold.runtime.train.HostBatch::labelCount).sum();
+                Run p = TrainJob.load(host, run, new PrintWriter(PrintWriter.nullWriter()))) {
+            List<dev.manyfold.runtime.data.HostBatch> data = p.data().validation(6);
+            labels = data.stream().mapToLong(dev.manyfold.runtime.data.HostBatch::labelCount).sum();
             single = EvalReport.evaluate(p.model(), data, TrainJob.lattice(p), EvalReport.Task.CLASSIFICATION);
         }
         for (String split : List.of("p3", "p5")) {

@@ -69,6 +69,19 @@ public interface MaskStrategy {
     }
 
     /**
+     * A third placement of {@link #prunedDecay} (an ablation, checked only when
+     * {@link #prunedDecayAfterStep()} is false): {@code true} adds it to the gradient before
+     * the moment updates, {@code g ← g + λ(t)·(1 − M)⊙W}, so it accumulates in the first
+     * moment and is entangled with momentum (plain L2 regularisation of the pruned weights).
+     * False by default (Eq. 20–23).
+     *
+     * @since 1.1
+     */
+    default boolean prunedDecayInGradient() {
+        return false;
+    }
+
+    /**
      * How many training micro-batches the host runs through the model, without gradients,
      * before each round of {@link #computeMask} calls to record per-site input-feature norms;
      * {@code 0} (the default) for none. When positive, the host calls

@@ -14,7 +14,8 @@ import java.util.Map;
 /**
  * The runtime's own contributions, registered like any plugin: the {@code standard}
  * objective (cross-entropy of one fixed sub-model, the full model by default). It is the
- * objective of "normal training".
+ * objective of "normal training". Also {@code last-token} ({@link LastTokenObjective}):
+ * classification from the last prompt token.
  */
 public final class CorePlugin implements Plugin {
     /** Name of the default objective. */
@@ -45,7 +46,7 @@ public final class CorePlugin implements Plugin {
                 }));
                 return (model, batch, step, random) -> Losses.crossEntropy(model.forward(batch.inputs(), sub), batch.labels());
             }
-        });
+        }, LastTokenObjective.factory());
     }
 
     /** Reads {@code {depth: 2, width: 64}} into a sub-model. */

@@ -1,6 +1,7 @@
 package dev.manyfold.runtime.cli;
 
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.recipe.Recipe;
 import dev.manyfold.runtime.train.Trainer;
@@ -75,7 +76,7 @@ final class BenchCommand implements Runnable {
                 for (int r = 0; r < repeat; r++) {
                     for (int i = 0; i < loaded.size(); i++) {
                         resetPeakRss();
-                        try (TrainJob.Prepared p = TrainJob.prepare(host, loaded.get(i), new PrintWriter(PrintWriter.nullWriter()))) {
+                        try (Run p = TrainJob.prepare(host, loaded.get(i), new PrintWriter(PrintWriter.nullWriter()))) {
                             Trainer trainer = TrainJob.trainer(p, Path.of(System.getProperty("java.io.tmpdir")), out, false);
                             Trainer.Timing t = trainer.benchmark(warmup, steps);
                             stepSeconds.get(i).add(t.seconds() / t.steps());

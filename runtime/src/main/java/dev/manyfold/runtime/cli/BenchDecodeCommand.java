@@ -4,8 +4,8 @@ import dev.manyfold.api.decoder.Decoder;
 import dev.manyfold.api.decoder.Generation;
 import dev.manyfold.api.decoder.LanguageModel;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
-import dev.manyfold.runtime.model.LlamaModel;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -70,6 +70,15 @@ final class BenchDecodeCommand implements Callable<Integer> {
             description = "Validation batches for the early-exit loss (default ${DEFAULT-VALUE}; 0 = skip)")
     int evalBatches;
 
+    @Option(names = "--text", paramLabel = "FILE",
+            description = "For an ONNX export directory (which has no validation text): a text file the prompts are taken from"
+                    + " (evenly spaced windows, tokenized with the export's tokenizer)")
+    Path text;
+
+    @Option(names = "--floor", description = "Also measure the memory floor: weights read per full-model token over the read"
+            + " bandwidth of a buffer of that size, and each greedy row's CPU per token as a multiple of it")
+    boolean floor;
+
     /** Totals of one decoder over all timed prompts. */
     private static final class Totals {
         long tokens;
@@ -116,7 +125,14 @@ final class BenchDecodeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--prompts, --prompt-tokens, --max-new-tokens and --repeat must be >= 1; --warmup and"
                     + " --eval-batches >= 0");
         }
-        try (Manyfold host = bench.main.host(); TrainJob.Prepared p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()))) {
+        if (EngineChoice.isOnnxExport(path)) {
+            return export(out);
+        }
+        if (text != null) {
+            throw new IllegalArgumentException("--text is for an ONNX export directory; " + path + " is a run, whose prompts come from its"
+                    + " validation text");
+        }
+        try (Manyfold host = bench.main.host(); Run p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()))) {
             List<DecoderSpecs.Spec> specs = specs(host);
             if (!(p.model() instanceof LanguageModel model)) {
                 throw new IllegalArgumentException(path + " holds a " + p.model().family() + " model; bench decode needs a language model");
@@ -131,32 +147,76 @@ final class BenchDecodeCommand implements Callable<Integer> {
                 for (String e : engineNames) {
                     opened.add(EngineChoice.open(p, path, e));
                 }
-                return compare(host, p, model, specs, engineNames, opened, out);
+                List<int[]> promptList = prompts(p, model);
+                return compare(host, p, model, specs, engineNames, opened, s -> DecoderSpecs.create(host, p, s, out), promptList,
+                        "the validation text", out);
             } finally {
                 opened.forEach(EngineChoice.Opened::close);
             }
         }
     }
 
-    private int compare(Manyfold host, TrainJob.Prepared p, LanguageModel model, List<DecoderSpecs.Spec> decoderSpecs, List<String> engineNames,
-            List<EngineChoice.Opened> opened, PrintWriter out) {
+    /**
+     * An ONNX export directory on ONNX Runtime: decoders created without a run, prompts from
+     * {@code --text}; no early-exit loss (no validation data) and no pytorch engine.
+     */
+    private int export(PrintWriter out) {
+        if (engines != null && !engines.equals(List.of(dev.manyfold.runtime.onnx.Engines.ONNXRUNTIME))) {
+            throw new IllegalArgumentException(path + " is an ONNX export; it runs on --engine onnxruntime only");
+        }
+        if (text == null) {
+            throw new IllegalArgumentException(path + " is an ONNX export, which has no validation text: give --text FILE for the prompts");
+        }
+        String content;
+        try {
+            content = java.nio.file.Files.readString(text);
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            throw new IllegalArgumentException("--text " + text + ": cannot read it as UTF-8 text (" + e.getMessage() + ")");
+        }
+        try (Manyfold host = bench.main.host(); dev.manyfold.runtime.onnx.OrtLanguageModel model = dev.manyfold.runtime.onnx.Engines.open(path);
+                dev.manyfold.runtime.data.Tokenizer tokenizer = EngineChoice.tokenizer(model, path)) {
+            List<DecoderSpecs.Spec> specs = specs(host);
+            int[] tokens = tokenizer.encode(content);
+            if (tokens.length < promptTokens + prompts) {
+                throw new IllegalArgumentException("--text " + text + " has " + tokens.length + " tokens, too few for " + prompts
+                        + " prompts of " + promptTokens + " tokens");
+            }
+            if (promptTokens + maxNewTokens > model.contextLength()) {
+                throw new IllegalArgumentException("--prompt-tokens " + promptTokens + " plus --max-new-tokens " + maxNewTokens
+                        + " exceed the model's context of " + model.contextLength() + " tokens");
+            }
+            List<int[]> promptList = new ArrayList<>();
+            for (int i = 0; i < prompts; i++) {
+                int s = (int) ((long) i * (tokens.length - promptTokens) / prompts);
+                promptList.add(Arrays.copyOfRange(tokens, s, s + promptTokens));
+            }
+            dev.manyfold.runtime.host.HostContext context = new dev.manyfold.runtime.host.HostContext(0, java.util.Optional.empty(),
+                    Path.of("."), out::println, java.util.Map.of(), model.exits());
+            return compare(host, null, model, specs, List.of(dev.manyfold.runtime.onnx.Engines.ONNXRUNTIME),
+                    List.of(new EngineChoice.Opened(model)), s -> DecoderSpecs.create(host, s, context), promptList, text.toString(), out);
+        }
+    }
+
+    /** {@code p}: the run, or null for an export (no floor, no early-exit loss). */
+    private int compare(Manyfold host, Run p, LanguageModel model, List<DecoderSpecs.Spec> decoderSpecs, List<String> engineNames,
+            List<EngineChoice.Opened> opened, java.util.function.Function<DecoderSpecs.Spec, Decoder> create, List<int[]> promptList,
+            String promptSource, PrintWriter out) {
         // One row per decoder and engine; with several engines the rows are labelled LABEL@ENGINE.
         List<Decoder> created = new ArrayList<>();
         List<LanguageModel> models = new ArrayList<>();
         List<DecoderSpecs.Spec> specs = new ArrayList<>();
         for (int e = 0; e < engineNames.size(); e++) {
             for (DecoderSpecs.Spec s : decoderSpecs) {
-                created.add(DecoderSpecs.create(host, p, s, out));
+                created.add(create.apply(s));
                 models.add(opened.get(e).model());
                 specs.add(engineNames.size() == 1 ? s
                         : new DecoderSpecs.Spec(s.label() + "@" + engineNames.get(e), s.type(), s.settings(), s.path()));
             }
         }
-        List<int[]> promptList = prompts(p, model);
         out.printf(Locale.ROOT, "model %s: %d layers, trained exits %s, context %d, vocabulary %d%n", path, model.layers(), model.exits(),
                 model.contextLength(), model.vocabularySize());
-        out.printf(Locale.ROOT, "%d prompts of %d tokens from the validation text, %d new tokens each (fewer on EOS), %d warm-up, %d pass(es)%n",
-                promptList.size(), promptTokens, maxNewTokens, warmup, repeat);
+        out.printf(Locale.ROOT, "%d prompts of %d tokens from %s, %d new tokens each (fewer on EOS), %d warm-up, %d pass(es)%n",
+                promptList.size(), promptTokens, promptSource, maxNewTokens, warmup, repeat);
         for (int i = 0; i < Math.min(warmup, promptList.size()); i++) {
             for (int d = 0; d < created.size(); d++) {
                 created.get(d).generate(models.get(d), promptList.get(i), maxNewTokens, t -> { });
@@ -211,7 +271,23 @@ final class BenchDecodeCommand implements Callable<Integer> {
             }
             out.printf(Locale.ROOT, "  load average %s%n", loadAverage());
         }
-        if (evalBatches > 0 && p.model() instanceof LlamaModel llama) {
+        if (floor && p != null && p.model().languageModel().isPresent()) {
+            long bytes = dev.manyfold.runtime.onnx.MemoryFloor.weightBytesPerToken(p.model());
+            double bandwidth = dev.manyfold.runtime.onnx.MemoryFloor.readBandwidth(bytes, 1000);
+            double floorMs = bytes / bandwidth * 1e3;
+            out.printf(Locale.ROOT, "memory floor: %.2f MB of F32 weights read per full-model token; read bandwidth over a buffer of that size"
+                    + " %.1f GB/s (best pass, one thread, per CPU-second); floor %.3f ms/token%n", bytes / 1e6, bandwidth / 1e9, floorMs);
+            for (int row = 0; row < specs.size(); row++) {
+                if (specs.get(row).type().equals("greedy")) {
+                    Totals t = totals.get(row);
+                    out.printf(Locale.ROOT, "  %s: %.3f cpu-ms/t = %.2fx the floor%n", specs.get(row).label(), t.cpuSeconds / t.tokens * 1e3,
+                            t.cpuSeconds / t.tokens * 1e3 / floorMs);
+                }
+            }
+            out.printf(Locale.ROOT, "  load average %s%n", loadAverage());
+        }
+        if (evalBatches > 0 && p != null && p.model().languageModel().isPresent()) {
+            var llama = p.model().languageModel().get();
             out.print("exits, teacher-forced on the validation text: loss / top-1 agreement with the full model:");
             for (EarlyExitLoss.ExitRow e : EarlyExitLoss.exits(llama, p.data().validation(evalBatches))) {
                 out.printf(Locale.ROOT, "  %d: %.4f / %.3f", e.exit(), e.loss(), e.agreement());
@@ -291,7 +367,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
      * Prompts of {@code promptTokens} tokens starting at document starts of the validation
      * text (no EOS inside), evenly spaced over the text; deterministic.
      */
-    private List<int[]> prompts(TrainJob.Prepared p, LanguageModel model) {
+    private List<int[]> prompts(Run p, LanguageModel model) {
         int[] text = p.data().validationTokens().orElseThrow(() -> new IllegalArgumentException(
                 path + " was trained on " + p.data().describe() + ", which has no validation text"));
         int eos = model.eosToken().orElse(-1);

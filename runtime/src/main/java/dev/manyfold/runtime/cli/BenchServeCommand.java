@@ -20,8 +20,9 @@ final class BenchServeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(paramLabel = "URL", description = "The server, such as http://127.0.0.1:8080")
-    String url;
+    @Parameters(paramLabel = "[LABEL=]URL", arity = "1..*", description = "The servers, such as http://127.0.0.1:8080 or"
+            + " batched=http://127.0.0.1:8081; several are load-tested in turn within each level")
+    List<String> urls = new ArrayList<>();
 
     @Option(names = "--budget", required = true, paramLabel = "SPEC",
             description = "A budget (repeatable): a model id (run, run:exit-2), optionally followed by the manyfold field as JSON: "
@@ -40,6 +41,10 @@ final class BenchServeCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "3", description = "Unmeasured requests per budget first (default ${DEFAULT-VALUE})")
     int warmup;
 
+    @Option(names = "--rounds", defaultValue = "1", description = "Passes over every level, server and budget; each cell pools its"
+            + " rounds (default ${DEFAULT-VALUE})")
+    int rounds;
+
     @Option(names = "--prompt", paramLabel = "TEXT", description = "Prompts, used in turn (repeatable; default: six short ones)")
     List<String> prompts = new ArrayList<>();
 
@@ -49,15 +54,17 @@ final class BenchServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        if (clients.stream().anyMatch(c -> c < 1) || seconds <= 0 || maxTokens < 1 || warmup < 0) {
-            throw new IllegalArgumentException("--clients must be >= 1, --seconds > 0, --max-tokens >= 1 and --warmup >= 0");
+        if (clients.stream().anyMatch(c -> c < 1) || seconds <= 0 || maxTokens < 1 || warmup < 0 || rounds < 1) {
+            throw new IllegalArgumentException("--clients must be >= 1, --seconds > 0, --max-tokens >= 1, --warmup >= 0 and --rounds >= 1");
         }
         List<LoadTest.Budget> parsed = budgets.stream().map(LoadTest.Budget::parse).toList();
         List<String> texts = prompts.isEmpty() ? List.of("The computer", "Unix is", "A program that", "Linux", "The system call",
                 "Memory is") : prompts;
         Optional<String> key = apiKeyFile == null ? Optional.empty() : Optional.of(Files.readString(apiKeyFile).strip());
-        out.printf("load test of %s: %s clients, %.0f s per cell, %d tokens per request%n", url, clients, seconds, maxTokens);
-        List<LoadTest.Row> rows = new LoadTest(url, key, texts, maxTokens).run(parsed, clients, seconds, warmup, out);
+        List<LoadTest.Server> servers = urls.stream().map(LoadTest.Server::parse).toList();
+        out.printf("load test of %s: %s clients, %.0f s per cell, %d tokens per request, %d round(s)%n", servers, clients, seconds, maxTokens,
+                rounds);
+        List<LoadTest.Row> rows = new LoadTest(servers, key, texts, maxTokens).run(parsed, clients, seconds, warmup, rounds, out);
         out.println();
         out.print(LoadTest.table(rows));
         out.flush();

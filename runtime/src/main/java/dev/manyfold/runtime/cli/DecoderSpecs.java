@@ -8,9 +8,8 @@ import dev.manyfold.api.decoder.Decoder;
 import dev.manyfold.runtime.host.ExtensionKind;
 import dev.manyfold.runtime.host.HostContext;
 import dev.manyfold.runtime.host.Manyfold;
-import dev.manyfold.runtime.job.TrainJob;
+import dev.manyfold.runtime.job.Run;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -85,13 +84,11 @@ final class DecoderSpecs {
     }
 
     /**
-     * Creates the decoder through the loaded plugins, as the recipe validator would; the
-     * context carries the model's shape and trained exits, so exit settings are checked here.
+     * Creates the decoder through the loaded plugins, as the recipe validator would, in the
+     * run's context (the model's shape and trained exits, so exit settings are checked here).
      */
-    static Decoder create(Manyfold host, TrainJob.Prepared p, Spec spec, PrintWriter out) {
-        List<Integer> exits = p.model() instanceof dev.manyfold.api.decoder.LanguageModel lm ? lm.exits() : List.of();
-        return create(host, spec, new HostContext(p.config().seed(), Optional.of(p.model().shape()), Path.of("."), out::println,
-                p.recipe().asMap(), exits));
+    static Decoder create(Manyfold host, Run p, Spec spec, PrintWriter out) {
+        return create(host, spec, p.context().withLog(out::println));
     }
 
     /** Creates the decoder in {@code context} (e.g. without a run, for an ONNX export). */
@@ -113,7 +110,7 @@ final class DecoderSpecs {
 
     /** The recipe's {@code decode} section as a spec, if the run's recipe has one. */
     @SuppressWarnings("unchecked")
-    static Optional<Spec> fromRecipe(TrainJob.Prepared p) {
+    static Optional<Spec> fromRecipe(Run p) {
         Object section = p.recipe().asMap().get("decode");
         if (!(section instanceof Map)) {
             return Optional.empty();

@@ -5,8 +5,8 @@ import ai.djl.ndarray.NDManager;
 import dev.manyfold.api.ConfigException;
 import dev.manyfold.api.SubModel;
 import dev.manyfold.api.decoder.ExitRule;
-import dev.manyfold.runtime.model.LlamaModel;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.model.LayeredLanguageModel;
+import dev.manyfold.runtime.data.HostBatch;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -30,7 +30,7 @@ final class EarlyExitLoss {
      * Scores every validation position at the exit the decoder's {@link ExitRule} picks from
      * the teacher-forced logits of its exits (the full depth when none stops).
      */
-    static Result evaluate(LlamaModel model, List<HostBatch> batches, ExitRule rule) {
+    static Result evaluate(LayeredLanguageModel model, List<HostBatch> batches, ExitRule rule) {
         List<Integer> exits = new ArrayList<>(rule.exits());
         for (int e : exits) {
             if (e < 1 || e >= model.layers()) {
@@ -71,7 +71,7 @@ final class EarlyExitLoss {
     /** Per trained exit: teacher-forced loss and how often its argmax equals the full model's. */
     record ExitRow(int exit, double loss, double agreement) {}
 
-    static List<ExitRow> exits(LlamaModel model, List<HostBatch> batches) {
+    static List<ExitRow> exits(LayeredLanguageModel model, List<HostBatch> batches) {
         List<Integer> exits = model.exits();
         int vocab = model.vocabularySize();
         double[] loss = new double[exits.size()];

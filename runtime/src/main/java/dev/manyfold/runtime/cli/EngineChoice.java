@@ -3,6 +3,7 @@ package dev.manyfold.runtime.cli;
 import dev.manyfold.api.ConfigException;
 import dev.manyfold.api.decoder.LanguageModel;
 import dev.manyfold.runtime.checkpoint.CheckpointStore;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.LlamaModel;
 import dev.manyfold.runtime.onnx.Engines;
@@ -20,7 +21,7 @@ public final class EngineChoice {
     private EngineChoice() {}
 
     /** The engine names to use: {@code option} (comma-separated, may be null) or the recipe's, else pytorch. */
-    public static List<String> names(List<String> option, TrainJob.Prepared p) {
+    public static List<String> names(List<String> option, Run p) {
         List<String> out = new ArrayList<>();
         if (option != null && !option.isEmpty()) {
             for (String e : option) {
@@ -40,7 +41,7 @@ public final class EngineChoice {
     }
 
     /** The run's language model on {@code engine}; close it when done (a no-op for pytorch). */
-    public static Opened open(TrainJob.Prepared p, Path path, String engine) {
+    public static Opened open(Run p, Path path, String engine) {
         if (!(p.model() instanceof LlamaModel llama)) {
             throw new ConfigException(path.toString(), "holds a " + p.model().family() + " model; this command needs a language model",
                     "a run of family llama");

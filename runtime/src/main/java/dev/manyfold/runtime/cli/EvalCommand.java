@@ -5,10 +5,11 @@ import dev.manyfold.runtime.eval.EvalReport;
 import dev.manyfold.runtime.eval.ExitAnalysis;
 import dev.manyfold.runtime.eval.ExitProfile;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
-import dev.manyfold.runtime.model.LlamaModel;
+import dev.manyfold.runtime.model.LayeredLanguageModel;
 import dev.manyfold.runtime.model.Model;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -72,6 +73,11 @@ final class EvalCommand implements Callable<Integer> {
                     + " (language models: depth exits only); the exit KL/cosine analysis stays on pytorch")
     String engine;
 
+    @Option(names = "--text", paramLabel = "FILE",
+            description = "For an ONNX export directory (which has no validation data): a text file to evaluate every trained exit on"
+                    + " (--batches windows of the model's context, tokenized with the export's tokenizer)")
+    java.nio.file.Path text;
+
     @Option(names = "--no-exits", description = "Language models: skip the KL/cosine exit analysis")
     boolean noExits;
 
@@ -83,6 +89,9 @@ final class EvalCommand implements Callable<Integer> {
         PrintWriter o = spec.commandLine().getOut();
         if (batches < 1) {
             throw new IllegalArgumentException("--batches must be >= 1, got " + batches);
+        }
+        if (EngineChoice.isOnnxExport(path)) {
+            return export(o);
         }
         long budget = maxFlops == null ? -1 : EvalReport.parseFlops(maxFlops);
         if (threshold != null && !(threshold >= 0 && threshold < Double.POSITIVE_INFINITY)) {
@@ -101,7 +110,7 @@ final class EvalCommand implements Callable<Integer> {
             report.printExits(o);
             outDir = Optional.ofNullable(out);
         } else {
-            try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, o)) {
+            try (Manyfold host = main.host(); Run p = TrainJob.load(host, path, o)) {
                 report = evaluate(p, o);
             }
             outDir = Optional.of(out != null ? out : Files.isDirectory(path) ? path : path.toAbsolutePath().getParent());
@@ -128,7 +137,7 @@ final class EvalCommand implements Callable<Integer> {
      * When the model carries masks: non-zero parameters and effective FLOPs of the full model
      * and of each depth-only sub-model, with the mask strategies' patterns.
      */
-    private static void printSparsity(TrainJob.Prepared p, List<SubModel> subModels, PrintWriter o) {
+    private static void printSparsity(Run p, List<SubModel> subModels, PrintWriter o) {
         Model model = p.model();
         if (model.sites().values().stream().noneMatch(s -> s.mask() != null)) {
             return;
@@ -148,10 +157,10 @@ final class EvalCommand implements Callable<Integer> {
         }
     }
 
-    private EvalReport evaluate(TrainJob.Prepared p, PrintWriter o) {
+    private EvalReport evaluate(Run p, PrintWriter o) {
         Model model = p.model();
         boolean text = p.data().isText();
-        LlamaModel llama = model instanceof LlamaModel l ? l : null;
+        LayeredLanguageModel llama = model.languageModel().orElse(null);
         if (exits != null && llama == null) {
             throw new IllegalArgumentException("--exits applies to language models (family llama), not to " + model.family());
         }
@@ -203,5 +212,33 @@ final class EvalCommand implements Callable<Integer> {
             }
         }
         return report;
+    }
+
+    /** An ONNX export directory: loss and top-1 accuracy of every trained exit on {@code --text}, on ONNX Runtime. */
+    private int export(PrintWriter o) {
+        dev.manyfold.runtime.onnx.Engines.check(engine, "--engine"); // an export always runs on onnxruntime
+        if (text == null) {
+            throw new IllegalArgumentException(path + " is an ONNX export, which has no validation data: give --text FILE to evaluate on");
+        }
+        String content;
+        try {
+            content = java.nio.file.Files.readString(text);
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            throw new IllegalArgumentException("--text " + text + ": cannot read it as UTF-8 text (" + e.getMessage() + ")");
+        }
+        try (dev.manyfold.runtime.onnx.OrtLanguageModel model = dev.manyfold.runtime.onnx.Engines.open(path);
+                dev.manyfold.runtime.data.Tokenizer tokenizer = EngineChoice.tokenizer(model, path)) {
+            int[] tokens = tokenizer.encode(content);
+            int window = Math.min(model.contextLength(), tokens.length - 1);
+            List<dev.manyfold.runtime.onnx.OrtEvaluator.ExitScore> scores = dev.manyfold.runtime.onnx.OrtEvaluator.evaluateText(model, tokens,
+                    window, batches);
+            o.printf(Locale.ROOT, "engine: onnxruntime (ONNX export %s); %d window%s of %d tokens from %s%n", path, batches,
+                    batches == 1 ? "" : "s", window, text);
+            o.printf(Locale.ROOT, "%6s %9s %9s %10s%n", "exit", "loss", "accuracy", "positions");
+            for (dev.manyfold.runtime.onnx.OrtEvaluator.ExitScore e : scores) {
+                o.printf(Locale.ROOT, "%6d %9.4f %9.4f %,10d%n", e.exit(), e.loss(), e.accuracy(), e.positions());
+            }
+            return 0;
+        }
     }
 }

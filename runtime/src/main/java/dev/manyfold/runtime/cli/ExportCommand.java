@@ -1,5 +1,6 @@
 package dev.manyfold.runtime.cli;
 
+import dev.manyfold.runtime.model.TensorNames;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.manyfold.api.SubModel;
@@ -9,6 +10,7 @@ import dev.manyfold.runtime.checkpoint.StoredFormats;
 import dev.manyfold.runtime.checkpoint.SafeTensors;
 import dev.manyfold.runtime.checkpoint.Tensor;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.Model;
 import java.io.PrintWriter;
@@ -80,7 +82,7 @@ final class ExportCommand implements Callable<Integer> {
     private int export(Manyfold host, ExportFormat plugged, SubModel sub, PrintWriter w) {
         if (format.equals("onnx")) {
             dev.manyfold.runtime.job.RunDirectory.checkOutsideRun(out, path, "--out");
-            try (TrainJob.Prepared p = TrainJob.load(host, path, w)) {
+            try (Run p = TrainJob.load(host, path, w)) {
                 return OnnxExportCommand.export(p, path, parse(subModel), exit, out, w); // --exit: that exit's graphs
             }
         }
@@ -91,7 +93,7 @@ final class ExportCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--format " + format + " exports the full model; drop --sub-model");
         }
         dev.manyfold.runtime.job.RunDirectory.checkOutsideRun(out, path, "--out");
-        try (TrainJob.Prepared p = TrainJob.load(host, path, w);
+        try (Run p = TrainJob.load(host, path, w);
                 NDManager manager = p.model().parameters().manager().newSubManager()) {
             if (format.equals("hf")) {
                 return dev.manyfold.runtime.hf.HfExport.run(p, sub, out, dtype, w);
@@ -133,7 +135,7 @@ final class ExportCommand implements Callable<Integer> {
     }
 
     /** A plugin's export format ({@code --format 2:4}, {@code packed-2:4}, ...): the masked model's tensors as the format stores them. */
-    private int exportSparse(TrainJob.Prepared p, ExportFormat exportFormat, PrintWriter w) throws java.io.IOException {
+    private int exportSparse(Run p, ExportFormat exportFormat, PrintWriter w) throws java.io.IOException {
         Sparse sparse = sparseTensors(p.model());
         if (sparse.masks().isEmpty()) {
             throw new IllegalArgumentException("--format " + format + ": the run has no masked site (no masks section), nothing is 2:4");
@@ -162,12 +164,12 @@ final class ExportCommand implements Callable<Integer> {
         SafeTensors.write(out, tensors, metadata);
         long dense = 0;
         for (var e : p.model().parameters().all().entrySet()) {
-            if (!e.getKey().startsWith("mask.") && !e.getKey().startsWith("adapters.")) {
+            if (!TensorNames.isMask(e.getKey()) && !TensorNames.isAdapter(e.getKey())) {
                 dense += e.getValue().getShape().size() * e.getValue().getDataType().getNumOfBytes();
             }
         }
         long sparseDense = sparse.masks().keySet().stream().mapToLong(n -> sparse.tensors().get(n).byteSize()).sum();
-        long adapters = tensors.values().stream().filter(t -> t.name().startsWith("adapters.")).mapToLong(Tensor::byteSize).sum();
+        long adapters = tensors.values().stream().filter(t -> TensorNames.isAdapter(t.name())).mapToLong(Tensor::byteSize).sum();
         long sparseStored = exportFormat.maskedBytes(stored, sparse.masks().keySet());
         long data = tensors.values().stream().mapToLong(Tensor::byteSize).sum();
         long other = data - sparseStored - adapters;
@@ -197,7 +199,7 @@ final class ExportCommand implements Callable<Integer> {
         Map<String, boolean[]> masks = new LinkedHashMap<>();
         try (NDManager scratch = model.parameters().manager().newSubManager()) {
             model.parameters().all().forEach((name, array) -> {
-                if (name.startsWith("mask.")) {
+                if (TensorNames.isMask(name)) {
                     return;
                 }
                 var site = masked.get(name);

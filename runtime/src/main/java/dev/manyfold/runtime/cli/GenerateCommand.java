@@ -4,6 +4,7 @@ import dev.manyfold.api.decoder.Decoder;
 import dev.manyfold.api.decoder.Generation;
 import dev.manyfold.runtime.data.Tokenizer;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -76,7 +77,7 @@ final class GenerateCommand implements Callable<Integer> {
                 return generate(model, tokenizer, chosen, d, dev.manyfold.runtime.onnx.Engines.ONNXRUNTIME, out, err);
             }
         }
-        try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()))) {
+        try (Manyfold host = main.host(); Run p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()))) {
             if (!(p.model() instanceof dev.manyfold.api.decoder.LanguageModel)) {
                 throw new IllegalArgumentException(path + " holds a " + p.model().family() + " model; generate needs a language model (family llama)");
             }
@@ -84,7 +85,9 @@ final class GenerateCommand implements Callable<Integer> {
             Tokenizer tokenizer = p.data().tokenizer().orElseThrow(() -> new IllegalArgumentException(
                     path + " was trained on " + p.data().describe() + ", which has no tokenizer; generate needs text data"));
             DecoderSpecs.Spec chosen = chosen(host, DecoderSpecs.fromRecipe(p));
-            Decoder d = DecoderSpecs.create(host, p, chosen, out);
+            // The recipe's own decoder as is: the one the run created (its factory runs once per generate).
+            Decoder d = decoder == null && sets.isEmpty() && p.decoder().isPresent() ? p.decoder().get()
+                    : DecoderSpecs.create(host, p, chosen, out);
             try (EngineChoice.Opened opened = EngineChoice.open(p, path, engineName)) {
                 return generate(opened.model(), tokenizer, chosen, d, engineName, out, err);
             }

@@ -2,6 +2,7 @@ package dev.manyfold.runtime.cli;
 
 import dev.manyfold.api.ConfigException;
 import dev.manyfold.api.SubModel;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.LlamaModel;
 import dev.manyfold.runtime.onnx.ClassifierGraphs;
@@ -21,7 +22,7 @@ import java.util.Map;
 final class OnnxExportCommand {
     private OnnxExportCommand() {}
 
-    static int export(TrainJob.Prepared p, Path source, SubModel sub, Integer exit, Path out, PrintWriter w) {
+    static int export(Run p, Path source, SubModel sub, Integer exit, Path out, PrintWriter w) {
         if (p.model() instanceof LlamaModel llama) {
             if (!sub.equals(SubModel.FULL)) {
                 throw new IllegalArgumentException("--format onnx of a language model exports the full model and its trained exits;"
@@ -86,7 +87,7 @@ final class OnnxExportCommand {
         return 0;
     }
 
-    static String tokenizer(TrainJob.Prepared p) {
+    static String tokenizer(Run p) {
         Object t = p.recipe().section("data").asMap().get("tokenizer");
         return t == null ? "byte" : t.toString();
     }

@@ -55,13 +55,20 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model-name", paramLabel = "ID", description = "Model id clients send (default: the run directory's name)")
     String modelName;
 
-    @Option(names = "--max-concurrency", defaultValue = "2", paramLabel = "N", description = "Decodes running at once (default ${DEFAULT-VALUE})")
+    @Option(names = "--max-concurrency", defaultValue = "16", paramLabel = "N",
+            description = "Decodes running at once (default ${DEFAULT-VALUE}); of those, at most --max-unbatched outside a batch")
     int maxConcurrency;
 
-    @Option(names = "--batch", defaultValue = "1", paramLabel = "N",
-            description = "Run up to N concurrent greedy/sampling requests' decode steps as one batched forward (pytorch engine;"
-                    + " default ${DEFAULT-VALUE}: each request on its own); needs --max-concurrency of at least N to fill a batch")
+    @Option(names = "--batch", defaultValue = "16", paramLabel = "N",
+            description = "Continuous batching: run up to N concurrent greedy/sampling requests' decode steps as one batched forward"
+                    + " per iteration (pytorch engine; default ${DEFAULT-VALUE}; 1: each request on its own); needs --max-concurrency"
+                    + " of at least N to fill a batch")
     int batch;
+
+    @Option(names = "--max-unbatched", defaultValue = "2", paramLabel = "N",
+            description = "Of those, decodes that run on their own at once: self-speculative and early-exit ones, any on an engine that"
+                    + " cannot batch, all with --batch 1 (default ${DEFAULT-VALUE}: one per core of a 2-core machine)")
+    int maxUnbatched;
 
     @Option(names = "--max-queue", defaultValue = "64", paramLabel = "N",
             description = "Requests waiting for a decode slot; more are answered 429 (default ${DEFAULT-VALUE})")
@@ -87,7 +94,7 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         ServeOptions options = new ServeOptions(host, port, maxConcurrency, maxQueue, maxTokens, maxBodyBytes, apiKey(),
-                Duration.ofSeconds(Math.max(0, shutdownTimeout)), batch);
+                Duration.ofSeconds(Math.max(0, shutdownTimeout)), batch, maxUnbatched);
         String id = modelName != null ? modelName : defaultId(path);
         try (Manyfold host = main.host()) {
             ServedModel served = EngineChoice.isOnnxExport(path) ? export(host, id) : RunModelLoader.load(host, path, id, opener());

@@ -4,7 +4,6 @@ import dev.manyfold.api.Globs;
 import dev.manyfold.api.Settings;
 import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.job.TrainJob;
-import dev.manyfold.runtime.model.LinearSite;
 import dev.manyfold.runtime.recipe.Recipe;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -25,7 +24,7 @@ import picocli.CommandLine.Model.CommandSpec;
  */
 @Command(name = "sites", mixinStandardHelpOptions = true,
         description = "List the linear sites of a recipe's model (the names masks: and adapters: targets match), their [out, in] shapes and "
-                + "which masks[i] / adapters[i] target each. Builds the model (no training).")
+                + "which masks[i] / adapters[i] target each. Builds the model's shape only (no weights, no data read).")
 final class SitesCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
@@ -40,24 +39,27 @@ final class SitesCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         Recipe recipe = Recipe.load(recipeFile);
-        try (Manyfold host = main.host(); TrainJob.Prepared p = TrainJob.prepare(host, recipe, new PrintWriter(PrintWriter.nullWriter()))) {
+        try (Manyfold host = main.host()) {
+            // The weightless shape model and the plugin sections, as validate checks them: no weights, no data read.
+            TrainJob.Checked checked = TrainJob.check(host, recipe, Path.of(System.getProperty("java.io.tmpdir"), "manyfold-work"));
+            dev.manyfold.api.ModelShape shape = checked.shape();
             List<Settings> masks = recipe.sections("masks");
             List<Settings> adapters = recipe.sections("adapters");
-            out.printf(Locale.ROOT, "%s model of %s: %d linear sites%n", p.model().family(), recipe.name(), p.model().sites().size());
-            for (LinearSite site : p.model().sites().values()) {
+            out.printf(Locale.ROOT, "%s model of %s: %d linear sites%n", shape.family(), recipe.name(), shape.sites().size());
+            for (String site : shape.sites()) {
                 List<String> by = new ArrayList<>();
                 for (int i = 0; i < masks.size(); i++) {
-                    if (Globs.matches(p.components().masks().get(i).targets(), site.name())) {
+                    if (Globs.matches(checked.components().masks().get(i).targets(), site)) {
                         by.add("masks[" + i + "]");
                     }
                 }
                 for (int i = 0; i < adapters.size(); i++) {
-                    if (Globs.matches(p.components().adapters().get(i).targets(), site.name())) {
+                    if (Globs.matches(checked.components().adapters().get(i).targets(), site)) {
                         by.add("adapters[" + i + "]");
                     }
                 }
-                out.printf(Locale.ROOT, "  %-28s [%d, %d]%s%n", site.name(), site.outFeatures(), site.inFeatures(),
-                        by.isEmpty() ? "" : "  " + String.join(", ", by));
+                int[] dims = shape.siteShape(site);
+                out.printf(Locale.ROOT, "  %-28s [%d, %d]%s%n", site, dims[0], dims[1], by.isEmpty() ? "" : "  " + String.join(", ", by));
             }
             return 0;
         }

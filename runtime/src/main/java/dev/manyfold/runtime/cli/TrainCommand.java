@@ -2,6 +2,7 @@ package dev.manyfold.runtime.cli;
 
 import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.job.RunDirectory;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.recipe.Recipe;
 import dev.manyfold.runtime.train.Evaluator;
@@ -37,6 +38,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Resume from the latest checkpoint in --run-dir (the same recipe)")
     boolean resume;
 
+    @Option(names = "--set", paramLabel = "KEY=VALUE",
+            description = "Override a recipe value (repeatable), a dotted path read as YAML: --set train.steps=20 --set model.hidden=64")
+    java.util.List<String> sets = new java.util.ArrayList<>();
+
     @Option(names = "--overwrite", description = "Move the contents of a used --run-dir aside (to DIR.replaced-TIMESTAMP) and start afresh")
     boolean overwrite;
 
@@ -44,6 +49,11 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         Recipe recipe = Recipe.load(recipeFile);
+        if (!sets.isEmpty()) {
+            // Dotted paths into the recipe, values read as YAML; the result is checked as a recipe file is.
+            recipe = Recipe.parse(recipe.with(DecoderSpecs.parse(sets, recipe.asMap(), "--set "), java.util.Set.of()).toYaml(),
+                    recipe.source() + " with --set " + String.join(" ", sets));
+        }
         if (resume && runDir == null) {
             throw new IllegalArgumentException("--resume needs --run-dir DIR naming the run to continue");
         }
@@ -63,7 +73,7 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private Integer single(Recipe recipe, Path dir, PrintWriter out) {
-        try (Manyfold host = main.host(); TrainJob.Prepared prepared = TrainJob.prepare(host, recipe, out, dir)) {
+        try (Manyfold host = main.host(); Run prepared = TrainJob.prepare(host, recipe, out, dir)) {
             Trainer.Summary s = TrainJob.train(prepared, dir, resume, out, Progress.isTerminal());
             out.printf(Locale.ROOT, "done: %d steps in %.1f s (%.0f %s/s), final train loss %.4f%n", s.steps(), s.seconds(),
                     s.itemsPerSecond(), prepared.data().isText() ? "tokens" : "examples", s.finalLoss());
@@ -73,9 +83,33 @@ final class TrainCommand implements Callable<Integer> {
             }
             prepared.data().unigramEntropy().ifPresent(h -> out.printf(Locale.ROOT,
                     "baseline: unigram cross-entropy of the validation tokens %.4f nats/token%n", h));
+            if (!prepared.components().dimensions().isEmpty()) {
+                subModelTable(prepared, dir, out);
+            }
             out.printf("checkpoint: %s%nrun directory: %s%n", s.checkpoint(), dir);
             return 0;
         }
+    }
+
+    /** Validation batches the sub-model table is computed on (as {@code manyfold eval}'s default). */
+    static final int TABLE_BATCHES = 50;
+    /** Rows of the table printed (the largest and the cheapest halves); eval.csv has them all. */
+    static final int TABLE_ROWS = 12;
+
+    /**
+     * The many-in-one result of a run with dimensions: every targeted sub-model evaluated (as
+     * {@code manyfold eval} does), an excerpt of the table printed, eval.csv and eval.png written
+     * into the run directory.
+     */
+    private static void subModelTable(Run p, Path dir, PrintWriter out) {
+        java.util.List<dev.manyfold.api.SubModel> lattice = TrainJob.lattice(p);
+        var batches = p.data().validation(TABLE_BATCHES);
+        var report = dev.manyfold.runtime.eval.EvalReport.evaluate(p.model(), batches, lattice,
+                p.data().isText() ? dev.manyfold.runtime.eval.EvalReport.Task.LANGUAGE_MODEL : dev.manyfold.runtime.eval.EvalReport.Task.CLASSIFICATION);
+        out.printf(Locale.ROOT, "%nsub-models: %d in one set of weights, evaluated on %d validation batches%n", lattice.size(), batches.size());
+        report.printTable(out, TABLE_ROWS);
+        java.util.List<Path> written = report.write(dir);
+        out.printf("table: %s%nplot: %s%n", written.get(0), written.get(written.size() - 1));
     }
 
     /** A recipe with {@code stages}: every stage in order (see {@link dev.manyfold.runtime.job.StagedJob}). */

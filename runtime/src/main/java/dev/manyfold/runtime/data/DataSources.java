@@ -2,9 +2,6 @@ package dev.manyfold.runtime.data;
 
 import dev.manyfold.api.Settings;
 import dev.manyfold.runtime.model.ModelFactory;
-import dev.manyfold.runtime.train.HostBatch;
-import dev.manyfold.runtime.train.TrainConfig;
-import dev.manyfold.runtime.train.TrainingData;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -17,7 +14,7 @@ public final class DataSources {
     private DataSources() {}
 
     /** Reads, validates (unknown keys refused) and loads the data. */
-    public static TrainingData open(Settings section, TrainConfig train) {
+    public static TrainingData open(Settings section, Sampling train) {
         if (InstructionData.TYPE.equals(section.asMap().get("type"))) {
             return InstructionData.open(section, train);
         }
@@ -41,7 +38,7 @@ public final class DataSources {
      *
      * @return what the data decides about the model
      */
-    public static ModelFactory.DataShape check(Settings section, TrainConfig train) {
+    public static ModelFactory.DataShape check(Settings section, Sampling train) {
         if (InstructionData.TYPE.equals(section.asMap().get("type"))) {
             return InstructionData.check(section);
         }
@@ -104,9 +101,9 @@ public final class DataSources {
         private final DataConfig config;
         private final Split<ClassificationData> split;
         private final ClassificationBatcher batcher;
-        private final TrainConfig train;
+        private final Sampling train;
 
-        Vision(DataConfig config, Split<ClassificationData> split, TrainConfig train) {
+        Vision(DataConfig config, Split<ClassificationData> split, Sampling train) {
             this.config = config;
             this.split = split;
             this.train = train;
@@ -155,9 +152,9 @@ public final class DataSources {
         private final Tokenizer tokenizer;
         private final Split<TokenData> split;
         private final LanguageModelBatcher batcher;
-        private final TrainConfig train;
+        private final Sampling train;
 
-        Text(DataConfig config, Tokenizer tokenizer, Split<TokenData> split, TrainConfig train) {
+        Text(DataConfig config, Tokenizer tokenizer, Split<TokenData> split, Sampling train) {
             this.config = config;
             this.tokenizer = tokenizer;
             this.split = split;

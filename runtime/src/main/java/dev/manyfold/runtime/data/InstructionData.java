@@ -6,9 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.manyfold.api.Settings;
 import dev.manyfold.runtime.model.ModelFactory;
-import dev.manyfold.runtime.train.HostBatch;
-import dev.manyfold.runtime.train.TrainConfig;
-import dev.manyfold.runtime.train.TrainingData;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -148,7 +145,7 @@ public final class InstructionData implements TrainingData {
      * @throws dev.manyfold.api.ConfigException naming the recipe key
      * @throws DataException naming the file, line and field of a bad example
      */
-    public static InstructionData open(Settings s, TrainConfig train) {
+    public static InstructionData open(Settings s, Sampling train) {
         Options o = options(s);
         Path path = o.path();
         String template = o.template();

@@ -52,11 +52,11 @@ public final class EvalPlot {
 
     /** Renders and writes a PNG. */
     public static void write(EvalReport report, Path file, int width, int height) {
-        writePng(render(report, width, height), file);
+        writeImage(render(report, width, height), file);
     }
 
     /** Writes an image as a PNG, creating the parent directory. */
-    static void writePng(BufferedImage image, Path file) {
+    static void writeImage(BufferedImage image, Path file) {
         try {
             Path parent = file.toAbsolutePath().getParent();
             if (parent != null) {
@@ -72,12 +72,53 @@ public final class EvalPlot {
         }
     }
 
-    /** Renders the plot into an RGB image of the given size. */
-    public static BufferedImage render(EvalReport report, int width, int height) {
+    /** Colours of the curves of {@link #renderCurves}, in order. */
+    private static final Color[] CURVES = {new Color(31, 119, 180), new Color(214, 39, 40), new Color(44, 160, 44),
+        new Color(255, 127, 14), new Color(148, 103, 189), new Color(140, 86, 75)};
+
+    /**
+     * Renders several methods' lattices on one plot and writes a PNG: each report is one curve
+     * (its rows joined in FLOPs order, a point per sub-model), labelled by its key in a legend.
+     * The reports must share a task.
+     */
+    public static void writeCurves(java.util.Map<String, EvalReport> curves, Path file, int width, int height) {
+        writeImage(renderCurves(curves, width, height), file);
+    }
+
+    /** Renders the curves of {@link #writeCurves} into an RGB image. */
+    public static BufferedImage renderCurves(java.util.Map<String, EvalReport> curves, int width, int height) {
+        if (curves.isEmpty() || curves.size() > CURVES.length) {
+            throw new IllegalArgumentException("a curve plot takes 1 to " + CURVES.length + " reports, got " + curves.size());
+        }
+        EvalReport first = curves.values().iterator().next();
+        List<EvalRow> all = new ArrayList<>();
+        for (EvalReport r : curves.values()) {
+            if (r.task() != first.task()) {
+                throw new IllegalArgumentException("curves of different tasks: " + first.task() + " and " + r.task());
+            }
+            all.addAll(r.rows());
+        }
+        checkSize(width, height);
+        BufferedImage image = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = image.createGraphics();
+        try {
+            new Painter(first, all, new java.util.LinkedHashMap<>(curves), g, width, height).paint();
+        } finally {
+            g.dispose();
+        }
+        return image;
+    }
+
+    private static void checkSize(int width, int height) {
         if (width < LEFT + RIGHT + 100 || height < TOP + BOTTOM + 100) {
             throw new IllegalArgumentException("plot size " + width + "x" + height + " is too small (at least "
                     + (LEFT + RIGHT + 100) + "x" + (TOP + BOTTOM + 100) + ")");
         }
+    }
+
+    /** Renders the plot into an RGB image of the given size. */
+    public static BufferedImage render(EvalReport report, int width, int height) {
+        checkSize(width, height);
         BufferedImage image = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = image.createGraphics();
         try {
@@ -121,6 +162,10 @@ public final class EvalPlot {
 
     private static final class Painter {
         private final EvalReport report;
+        /** Every plotted row (of all curves). */
+        private final List<EvalRow> rows;
+        /** Labelled curves, or null for one report's scatter plot. */
+        private final java.util.Map<String, EvalReport> curves;
         private final Graphics2D g;
         private final int width;
         private final int height;
@@ -135,7 +180,13 @@ public final class EvalPlot {
         private boolean textWorks = true;
 
         Painter(EvalReport report, Graphics2D g, int width, int height) {
+            this(report, report.rows(), null, g, width, height);
+        }
+
+        Painter(EvalReport report, List<EvalRow> rows, java.util.Map<String, EvalReport> curves, Graphics2D g, int width, int height) {
             this.report = report;
+            this.rows = rows;
+            this.curves = curves;
             this.g = g;
             this.width = width;
             this.height = height;
@@ -152,6 +203,10 @@ public final class EvalPlot {
             g.fillRect(0, 0, width, height);
             ranges();
             axes();
+            if (curves != null) {
+                paintCurves();
+                return;
+            }
             List<EvalRow> front = front(report);
             if (front.size() > 1) {
                 Path2D line = new Path2D.Double();
@@ -189,12 +244,62 @@ public final class EvalPlot {
             legend(new int[] {(int) lx, (int) ly - 14, w, 18});
         }
 
+        private void paintCurves() {
+            int i = 0;
+            for (EvalReport c : curves.values()) {
+                Color colour = CURVES[i++];
+                List<EvalRow> sorted = new ArrayList<>(c.rows());
+                sorted.sort(Comparator.comparingLong(EvalRow::flops));
+                Path2D line = new Path2D.Double();
+                for (int k = 0; k < sorted.size(); k++) {
+                    double px = px(sorted.get(k).flops());
+                    double py = py(y(report, sorted.get(k)));
+                    if (k == 0) {
+                        line.moveTo(px, py);
+                    } else {
+                        line.lineTo(px, py);
+                    }
+                }
+                g.setColor(colour);
+                g.setStroke(new BasicStroke(2f));
+                g.draw(line);
+                g.setStroke(new BasicStroke(1f));
+                for (EvalRow r : sorted) {
+                    dot(px(r.flops()), py(y(report, r)), 4, colour, colour.darker());
+                }
+            }
+            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+            int w = 0;
+            for (String name : curves.keySet()) {
+                w = Math.max(w, textWidth(name));
+            }
+            int boxW = w + 46;
+            int boxH = 16 * curves.size() + 14;
+            int bx = x1 - boxW - 10;
+            int by = y1 - boxH - 10;
+            g.setColor(new Color(255, 255, 255, 230));
+            g.fillRect(bx, by, boxW, boxH);
+            g.setColor(new Color(160, 160, 160));
+            g.drawRect(bx, by, boxW, boxH);
+            int row = by + 18;
+            i = 0;
+            for (String name : curves.keySet()) {
+                Color colour = CURVES[i++];
+                g.setColor(colour);
+                g.setStroke(new BasicStroke(2f));
+                g.drawLine(bx + 6, row - 4, bx + 26, row - 4);
+                g.setStroke(new BasicStroke(1f));
+                text(name, bx + 32, row, Color.BLACK);
+                row += 16;
+            }
+        }
+
         private void ranges() {
             double minX = Double.MAX_VALUE;
             double maxX = -Double.MAX_VALUE;
             double minY = Double.MAX_VALUE;
             double maxY = -Double.MAX_VALUE;
-            for (EvalRow r : report.rows()) {
+            for (EvalRow r : rows) {
                 double lx = Math.log10(Math.max(1, r.flops()));
                 minX = Math.min(minX, lx);
                 maxX = Math.max(maxX, lx);
@@ -271,8 +376,9 @@ public final class EvalPlot {
             text(yLabel, -((y0 + y1) / 2 + textWidth(yLabel) / 2), 26, ink);
             g.setTransform(saved);
             g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
-            String title = String.format(Locale.ROOT, "%s vs FLOPs: %d sub-model%s", cls ? "Accuracy" : "Loss", report.rows().size(),
-                    report.rows().size() == 1 ? "" : "s");
+            String title = curves != null ? String.format(Locale.ROOT, "%s vs FLOPs: %d methods", cls ? "Accuracy" : "Loss",
+                    curves.size()) : String.format(Locale.ROOT, "%s vs FLOPs: %d sub-model%s", cls ? "Accuracy" : "Loss",
+                    rows.size(), rows.size() == 1 ? "" : "s");
             text(title, (x0 + x1) / 2 - textWidth(title) / 2, 34, Color.BLACK);
         }
 
@@ -292,7 +398,7 @@ public final class EvalPlot {
             int fewest = Integer.MAX_VALUE;
             for (int c = 0; c < corners.length; c++) {
                 int n = 0;
-                for (EvalRow r : report.rows()) {
+                for (EvalRow r : rows) {
                     double x = px(r.flops());
                     double y = py(y(report, r));
                     boolean inside = x >= corners[c][0] - 8 && x <= corners[c][0] + boxW + 8 && y >= corners[c][1] - 8

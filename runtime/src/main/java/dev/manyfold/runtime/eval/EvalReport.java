@@ -4,10 +4,10 @@ import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDManager;
 import dev.manyfold.api.SubModel;
-import dev.manyfold.runtime.model.LlamaModel;
+import dev.manyfold.runtime.model.LayeredLanguageModel;
 import dev.manyfold.runtime.model.Model;
 import dev.manyfold.runtime.train.Evaluator;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -163,7 +163,7 @@ public final class EvalReport {
     }
 
     /** This report with {@link ExitAnalysis#compute} run over the batches. */
-    public EvalReport withExitAnalysis(LlamaModel model, List<HostBatch> batches, List<Integer> exitDepths) {
+    public EvalReport withExitAnalysis(LayeredLanguageModel model, List<HostBatch> batches, List<Integer> exitDepths) {
         return withExits(ExitAnalysis.compute(model, batches, exitDepths, model.parameters().manager()));
     }
 
@@ -316,6 +316,14 @@ public final class EvalReport {
      * {@code *}.
      */
     public void printTable(PrintWriter out) {
+        printTable(out, Integer.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #printTable(PrintWriter)}, with at most {@code maxRows} rows: a longer table
+     * prints its first (largest) and last (cheapest) halves with a line counting the rows left out.
+     */
+    public void printTable(PrintWriter out, int maxRows) {
         boolean marked = !full.subModel().isFull();
         int nameWidth = Math.max("sub-model".length(), rows.stream().mapToInt(r -> r.name().length()).max().orElse(0)) + (marked ? 4 : 2);
         StringBuilder header = new StringBuilder(String.format(Locale.ROOT, "%-" + nameWidth + "s", "sub-model"));
@@ -325,7 +333,14 @@ public final class EvalReport {
         }
         header.append(String.format(Locale.ROOT, " %9s %10s", "accuracy", "% of full"));
         out.println(header);
-        for (EvalRow r : rows) {
+        int head = rows.size() <= maxRows ? rows.size() : (maxRows + 1) / 2;
+        int tail = rows.size() <= maxRows ? 0 : maxRows / 2;
+        for (int i = 0; i < rows.size(); i++) {
+            if (i == head && tail > 0) {
+                out.printf(Locale.ROOT, "  ... %d more sub-models ...%n", rows.size() - head - tail);
+                i = rows.size() - tail;
+            }
+            EvalRow r = rows.get(i);
             String name = r.name() + (marked && r == full ? " *" : "");
             StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%-" + nameWidth + "s", name));
             line.append(String.format(Locale.ROOT, " %,13d %,15d %9.4f", r.parameters(), r.flops(), r.loss()));

@@ -4,8 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.manyfold.api.decoder.InferenceSession;
-import dev.manyfold.runtime.model.LlamaModel;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.model.LayeredLanguageModel;
+import dev.manyfold.runtime.data.HostBatch;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -58,7 +58,7 @@ public final class ExitAnalysis {
      * @param parent the manager under which per-sequence arrays are created and released
      * @return one stat per exit, in increasing depth
      */
-    public static List<ExitStat> compute(LlamaModel model, List<HostBatch> batches, List<Integer> exits, NDManager parent) {
+    public static List<ExitStat> compute(LayeredLanguageModel model, List<HostBatch> batches, List<Integer> exits, NDManager parent) {
         return profile(model, batches, exits, parent).means();
     }
 
@@ -67,7 +67,7 @@ public final class ExitAnalysis {
      * scored position (see {@link ExitProfile}); positions with a negative label (an
      * instruction's prompt, padding) are left out.
      */
-    public static ExitProfile profile(LlamaModel model, List<HostBatch> batches, List<Integer> exits, NDManager parent) {
+    public static ExitProfile profile(LayeredLanguageModel model, List<HostBatch> batches, List<Integer> exits, NDManager parent) {
         List<Integer> depths = exits(exits, model.layers());
         int n = depths.size();
         int maxSeq = 0;

@@ -172,7 +172,7 @@ public final class ExitProfile {
         Path csv = dir.resolve(CSV);
         Path png = dir.resolve(PNG);
         EvalReport.Csv.write(csv, csvLines());
-        EvalPlot.writePng(render(1200, 520), png);
+        EvalPlot.writeImage(render(1200, 520), png);
         return List.of(csv, png);
     }
 

@@ -1,5 +1,6 @@
 package dev.manyfold.runtime.hf;
 
+import dev.manyfold.runtime.job.Run;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
@@ -155,7 +156,7 @@ public final class HfExport {
      * was written. A run imported with {@code model: { from: DIR }} keeps that directory's
      * BOS/EOS ids, architecture name and {@code max_position_embeddings}.
      */
-    public static int run(dev.manyfold.runtime.job.TrainJob.Prepared p, SubModel sub, Path dir, String dtype, java.io.PrintWriter out) {
+    public static int run(dev.manyfold.runtime.job.Run p, SubModel sub, Path dir, String dtype, java.io.PrintWriter out) {
         DType type = switch (dtype) {
             case "f32" -> DType.F32;
             case "bf16" -> DType.BF16;

@@ -1,5 +1,6 @@
 package dev.manyfold.runtime.hf;
 
+import dev.manyfold.runtime.model.TensorNames;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -48,7 +49,7 @@ public final class HfNames {
             default -> rest.startsWith("self_attn.") ? "attn." + rest.substring("self_attn.".length())
                     : rest.startsWith("mlp.") ? rest : null;
         };
-        return mapped == null ? Optional.empty() : Optional.of("layers." + m.group(1) + "." + mapped);
+        return mapped == null ? Optional.empty() : Optional.of(TensorNames.layer(Integer.parseInt(m.group(1))) + "." + mapped);
     }
 
     /** The Hugging Face name of a Manyfold LLaMA tensor. */

@@ -1,5 +1,6 @@
 package dev.manyfold.runtime.hf;
 
+import dev.manyfold.runtime.model.TensorNames;
 import ai.djl.ndarray.NDArray;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -133,7 +134,7 @@ public final class HfWeights {
         int assigned = 0;
         for (Map.Entry<String, NDArray> e : model.parameters().all().entrySet()) {
             String name = e.getKey();
-            if (name.startsWith("adapters.") || name.startsWith("mask.")) {
+            if (TensorNames.isAdapter(name) || TensorNames.isMask(name)) {
                 continue;
             }
             String hf = name.startsWith(LlamaModel.EXIT_HEADS) ? (tensors.containsKey("lm_head.weight") && !llama.config().get("tied")

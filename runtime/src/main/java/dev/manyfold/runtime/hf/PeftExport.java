@@ -1,5 +1,6 @@
 package dev.manyfold.runtime.hf;
 
+import dev.manyfold.runtime.model.TensorNames;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -7,6 +8,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.manyfold.api.Settings;
 import dev.manyfold.runtime.checkpoint.SafeTensors;
 import dev.manyfold.runtime.checkpoint.Tensor;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import dev.manyfold.runtime.model.Ops;
 import java.io.IOException;
@@ -39,12 +41,12 @@ public final class PeftExport {
 
     private PeftExport() {}
 
-    public static int run(TrainJob.Prepared p, Path dir, PrintWriter out) {
+    public static int run(Run p, Path dir, PrintWriter out) {
         List<Settings> sections = p.recipe().sections("adapters");
         Map<String, NDArray> params = p.model().parameters().all();
         int chosen = -1;
         for (int i = 0; i < sections.size(); i++) {
-            String prefix = "adapters." + i + ".";
+            String prefix = TensorNames.adapterPrefix(i);
             if (params.keySet().stream().anyMatch(n -> n.startsWith(prefix) && n.endsWith(".u"))) {
                 if (chosen >= 0) {
                     throw new IllegalArgumentException("--format peft: adapters[" + chosen + "] and adapters[" + i
@@ -57,7 +59,7 @@ public final class PeftExport {
             throw new IllegalArgumentException("--format peft: the run has no low-rank adapter (an adapters section of type lora or"
                     + " dsee); nothing to export");
         }
-        String prefix = "adapters." + chosen + ".";
+        String prefix = TensorNames.adapterPrefix(chosen);
         Map<String, Tensor> tensors = new TreeMap<>();
         TreeSet<String> modules = new TreeSet<>();
         int rank = -1;

@@ -28,6 +28,16 @@ public record HostContext(long seed, Optional<ModelShape> model, Path workDirect
         this(seed, model, workDirectory, out, Map.of());
     }
 
+    /** This context with its messages going to {@code log} instead (a command printing a run's plugin messages). */
+    public HostContext withLog(Consumer<String> log) {
+        return new HostContext(seed, model, workDirectory, log, recipe, trainedExits);
+    }
+
+    /** This context with the model's trained exits, once a run knows them. */
+    public HostContext withTrainedExits(java.util.List<Integer> exits) {
+        return new HostContext(seed, model, workDirectory, out, recipe, exits);
+    }
+
     @Override
     public void info(String message) {
         out.accept(message);

@@ -1,5 +1,6 @@
 package dev.manyfold.runtime.job;
 
+import dev.manyfold.runtime.model.TensorNames;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
@@ -23,7 +24,6 @@ import dev.manyfold.runtime.host.ExtensionKind;
 import dev.manyfold.runtime.host.HostContext;
 import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.model.LinearSite;
-import dev.manyfold.runtime.model.LlamaModel;
 import dev.manyfold.runtime.model.Model;
 import dev.manyfold.runtime.model.Ops;
 import dev.manyfold.runtime.recipe.Recipe;
@@ -101,7 +101,7 @@ public final class StagedJob {
         }
         List<StageResult> results = new ArrayList<>();
         Path first = runDir.resolve("0-" + stages.get(0).name());
-        TrainJob.Prepared p = TrainJob.prepare(host, stageRecipes.get(0), out, first);
+        Run p = TrainJob.prepare(host, stageRecipes.get(0), out, first);
         try {
             // Every prune step is created (and so validated) against the model before any training.
             List<GlobalPruning> pruners = new ArrayList<>();
@@ -151,7 +151,7 @@ public final class StagedJob {
      * @param prune a prune section such as {@code { type: dsee-prune, heads: 1 }}
      * @return the plan's description
      */
-    public static String prune(Manyfold host, TrainJob.Prepared p, Settings prune, Path start, PrintWriter out) {
+    public static String prune(Manyfold host, Run p, Settings prune, Path start, PrintWriter out) {
         HostContext context = new HostContext(p.config().seed(), Optional.of(p.model().shape()), start.toAbsolutePath().getParent(),
                 out::println, p.recipe().asMap());
         GlobalPruning pruner = pruner(host, prune, context);
@@ -280,7 +280,7 @@ public final class StagedJob {
      * Writes the start state of a stage: the previous model's tensors, pruned by the plan
      * (masks multiplied into existing ones; kept heads sliced), with the stage's recipe.
      */
-    private static String writeStart(TrainJob.Prepared p, GlobalPruning pruner, Stage stage, Recipe stageRecipe, Path start,
+    private static String writeStart(Run p, GlobalPruning pruner, Stage stage, Recipe stageRecipe, Path start,
             PrintWriter out) {
         Model model = p.model();
         Map<String, Object> modelConfig = new LinkedHashMap<>(model.config());
@@ -289,13 +289,13 @@ public final class StagedJob {
             Map<String, NDArray> tensors = new LinkedHashMap<>();
             model.parameters().all().forEach((n, a) -> tensors.put(n, a));
             if (pruner != null) {
-                PruningPlan plan = Ops.withoutAutograd(m, () -> pruner.plan(pruneSites(model), layout(model), m));
+                PruningPlan plan = Ops.withoutAutograd(m, () -> pruner.plan(pruneSites(model), model.attentionLayout(), m));
                 description = pruner.describe(plan);
                 plan.masks().forEach((site, mask) -> {
                     if (!model.sites().containsKey(site)) {
                         throw new IllegalStateException("the plan masks unknown site " + site);
                     }
-                    String name = "mask." + site;
+                    String name = TensorNames.mask(site);
                     NDArray old = tensors.get(name);
                     NDArray combined = old == null ? mask : Ops.own(m, mask.mul(old));
                     tensors.put(name, combined);
@@ -332,37 +332,19 @@ public final class StagedJob {
         return sites;
     }
 
-    /** The attention layout of a LLaMA model; empty for other families. */
-    static Optional<AttentionLayout> layout(Model model) {
-        if (!(model instanceof LlamaModel llama)) {
-            return Optional.empty();
-        }
-        List<AttentionLayout.Layer> layers = new ArrayList<>();
-        List<Integer> heads = llama.layerHeads();
-        int group = llama.heads() / llama.kvHeads();
-        for (int i = 0; i < heads.size(); i++) {
-            String l = "layers." + i + ".attn.";
-            layers.add(new AttentionLayout.Layer(l + "q_proj", l + "k_proj", l + "v_proj", l + "o_proj", heads.get(i),
-                    heads.get(i) / group));
-        }
-        return Optional.of(new AttentionLayout(layers, llama.headDim()));
-    }
-
     /**
      * Replaces, in {@code tensors}, every attention layer's q/k/v rows and o columns (and their
      * masks and adapters' tensors) by the kept heads'; returns the new per-layer head counts.
      */
     private static List<Integer> sliceHeads(Model model, List<int[]> kept, Map<String, NDArray> tensors, Stage stage, NDManager m) {
-        if (!(model instanceof LlamaModel llama)) {
-            throw new ConfigException(stage.path() + ".prune", "structured pruning needs a llama model, not " + model.family(),
-                    "unstructured pruning");
-        }
-        if (llama.kvHeads() != llama.heads()) {
+        AttentionLayout layout = model.attentionLayout().orElseThrow(() -> new ConfigException(stage.path() + ".prune",
+                "structured pruning needs a model with attention heads (llama), not " + model.family(), "unstructured pruning"));
+        if (layout.layers().stream().anyMatch(l -> l.kvHeads() != l.heads())) {
             throw new ConfigException(stage.path() + ".prune.heads", "structured pruning of a model with grouped KV heads",
                     "a model with kv-heads = heads");
         }
         List<Integer> counts = new ArrayList<>();
-        int hd = llama.headDim();
+        int hd = layout.headDim();
         for (int i = 0; i < kept.size(); i++) {
             int[] heads = kept.get(i);
             if (heads.length == 0) {
@@ -376,22 +358,22 @@ public final class StagedJob {
                     rows[h * hd + j] = heads[h] * hd + j;
                 }
             }
-            String l = "layers." + i + ".attn.";
-            for (String proj : List.of("q_proj", "k_proj", "v_proj", "o_proj")) {
-                LinearSite site = model.site(l + proj);
-                boolean out = !proj.equals("o_proj");
+            AttentionLayout.Layer layer = layout.layers().get(i);
+            for (String siteName : List.of(layer.q(), layer.k(), layer.v(), layer.o())) {
+                LinearSite site = model.site(siteName);
+                boolean out = !siteName.equals(layer.o());
                 int[] keptRows = out ? rows : all(site.outFeatures());
                 int[] keptCols = out ? all(site.inFeatures()) : rows;
-                tensors.put(l + proj + ".weight", take(site.weight(), keptRows, keptCols, m));
-                String maskName = "mask." + l + proj;
+                tensors.put(siteName + ".weight", take(site.weight(), keptRows, keptCols, m));
+                String maskName = TensorNames.mask(siteName);
                 if (tensors.containsKey(maskName)) {
                     tensors.put(maskName, take(tensors.get(maskName), keptRows, keptCols, m));
                 }
                 List<AttachedAdapter> adapters = site.adapters();
                 for (int a = 0; a < adapters.size(); a++) {
-                    String prefix = adapterPrefix(model, adapters.get(a), l + proj);
+                    String prefix = adapterPrefix(model, adapters.get(a), siteName);
                     if (!(adapters.get(a) instanceof PrunableAdapter prunable)) {
-                        throw new ConfigException(stage.path() + ".prune.heads", "the adapter on " + l + proj + " cannot be sliced",
+                        throw new ConfigException(stage.path() + ".prune.heads", "the adapter on " + siteName + " cannot be sliced",
                                 "adapters that support pruning (dsee, lora)");
                     }
                     tensors.keySet().removeIf(n -> n.startsWith(prefix));

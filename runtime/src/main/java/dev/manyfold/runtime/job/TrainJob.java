@@ -1,5 +1,6 @@
 package dev.manyfold.runtime.job;
 
+import dev.manyfold.runtime.model.TensorNames;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDManager;
@@ -31,7 +32,7 @@ import dev.manyfold.runtime.recipe.RecipeValidator;
 import dev.manyfold.runtime.train.Progress;
 import dev.manyfold.runtime.train.TrainConfig;
 import dev.manyfold.runtime.train.Trainer;
-import dev.manyfold.runtime.train.TrainingData;
+import dev.manyfold.runtime.data.TrainingData;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -54,22 +55,13 @@ public final class TrainJob {
 
     private TrainJob() {}
 
-    /** What a prepared run consists of; close it to free the model. */
-    public record Prepared(Recipe recipe, TrainConfig config, TrainingData data, Model model, RecipeValidator.Components components,
-            Objective objective, NDManager manager) implements AutoCloseable {
-        @Override
-        public void close() {
-            manager.close();
-        }
-    }
-
     /** Validates a recipe completely and builds its data and model (no training). */
-    public static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out) {
+    public static Run prepare(Manyfold host, Recipe recipe, PrintWriter out) {
         return prepare(host, recipe, out, true, null, Path.of(System.getProperty("java.io.tmpdir"), "manyfold-work"));
     }
 
     /** As {@link #prepare(Manyfold, Recipe, PrintWriter)}, with plugins' reports going to {@code workDirectory}. */
-    public static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out, Path workDirectory) {
+    public static Run prepare(Manyfold host, Recipe recipe, PrintWriter out, Path workDirectory) {
         return prepare(host, recipe, out, true, null, workDirectory);
     }
 
@@ -79,33 +71,36 @@ public final class TrainJob {
      * adapters are attached, so that adapters choosing their support from W0 (DSEE) see the
      * trained W0; plugins' reports go to {@code workDirectory}.
      */
-    private static Prepared prepare(Manyfold host, Recipe recipe, PrintWriter out, boolean initialise, Checkpoint base,
+    private static Run prepare(Manyfold host, Recipe recipe, PrintWriter out, boolean initialise, Checkpoint base,
             Path workDirectory) {
         requireNonNull(host, "host is null");
-        // Every check validate makes, in the same order and with the same messages, before data is read.
-        TrainConfig config = check(host, recipe, workDirectory, initialise).config();
+        // Every check validate makes, in the same order and with the same messages, before data is read; the
+        // train section, the plugin sections and the context are built there once and reused below.
+        Checked checked = check(host, recipe, workDirectory, initialise, out::println, false);
+        TrainConfig config = checked.config();
+        RecipeValidator.Components components = checked.components();
         Settings modelSection = recipe.section("model");
         Path hfDir = HfImport.imports(modelSection) ? HfImport.directory(modelSection) : null;
         Settings dataSection = hfDir == null ? recipe.section("data") : HfImport.dataSection(recipe.section("data"), hfDir);
-        TrainingData data = DataSources.open(dataSection, config);
+        TrainingData data = DataSources.open(dataSection, config.sampling());
         NDManager manager = NDManager.newBaseManager();
         try {
             // Imported weights replace every base tensor: no random initialisation to overwrite.
             Model model = ModelFactory.build(hfDir == null ? modelSection : HfImport.resolve(modelSection), data.shape(), config.seed(), manager,
                     hfDir != null && initialise);
             if (hfDir != null) {
-                checkVocabulary(model, data.shape(), hfDir);
+                model.checkData(data.shape(), Optional.of(hfDir));
                 if (initialise) {
                     int n = HfWeights.open(hfDir).loadInto(model);
                     out.printf("imported %d tensors from %s%n", n, hfDir);
                 }
             }
-            HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), workDirectory, out::println, recipe.asMap());
-            RecipeValidator.Components components = new RecipeValidator(host.extensions()).validate(recipe, context);
+            // BN statistics are recalibrated per sub-model on the first training batches (micro-batch 0 of steps 1, 2, ...).
+            model.useCalibrationData(i -> data.train(i + 1L, 0));
             if (base != null) {
                 assignBase(model, base);
             }
-            Checkpoint init = initialise && config.init() != null ? initialise(model, Path.of(config.init()), out) : null;
+            Checkpoint init = initialise && config.init() != null ? initialise(model, Path.of(config.init()), out, host.extensions()::exportFormat) : null;
             // Adapters attach after W0 is final: a support chosen from W0 (DSEE's Ω) must see
             // the pre-trained weights, not the random initialisation.
             attachAdapters(recipe, components.adapters(), model, config.seed(), base);
@@ -116,21 +111,22 @@ public final class TrainJob {
             if (!components.adapters().isEmpty()) {
                 out.println(trainableSummary(model));
             }
-            Objective objective = components.objective().orElseGet(() -> host.extensions().create(host.extensions().objectives(),
-                    ExtensionKind.OBJECTIVE, CorePlugin.STANDARD, Settings.empty("objective"), context, "objective.type"));
+            Objective objective = checked.objective();
             if (initialise && objective.needsTeacher()) {
                 Teacher.attach(model); // the starting weights (after train.init), before the trainer sets masks
             }
-            if (model instanceof dev.manyfold.runtime.model.LlamaModel llama) {
-                List<Integer> exits = trainedExits(model, components, objective, base);
-                if (!exits.isEmpty()) {
-                    llama.setExits(exits);
-                }
+            List<Integer> exits = trainedExits(model, components, objective, base);
+            if (!exits.isEmpty()) {
+                model.setExits(exits);
             }
+            // The run's context is the one the sections were created in, now with the trained exits; the recipe's
+            // decoder is created in it (once), so exit settings are checked against the trained exits.
+            HostContext context = checked.context().withTrainedExits(model.languageModel().map(lm -> lm.exits()).orElse(List.of()));
+            components = components.withDecoder(new RecipeValidator(host.extensions()).decoder(recipe, context));
             // The tokenizer defaulted from model.from is written into the recipe the run stores, so exports keep it.
             Recipe stored = dataSection.asMap().equals(recipe.section("data").asMap()) ? recipe
                     : recipe.with(Map.of("data", dataSection.asMap()), java.util.Set.of());
-            return new Prepared(stored, config, data, model, components, objective, manager);
+            return new Run(stored, config, context, data, model, components, objective, manager);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -139,7 +135,7 @@ public final class TrainJob {
 
     /** What the checks before training found. */
     public record Checked(TrainConfig config, dev.manyfold.api.ModelShape shape, RecipeValidator.Components components,
-            long parameters) {}
+            long parameters, Objective objective, HostContext context) {}
 
     /**
      * Every check {@code train} makes before its first step, without reading data or
@@ -152,7 +148,7 @@ public final class TrainJob {
      * @throws ConfigException naming the recipe path of the first problem
      */
     public static Checked check(Manyfold host, Recipe recipe, Path workDirectory) {
-        return check(host, recipe, workDirectory, true);
+        return check(host, recipe, workDirectory, true, line -> {}, true);
     }
 
     /**
@@ -167,16 +163,19 @@ public final class TrainJob {
         return Optional.of(check(host, recipe, workDirectory));
     }
 
-    private static Checked check(Manyfold host, Recipe recipe, Path workDirectory, boolean initialise) {
-        // Sections first on their own (unknown keys and types, values), then what needs the data and the model.
+    private static Checked check(Manyfold host, Recipe recipe, Path workDirectory, boolean initialise,
+            java.util.function.Consumer<String> log, boolean withDecoder) {
         RecipeValidator validator = new RecipeValidator(host.extensions());
-        long seed = recipe.section("train").has("seed") ? recipe.section("train").getLong("seed", 42) : 42;
-        validator.validate(recipe, new HostContext(seed, Optional.empty(), workDirectory, line -> {}, recipe.asMap()));
+        if (!recipe.asMap().containsKey("train") || !recipe.asMap().containsKey("model")) {
+            // Report a plugin section's own problem before the missing section, as for any recipe without a model.
+            long seed = recipe.section("train").has("seed") ? recipe.section("train").getLong("seed", 42) : 42;
+            validator.validate(recipe, new HostContext(seed, Optional.empty(), workDirectory, line -> {}, recipe.asMap()));
+        }
         if (!recipe.asMap().containsKey("train")) {
             throw new ConfigException("train", "required section is missing", "a train section such as { steps: 1000 }");
         }
         Settings trainSection = recipe.section("train");
-        TrainConfig config = TrainConfig.from(trainSection);
+        TrainConfig config = TrainConfig.from(trainSection); // the one parse of the train section
         trainSection.rejectUnknown();
         if (!recipe.asMap().containsKey("model")) {
             throw new ConfigException("model", "required section is missing", "a model section such as { family: mlp }");
@@ -184,17 +183,12 @@ public final class TrainJob {
         Settings modelSection = recipe.section("model");
         Path hfDir = HfImport.imports(modelSection) ? HfImport.directory(modelSection) : null;
         Settings dataSection = hfDir == null ? recipe.section("data") : HfImport.dataSection(recipe.section("data"), hfDir);
-        ModelFactory.DataShape dataShape = DataSources.check(dataSection, config);
+        ModelFactory.DataShape dataShape = DataSources.check(dataSection, config.sampling());
         try (NDManager manager = NDManager.newBaseManager()) {
             Model model = ModelFactory.shape(hfDir == null ? modelSection : HfImport.resolve(modelSection), dataShape, manager);
-            if (hfDir != null) {
-                checkVocabulary(model, dataShape, hfDir);
-            } else if (model instanceof dev.manyfold.runtime.model.LlamaModel llama && dataShape.context() > llama.contextLength()) {
-                throw new ConfigException("model.context", "the model's context of " + llama.contextLength() + " is shorter than "
-                        + "data.context " + dataShape.context(), "at least " + dataShape.context() + " (or leave it out: data.context decides)");
-            }
-            HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), workDirectory, line -> {}, recipe.asMap());
-            RecipeValidator.Components components = validator.validate(recipe, context);
+            model.checkData(dataShape, Optional.ofNullable(hfDir));
+            HostContext context = new HostContext(config.seed(), Optional.of(model.shape()), workDirectory, log, recipe.asMap());
+            RecipeValidator.Components components = validator.validate(recipe, context, config, withDecoder); // each section once
             List<Settings> adapterSections = recipe.sections("adapters");
             for (int i = 0; i < components.adapters().size(); i++) {
                 Globs.selectOrRefuse(components.adapters().get(i).targets(), model.sites().keySet(), "", adapterSections.get(i).pathOf("targets"));
@@ -208,15 +202,13 @@ public final class TrainJob {
                 freeze(model, config.trainable());
             }
             if (initialise && config.init() != null && !HfWeights.isModelDirectory(Path.of(config.init()))) {
-                matchInit(model, Path.of(config.init()));
+                matchInit(model, Path.of(config.init()), host.extensions()::exportFormat);
             }
-            if (components.objective().isEmpty()) {
-                host.extensions().create(host.extensions().objectives(), ExtensionKind.OBJECTIVE, CorePlugin.STANDARD,
-                        Settings.empty("objective"), context, "objective.type");
-            }
+            Objective objective = components.objective().orElseGet(() -> host.extensions().create(host.extensions().objectives(),
+                    ExtensionKind.OBJECTIVE, CorePlugin.STANDARD, Settings.empty("objective"), context, "objective.type"));
             dev.manyfold.runtime.model.Footprint.checkTraining(model.totalParameters(), ModelFactory.activations(model, config.batch()),
                     config.batch(), model.family());
-            return new Checked(config, model.shape(), components, model.totalParameters());
+            return new Checked(config, model.shape(), components, model.totalParameters(), objective, context);
         }
     }
 
@@ -257,22 +249,6 @@ public final class TrainJob {
         return List.copyOf(exits);
     }
 
-    /** Refuses data whose tokens would index past the imported model's embedding, or whose rows exceed its context. */
-    private static void checkVocabulary(Model model, ModelFactory.DataShape data, Path hfDir) {
-        int tokens = data.vocab();
-        var llama = (dev.manyfold.runtime.model.LlamaModel) model;
-        int rows = llama.vocabularySize();
-        if (data.context() > llama.contextLength()) {
-            throw new ConfigException("data.context", data.context() + " positions exceed the model's context "
-                    + llama.contextLength() + " (max_position_embeddings of " + hfDir.resolve("config.json") + ", capped by model.context)",
-                    "at most " + llama.contextLength());
-        }
-        if (tokens > rows) {
-            throw new ConfigException("data.tokenizer", "the tokenizer has " + tokens + " ids but " + hfDir.resolve("config.json")
-                    + " has vocab_size " + rows, "the model's own tokenizer.json (the default for model.from)");
-        }
-    }
-
     /**
      * Attaches every adapter to its sites. With a {@code base} checkpoint that holds an
      * adapter's tensors and a {@link RestorableAdapter}, the adapter is rebuilt from them (its
@@ -287,7 +263,7 @@ public final class TrainJob {
             List<String> sites = Globs.selectOrRefuse(adapter.targets(), model.sites().keySet(), "", sections.get(i).pathOf("targets"));
             for (String siteName : sites) {
                 LinearSite site = model.site(siteName);
-                String prefix = "adapters." + i + "." + siteName + ".";
+                String prefix = TensorNames.adapterPrefix(i, siteName);
                 AttachedAdapter attached;
                 Map<String, dev.manyfold.runtime.checkpoint.Tensor> saved = new LinkedHashMap<>();
                 if (base != null) {
@@ -324,12 +300,17 @@ public final class TrainJob {
      * their initialisation, except per-exit heads, which start as copies of the shared head.
      */
     static Checkpoint initialise(Model model, Path from, PrintWriter out) {
+        return initialise(model, from, out, name -> Optional.empty());
+    }
+
+    /** As {@link #initialise(Model, Path, PrintWriter)}; a file in a plugin's export format (packed 2:4) is read through {@code formats}. */
+    static Checkpoint initialise(Model model, Path from, PrintWriter out, java.util.function.Function<String, Optional<dev.manyfold.api.export.ExportFormat>> formats) {
         if (HfWeights.isModelDirectory(from)) {
             int n = HfWeights.open(from).loadInto(model);
             out.printf("initialised %d of %d tensors from Hugging Face directory %s%n", n, model.parameters().all().size(), from);
             return null;
         }
-        Checkpoint checkpoint = loadInit(from);
+        Checkpoint checkpoint = loadInit(from, formats);
         Map<String, dev.manyfold.runtime.checkpoint.Tensor> matched = matchInit(model, checkpoint);
         try {
             dev.manyfold.runtime.checkpoint.WeightChecks.check(checkpoint.file(), matched, n -> isFloating(model.parameters().get(n)));
@@ -343,7 +324,7 @@ public final class TrainJob {
         return checkpoint;
     }
 
-    private static Checkpoint loadInit(Path from) {
+    private static Checkpoint loadInit(Path from, java.util.function.Function<String, Optional<dev.manyfold.api.export.ExportFormat>> formats) {
         Path file = Files.isDirectory(from) ? CheckpointStore.keepingAll().latest(from).orElseThrow(() -> new ConfigException(
                 "train.init", "no checkpoint in run directory " + from, "a run directory or a .safetensors checkpoint")) : from;
         if (!Files.exists(file)) {
@@ -353,15 +334,15 @@ public final class TrainJob {
             throw new ConfigException("train.init", file + " is not a regular file", "a run directory or a .safetensors checkpoint");
         }
         try {
-            return Checkpoint.load(file);
+            return Checkpoint.load(file, formats);
         } catch (dev.manyfold.runtime.checkpoint.CheckpointException e) {
             throw new ConfigException("train.init", e.getMessage(), "a run directory or a .safetensors checkpoint");
         }
     }
 
     /** {@code train.init}'s checkpoint matched against the model's tensors by name (shapes only; nothing is read). */
-    private static void matchInit(Model model, Path from) {
-        Map<String, dev.manyfold.runtime.checkpoint.Tensor> matched = matchInit(model, loadInit(from));
+    private static void matchInit(Model model, Path from, java.util.function.Function<String, Optional<dev.manyfold.api.export.ExportFormat>> formats) {
+        Map<String, dev.manyfold.runtime.checkpoint.Tensor> matched = matchInit(model, loadInit(from, formats));
         for (var e : matched.entrySet()) {
             if (isFloating(model.parameters().get(e.getKey())) && !dev.manyfold.runtime.checkpoint.WeightChecks.FLOATS.contains(e.getValue().dtype())) {
                 throw new ConfigException("train.init", "tensor " + e.getKey() + " is " + e.getValue().dtype()
@@ -380,9 +361,10 @@ public final class TrainJob {
         for (var e : model.parameters().all().entrySet()) {
             String name = e.getKey();
             var tensor = checkpoint.tensors().get(name);
-            if (tensor == null && name.startsWith(dev.manyfold.runtime.model.LlamaModel.EXIT_HEADS)) {
-                tensor = checkpoint.tensors().containsKey("lm_head.weight") ? checkpoint.tensors().get("lm_head.weight")
-                        : checkpoint.tensors().get("embed.weight");
+            for (String source : model.initialisedFrom(name)) {
+                if (tensor == null) {
+                    tensor = checkpoint.tensors().get(source);
+                }
             }
             if (tensor == null) {
                 continue;
@@ -405,7 +387,7 @@ public final class TrainJob {
         try (NDManager m = model.parameters().manager().newSubManager()) {
             for (var e : model.parameters().all().entrySet()) {
                 var tensor = checkpoint.tensors().get(e.getKey());
-                if (!e.getKey().startsWith("adapters.") || tensor == null || !isFloating(e.getValue())) {
+                if (!TensorNames.isAdapter(e.getKey()) || tensor == null || !isFloating(e.getValue())) {
                     continue; // buffers (an adapter's support) are chosen by the adapter, not copied
                 }
                 long[] want = e.getValue().getShape().getShape();
@@ -423,7 +405,7 @@ public final class TrainJob {
     private static void assignBase(Model model, Checkpoint checkpoint) {
         try (NDManager m = model.parameters().manager().newSubManager()) {
             checkpoint.tensors().forEach((n, t) -> {
-                if (n.startsWith("adapters.") || n.startsWith("mask.") || n.startsWith("optim.") || !model.parameters().contains(n)
+                if (!TensorNames.isBase(n) || !model.parameters().contains(n)
                         || !java.util.Arrays.equals(model.parameters().get(n).getShape().getShape(), t.shape())) {
                     return;
                 }
@@ -441,7 +423,7 @@ public final class TrainJob {
         long trainable = 0;
         long all = 0;
         for (var e : model.parameters().all().entrySet()) {
-            if (e.getKey().startsWith("mask.") || !isFloating(e.getValue())) {
+            if (TensorNames.isMask(e.getKey()) || !isFloating(e.getValue())) {
                 continue; // masks and index buffers are not parameters
             }
             long size = e.getValue().getShape().size();
@@ -456,7 +438,7 @@ public final class TrainJob {
 
     /** Which checkpoint tensors a model reads as float values: its float parameters and optimiser moments. */
     static java.util.function.Predicate<String> floatWeights(Model model) {
-        return n -> n.startsWith("optim.") || !n.startsWith("mask.") && model.parameters().contains(n)
+        return n -> TensorNames.isOptimizerState(n) || !TensorNames.isMask(n) && model.parameters().contains(n)
                 && isFloating(model.parameters().get(n));
     }
 
@@ -471,7 +453,7 @@ public final class TrainJob {
      * zero where the mask is.
      */
     public static void applyFixedMask(Model model, String site, ai.djl.ndarray.NDArray mask) {
-        String name = "mask." + site;
+        String name = TensorNames.mask(site);
         if (model.parameters().contains(name)) {
             model.parameters().assign(name, mask);
         } else {
@@ -509,7 +491,7 @@ public final class TrainJob {
      * Trains a prepared run into {@code runDir}; resumes from its latest checkpoint when
      * {@code resume} is set.
      */
-    public static Trainer.Summary train(Prepared p, Path runDir, boolean resume, PrintWriter out, boolean terminal) {
+    public static Trainer.Summary train(Run p, Path runDir, boolean resume, PrintWriter out, boolean terminal) {
         Checkpoint from = null;
         if (resume) {
             Path latest = CheckpointStore.keepingAll().latest(runDir).orElseThrow(() -> new ConfigException(runDir.toString(),
@@ -537,11 +519,11 @@ public final class TrainJob {
     }
 
     /** A trainer for a prepared run (used by {@code bench train}, which never persists). */
-    public static Trainer trainer(Prepared p, Path runDir, PrintWriter out, boolean terminal) {
+    public static Trainer trainer(Run p, Path runDir, PrintWriter out, boolean terminal) {
         return trainer(p, runDir, out, terminal, Map.of());
     }
 
-    private static Trainer trainer(Prepared p, Path runDir, PrintWriter out, boolean terminal, Map<String, String> metadata) {
+    private static Trainer trainer(Run p, Path runDir, PrintWriter out, boolean terminal, Map<String, String> metadata) {
         Progress progress = new Progress(out, terminal, p.config().steps(), p.config().logEvery(),
                 p.data().isText() ? "tokens" : "examples");
         return new Trainer(p.model(), p.data(), p.objective(), p.config(), p.components().masks(), List.of(SubModel.FULL), runDir,
@@ -561,7 +543,7 @@ public final class TrainJob {
      * checkpoint file, or a Hugging Face model directory (see {@link HfImport#bareRecipe}). The recipe stored in the checkpoint rebuilds data and model; tensors
      * are checked against the model's shapes before any is assigned.
      */
-    public static Prepared load(Manyfold host, Path path, PrintWriter out) {
+    public static Run load(Manyfold host, Path path, PrintWriter out) {
         if (HfWeights.isModelDirectory(path)) {
             return prepare(host, HfImport.bareRecipe(path), out, true, null, Path.of(System.getProperty("java.io.tmpdir"), "manyfold-work"));
         }
@@ -572,15 +554,15 @@ public final class TrainJob {
         if (yaml == null) {
             throw new ConfigException(file.toString(), "checkpoint has no recipe in its metadata", "a checkpoint written by manyfold train");
         }
-        Prepared p = prepare(host, Recipe.parse(yaml, file + "#recipe"), out, false, checkpoint, file.toAbsolutePath().getParent());
+        Run p = prepare(host, Recipe.parse(yaml, file + "#recipe"), out, false, checkpoint, file.toAbsolutePath().getParent());
         try {
             checkpoint.validateAgainst(expectedShapes(p.model(), checkpoint));
             dev.manyfold.runtime.checkpoint.WeightChecks.check(checkpoint, floatWeights(p.model()));
             try (NDManager m = p.model().parameters().manager().newSubManager()) {
                 checkpoint.tensors().forEach((n, t) -> {
-                    if (n.startsWith("mask.")) {
-                        applyFixedMask(p.model(), n.substring(5), t.toNDArray(m).duplicate());
-                    } else if (!n.startsWith("optim.") && isFloating(p.model().parameters().get(n))) {
+                    if (TensorNames.isMask(n)) {
+                        applyFixedMask(p.model(), TensorNames.maskedSite(n), t.toNDArray(m).duplicate());
+                    } else if (!TensorNames.isOptimizerState(n) && isFloating(p.model().parameters().get(n))) {
                         p.model().parameters().assign(n, t.toNDArray(m));
                     }
                 });
@@ -600,18 +582,18 @@ public final class TrainJob {
     static Map<String, long[]> expectedShapes(Model model, Checkpoint checkpoint) {
         Map<String, long[]> expected = new LinkedHashMap<>();
         model.parameters().all().forEach((n, a) -> {
-            if (!n.startsWith("mask.")) {
+            if (!TensorNames.isMask(n)) {
                 expected.put(n, a.getShape().getShape());
             }
         });
         for (String name : checkpoint.tensors().keySet()) {
-            if (name.startsWith("optim.m.") || name.startsWith("optim.v.")) {
-                String param = name.substring(8);
+            if (TensorNames.isMoment(name)) {
+                String param = TensorNames.momentParameter(name);
                 if (expected.containsKey(param)) {
                     expected.put(name, expected.get(param));
                 }
-            } else if (name.startsWith("mask.") && model.sites().containsKey(name.substring(5))) {
-                var site = model.site(name.substring(5));
+            } else if (TensorNames.isMask(name) && model.sites().containsKey(TensorNames.maskedSite(name))) {
+                var site = model.site(TensorNames.maskedSite(name));
                 expected.put(name, new long[] {site.outFeatures(), site.inFeatures()});
             }
         }
@@ -619,7 +601,7 @@ public final class TrainJob {
     }
 
     /** Every combination of the recipe's dimension budgets (the full lattice), largest first. */
-    public static List<SubModel> lattice(Prepared p) {
+    public static List<SubModel> lattice(Run p) {
         List<SubModel> out = new java.util.ArrayList<>();
         out.add(SubModel.FULL);
         Map<String, List<Integer>> dims = new LinkedHashMap<>();

@@ -17,6 +17,10 @@ import java.util.Map;
  * one shared linear head. Depth counts blocks (each depth is an exit through the head);
  * width counts channels.
  *
+ * <p>With {@link BatchNorm batch normalisation} every convolution is followed by BN
+ * ({@code relu(bn(conv(x)))}), which uses the batch's statistics while the model
+ * {@linkplain #setTraining trains} and stored or recalibrated statistics otherwise.
+ *
  * <p>Convolution kernels are linear sites of shape {@code [out, in·3·3]}: because the flat
  * index is {@code in·9 + ky·3 + kx}, the column prefix {@code in_b·9} is exactly the first
  * {@code in_b} input channels, so width slices stay prefix views.
@@ -27,9 +31,16 @@ public final class CnnModel extends Model {
     private final int channels;
     private final int blocks;
     private final int classes;
+    private final BatchNorm norm;
 
+    /** A CNN without batch normalisation. */
     public CnnModel(ParameterStore p, int image, int channels, int blocks, int classes) {
-        super("cnn", p, Map.of("family", "cnn", "image", image, "channels", channels, "blocks", blocks, "classes", classes));
+        this(p, image, channels, blocks, classes, BatchNorm.Settings.NONE);
+    }
+
+    /** A CNN with the given batch-normalisation settings ({@link BatchNorm.Settings#NONE}: none). */
+    public CnnModel(ParameterStore p, int image, int channels, int blocks, int classes, BatchNorm.Settings bn) {
+        super("cnn", p, config(image, channels, blocks, classes, bn));
         this.image = image;
         this.channels = channels;
         this.blocks = blocks;
@@ -40,6 +51,41 @@ public final class CnnModel extends Model {
                     channels * K * K), p.constant("blocks." + i + ".conv.bias", 0f, channels));
         }
         addSite("head", p.normal("head.weight", Math.sqrt(1.0 / channels), classes, channels), p.constant("head.bias", 0f, classes));
+        List<String> layers = new ArrayList<>();
+        layers.add("stem");
+        for (int i = 0; i < blocks; i++) {
+            layers.add("blocks." + i + ".conv");
+        }
+        this.norm = bn.enabled() ? new BatchNorm(p, layers, channels, bn) : null;
+    }
+
+    private static Map<String, Object> config(int image, int channels, int blocks, int classes, BatchNorm.Settings bn) {
+        Map<String, Object> c = new LinkedHashMap<>(Map.of("family", "cnn", "image", image, "channels", channels, "blocks", blocks,
+                "classes", classes));
+        c.putAll(bn.config());
+        return c;
+    }
+
+    /** The model's batch normalisation, if it has one. */
+    public java.util.Optional<BatchNorm> batchNorm() {
+        return java.util.Optional.ofNullable(norm);
+    }
+
+    @Override
+    public boolean hasBatchNorm() {
+        return norm != null;
+    }
+
+    @Override
+    public void useCalibrationData(java.util.function.IntFunction<dev.manyfold.runtime.data.HostBatch> trainBatch) {
+        if (norm != null) {
+            norm.useCalibrationData(trainBatch, this::calibrationPass);
+        }
+    }
+
+    /** One forward of the whole trunk at {@code width} in calibration mode (statistics collected, nothing returned). */
+    private void calibrationPass(NDArray input, int width, BatchNorm.Collector collector) {
+        run(input, width, List.of(blocks), BatchNorm.Mode.CALIBRATE, collector);
     }
 
     @Override
@@ -60,6 +106,15 @@ public final class CnnModel extends Model {
         return Conv2d.conv2d(x, w, b, new Shape(1, 1), new Shape(1, 1)).singletonOrThrow();
     }
 
+    /** {@code relu(bn(conv(x)))}, or {@code relu(conv(x))} without batch normalisation. */
+    private NDArray convUnit(String site, NDArray x, int out, int in, BatchNorm.Mode mode, BatchNorm.Collector collector) {
+        NDArray y = conv(site, x, out, in);
+        if (norm != null) {
+            y = norm.apply(site, y, out, mode, collector, this);
+        }
+        return Ops.relu(y);
+    }
+
     @Override
     public NDArray forward(NDArray input, SubModel subModel) {
         return forwardExits(input, subModel, List.of(subModel.budgetOr(DEPTH, blocks))).get(0);
@@ -67,16 +122,19 @@ public final class CnnModel extends Model {
 
     @Override
     public List<NDArray> forwardExits(NDArray input, SubModel subModel, List<Integer> exits) {
-        int w = subModel.budgetOr("width", channels);
+        return run(input, subModel.budgetOr("width", channels), exits, isTraining() ? BatchNorm.Mode.TRAIN : BatchNorm.Mode.EVAL, null);
+    }
+
+    private List<NDArray> run(NDArray input, int w, List<Integer> exits, BatchNorm.Mode mode, BatchNorm.Collector collector) {
         long batch = input.getShape().get(0);
         NDArray x = input.reshape(batch, 1, image, image);
-        NDArray h = Ops.relu(conv("stem", x, w, 1));
+        NDArray h = convUnit("stem", x, w, 1, mode, collector);
         h = Pool.maxPool2d(h, new Shape(2, 2), new Shape(2, 2), new Shape(0, 0), false);
         List<NDArray> out = new ArrayList<>();
         int next = 0;
         int deepest = exits.get(exits.size() - 1);
         for (int i = 0; i < deepest; i++) {
-            h = h.add(Ops.relu(conv("blocks." + i + ".conv", h, w, w)));
+            h = h.add(convUnit("blocks." + i + ".conv", h, w, w, mode, collector));
             if (next < exits.size() && exits.get(next) == i + 1) {
                 out.add(site("head").apply(Pool.globalAvgPool2d(h), classes, w));
                 next++;
@@ -89,7 +147,8 @@ public final class CnnModel extends Model {
     public long parameterCount(SubModel subModel) {
         long w = subModel.budgetOr("width", channels);
         long d = subModel.budgetOr(DEPTH, blocks);
-        return (w * K * K + w) + d * (w * w * K * K + w) + (classes * w + classes);
+        long bn = norm == null ? 0 : 2 * w; // the γ and β of one BN layer (running statistics are buffers)
+        return (w * K * K + w + bn) + d * (w * w * K * K + w + bn) + (classes * w + classes);
     }
 
     @Override
@@ -102,19 +161,46 @@ public final class CnnModel extends Model {
     }
 
     @Override
+    protected void checkStructure(SubModel subModel, String path) {
+        if (norm != null) {
+            norm.checkWidth(subModel.budgetOr("width", channels), path);
+        }
+    }
+
+    /**
+     * Cuts a sub-model out as a plain CNN. Batch normalisation is folded into the convolution
+     * before it ({@code W·γ/√(σ²+ε)}, {@code (b−μ)·γ/√(σ²+ε)+β}) with the statistics the model
+     * evaluates that width with (recalibrated or stored), so the exported model has no BN.
+     */
+    @Override
     public Exported export(SubModel subModel, NDManager manager) {
         check(subModel, "sub-model");
         int w = subModel.budgetOr("width", channels);
         int d = subModel.budgetOr(DEPTH, blocks);
         Map<String, NDArray> t = new LinkedHashMap<>();
-        t.put("stem.weight", exportSite(manager, "stem", w, K * K));
-        t.put("stem.bias", exportPrefix(manager, "stem.bias", w));
+        exportConv(manager, t, "stem", w, K * K);
         for (int i = 0; i < d; i++) {
-            t.put("blocks." + i + ".conv.weight", exportSite(manager, "blocks." + i + ".conv", w, w * K * K));
-            t.put("blocks." + i + ".conv.bias", exportPrefix(manager, "blocks." + i + ".conv.bias", w));
+            exportConv(manager, t, "blocks." + i + ".conv", w, w * K * K);
         }
         t.put("head.weight", exportSite(manager, "head", classes, w));
         t.put("head.bias", exportPrefix(manager, "head.bias", classes));
-        return new Exported(configWith("channels", w, "blocks", d), t);
+        Map<String, Object> c = configWith("channels", w, "blocks", d);
+        c.keySet().removeAll(BatchNorm.Settings.KEYS);
+        return new Exported(c, t);
+    }
+
+    private void exportConv(NDManager manager, Map<String, NDArray> t, String site, int w, int cols) {
+        NDArray weight = exportSite(manager, site, w, cols);
+        NDArray bias = exportPrefix(manager, site + ".bias", w);
+        if (norm != null) {
+            NDArray[] folded = Ops.withoutAutograd(manager, () -> norm.fold(site, weight, bias, w, this));
+            weight.close();
+            bias.close();
+            t.put(site + ".weight", folded[0]);
+            t.put(site + ".bias", folded[1]);
+        } else {
+            t.put(site + ".weight", weight);
+            t.put(site + ".bias", bias);
+        }
     }
 }

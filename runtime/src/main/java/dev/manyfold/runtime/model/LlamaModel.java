@@ -29,7 +29,7 @@ import java.util.OptionalInt;
  * group layout), {@code ffn} (intermediate units) and {@code embedding} (model dimension).
  * All are prefix slices of the shared tensors.
  */
-public final class LlamaModel extends Model implements LanguageModel, BatchedDecoding {
+public final class LlamaModel extends Model implements LayeredLanguageModel, BatchedDecoding {
     private final int vocab;
     private final int dim;
     private final int layers;
@@ -122,7 +122,7 @@ public final class LlamaModel extends Model implements LanguageModel, BatchedDec
         double outStd = 0.02 / Math.sqrt(2.0 * layers);
         NDArray embed = p.normal("embed.weight", std, vocab, dim);
         for (int i = 0; i < layers; i++) {
-            String l = "layers." + i;
+            String l = TensorNames.layer(i);
             p.constant(l + ".attn_norm.weight", 1f, dim);
             int hq = layerHeads[i];
             int hkv = hq / (heads / kvHeads);
@@ -214,6 +214,7 @@ public final class LlamaModel extends Model implements LanguageModel, BatchedDec
     }
 
     /** Declares which depths are trained exits (for decoders); the full depth is always one. */
+    @Override
     public void setExits(List<Integer> trainedExits) {
         List<Integer> e = new ArrayList<>(new java.util.TreeSet<>(trainedExits));
         if (!e.contains(layers)) {
@@ -364,7 +365,7 @@ public final class LlamaModel extends Model implements LanguageModel, BatchedDec
      */
     private NDArray block(int i, NDArray x, Slice s, NDArray mask, NDArray c, NDArray sn, NDArray[] kv) {
         NDManager m = x.getManager();
-        String l = "layers." + i;
+        String l = TensorNames.layer(i);
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
         int hq = heads(s, i);
@@ -449,7 +450,7 @@ public final class LlamaModel extends Model implements LanguageModel, BatchedDec
         t.put("embed.weight", exportPrefix(manager, "embed.weight", vocab, s.dim));
         List<Integer> exportedHeads = new ArrayList<>();
         for (int i = 0; i < s.depth; i++) {
-            String l = "layers." + i;
+            String l = TensorNames.layer(i);
             int hq = heads(s, i);
             exportedHeads.add(hq);
             int qd = hq * headDim;
@@ -514,8 +515,52 @@ public final class LlamaModel extends Model implements LanguageModel, BatchedDec
         return eos < 0 ? OptionalInt.empty() : OptionalInt.of(eos);
     }
 
+    @Override
     public int dim() {
         return dim;
+    }
+
+    @Override
+    public java.util.Optional<LayeredLanguageModel> languageModel() {
+        return java.util.Optional.of(this);
+    }
+
+    @Override
+    public void checkData(ModelFactory.DataShape data, java.util.Optional<java.nio.file.Path> importedFrom) {
+        if (importedFrom.isEmpty()) {
+            if (data.context() > context) {
+                throw new dev.manyfold.api.ConfigException("model.context", "the model's context of " + context + " is shorter than "
+                        + "data.context " + data.context(), "at least " + data.context() + " (or leave it out: data.context decides)");
+            }
+            return;
+        }
+        java.nio.file.Path config = importedFrom.get().resolve("config.json");
+        if (data.context() > context) {
+            throw new dev.manyfold.api.ConfigException("data.context", data.context() + " positions exceed the model's context "
+                    + context + " (max_position_embeddings of " + config + ", capped by model.context)", "at most " + context);
+        }
+        if (data.vocab() > vocab) {
+            throw new dev.manyfold.api.ConfigException("data.tokenizer", "the tokenizer has " + data.vocab() + " ids but " + config
+                    + " has vocab_size " + vocab, "the model's own tokenizer.json (the default for model.from)");
+        }
+    }
+
+    /** A per-exit head absent from a checkpoint starts as the shared head (or the tied embedding). */
+    @Override
+    public List<String> initialisedFrom(String tensor) {
+        return tensor.startsWith(EXIT_HEADS) ? List.of("lm_head.weight", "embed.weight") : List.of();
+    }
+
+    @Override
+    public java.util.Optional<dev.manyfold.api.prune.AttentionLayout> attentionLayout() {
+        List<dev.manyfold.api.prune.AttentionLayout.Layer> out = new ArrayList<>();
+        List<Integer> perLayer = layerHeads();
+        int group = heads / kvHeads;
+        for (int i = 0; i < perLayer.size(); i++) {
+            out.add(new dev.manyfold.api.prune.AttentionLayout.Layer(TensorNames.attention(i, "q_proj"), TensorNames.attention(i, "k_proj"),
+                    TensorNames.attention(i, "v_proj"), TensorNames.attention(i, "o_proj"), perLayer.get(i), perLayer.get(i) / group));
+        }
+        return java.util.Optional.of(new dev.manyfold.api.prune.AttentionLayout(out, headDim()));
     }
 
     /** The composed inference weights of the current model state, shared by sessions; null before the first open. */

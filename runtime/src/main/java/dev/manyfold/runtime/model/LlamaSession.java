@@ -53,6 +53,13 @@ final class LlamaSession implements InferenceSession {
     private final NDArray[] values;
     private final LlamaModel model;
     private boolean closed;
+    /**
+     * The row of the weights' {@link DecodeSlots} holding this session's cache since its first
+     * batched step, or -1 when the cache is in {@link #keys} and {@link #values}.
+     */
+    private int slot = -1;
+    /** Per layer, the positions cached in {@link #slot}. */
+    private final int[] slotLength;
 
     /**
      * The composed, rewritten weights of one model state, shared by every session opened on it
@@ -81,6 +88,8 @@ final class LlamaSession implements InferenceSession {
         NDArray column;
         private int users;
         private boolean superseded;
+        /** The caches of sessions in batched steps, made at the first one. */
+        private DecodeSlots decodeSlots;
 
         Weights(LlamaModel model, long version) {
             int layers = model.layers();
@@ -126,6 +135,13 @@ final class LlamaSession implements InferenceSession {
             }
         }
 
+        synchronized DecodeSlots decodeSlots(int kvHeads, int headDim, int context) {
+            if (decodeSlots == null) {
+                decodeSlots = new DecodeSlots(manager, qkv.length, kvHeads, headDim, context);
+            }
+            return decodeSlots;
+        }
+
         /** The model's weights changed: free these once the last session using them closes. */
         synchronized void supersede() {
             if (superseded) {
@@ -152,7 +168,7 @@ final class LlamaSession implements InferenceSession {
             for (int i = 0; i < layers; i++) {
                 // Each layer's temporaries are freed before the next: the peak is one layer's, not the whole model's.
                 try (NDManager lt = tmp.newSubManager()) {
-                    String l = "layers." + i;
+                    String l = TensorNames.layer(i);
                     int qd = layerHeads[i] * headDim;
                     int kd = layerKvHeads[i] * headDim;
                     if (layerHeads[i] != heads) {
@@ -211,6 +227,7 @@ final class LlamaSession implements InferenceSession {
         this.context = model.contextLength();
         this.keys = new NDArray[layers];
         this.values = new NDArray[layers];
+        this.slotLength = new int[layers];
         this.model = model;
     }
 
@@ -237,6 +254,9 @@ final class LlamaSession implements InferenceSession {
 
     @Override
     public int cachedLength(int layer) {
+        if (slot >= 0) {
+            return slotLength[layer];
+        }
         return values[layer] == null ? 0 : (int) values[layer].getShape().get(1);
     }
 
@@ -258,6 +278,7 @@ final class LlamaSession implements InferenceSession {
     }
 
     private NDArray runLayers(NDArray hidden, int from, int to, int start, NDManager manager) {
+        leaveSlot();
         int n = (int) hidden.getShape().get(0);
         checkPositions(start, n);
         if (hidden.getShape().get(1) != dim) {
@@ -340,9 +361,10 @@ final class LlamaSession implements InferenceSession {
     /**
      * One decode step of several sessions of one model (see {@link BatchedDecoding}): the
      * projections, MLP and head run once over {@code [B, d + 1]} with the composed weights
-     * every row's session shares; RoPE takes each row's
-     * position from the table in one gather; attention runs per row over that row's cache,
-     * 5 ops a row instead of the about 24 a single-session step costs.
+     * every row's session shares; RoPE takes each row's position from the table in one gather;
+     * attention runs for all rows at once over the weights' {@link DecodeSlots}, where each
+     * session's cache moves at its first batched step (and back out when anything else uses
+     * it), so a step's op count does not grow with {@code B}.
      */
     static float[][] forwardBatch(List<LlamaSession> rows, int[] tokens, int[] starts, int to, NDManager manager) {
         LlamaSession first = rows.get(0);
@@ -368,40 +390,102 @@ final class LlamaSession implements InferenceSession {
                             + starts[r]);
                 }
             }
+            for (int q = 0; q < r; q++) {
+                if (rows.get(q) == s) {
+                    throw new IllegalArgumentException("rows " + q + " and " + r + " are the same session");
+                }
+            }
             ids[r] = tokens[r];
             positions[r] = starts[r];
         }
+        if (b == 1 && rows.get(0).slot < 0) {
+            // Alone and never batched (one client): the session's own step, its cache stays where it is.
+            return new float[][] {rows.get(0).forward(new int[] {tokens[0]}, starts[0], to, manager)};
+        }
+        DecodeSlots pool = w.decodeSlots(kvHeads, headDim, context);
+        synchronized (pool) {
+            int longest = 0;
+            long[] slots = new long[b];
+            int high = 0;
+            for (int r = 0; r < b; r++) {
+                LlamaSession s = rows.get(r);
+                s.enterSlot(pool);
+                slots[r] = s.slot;
+                high = Math.max(high, s.slot + 1);
+                longest = Math.max(longest, starts[r] + 1);
+            }
+            pool.ensure(high, longest);
+            float[][] logits = attendInSlots(rows, pool, slots, high, ids, positions, to, manager);
+            for (int r = 0; r < b; r++) {
+                for (int i = 0; i < to; i++) {
+                    rows.get(r).slotLength[i] = starts[r] + 1;
+                }
+            }
+            return logits;
+        }
+    }
+
+    /**
+     * The batched step proper, under the pool's monitor: projections, MLP and head over
+     * {@code [B, d + 1]}; attention of every slot in {@code [0, high)} at once, rows' queries
+     * scattered to their slots and their outputs gathered back (both skipped when the rows are
+     * exactly slots {@code 0..B-1} in order).
+     */
+    private float[][] attendInSlots(List<LlamaSession> rows, DecodeSlots pool, long[] slots, int high, long[] ids, long[] positions, int to,
+            NDManager manager) {
+        int b = rows.size();
         int group = heads / kvHeads;
         long qd = (long) heads * headDim;
         long kd = (long) kvHeads * headDim;
         long[] qkvSplit = {qd, qd + kd};
         long width = qd + 2L * kd;
+        int cap = pool.capacity();
+        boolean inOrder = high == b;
+        for (int r = 0; r < b && inOrder; r++) {
+            inOrder = slots[r] == r;
+        }
+        NDArray mask = null;
+        NDArray slotIndex = null;
+        if (b > 1) {
+            float[] visible = new float[high * cap];
+            java.util.Arrays.fill(visible, DecodeSlots.HIDDEN);
+            for (int r = 0; r < b; r++) {
+                java.util.Arrays.fill(visible, (int) slots[r] * cap, (int) (slots[r] * cap + positions[r] + 1), 0f);
+            }
+            mask = manager.create(visible, new Shape(high, 1, 1, cap));
+            slotIndex = manager.create(slots);
+        }
+        NDArray positionIndex = manager.create(positions);
         NDArray hidden = own(manager, ai.djl.nn.core.Embedding.embedding(manager.create(ids), w.embed,
                 ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow());
-        NDArray table = own(manager, ai.djl.nn.core.Embedding.embedding(manager.create(positions), own(manager, w.rope.reshape(context, 2 * width)),
+        NDArray table = own(manager, ai.djl.nn.core.Embedding.embedding(positionIndex, own(manager, w.rope.reshape(context, 2 * width)),
                 ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow()).reshape(b, 2, width);
         NDArray x = augment(hidden, b, manager);
         for (int i = 0; i < to; i++) {
             NDArray a = x.normalize(2, -1, 0);
             NDList parts = (w.qkvBias[i] == null ? Linear.linear(a, w.qkv[i]) : Linear.linear(a, w.qkv[i], w.qkvBias[i])).singletonOrThrow()
                     .reshape(b, 2, width).mul(table).sum(new int[] {1}).split(qkvSplit, 1);
-            NDList qs = parts.get(0).reshape((long) b * kvHeads, group, headDim).split(b, 0);
-            NDList ks = parts.get(1).reshape((long) b * kvHeads, headDim, 1).split(b, 0);
-            NDList vs = parts.get(2).reshape((long) b * kvHeads, 1, headDim).split(b, 0);
-            NDList os = new NDList(b);
-            for (int r = 0; r < b; r++) {
-                LlamaSession s = rows.get(r);
-                NDArray k = ks.get(r);
-                NDArray v = vs.get(r);
-                if (s.keys[i] != null) {
-                    k = s.keys[i].concat(k, 2);
-                    v = s.values[i].concat(v, 1);
+            NDArray q = parts.get(0).reshape(b, kvHeads, group, headDim);
+            NDArray o;
+            if (b == 1) {
+                // One row: its own slot's visible positions, no mask, slice copies instead of indexed puts.
+                int position = (int) positions[0];
+                pool.append(i, (int) slots[0], position, parts.get(1).reshape(kvHeads, headDim), parts.get(2).reshape(kvHeads, headDim));
+                NDArray[] kv = pool.row(i, (int) slots[0], position + 1, manager);
+                o = q.matMul(kv[0]).softmax(-1).matMul(kv[1]);
+            } else {
+                pool.append(i, slotIndex, positionIndex, parts.get(1).reshape(b, kvHeads, headDim), parts.get(2).reshape(b, kvHeads, headDim));
+                if (!inOrder) {
+                    NDArray scattered = manager.zeros(new Shape(high, kvHeads, group, headDim));
+                    scattered.set(new NDIndex("{}", slotIndex), q);
+                    q = scattered;
                 }
-                s.replace(i, k, v);
-                os.add(own(manager, qs.get(r).matMul(k).softmax(-1).matMul(v))); // [kv, group, hd]
+                o = q.matMul(pool.keys(i, high, manager)).add(mask).softmax(-1).matMul(pool.values(i, high, manager)); // [high, kv, group, hd]
+                if (!inOrder) {
+                    o = o.get(new NDIndex("{}", slotIndex));
+                }
             }
-            NDArray o = ai.djl.ndarray.NDArrays.concat(os, 0).reshape(b, qd);
-            x = Linear.linear(o, w.out[i], x).singletonOrThrow();
+            x = Linear.linear(o.reshape(b, qd), w.out[i], x).singletonOrThrow();
             NDList gu = Linear.linear(x.normalize(2, -1, 0), w.gateUp[i]).singletonOrThrow().split(new long[] {ffn}, 1);
             NDArray g = gu.get(0);
             NDArray act = g.mul(g.getNDArrayInternal().sigmoid()).mul(gu.get(1));
@@ -414,6 +498,50 @@ final class LlamaSession implements InferenceSession {
             logits[r] = java.util.Arrays.copyOfRange(flat, r * v, (r + 1) * v);
         }
         return logits;
+    }
+
+    /** Under the pool's monitor: moves this session's cache into a slot of {@code pool}, unless it is in one. */
+    private void enterSlot(DecodeSlots pool) {
+        if (slot >= 0) {
+            return;
+        }
+        int taken = pool.acquire();
+        int longest = 0;
+        for (int i = 0; i < layers; i++) {
+            longest = Math.max(longest, cachedLength(i));
+        }
+        pool.ensure(taken + 1, Math.max(1, longest));
+        for (int i = 0; i < layers; i++) {
+            int n = cachedLength(i);
+            if (n > 0) {
+                pool.store(taken, i, keys[i], values[i]);
+                keys[i].close();
+                values[i].close();
+                keys[i] = null;
+                values[i] = null;
+            }
+            slotLength[i] = n;
+        }
+        slot = taken;
+    }
+
+    /** Moves this session's cache out of its slot into its own tensors (before anything but a batched step uses it). */
+    private void leaveSlot() {
+        if (slot < 0) {
+            return;
+        }
+        DecodeSlots pool = w.decodeSlots(kvHeads, headDim, context);
+        synchronized (pool) {
+            for (int i = 0; i < layers; i++) {
+                if (slotLength[i] > 0) {
+                    NDArray[] kv = pool.load(slot, i, slotLength[i], cacheManager);
+                    keys[i] = kv[0];
+                    values[i] = kv[1];
+                }
+            }
+            pool.release(slot);
+            slot = -1;
+        }
     }
 
     /** {@code [x, c]}: hidden states {@code [n, d]} with the constant column appended, owned by {@code manager}. */
@@ -455,6 +583,10 @@ final class LlamaSession implements InferenceSession {
         if (cachedLength(layer) <= length) {
             return;
         }
+        if (slot >= 0) {
+            slotLength[layer] = length; // the slot's later positions are masked, then overwritten
+            return;
+        }
         if (length == 0) {
             keys[layer].close();
             values[layer].close();
@@ -492,6 +624,7 @@ final class LlamaSession implements InferenceSession {
         if (!w.acquire()) {
             throw new IllegalStateException("the model's weights changed since this session was opened");
         }
+        leaveSlot();
         LlamaSession copy = new LlamaSession(model, w, cacheManager.getParentManager().newSubManager());
         for (int i = 0; i < layers; i++) {
             if (keys[i] != null) {
@@ -505,6 +638,13 @@ final class LlamaSession implements InferenceSession {
     public void close() {
         if (!closed) {
             closed = true;
+            if (slot >= 0) {
+                DecodeSlots pool = w.decodeSlots(kvHeads, headDim, context);
+                synchronized (pool) {
+                    pool.release(slot);
+                }
+                slot = -1;
+            }
             cacheManager.close();
             w.release();
         }

@@ -59,7 +59,7 @@ public final class LlamaWeights {
         Layer[] built = new Layer[m.layers()];
         int group = heads / kvHeads;
         for (int i = 0; i < built.length; i++) {
-            String l = "layers." + i;
+            String l = TensorNames.layer(i);
             int h = layerHeads.get(i);
             int kvh = h / group;
             int qd = h * headDim;

@@ -24,6 +24,7 @@ public abstract class Model implements ElasticModel, AutoCloseable {
     private final Map<String, LinearSite> sites = new LinkedHashMap<>();
     private final Map<String, Object> config;
     private volatile Model teacher;
+    private volatile boolean training;
 
     protected Model(String family, ParameterStore parameters, Map<String, Object> config) {
         this.family = requireNonNull(family, "family is null");
@@ -99,7 +100,7 @@ public abstract class Model implements ElasticModel, AutoCloseable {
 
     /** The layer index of a {@code layers.<i>.} site, or -1 for sites outside the layers. */
     private static int layerOf(String site) {
-        if (!site.startsWith("layers.")) {
+        if (!site.startsWith(TensorNames.LAYERS)) {
             return -1;
         }
         int dot = site.indexOf('.', 7);
@@ -243,6 +244,68 @@ public abstract class Model implements ElasticModel, AutoCloseable {
                 return s.clone();
             }
         };
+    }
+
+    /**
+     * Whether forward passes are training passes: layers that behave differently in training
+     * (batch normalisation: batch statistics, running statistics updated) do so. False (eval)
+     * unless the trainer sets it for its steps.
+     */
+    public boolean isTraining() {
+        return training;
+    }
+
+    /** Switches training behaviour on or off (see {@link #isTraining()}). */
+    public void setTraining(boolean training) {
+        this.training = training;
+    }
+
+    /** Whether the model has batch normalisation (whose eval statistics may need recalibration). */
+    public boolean hasBatchNorm() {
+        return false;
+    }
+
+    /**
+     * Gives a model with batch normalisation the training batches it recalibrates its
+     * per-sub-model statistics on ({@code trainBatch.apply(i)} for {@code i = 0, 1, ...}).
+     * Does nothing for a model without it.
+     */
+    public void useCalibrationData(java.util.function.IntFunction<dev.manyfold.runtime.data.HostBatch> trainBatch) {}
+
+    // ---- Family knowledge the host asks for instead of testing the model's class ----------
+
+    /** This model as a language model with depth exits (LLaMA); empty for classifiers. */
+    public java.util.Optional<LayeredLanguageModel> languageModel() {
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * Records the depths trained as exits (read by decoders). Families without exits ignore it.
+     *
+     * @param trainedExits exit depths; the full depth is always one
+     */
+    public void setExits(List<Integer> trainedExits) {}
+
+    /**
+     * Refuses data this model cannot take (e.g. rows longer than a language model's context,
+     * token ids past an imported model's embedding). The default accepts everything.
+     *
+     * @param importedFrom the Hugging Face directory the model was imported from, if it was
+     * @throws ConfigException naming the recipe path to change
+     */
+    public void checkData(ModelFactory.DataShape data, java.util.Optional<java.nio.file.Path> importedFrom) {}
+
+    /**
+     * The checkpoint tensors that initialise {@code tensor} when a checkpoint lacks it (e.g. a
+     * per-exit head starts as a copy of the shared head), in order of preference; empty by default.
+     */
+    public List<String> initialisedFrom(String tensor) {
+        return List.of();
+    }
+
+    /** The attention sites and heads of each layer (for head pruning); empty for families without attention. */
+    public java.util.Optional<dev.manyfold.api.prune.AttentionLayout> attentionLayout() {
+        return java.util.Optional.empty();
     }
 
     /** The frozen dense teacher set by the host for distillation ({@code runtime.job.Teacher}), if any. */

@@ -87,11 +87,12 @@ public final class ModelFactory {
                 int channels = s.getInt("channels", 32, 1, 4096);
                 int blocks = s.getInt("blocks", 2, 1, 256);
                 int classes = s.getInt("classes", data.classes(), 2, 1 << 20);
+                BatchNorm.Settings bn = BatchNorm.Settings.read(s, channels);
                 s.rejectUnknown();
                 Footprint.check(s, new Footprint.Counter().add("blocks.*.conv.weight", "channels", blocks, channels, channels * 9L)
                         .add("head.weight", classes > channels ? "classes" : "channels", 1, classes, channels).sizes(), 4);
                 store = store(manager, seed, weights);
-                model = new CnnModel(store, image, channels, blocks, classes);
+                model = new CnnModel(store, image, channels, blocks, classes, bn);
             }
             case "llama" -> {
                 int vocab = s.getInt("vocab", data.vocab(), 2, 1 << 22);
@@ -141,9 +142,9 @@ public final class ModelFactory {
                 long kv = (long) kvHeads * headDim;
                 Footprint.check(s, new Footprint.Counter()
                         .add("embed.weight", vocab > dim ? "vocab" : "dim", 1, vocab, dim)
-                        .add("layers.*.attn.q_proj.weight", "dim", 2L * layers, attention, dim)
-                        .add("layers.*.attn.k_proj.weight", "dim", 2L * layers, kv, dim)
-                        .add("layers.*.mlp.gate_proj.weight", ffn > dim ? "ffn" : "dim", 3L * layers, ffn, dim)
+                        .add(TensorNames.LAYERS + "*.attn.q_proj.weight", "dim", 2L * layers, attention, dim)
+                        .add(TensorNames.LAYERS + "*.attn.k_proj.weight", "dim", 2L * layers, kv, dim)
+                        .add(TensorNames.LAYERS + "*.mlp.gate_proj.weight", ffn > dim ? "ffn" : "dim", 3L * layers, ffn, dim)
                         .add("lm_head.weight", vocab > dim ? "vocab" : "dim", tied ? 0 : 1, vocab, dim)
                         .add("exit_heads.*.weight", "exit-heads", exitHeads.size(), vocab, dim)
                         .table("causal mask", "context", context, context).sizes(), 4);

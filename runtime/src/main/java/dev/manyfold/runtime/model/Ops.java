@@ -23,15 +23,7 @@ public final class Ops {
      * keep the whole decode's graph alive). The previous mode is restored afterwards.
      */
     public static <T> T withoutAutograd(NDManager manager, java.util.function.Supplier<T> body) {
-        if (!"PyTorch".equals(manager.getEngine().getEngineName()) || !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
-            return body.get();
-        }
-        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
-        try {
-            return body.get();
-        } finally {
-            ai.djl.pytorch.jni.JniUtils.setGradMode(true);
-        }
+        return dev.manyfold.runtime.engine.PyTorchEngine.withoutAutograd(manager, body);
     }
 
     /** Moves {@code array} to {@code manager} and returns it. */

@@ -30,6 +30,23 @@ public final class Engines {
 
     private Engines() {}
 
+    /**
+     * ONNX Runtime's intra-op threads: 1 (measured fastest on the small models here), or the
+     * {@code manyfold.onnx.threads} system property (with 2 or more, spinning is off).
+     */
+    static int threads() {
+        String t = System.getProperty("manyfold.onnx.threads", "1");
+        try {
+            int n = Integer.parseInt(t.trim());
+            if (n >= 1) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // refused below
+        }
+        throw new ConfigException("-Dmanyfold.onnx.threads", "\"" + t + "\" is not a thread count", "an integer >= 1");
+    }
+
     /** Refuses an unknown engine name, naming {@code where} (e.g. {@code --engine}). */
     public static String check(String engine, String where) {
         if (!NAMES.contains(engine)) {
@@ -97,7 +114,7 @@ public final class Engines {
                 return files.describe(key);
             }
         };
-        return new OrtLanguageModel(source, OnnxExport.metadata(model, tokenizer, checkpoint.toString()), 1);
+        return new OrtLanguageModel(source, OnnxExport.metadata(model, tokenizer, checkpoint.toString()), threads());
     }
 
     /** An export directory (or one graph file in it) on ONNX Runtime; bad input is refused naming the file. */
@@ -121,7 +138,7 @@ public final class Engines {
                     + (meta.containsKey(OnnxExport.META_FORMAT) ? " (it has " + meta.get(OnnxExport.META_FORMAT) + ")" : ""),
                     "a directory written by manyfold export --format onnx from a llama run");
         }
-        OrtLanguageModel model = new OrtLanguageModel(OrtLanguageModel.directory(dir), meta, 1);
+        OrtLanguageModel model = new OrtLanguageModel(OrtLanguageModel.directory(dir), meta, threads());
         checkInputs(model, dir);
         return model;
     }
@@ -145,7 +162,7 @@ public final class Engines {
                     "an export directory written by manyfold export --format onnx");
         }
         OrtSession s = model.session(key);
-        java.util.Set<String> need = new java.util.TreeSet<>(List.of("tokens", "positions"));
+        java.util.Set<String> need = new java.util.TreeSet<>(List.of("tokens", "seqlens_k", "total_sequence_length"));
         for (int i = 0; i < model.layers(); i++) {
             need.add("past_key_" + i);
             need.add("past_value_" + i);

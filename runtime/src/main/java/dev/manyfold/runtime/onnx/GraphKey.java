@@ -4,7 +4,13 @@ package dev.manyfold.runtime.onnx;
  * Which LLaMA graph: layers {@code [from, to)}, fed token ids (embedding included) or hidden
  * states, ending in the shared norm + LM head ({@code logits}) and/or returning the hidden
  * states; {@code step} graphs take exactly one position (the lean decode step, no mask),
- * the others any number (prefill, verification) with an additive mask input.
+ * the others any number (prefill, verification).
+ *
+ * <p>A graph fed tokens whose range does not start at 0 is a <em>draft tail + verification</em>
+ * graph ({@link #tail()}): it takes the hidden states of drafted positions at layer
+ * {@code from} plus one more token, runs that token through the draft layers {@code [0, from)},
+ * and all positions through {@code [from, to)}; so the last drafted token of a self-speculative
+ * round costs no call of its own.
  *
  * @param from first layer
  * @param to one past the last layer ({@code to == from}: embedding and/or head only)
@@ -35,6 +41,11 @@ public record GraphKey(int from, int to, boolean tokens, boolean logits, boolean
         } catch (IllegalArgumentException e) {
             return null;
         }
+    }
+
+    /** True for a draft tail + verification graph (tokens in, layers not starting at 0). */
+    public boolean tail() {
+        return tokens && from > 0;
     }
 
     /** True when the graph runs at least one layer (and so needs positions and a cache). */

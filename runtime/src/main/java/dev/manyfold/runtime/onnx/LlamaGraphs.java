@@ -2,29 +2,31 @@ package dev.manyfold.runtime.onnx;
 
 import dev.manyfold.runtime.model.LlamaWeights;
 import dev.manyfold.runtime.onnx.OnnxGraph.Attr;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
  * Builds the ONNX graphs of a LLaMA model from its folded {@link LlamaWeights}, one per
- * {@link GraphKey}. Per layer the step graph is about 25 nodes: one RMSNorm node, one
- * projection for Q, K, V and their rotate-half images, RoPE as a multiply by a gathered
- * {@code [cos; sin]} row and a sum, the KV cache appended by {@code Concat} in the layouts
- * matmul wants (keys {@code [kv, hd, S]}, values {@code [kv, S, hd]}), grouped-query
- * attention without repeating K/V, gate and up in one matmul.
+ * {@link GraphKey}. Per layer the graph is about a dozen nodes: an RMSNorm node, one
+ * projection for Q, K and V, ONNX Runtime's {@code GroupQueryAttention} (RoPE, the causal
+ * mask, grouped-query attention and the KV cache update in one node), the output projection,
+ * gate and up in one matmul, SiLU as {@code QuickGelu} with alpha 1.
  *
- * <p>Inputs: {@code tokens} (int64 {@code [n]}) or {@code hidden} ({@code [n, d]});
- * {@code positions} (int64 {@code [n]}); for non-step graphs {@code mask}
- * ({@code [group·n, S]}, additive, rows repeated per query head in a KV group);
- * {@code past_key_i} {@code [kv_i, hd, P]} and {@code past_value_i} {@code [kv_i, P, hd]}
- * per layer. Outputs: {@code logits} {@code [n, V]}, {@code hidden_out} {@code [n, d]},
- * {@code present_key_i}, {@code present_value_i}.
+ * <p>The KV cache is pre-allocated: {@code past_key_i} and {@code past_value_i} are
+ * {@code [1, kv_i, C, hd]} for a capacity {@code C} the caller picks (the context), and the
+ * caller passes the same buffers as the pinned {@code present_key_i}/{@code present_value_i},
+ * so a step writes only its own rows in place (ORT's shared past/present buffer). How many
+ * positions are valid is an input: {@code seqlens_k} (int32 {@code [1]}, the position of the
+ * last new token) and {@code total_sequence_length} (int32 scalar, that plus one). Cropping
+ * the cache is therefore just passing a smaller length.
+ *
+ * <p>Inputs: {@code tokens} (int64 {@code [1, n]}) or {@code hidden} ({@code [1, n, d]}), and
+ * for graphs with layers the lengths and the cache. Outputs: {@code logits}
+ * {@code [1, n, V]}, {@code hidden_out} {@code [1, n, d]}, the presents.
  */
 public final class LlamaGraphs {
     private final LlamaWeights w;
     private final Map<String, String> metadata;
-    private final Map<String, float[]> ropeTables = new HashMap<>();
 
     public LlamaGraphs(LlamaWeights weights, Map<String, String> metadata) {
         this.w = weights;
@@ -48,82 +50,147 @@ public final class LlamaGraphs {
         OnnxGraph g = new OnnxGraph("manyfold_llama_" + key.fileName().replace(".onnx", ""));
         Object n = key.step() ? (Object) 1L : "n";
         int d = w.dim;
-        int hd = w.headDim;
-        String x = key.tokens() ? g.op("Gather", List.of(Attr.of("axis", 0L)), g.weight("embed", w.embed, w.vocab, d),
-                g.input("tokens", OnnxGraph.INT64, n)) : g.input("hidden", OnnxGraph.FLOAT, n, d);
-        if (key.hasLayers()) {
-            String positions = g.input("positions", OnnxGraph.INT64, n);
-            String mask = key.step() ? null : g.input("mask", OnnxGraph.FLOAT, "gn", "total");
-            Map<String, String> tables = new HashMap<>();
-            for (int i = key.from(); i < key.to(); i++) {
-                LlamaWeights.Layer layer = w.layers.get(i);
-                int h = layer.heads();
-                int kvh = layer.kvHeads();
-                int group = h / kvh;
-                int width = layer.width(hd);
-                String tableName = "rope_" + h + "_" + kvh;
-                String table = tables.computeIfAbsent(tableName, t -> g.op("Gather", List.of(Attr.of("axis", 0L)),
-                        g.weight(t, ropeTables.computeIfAbsent(t, u -> w.ropeTable(h, kvh)), w.context, 2, width), positions));
-                String pk = g.input("past_key_" + i, OnnxGraph.FLOAT, (long) kvh, (long) hd, "past");
-                String pv = g.input("past_value_" + i, OnnxGraph.FLOAT, (long) kvh, "past", (long) hd);
-                String a = norm(g, x, "attn_norm_" + i, layer.attnNorm());
-                String proj = g.op("MatMul", a, g.weight("qkv_" + i, layer.qkv(), d, 2L * width));
-                if (layer.qkvBias() != null) { // Qwen2's q/k/v biases, laid out like the projection's columns
-                    proj = g.op("Add", proj, g.weight("qkv_bias_" + i, layer.qkvBias(), 2L * width));
-                }
-                String roped = g.op("ReduceSum", List.of(Attr.of("keepdims", 0L)),
-                        g.op("Mul", g.op("Reshape", proj, g.longs("shape_n2w_" + width, -1, 2, width)), table), g.longs("axis1", 1));
-                String[] qkv = g.ops("Split", 3, List.of(Attr.of("axis", 1L)), roped,
-                        g.longs("split_" + h + "_" + kvh, (long) h * hd, (long) kvh * hd, (long) kvh * hd));
-                String q;
-                String k;
-                String v;
-                if (key.step()) {
-                    q = g.op("Reshape", qkv[0], g.longs("shape_q1_" + h, kvh, group, hd));
-                    k = g.op("Reshape", qkv[1], g.longs("shape_k1_" + kvh, kvh, hd, 1));
-                    v = g.op("Reshape", qkv[2], g.longs("shape_v1_" + kvh, kvh, 1, hd));
-                } else {
-                    q = g.op("Reshape", g.op("Transpose", List.of(Attr.ints("perm", 1, 0, 2)),
-                            g.op("Reshape", qkv[0], g.longs("shape_nh_" + h, -1, h, hd))), g.longs("shape_qg_" + kvh, kvh, -1, hd));
-                    String kvShape = g.longs("shape_nkv_" + kvh, -1, kvh, hd);
-                    k = g.op("Transpose", List.of(Attr.ints("perm", 1, 2, 0)), g.op("Reshape", qkv[1], kvShape));
-                    v = g.op("Transpose", List.of(Attr.ints("perm", 1, 0, 2)), g.op("Reshape", qkv[2], kvShape));
-                }
-                String keys = g.opTo("present_key_" + i, "Concat", List.of(Attr.of("axis", 2L)), pk, k);
-                String values = g.opTo("present_value_" + i, "Concat", List.of(Attr.of("axis", 1L)), pv, v);
-                g.output(keys, OnnxGraph.FLOAT, (long) kvh, (long) hd, "total");
-                g.output(values, OnnxGraph.FLOAT, (long) kvh, "total", (long) hd);
-                String scores = g.op("MatMul", q, keys);
-                if (mask != null) {
-                    scores = g.op("Add", scores, mask);
-                }
-                String o = g.op("MatMul", g.op("Softmax", List.of(Attr.of("axis", -1L)), scores), values);
-                if (key.step()) {
-                    o = g.op("Reshape", o, g.longs("shape_o1_" + h, 1, (long) h * hd));
-                } else {
-                    o = g.op("Reshape", g.op("Transpose", List.of(Attr.ints("perm", 1, 0, 2)),
-                            g.op("Reshape", o, g.longs("shape_hn_" + h, h, -1, hd))), g.longs("shape_no_" + h, -1, (long) h * hd));
-                }
-                x = g.op("Add", x, g.op("MatMul", o, g.weight("out_" + i, layer.out(), (long) h * hd, d)));
-                String m = norm(g, x, "mlp_norm_" + i, layer.mlpNorm());
-                String[] gu = g.ops("Split", 2, List.of(Attr.of("axis", 1L)), g.op("MatMul", m, g.weight("gate_up_" + i, layer.gateUp(), d,
-                        2L * w.ffn)), g.longs("split_ffn", w.ffn, w.ffn));
-                String act = g.op("Mul", g.op("Mul", gu[0], g.op("Sigmoid", gu[0])), gu[1]);
-                x = g.op("Add", x, g.op("MatMul", act, g.weight("down_" + i, layer.down(), w.ffn, d)));
+        int hd = paddedHeadDim(w.headDim);
+        String x;
+        if (key.tail()) {
+            // Draft tail + verification: the last drafted token through the draft layers [0, from),
+            // appended to the drafted positions' hidden states, all of them through [from, to).
+            String last = embed(g, g.input("tokens", OnnxGraph.INT64, 1L, 1L));
+            Lengths lengths = lengths(g);
+            last = layers(g, last, 0, key.from(), lengths);
+            x = g.op("Concat", List.of(Attr.of("axis", 1L)), g.input("hidden", OnnxGraph.FLOAT, 1L, "drafted", d), last);
+            x = layers(g, x, key.from(), key.to(), lengths);
+        } else {
+            x = key.tokens() ? embed(g, g.input("tokens", OnnxGraph.INT64, 1L, n)) : g.input("hidden", OnnxGraph.FLOAT, 1L, n, d);
+            if (key.hasLayers()) {
+                x = layers(g, x, key.from(), key.to(), lengths(g));
             }
         }
         if (key.hidden()) {
             g.opTo("hidden_out", "Identity", List.of(), x);
-            g.output("hidden_out", OnnxGraph.FLOAT, n, d);
+            g.output("hidden_out", OnnxGraph.FLOAT, 1L, n, d);
         }
         if (key.logits()) {
             g.opTo("logits", "MatMul", List.of(), norm(g, x, "norm", w.norm), g.weight("head", w.head, d, w.vocab));
-            g.output("logits", OnnxGraph.FLOAT, n, w.vocab);
+            g.output("logits", OnnxGraph.FLOAT, 1L, n, w.vocab);
         }
         Map<String, String> meta = new java.util.LinkedHashMap<>(metadata);
         meta.put(OnnxExport.META_GRAPH, key.fileName());
         meta.put(OnnxExport.META_LAYERS, key.from() + "-" + key.to());
         return g.toModel(meta);
+    }
+
+    /** The inputs saying which cache positions are valid, and RoPE's tables. */
+    private record Lengths(String seqlens, String total, String cos, String sin) {}
+
+    private Lengths lengths(OnnxGraph g) {
+        int hd = paddedHeadDim(w.headDim);
+        return new Lengths(g.input("seqlens_k", OnnxGraph.INT32, 1L), g.input("total_sequence_length", OnnxGraph.INT32),
+                g.weight("rope_cos", rope(true), w.context, hd / 2), g.weight("rope_sin", rope(false), w.context, hd / 2));
+    }
+
+    private String embed(OnnxGraph g, String tokens) {
+        return g.op("Gather", List.of(Attr.of("axis", 0L)), g.weight("embed", w.embed, w.vocab, w.dim), tokens);
+    }
+
+    /** Layers {@code [from, to)} over {@code x [1, n, d]}, each reading and writing its cache in place. */
+    private String layers(OnnxGraph g, String x, int from, int to, Lengths lengths) {
+        int d = w.dim;
+        int hd = paddedHeadDim(w.headDim);
+        for (int i = from; i < to; i++) {
+            LlamaWeights.Layer layer = w.layers.get(i);
+            int h = layer.heads();
+            int kvh = layer.kvHeads();
+            int width = layer.width(w.headDim);
+            String pk = g.input("past_key_" + i, OnnxGraph.FLOAT, 1L, (long) kvh, "capacity", (long) hd);
+            String pv = g.input("past_value_" + i, OnnxGraph.FLOAT, 1L, (long) kvh, "capacity", (long) hd);
+            String a = norm(g, x, "attn_norm_" + i, layer.attnNorm());
+            int heads = h + 2 * kvh;
+            String qkv = g.op("MatMul", a, g.weight("qkv_" + i, padColumns(layer.qkv(), d, 2 * width, heads), d, (long) heads * hd));
+            if (layer.qkvBias() != null) { // Qwen2's q/k/v biases, laid out like the projection's columns
+                qkv = g.op("Add", qkv, g.weight("qkv_bias_" + i, padColumns(layer.qkvBias(), 1, 2 * width, heads), (long) heads * hd));
+            }
+            // The query weights are pre-scaled by 1/sqrt(hd) in LlamaWeights: scale 1 here.
+            String[] att = g.msOps("GroupQueryAttention", new String[] {null, "present_key_" + i, "present_value_" + i},
+                    List.of(Attr.of("num_heads", (long) h), Attr.of("kv_num_heads", (long) kvh), Attr.of("scale", 1f),
+                            Attr.of("do_rotary", 1L), Attr.of("rotary_interleaved", 0L)),
+                    qkv, "", "", pk, pv, lengths.seqlens(), lengths.total(), lengths.cos(), lengths.sin());
+            g.output("present_key_" + i, OnnxGraph.FLOAT, 1L, (long) kvh, "capacity", (long) hd);
+            g.output("present_value_" + i, OnnxGraph.FLOAT, 1L, (long) kvh, "capacity", (long) hd);
+            x = g.op("Add", x, g.op("MatMul", att[0], g.weight("out_" + i, padRows(layer.out(), h), (long) h * hd, d)));
+            String m = norm(g, x, "mlp_norm_" + i, layer.mlpNorm());
+            String[] gu = g.ops("Split", 2, List.of(Attr.of("axis", -1L)), g.op("MatMul", m, g.weight("gate_up_" + i, layer.gateUp(), d,
+                    2L * w.ffn)), g.longs("split_ffn", w.ffn, w.ffn));
+            String act = g.op("Mul", g.msOps("QuickGelu", new String[1], List.of(Attr.of("alpha", 1f)), gu[0])[0], gu[1]);
+            x = g.op("Add", x, g.op("MatMul", act, g.weight("down_" + i, layer.down(), w.ffn, d)));
+        }
+        return x;
+    }
+
+    /**
+     * The head size of the exported graphs: ORT's {@code GroupQueryAttention} takes multiples
+     * of 16 only, so smaller heads are padded with zeros. Each head's two rotate-half halves
+     * go to the two halves of the padded head, so RoPE pairs the same columns; zero columns of
+     * Q and K add nothing to a score, zero columns of V give zero outputs, which meet zero
+     * rows of the output projection.
+     */
+    public static int paddedHeadDim(int headDim) {
+        return (headDim + 15) / 16 * 16;
+    }
+
+    /** Where column {@code j} of a head goes in the padded head. */
+    private int padded(int j) {
+        int half = w.headDim / 2;
+        return j < half ? j : j - half + paddedHeadDim(w.headDim) / 2;
+    }
+
+    /**
+     * The first {@code heads·hd} of the {@code cols} columns of a {@code [rows, cols]} matrix
+     * (the folded projection: Q pre-scaled, K, V, without their rotate-half images), each
+     * head's columns placed as {@link #padded}.
+     */
+    private float[] padColumns(float[] folded, int rows, int cols, int heads) {
+        int hd = w.headDim;
+        int hp = paddedHeadDim(hd);
+        float[] out = new float[rows * heads * hp];
+        for (int r = 0; r < rows; r++) {
+            for (int h = 0; h < heads; h++) {
+                for (int j = 0; j < hd; j++) {
+                    out[r * heads * hp + h * hp + padded(j)] = folded[r * cols + h * hd + j];
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The {@code [h·hd, d]} output projection with each head's rows placed as {@link #padded}. */
+    private float[] padRows(float[] out, int heads) {
+        int hd = w.headDim;
+        int hp = paddedHeadDim(hd);
+        if (hp == hd) {
+            return out;
+        }
+        float[] p = new float[heads * hp * w.dim];
+        for (int h = 0; h < heads; h++) {
+            for (int j = 0; j < hd; j++) {
+                System.arraycopy(out, (h * hd + j) * w.dim, p, (h * hp + padded(j)) * w.dim, w.dim);
+            }
+        }
+        return p;
+    }
+
+    /** RoPE's {@code [context, hp/2]} cos or sin table (rotate-half pairing as {@link LlamaWeights#ropeTable}; padding: cos 1, sin 0). */
+    private float[] rope(boolean cos) {
+        int half = w.headDim / 2;
+        int hp = paddedHeadDim(w.headDim) / 2;
+        float[] t = new float[w.context * hp];
+        for (int pos = 0; pos < w.context; pos++) {
+            for (int j = 0; j < hp; j++) {
+                double a = j < half ? pos * Math.pow(w.ropeTheta, -2.0 * j / w.headDim) : 0;
+                t[pos * hp + j] = (float) (cos ? Math.cos(a) : Math.sin(a));
+            }
+        }
+        return t;
     }
 
     /** RMSNorm as ORT's one-node {@code SimplifiedLayerNormalization} (default domain). */

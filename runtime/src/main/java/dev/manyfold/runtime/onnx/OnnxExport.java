@@ -18,13 +18,15 @@ import java.util.stream.Collectors;
  * ({@code tokens_0_e_logits_any.onnx}) and a decode step with the KV cache in and out
  * ({@code tokens_0_e_logits_hidden_step.onnx}, which also returns the hidden state so a
  * self-speculative draft is one call per token); for every exit below the full depth the
- * verification graph {@code hidden_e_L_logits_any.onnx}; and one graph per layer plus the
+ * verification graphs {@code hidden_e_L_logits_any.onnx} and {@code tokens_e_L_logits_any.onnx}
+ * (the latter also runs the last drafted token through the draft layers: see
+ * {@link GraphKey#tail()}); and one graph per layer plus the
  * head and the embedding, from which an engine composes any other layer range.
  */
 public final class OnnxExport {
-    public static final String VERSION = "0.1.0";
+    public static final String VERSION = "0.2.0";
     public static final String META_FORMAT = "manyfold.format";
-    public static final String FORMAT_LLAMA = "manyfold-llama-graphs/1";
+    public static final String FORMAT_LLAMA = "manyfold-llama-graphs/2";
     public static final String FORMAT_CLASSIFIER = "manyfold-classifier/1";
     public static final String META_VERSION = "manyfold.version";
     public static final String META_CONFIG = "manyfold.model-config";
@@ -63,6 +65,7 @@ public final class OnnxExport {
             keys.add(new GraphKey(0, e, true, true, true, true));
             if (e < layers) {
                 keys.add(new GraphKey(e, layers, false, true, false, false));
+                keys.add(new GraphKey(e, layers, true, true, false, false));
             }
         }
         if (only == null) {

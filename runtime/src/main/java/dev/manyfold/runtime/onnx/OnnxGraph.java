@@ -17,7 +17,10 @@ final class OnnxGraph {
     static final int OPSET = 17;
     static final int IR_VERSION = 8;
     static final int FLOAT = 1;
+    static final int INT32 = 6;
     static final int INT64 = 7;
+    /** ONNX Runtime's contrib-op domain (e.g. {@code GroupQueryAttention}), imported at version 1. */
+    static final String MS = "com.microsoft";
 
     private final String name;
     private final List<Proto> nodes = new ArrayList<>();
@@ -25,6 +28,7 @@ final class OnnxGraph {
     private final List<Proto> inputs = new ArrayList<>();
     private final List<Proto> outputs = new ArrayList<>();
     private int counter;
+    private boolean usesMs;
 
     OnnxGraph(String name) {
         this.name = name;
@@ -95,6 +99,19 @@ final class OnnxGraph {
         return out;
     }
 
+    /** A node of ONNX Runtime's {@value #MS} domain writing {@code out} (null entries: fresh names). */
+    String[] msOps(String type, String[] out, List<Attr> attrs, String... in) {
+        for (int i = 0; i < out.length; i++) {
+            if (out[i] == null) {
+                out[i] = "t" + counter++;
+            }
+        }
+        node(type, out, attrs, in);
+        nodes.get(nodes.size() - 1).string(7, MS);
+        usesMs = true;
+        return out;
+    }
+
     private void node(String type, String[] out, List<Attr> attrs, String... in) {
         Proto n = new Proto();
         for (String i : in) {
@@ -124,6 +141,9 @@ final class OnnxGraph {
         outputs.forEach(o -> g.message(12, o));
         Proto m = new Proto().varint(1, IR_VERSION).string(2, "manyfold").string(3, OnnxExport.VERSION).string(4, "dev.manyfold")
                 .message(7, g).message(8, new Proto().string(1, "").varint(2, OPSET));
+        if (usesMs) {
+            m.message(8, new Proto().string(1, MS).varint(2, 1));
+        }
         metadata.forEach((k, v) -> m.message(14, new Proto().string(1, k).string(2, v)));
         return m.toBytes();
     }

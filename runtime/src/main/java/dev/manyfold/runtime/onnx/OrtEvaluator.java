@@ -8,7 +8,7 @@ import dev.manyfold.api.SubModel;
 import dev.manyfold.runtime.model.LlamaModel;
 import dev.manyfold.runtime.model.Model;
 import dev.manyfold.runtime.train.Evaluator;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.nio.FloatBuffer;
 import java.util.List;
 import java.util.Map;
@@ -82,6 +82,43 @@ public final class OrtEvaluator implements AutoCloseable {
             }
         }
         return new Evaluator.Result(sub, lossSum / count, (double) correct / count, model.parameterCount(sub), model.flops(sub));
+    }
+
+    /** Mean next-token loss and top-1 accuracy of one exit over some text. */
+    public record ExitScore(int exit, double loss, double accuracy, long positions) {}
+
+    /**
+     * An export evaluated without a run: every trained exit of {@code language}, teacher-forced
+     * on {@code windows} evenly spaced windows of {@code window + 1} tokens of {@code tokens}
+     * (each predicts its last {@code window} tokens), from the prefill graphs.
+     */
+    public static List<ExitScore> evaluateText(OrtLanguageModel language, int[] tokens, int window, int windows) {
+        int span = window + 1;
+        if (tokens.length < span) {
+            throw new IllegalArgumentException("the text has " + tokens.length + " tokens, fewer than one window of " + span);
+        }
+        List<ExitScore> out = new java.util.ArrayList<>();
+        for (int exit : language.exits()) {
+            double lossSum = 0;
+            long correct = 0;
+            long count = 0;
+            for (int w = 0; w < windows; w++) {
+                int start = (int) ((long) w * (tokens.length - span) / Math.max(1, windows - 1));
+                int[] input = java.util.Arrays.copyOfRange(tokens, start, start + window);
+                float[] logits;
+                try (OrtInferenceSession s = (OrtInferenceSession) language.open(null)) {
+                    logits = s.prefillLogits(input, exit);
+                }
+                for (int i = 0; i < window; i++) {
+                    int label = tokens[start + i + 1];
+                    lossSum += crossEntropy(logits, i, language.vocab, label);
+                    correct += argmax(logits, i, language.vocab) == label ? 1 : 0;
+                    count++;
+                }
+            }
+            out.add(new ExitScore(exit, lossSum / count, (double) correct / count, count));
+        }
+        return out;
     }
 
     private static double crossEntropy(float[] logits, int row, int classes, int label) {

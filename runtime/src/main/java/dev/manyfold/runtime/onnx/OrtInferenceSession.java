@@ -10,6 +10,7 @@ import dev.manyfold.api.decoder.InferenceSession;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
 import java.nio.LongBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -19,11 +20,13 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * One decode on an {@link OrtLanguageModel}. The KV cache of each layer lives in two direct
- * buffers owned by the session: a graph reads its {@code past_*} inputs as zero-copy tensors
- * over the current buffer and writes its {@code present_*} outputs, pinned, into the other,
- * which becomes current; nothing is allocated or copied per step, and a crop copies only the
- * kept rows into the spare buffer. The fused calls ({@link #forward}, {@link #forwardKeeping},
+ * One decode on an {@link OrtLanguageModel}. The KV cache of each layer is pre-allocated for
+ * the whole context in two direct buffers (keys and values, {@code [1, kv, context, hd]})
+ * owned by the session; every graph reads them as its {@code past_*} inputs and writes its
+ * {@code present_*} outputs, pinned, into the same buffers, so a step writes only its own rows
+ * (ORT's {@code GroupQueryAttention} with a shared past/present buffer) and how many positions
+ * are valid is an input. Nothing is allocated or copied per step, and a crop is free: it only
+ * lowers the valid length. The fused calls ({@link #forward}, {@link #forwardKeeping},
  * {@link #runLogits}) are one graph run each; the NDArray calls copy hidden states between
  * DJL and ORT. A layer range without its own graph is run as a chain of per-layer graphs.
  */
@@ -66,41 +69,38 @@ final class OrtInferenceSession implements InferenceSession {
 
     private final OrtLanguageModel m;
     private final int layers;
-    /** Per layer, two direct buffers for keys ({@code [kv, hd, S]}, compact) and two for values ({@code [kv, S, hd]}). */
-    private final FloatBuffer[][] keyBuffers;
-    private final FloatBuffer[][] valueBuffers;
-    /** Which of the two buffers of a layer holds its cache; the other receives the next step's present (pinned output). */
-    private final int[] current;
+    /** The graphs' (padded) head size. */
+    private final int hd;
+    /** Per layer, the pre-allocated key and value buffers ({@code [1, kv, context, hd]}), or null before first use. */
+    private final FloatBuffer[] keyBuffers;
+    private final FloatBuffer[] valueBuffers;
+    /** Per layer, {past key, past value, present key, present value}: tensors over the layer's two buffers. */
+    private final OnnxTensor[][] cache;
     private final int[] cached;
-    /** Per layer, the past tensors {key, value} over the current buffer (the last step's pinned presents), or null. */
-    private final OnnxTensor[][] past;
-    private final Map<GraphKey, Set<String>> outputNames = new HashMap<>();
+    /** Per graph, its inputs and pinned outputs with this session's cache tensors bound, and the outputs ORT allocates. */
+    private final Map<GraphKey, Binding> bindings = new HashMap<>();
+
+    private record Binding(Map<String, OnnxTensor> inputs, Map<String, OnnxTensor> pinned, Set<String> requested) {}
 
     OrtInferenceSession(OrtLanguageModel model, NDManager manager) {
         this.m = model;
         this.layers = model.layers();
-        this.keyBuffers = new FloatBuffer[layers][2];
-        this.valueBuffers = new FloatBuffer[layers][2];
-        this.current = new int[layers];
+        this.hd = LlamaGraphs.paddedHeadDim(model.headDim);
+        this.keyBuffers = new FloatBuffer[layers];
+        this.valueBuffers = new FloatBuffer[layers];
+        this.cache = new OnnxTensor[layers][];
         this.cached = new int[layers];
-        this.past = new OnnxTensor[layers][];
-    }
-
-    private void dropPast(int layer) {
-        if (past[layer] != null) {
-            past[layer][0].close();
-            past[layer][1].close();
-            past[layer] = null;
-        }
     }
 
     @Override
     public int cachedLength(int layer) {
+        settle();
         return cached[layer];
     }
 
     @Override
     public NDArray embed(int[] tokens, int start, NDManager manager) {
+        settle();
         checkPositions(start, tokens.length);
         try (Outputs o = exec(new GraphKey(0, 0, true, false, true, false), tokensTensor(tokens), start, tokens.length)) {
             return manager.create(o.floats("hidden_out"), new Shape(tokens.length, m.dim));
@@ -109,6 +109,7 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public NDArray run(NDArray hidden, int from, int to, int start, NDManager manager) {
+        settle();
         int n = rows(hidden);
         checkPositions(start, n);
         if (from == to) {
@@ -120,6 +121,7 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public NDArray logits(NDArray hidden, NDManager manager) {
+        settle();
         int n = rows(hidden);
         try (Outputs o = exec(new GraphKey(0, 0, false, true, false, false), hiddenTensor(hidden.toFloatArray(), n), 0, n)) {
             return manager.create(o.floats("logits"), new Shape(n, m.vocab));
@@ -128,11 +130,13 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public float[] forward(int[] tokens, int start, int to, NDManager manager) {
+        settle();
         return forwardKeeping(tokens, start, to, true, manager, false).logits();
     }
 
     @Override
     public Forward forwardKeeping(int[] tokens, int start, int to, boolean logits, NDManager manager) {
+        settle();
         return forwardKeeping(tokens, start, to, logits, manager, true);
     }
 
@@ -170,6 +174,7 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public Forward runForward(NDArray hidden, int from, int to, int start, boolean logits, NDManager manager) {
+        settle();
         int n = rows(hidden);
         float[][] r = layers(hidden.toFloatArray(), n, from, to, start, logits);
         return new Forward(manager.create(r[0], new Shape(n, m.dim)), r[1]);
@@ -177,12 +182,14 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public Floats forwardFloats(int[] tokens, int start, int to, boolean logits, NDManager manager) {
+        settle();
         float[][] r = fused(tokens, start, to, logits, true);
         return new Floats(r[0], r[1]);
     }
 
     @Override
     public Floats runFloats(float[] hidden, int rows, int from, int to, int start, boolean logits, NDManager manager) {
+        settle();
         if (rows < 1 || hidden.length != rows * m.dim) {
             throw new IllegalArgumentException(hidden.length + " floats are not " + rows + " hidden states of " + m.dim);
         }
@@ -213,6 +220,7 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public float[] runLogits(NDArray hidden, int from, int to, int start, NDManager manager) {
+        settle();
         int n = rows(hidden);
         return runLogits(hidden.toFloatArray(), n, from, to, start);
     }
@@ -228,46 +236,115 @@ final class OrtInferenceSession implements InferenceSession {
         }
     }
 
-    /** A draft whose hidden states are kept as floats here and go to ORT once, for verification: no NDArray per drafted token. */
+    /**
+     * A draft whose hidden states are kept as floats here and go to ORT once, for verification:
+     * no NDArray per drafted token. A last drafted token whose logits are not wanted is not run
+     * on its own: verification runs it through the draft layers in the same call (a
+     * {@link GraphKey#tail()} graph), when the source has that graph. Any other use of the
+     * session before {@code verify} runs the deferred token first.
+     */
     @Override
     public Draft draft(int exit, NDManager manager) {
-        return new Draft() {
-            private float[] kept = new float[8 * m.dim];
-            private int size;
-            private int start;
+        settle();
+        OrtDraft d = new OrtDraft(exit);
+        open = d;
+        return d;
+    }
 
-            @Override
-            public float[] step(int token, int position, boolean logits) {
-                if (size == 0) {
-                    start = position;
-                } else if (position != start + size) {
-                    throw new IllegalArgumentException("draft position " + position + " does not follow the kept positions "
-                            + start + ".." + (start + size - 1));
+    /** The open draft, whose last token may still have to be run through the draft layers. */
+    private OrtDraft open;
+
+    /** Runs a draft's deferred token (if any) so that the cache is what the plain SPI calls expect. */
+    private void settle() {
+        if (open != null) {
+            open.settle();
+        }
+    }
+
+    private final class OrtDraft implements Draft {
+        private final int exit;
+        private float[] kept = new float[8 * m.dim];
+        private int size;
+        private int start;
+        /** A drafted token not yet run (its logits were not asked for), or -1. */
+        private int deferred = -1;
+
+        OrtDraft(int exit) {
+            this.exit = exit;
+        }
+
+        @Override
+        public float[] step(int token, int position, boolean logits) {
+            settle();
+            if (size == 0) {
+                start = position;
+            } else if (position != start + size) {
+                throw new IllegalArgumentException("draft position " + position + " does not follow the kept positions "
+                        + start + ".." + (start + size - 1));
+            }
+            if (!logits && size > 0 && m.has(new GraphKey(exit, layers, true, true, false, false))) {
+                checkPositions(position, 1);
+                if (token < 0 || token >= m.vocab) {
+                    throw new IllegalArgumentException("token " + token + " is outside the vocabulary [0, " + m.vocab + ")");
                 }
-                float[][] r = fused(new int[] {token}, position, exit, logits, true);
-                if ((size + 1) * m.dim > kept.length) {
-                    kept = java.util.Arrays.copyOf(kept, 2 * kept.length);
-                }
-                System.arraycopy(r[0], 0, kept, size * m.dim, m.dim);
+                deferred = token;
                 size++;
-                return r[1];
+                return null;
             }
+            run(token, position, logits);
+            return last;
+        }
 
-            @Override
-            public int size() {
-                return size;
+        private float[] last;
+
+        private void run(int token, int position, boolean logits) {
+            float[][] r = fused(new int[] {token}, position, exit, logits, true);
+            if ((size + 1) * m.dim > kept.length) {
+                kept = java.util.Arrays.copyOf(kept, 2 * kept.length);
             }
+            System.arraycopy(r[0], 0, kept, size * m.dim, m.dim);
+            size++;
+            last = r[1];
+        }
 
-            @Override
-            public float[] verify(int to) {
-                if (size == 0) {
-                    throw new IllegalStateException("nothing drafted to verify");
+        /** Runs the deferred token through the draft layers like any drafted token. */
+        void settle() {
+            if (deferred >= 0) {
+                int token = deferred;
+                deferred = -1;
+                size--;
+                open = null; // fused() must not settle again
+                run(token, start + size, false);
+                open = this;
+            }
+        }
+
+        @Override
+        public int size() {
+            return size;
+        }
+
+        @Override
+        public float[] verify(int to) {
+            if (size == 0) {
+                throw new IllegalStateException("nothing drafted to verify");
+            }
+            float[] logits;
+            if (deferred >= 0 && to == layers) {
+                GraphKey key = new GraphKey(exit, layers, true, true, false, false);
+                try (Outputs o = exec(key, tokensTensor(new int[] {deferred}), hiddenTensor(java.util.Arrays.copyOf(kept, (size - 1) * m.dim), size - 1),
+                        start, size)) {
+                    logits = o.floats("logits");
                 }
-                float[] logits = runLogits(java.util.Arrays.copyOf(kept, size * m.dim), size, exit, to, start);
-                size = 0;
-                return logits;
+                deferred = -1;
+            } else {
+                settle();
+                logits = runLogits(java.util.Arrays.copyOf(kept, size * m.dim), size, exit, to, start);
             }
-        };
+            size = 0;
+            open = null;
+            return logits;
+        }
     }
 
     /** Logits {@code [n·V]} of every position of {@code tokens} at exit {@code to}, from an empty cache (teacher-forced evaluation). */
@@ -314,64 +391,65 @@ final class OrtInferenceSession implements InferenceSession {
     }
 
     /**
-     * Runs {@code key}'s graph; the input tensor is closed here. The past of each of its layers
-     * is a tensor over the layer's current buffer, and its present is a pinned output over the
-     * other buffer, which becomes current: no cache tensor is allocated by ORT or copied.
+     * Runs {@code key}'s graph; the input tensor is closed here. Each of its layers reads and
+     * writes its cache in place in this session's buffers (past and present are the same
+     * memory); {@code seqlens_k} and {@code total_sequence_length} say which positions are valid.
      */
     private Outputs exec(GraphKey key, OnnxTensor input, int start, int n) {
+        return key.tokens() ? exec(key, input, null, start, n) : exec(key, null, input, start, n);
+    }
+
+    /**
+     * As {@link #exec(GraphKey, OnnxTensor, int, int)} with the {@code tokens} and/or
+     * {@code hidden} input (a {@link GraphKey#tail()} graph takes both: {@code n - 1} hidden
+     * states and one token, whose draft layers already cache {@code start + n - 1} positions).
+     */
+    private Outputs exec(GraphKey key, OnnxTensor tokens, OnnxTensor hidden, int start, int n) {
         OrtSession session = m.session(key);
-        List<OnnxTensor> made = new ArrayList<>();
-        made.add(input);
+        List<OnnxTensor> made = new ArrayList<>(4);
+        if (tokens != null) {
+            made.add(tokens);
+        }
+        if (hidden != null) {
+            made.add(hidden);
+        }
         try {
-            Map<String, OnnxTensor> in = new HashMap<>();
-            in.put(key.tokens() ? "tokens" : "hidden", input);
-            Map<String, OnnxTensor> pinned = new HashMap<>();
+            Binding b = bind(key, session);
+            if (tokens != null) {
+                b.inputs().put("tokens", tokens);
+            }
+            if (hidden != null) {
+                b.inputs().put("hidden", hidden);
+            }
+            if (key.tail()) {
+                for (int i = 0; i < key.from(); i++) {
+                    if (cached[i] != start + n - 1) {
+                        throw new IllegalStateException("layer " + i + " caches " + cached[i] + " positions, expected " + (start + n - 1));
+                    }
+                }
+            }
             if (key.hasLayers()) {
-                long[] positions = new long[n];
-                for (int i = 0; i < n; i++) {
-                    positions[i] = start + i;
-                }
-                OnnxTensor p = OnnxTensor.createTensor(m.env, LongBuffer.wrap(positions), new long[] {n});
-                made.add(p);
-                in.put("positions", p);
-                if (!key.step()) {
-                    OnnxTensor mask = mask(start, n);
-                    made.add(mask);
-                    in.put("mask", mask);
-                }
                 for (int i = key.from(); i < key.to(); i++) {
                     if (cached[i] != start) {
                         throw new IllegalStateException("layer " + i + " caches " + cached[i] + " positions, expected " + start);
                     }
-                    reserve(i, start + n);
-                    if (past[i] == null) {
-                        past[i] = new OnnxTensor[] {cacheTensor(i, current[i], true, start), cacheTensor(i, current[i], false, start)};
-                    }
-                    OnnxTensor nk = cacheTensor(i, 1 - current[i], true, start + n);
-                    made.add(nk);
-                    OnnxTensor nv = cacheTensor(i, 1 - current[i], false, start + n);
-                    made.add(nv);
-                    in.put("past_key_" + i, past[i][0]);
-                    in.put("past_value_" + i, past[i][1]);
-                    pinned.put("present_key_" + i, nk);
-                    pinned.put("present_value_" + i, nv);
                 }
+                if (seqlensTensor == null) {
+                    seqlensTensor = OnnxTensor.createTensor(m.env, seqlensBuffer, new long[] {1});
+                    totalTensor = OnnxTensor.createTensor(m.env, totalBuffer, new long[0]);
+                }
+                seqlensBuffer.put(0, start + n - 1);
+                totalBuffer.put(0, start + n);
+                b.inputs().put("seqlens_k", seqlensTensor);
+                b.inputs().put("total_sequence_length", totalTensor);
             }
             long t0 = PROFILE ? THREAD.getCurrentThreadCpuTime() : 0;
-            OrtSession.Result r = session.run(in, unpinned(key, session, pinned), pinned);
+            OrtSession.Result r = session.run(b.inputs(), b.requested(), b.pinned());
             if (PROFILE) {
                 RUN_NANOS.add(THREAD.getCurrentThreadCpuTime() - t0);
                 RUNS.increment();
             }
-            for (int i = key.from(); i < key.to(); i++) {
-                // This step's presents (over the spare buffer) are the next step's pasts.
-                OnnxTensor nk = pinned.get("present_key_" + i);
-                OnnxTensor nv = pinned.get("present_value_" + i);
-                made.remove(nk);
-                made.remove(nv);
-                dropPast(i);
-                past[i] = new OnnxTensor[] {nk, nv};
-                current[i] = 1 - current[i];
+            for (int i = key.tail() ? 0 : key.from(); i < key.to(); i++) {
                 cached[i] = start + n;
             }
             return new Outputs(r);
@@ -384,86 +462,78 @@ final class OrtInferenceSession implements InferenceSession {
         }
     }
 
-    /** The outputs of {@code key}'s graph that ORT allocates (all but the cache), remembered per graph. */
-    private Set<String> unpinned(GraphKey key, OrtSession session, Map<String, OnnxTensor> pinned) {
-        return outputNames.computeIfAbsent(key, k -> {
-            Set<String> names = new LinkedHashSet<>(session.getOutputNames());
-            names.removeAll(pinned.keySet());
-            return names;
-        });
+    /** {@code key}'s inputs and pinned outputs with this session's cache tensors, built once per graph. */
+    private Binding bind(GraphKey key, OrtSession session) throws OrtException {
+        Binding b = bindings.get(key);
+        if (b == null) {
+            Map<String, OnnxTensor> in = new HashMap<>();
+            Map<String, OnnxTensor> pinned = new HashMap<>();
+            for (int i = key.tail() ? 0 : key.from(); i < key.to(); i++) {
+                OnnxTensor[] c = cacheTensors(i);
+                in.put("past_key_" + i, c[0]);
+                in.put("past_value_" + i, c[1]);
+                pinned.put("present_key_" + i, c[2]);
+                pinned.put("present_value_" + i, c[3]);
+            }
+            Set<String> requested = new LinkedHashSet<>(session.getOutputNames());
+            requested.removeAll(pinned.keySet());
+            b = new Binding(in, pinned, requested);
+            bindings.put(key, b);
+        }
+        return b;
     }
 
-    /** A tensor over the first {@code length} positions of one of a layer's cache buffers (zero-copy: the buffer is direct). */
-    private OnnxTensor cacheTensor(int layer, int which, boolean key, int length) throws OrtException {
-        if (length == 0) {
-            return m.empty(layer, key);
+    /** Layer {@code layer}'s cache tensors {past key, past value, present key, present value}, allocated on first use (zero-copy over direct buffers). */
+    private OnnxTensor[] cacheTensors(int layer) throws OrtException {
+        if (cache[layer] == null) {
+            int floats = m.kvHeads[layer] * m.context * hd;
+            keyBuffers[layer] = direct(floats);
+            valueBuffers[layer] = direct(floats);
+            long[] shape = {1, m.kvHeads[layer], m.context, hd};
+            cache[layer] = new OnnxTensor[] {OnnxTensor.createTensor(m.env, keyBuffers[layer], shape),
+                    OnnxTensor.createTensor(m.env, valueBuffers[layer], shape), OnnxTensor.createTensor(m.env, keyBuffers[layer], shape),
+                    OnnxTensor.createTensor(m.env, valueBuffers[layer], shape)};
         }
-        int kv = m.kvHeads[layer];
-        FloatBuffer b = (key ? keyBuffers : valueBuffers)[layer][which].duplicate();
-        b.position(0).limit(kv * m.headDim * length);
-        long[] shape = key ? new long[] {kv, m.headDim, length} : new long[] {kv, length, m.headDim};
-        return OnnxTensor.createTensor(m.env, b.slice(), shape);
-    }
-
-    /** Makes both cache buffers of {@code layer} hold {@code length} positions, growing by doubling (up to the context) and keeping the cache. */
-    private void reserve(int layer, int length) {
-        int floats = m.kvHeads[layer] * m.headDim;
-        FloatBuffer[] k = keyBuffers[layer];
-        if (k[0] != null && k[0].capacity() >= floats * length) {
-            return;
-        }
-        int positions = Math.min(m.context, Math.max(length, Math.max(64, k[0] == null ? 0 : 2 * (k[0].capacity() / floats))));
-        FloatBuffer[] v = valueBuffers[layer];
-        FloatBuffer[] nk = {direct(floats * positions), direct(floats * positions)};
-        FloatBuffer[] nv = {direct(floats * positions), direct(floats * positions)};
-        int used = floats * cached[layer];
-        if (used > 0) {
-            nk[0].put(0, k[current[layer]], 0, used);
-            nv[0].put(0, v[current[layer]], 0, used);
-        }
-        dropPast(layer);
-        keyBuffers[layer] = nk;
-        valueBuffers[layer] = nv;
-        current[layer] = 0;
+        return cache[layer];
     }
 
     private static FloatBuffer direct(int floats) {
         return ByteBuffer.allocateDirect(floats * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
-    /** Additive causal mask {@code [group·n, start + n]}: query row {@code g·n + i} sees keys {@code <= start + i}. */
-    private OnnxTensor mask(int start, int n) throws OrtException {
-        int total = start + n;
-        float[] mask = new float[m.group * n * total];
-        for (int g = 0; g < m.group; g++) {
-            for (int i = 0; i < n; i++) {
-                int row = (g * n + i) * total;
-                for (int j = start + i + 1; j < total; j++) {
-                    mask[row + j] = -1e9f;
-                }
-            }
-        }
-        return OnnxTensor.createTensor(m.env, FloatBuffer.wrap(mask), new long[] {(long) m.group * n, total});
-    }
+    /** Direct buffers behind the input tensors, reused by every call (tensors over direct buffers are zero-copy). */
+    private LongBuffer tokenBuffer = ByteBuffer.allocateDirect(8 * Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
+    private FloatBuffer hiddenBuffer = direct(8 * 128);
+    /** {@code seqlens_k} and {@code total_sequence_length}: tensors created once over direct buffers written before each run. */
+    private final IntBuffer seqlensBuffer = ByteBuffer.allocateDirect(Integer.BYTES).order(ByteOrder.nativeOrder()).asIntBuffer();
+    private final IntBuffer totalBuffer = ByteBuffer.allocateDirect(Integer.BYTES).order(ByteOrder.nativeOrder()).asIntBuffer();
+    private OnnxTensor seqlensTensor;
+    private OnnxTensor totalTensor;
 
     private OnnxTensor tokensTensor(int[] tokens) {
-        long[] ids = new long[tokens.length];
-        for (int i = 0; i < ids.length; i++) {
+        if (tokenBuffer.capacity() < tokens.length) {
+            tokenBuffer = ByteBuffer.allocateDirect(2 * tokens.length * Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
+        }
+        for (int i = 0; i < tokens.length; i++) {
             if (tokens[i] < 0 || tokens[i] >= m.vocab) {
                 throw new IllegalArgumentException("token " + tokens[i] + " is outside the vocabulary [0, " + m.vocab + ")");
             }
-            ids[i] = tokens[i];
+            tokenBuffer.put(i, tokens[i]);
         }
         try {
-            return OnnxTensor.createTensor(m.env, LongBuffer.wrap(ids), new long[] {ids.length});
+            return OnnxTensor.createTensor(m.env, tokenBuffer.duplicate().position(0).limit(tokens.length).slice(), new long[] {1, tokens.length});
         } catch (OrtException e) {
             throw new IllegalStateException(e);
         }
     }
 
     private OnnxTensor hiddenTensor(float[] h, int n) {
+        if (hiddenBuffer.capacity() < h.length) {
+            hiddenBuffer = direct(2 * h.length);
+        }
+        hiddenBuffer.put(0, h, 0, h.length);
         try {
-            return OnnxTensor.createTensor(m.env, FloatBuffer.wrap(h), new long[] {n, m.dim});
+            return OnnxTensor.createTensor(m.env, hiddenBuffer.duplicate().position(0).limit(h.length).slice(), new long[] {1, n, m.dim});
         } catch (OrtException e) {
             throw new IllegalStateException(e);
         }
@@ -483,15 +553,24 @@ final class OrtInferenceSession implements InferenceSession {
      */
     @Override
     public OrtInferenceSession fork() {
+        settle();
         OrtInferenceSession f = new OrtInferenceSession(m, null);
-        for (int i = 0; i < layers; i++) {
-            if (cached[i] > 0) {
-                f.reserve(i, cached[i]);
-                int used = m.kvHeads[i] * m.headDim * cached[i];
-                f.keyBuffers[i][0].put(0, keyBuffers[i][current[i]], 0, used);
-                f.valueBuffers[i][0].put(0, valueBuffers[i][current[i]], 0, used);
+        try {
+            for (int i = 0; i < layers; i++) {
+                if (cached[i] > 0) {
+                    f.cacheTensors(i);
+                    int rows = cached[i] * hd;
+                    for (int h = 0; h < m.kvHeads[i]; h++) {
+                        int at = h * m.context * hd;
+                        f.keyBuffers[i].put(at, keyBuffers[i], at, rows);
+                        f.valueBuffers[i].put(at, valueBuffers[i], at, rows);
+                    }
+                }
+                f.cached[i] = cached[i];
             }
-            f.cached[i] = cached[i];
+        } catch (OrtException e) {
+            f.close();
+            throw new IllegalStateException(e);
         }
         return f;
     }
@@ -503,35 +582,17 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public void crop(int length) {
+        settle();
         for (int i = 0; i < layers; i++) {
             crop(i, length);
         }
     }
 
-    /** Keeps the first {@code length} positions: one copy of the kept rows into the layer's spare buffer, no allocation. */
+    /** Keeps the first {@code length} positions: the cache is pre-allocated, so only the valid length changes. */
     @Override
     public void crop(int layer, int length) {
-        int s = cached[layer];
-        if (s <= length) {
-            return;
-        }
-        dropPast(layer);
-        if (length > 0) {
-            int kv = m.kvHeads[layer];
-            int hd = m.headDim;
-            FloatBuffer k = keyBuffers[layer][current[layer]];
-            FloatBuffer v = valueBuffers[layer][current[layer]];
-            FloatBuffer kc = keyBuffers[layer][1 - current[layer]];
-            FloatBuffer vc = valueBuffers[layer][1 - current[layer]];
-            for (int r = 0; r < kv * hd; r++) {
-                kc.put(r * length, k, r * s, length);
-            }
-            for (int h = 0; h < kv; h++) {
-                vc.put(h * length * hd, v, h * s * hd, length * hd);
-            }
-            current[layer] = 1 - current[layer];
-        }
-        cached[layer] = length;
+        settle();
+        cached[layer] = Math.min(cached[layer], Math.max(0, length));
     }
 
     private static float[] copy(FloatBuffer b) {
@@ -549,11 +610,24 @@ final class OrtInferenceSession implements InferenceSession {
 
     @Override
     public void close() {
+        open = null;
         for (int i = 0; i < layers; i++) {
-            dropPast(i);
-            keyBuffers[i] = new FloatBuffer[2];
-            valueBuffers[i] = new FloatBuffer[2];
+            if (cache[i] != null) {
+                for (OnnxTensor t : cache[i]) {
+                    t.close();
+                }
+                cache[i] = null;
+            }
+            keyBuffers[i] = null;
+            valueBuffers[i] = null;
             cached[i] = 0;
+        }
+        bindings.clear();
+        if (seqlensTensor != null) {
+            seqlensTensor.close();
+            totalTensor.close();
+            seqlensTensor = null;
+            totalTensor = null;
         }
     }
 }

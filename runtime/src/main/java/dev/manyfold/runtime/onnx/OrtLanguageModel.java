@@ -1,7 +1,6 @@
 package dev.manyfold.runtime.onnx;
 
 import ai.djl.ndarray.NDManager;
-import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
@@ -10,7 +9,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.manyfold.api.ConfigException;
 import dev.manyfold.api.decoder.InferenceSession;
 import dev.manyfold.api.decoder.LanguageModel;
-import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -146,6 +144,10 @@ public final class OrtLanguageModel implements LanguageModel, AutoCloseable {
                     "an export directory written by manyfold export --format onnx");
         }
         try (OrtSession.SessionOptions o = options(threads)) {
+            String profile = System.getProperty("manyfold.onnx.ort-profile");
+            if (profile != null) { // ONNX Runtime's own per-node profile, one JSON file per graph
+                o.enableProfiling(profile + "-" + key.fileName().replace(".onnx", ""));
+            }
             return graph instanceof Path p ? env.createSession(p.toString(), o) : env.createSession((byte[]) graph, o);
         } catch (OrtException e) {
             throw new ConfigException(graph instanceof Path p ? p.toString() : source.describe(key),
@@ -162,12 +164,6 @@ public final class OrtLanguageModel implements LanguageModel, AutoCloseable {
             o.addConfigEntry("session.intra_op.allow_spinning", "0");
         }
         return o;
-    }
-
-    /** An empty cache tensor of layer {@code layer}: keys {@code [kv, hd, 0]} or values {@code [kv, 0, hd]}. */
-    OnnxTensor empty(int layer, boolean key) throws OrtException {
-        long[] shape = key ? new long[] {kvHeads[layer], headDim, 0} : new long[] {kvHeads[layer], 0, headDim};
-        return OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape);
     }
 
     /** Number of graphs loaded so far (for statistics and tests). */

@@ -33,13 +33,27 @@ public final class RecipeValidator {
 
     /** The validated plugin components of a recipe; {@code dimensions} iterates in recipe order. */
     public record Components(Map<String, Dimension> dimensions, Optional<Objective> objective, List<Adapter> adapters,
-            List<MaskStrategy> masks, Optional<Decoder> decoder, Optional<TrainConfig> train) {}
+            List<MaskStrategy> masks, Optional<Decoder> decoder, Optional<TrainConfig> train) {
+        /** The same components with {@code decoder} as the recipe's decoder. */
+        public Components withDecoder(Optional<Decoder> decoder) {
+            return new Components(dimensions, objective, adapters, masks, decoder, train);
+        }
+    }
 
     /**
      * Validates and creates the components. When {@code context.model()} is present,
      * dimension budgets are also checked against the model.
      */
     public Components validate(Recipe recipe, Context context) {
+        return validate(recipe, context, null, true);
+    }
+
+    /**
+     * As {@link #validate(Recipe, Context)}: {@code train}, when given, is the train section
+     * already parsed (not parsed again); {@code withDecoder} false leaves the {@code decode}
+     * section to {@link #decoder} (a run creates its decoder once the trained exits are known).
+     */
+    public Components validate(Recipe recipe, Context context, TrainConfig parsedTrain, boolean withDecoder) {
         Map<String, Dimension> dimensions = new LinkedHashMap<>();
         Settings dims = recipe.section("dimensions");
         for (String name : dims.keys()) {
@@ -61,14 +75,8 @@ public final class RecipeValidator {
         for (Settings s : recipe.sections("masks")) {
             masks.add(typed(s, extensions.maskStrategies(), ExtensionKind.MASK_STRATEGY, context));
         }
-        Optional<Decoder> decoder = recipe.optionalSection("decode")
-                .map(s -> {
-                    if (s.has("engine")) { // read by the host: the engine the decoders run on
-                        dev.manyfold.runtime.onnx.Engines.check(s.getString("engine"), s.pathOf("engine"));
-                    }
-                    return typed(s, extensions.decoders(), ExtensionKind.DECODER, context);
-                });
-        Optional<TrainConfig> train = recipe.optionalSection("train").map(s -> {
+        Optional<Decoder> decoder = withDecoder ? decoder(recipe, context) : Optional.empty();
+        Optional<TrainConfig> train = parsedTrain != null ? Optional.of(parsedTrain) : recipe.optionalSection("train").map(s -> {
             TrainConfig config = TrainConfig.from(s);
             s.rejectUnknown();
             return config;
@@ -77,6 +85,16 @@ public final class RecipeValidator {
         recipe.section("eval").rejectUnknown();
         // Keep recipe order: Map.copyOf would iterate in a per-JVM random order.
         return new Components(java.util.Collections.unmodifiableMap(dimensions), objective, List.copyOf(adapters), List.copyOf(masks), decoder, train);
+    }
+
+    /** The recipe's {@code decode} section created in {@code context}; empty without the section. */
+    public Optional<Decoder> decoder(Recipe recipe, Context context) {
+        return recipe.optionalSection("decode").map(s -> {
+            if (s.has("engine")) { // read by the host: the engine the decoders run on
+                dev.manyfold.runtime.onnx.Engines.check(s.getString("engine"), s.pathOf("engine"));
+            }
+            return typed(s, extensions.decoders(), ExtensionKind.DECODER, context);
+        });
     }
 
     private <T, F extends dev.manyfold.api.Factory<T>> T typed(Settings section, Map<String, F> factories, ExtensionKind kind,

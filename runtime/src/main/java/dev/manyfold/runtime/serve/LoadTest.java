@@ -22,10 +22,14 @@ import java.util.concurrent.Future;
 import java.util.stream.Stream;
 
 /**
- * A load test of a running server: for each concurrency level and budget, that many clients
- * send streaming completions back to back for a fixed time; the report gives aggregate
+ * A load test of running servers: for each concurrency level, server and budget, that many
+ * clients send streaming completions back to back for a fixed time; the report gives aggregate
  * tokens/s, time to first token and per-token latency (the gaps between streamed chunks)
- * percentiles, and errors. Levels run in order and budgets interleave within a level.
+ * percentiles, errors, and the server's CPU time per token (from its
+ * {@code process_cpu_seconds_total}, which a shared machine disturbs less than wall time).
+ * Within a round, levels run in order and servers and budgets interleave within a level;
+ * with several rounds, each cell's samples are pooled over the rounds, so load drift on a
+ * shared machine falls on every level and server alike.
  */
 public final class LoadTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -60,49 +64,121 @@ public final class LoadTest {
         }
     }
 
-    /** One measured cell. Latencies in milliseconds. */
-    public record Row(String budget, int clients, int requests, int errors, long tokens, double seconds, double tokensPerSecond,
-            double ttftP50, double ttftP99, double itlP50, double itlP99) {}
+    /** One measured cell, pooled over the rounds. Latencies in milliseconds; {@code cpuMsPerToken} NaN when the server does not report its CPU time. */
+    public record Row(String server, String budget, int clients, int requests, int errors, long tokens, double seconds, double tokensPerSecond,
+            double ttftP50, double ttftP99, double itlP50, double itlP99, double cpuMsPerToken) {}
 
-    private final String url;
+    /** A server under test: a label for the report and its base URL. */
+    public record Server(String label, String url) {
+        /** Parses {@code URL} or {@code LABEL=URL}. */
+        public static Server parse(String spec) {
+            int eq = spec.indexOf('=');
+            int scheme = spec.indexOf("://");
+            String url = eq > 0 && (scheme < 0 || eq < scheme) ? spec.substring(eq + 1) : spec;
+            String label = url == spec ? spec : spec.substring(0, eq);
+            return new Server(label, url.endsWith("/") ? url.substring(0, url.length() - 1) : url);
+        }
+    }
+
+    private final List<Server> servers;
     private final Optional<String> apiKey;
     private final List<String> prompts;
     private final int maxTokens;
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10))
             .build();
 
-    public LoadTest(String url, Optional<String> apiKey, List<String> prompts, int maxTokens) {
-        this.url = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+    public LoadTest(List<Server> servers, Optional<String> apiKey, List<String> prompts, int maxTokens) {
+        if (servers.isEmpty()) {
+            throw new IllegalArgumentException("no server to load-test");
+        }
+        this.servers = List.copyOf(servers);
         this.apiKey = apiKey;
         this.prompts = List.copyOf(prompts);
         this.maxTokens = maxTokens;
     }
 
-    /** Runs every level × budget cell for {@code seconds} each, after {@code warmup} requests per budget. */
-    public List<Row> run(List<Budget> budgets, List<Integer> levels, double seconds, int warmup, PrintWriter progress) throws Exception {
-        for (Budget b : budgets) {
-            for (int i = 0; i < warmup; i++) {
-                Sample s = request(b, prompts.get(i % prompts.size()));
-                if (s.error != null) {
-                    throw new IllegalArgumentException("warm-up request for " + b.label() + " failed: " + s.error);
+    /** Runs every round × level × server × budget cell for {@code seconds} each, after {@code warmup} requests per server and budget. */
+    public List<Row> run(List<Budget> budgets, List<Integer> levels, double seconds, int warmup, int rounds, PrintWriter progress)
+            throws Exception {
+        for (Server server : servers) {
+            for (Budget b : budgets) {
+                for (int i = 0; i < warmup; i++) {
+                    Sample s = request(server, b, prompts.get(i % prompts.size()));
+                    if (s.error != null) {
+                        throw new IllegalArgumentException("warm-up request for " + b.label() + " on " + server.url() + " failed: " + s.error);
+                    }
+                }
+            }
+        }
+        java.util.Map<String, Cell> cells = new java.util.LinkedHashMap<>();
+        for (int round = 1; round <= rounds; round++) {
+            for (int clients : levels) {
+                for (Server server : servers) {
+                    for (Budget b : budgets) {
+                        Cell cell = cells.computeIfAbsent(server.label() + "\u0000" + b.label() + "\u0000" + clients,
+                                k -> new Cell(server.label(), b.label(), clients));
+                        Cell.Part part = cell(server, b, clients, seconds);
+                        cell.add(part);
+                        progress.printf(Locale.ROOT, "  round %d %-10s %-40s %3d clients: %6.1f tok/s, %d requests, %d errors, %.2f CPU ms/token%n",
+                                round, server.label(), b.label(), clients, part.tokens / part.seconds, part.samples.size(), part.errors(),
+                                part.cpuSeconds / part.tokens * 1000);
+                        progress.flush();
+                    }
                 }
             }
         }
         List<Row> rows = new ArrayList<>();
         for (int clients : levels) {
-            for (Budget b : budgets) {
-                Row row = cell(b, clients, seconds);
-                progress.printf(Locale.ROOT, "  %-40s %3d clients: %6.1f tok/s, %d requests, %d errors%n", b.label(), clients,
-                        row.tokensPerSecond(), row.requests(), row.errors());
-                progress.flush();
-                rows.add(row);
+            for (Server server : servers) {
+                for (Budget b : budgets) {
+                    rows.add(cells.get(server.label() + "\u0000" + b.label() + "\u0000" + clients).row());
+                }
             }
         }
         return rows;
     }
 
-    private Row cell(Budget budget, int clients, double seconds) throws Exception {
+    /** One cell's samples over the rounds. */
+    private static final class Cell {
+        record Part(List<Sample> samples, double seconds, long tokens, double cpuSeconds) {
+            int errors() {
+                return (int) samples.stream().filter(s -> s.error != null).count();
+            }
+        }
+
+        final String server;
+        final String budget;
+        final int clients;
+        final List<Sample> samples = new ArrayList<>();
+        double seconds;
+        long tokens;
+        double cpuSeconds;
+
+        Cell(String server, String budget, int clients) {
+            this.server = server;
+            this.budget = budget;
+            this.clients = clients;
+        }
+
+        void add(Part part) {
+            samples.addAll(part.samples);
+            seconds += part.seconds;
+            tokens += part.tokens;
+            cpuSeconds += part.cpuSeconds;
+        }
+
+        Row row() {
+            double[] ttft = samples.stream().filter(s -> s.error == null && s.ttftMs >= 0).mapToDouble(s -> s.ttftMs).sorted().toArray();
+            double[] itl = samples.stream().filter(s -> s.error == null).flatMapToDouble(s -> Arrays.stream(s.gapsMs)).sorted().toArray();
+            int errors = (int) samples.stream().filter(s -> s.error != null).count();
+            return new Row(server, budget, clients, samples.size(), errors, tokens, seconds, tokens / seconds, pct(ttft, 50), pct(ttft, 99),
+                    pct(itl, 50), pct(itl, 99), cpuSeconds / tokens * 1000);
+        }
+    }
+
+    private Cell.Part cell(Server server, Budget budget, int clients, double seconds) throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(clients);
+        double cpuBefore = serverCpuSeconds(server);
         long start = System.nanoTime();
         long deadline = start + (long) (seconds * 1e9);
         try {
@@ -112,7 +188,7 @@ public final class LoadTest {
                 futures.add(pool.submit(() -> {
                     List<Sample> samples = new ArrayList<>();
                     for (int i = client; System.nanoTime() < deadline; i += clients) {
-                        samples.add(request(budget, prompts.get(i % prompts.size())));
+                        samples.add(request(server, budget, prompts.get(i % prompts.size())));
                     }
                     return samples;
                 }));
@@ -122,14 +198,27 @@ public final class LoadTest {
                 all.addAll(f.get());
             }
             double elapsed = (System.nanoTime() - start) / 1e9;
+            double cpu = serverCpuSeconds(server) - cpuBefore;
             long tokens = all.stream().filter(s -> s.error == null).mapToLong(s -> s.tokens).sum();
-            double[] ttft = all.stream().filter(s -> s.error == null && s.ttftMs >= 0).mapToDouble(s -> s.ttftMs).sorted().toArray();
-            double[] itl = all.stream().filter(s -> s.error == null).flatMapToDouble(s -> Arrays.stream(s.gapsMs)).sorted().toArray();
-            int errors = (int) all.stream().filter(s -> s.error != null).count();
-            return new Row(budget.label(), clients, all.size(), errors, tokens, elapsed, tokens / elapsed, pct(ttft, 50), pct(ttft, 99),
-                    pct(itl, 50), pct(itl, 99));
+            return new Cell.Part(all, elapsed, tokens, cpu);
         } finally {
             pool.shutdownNow();
+        }
+    }
+
+    /** The server's {@code process_cpu_seconds_total} from its /metrics, or NaN. */
+    private double serverCpuSeconds(Server server) {
+        HttpRequest.Builder rb = HttpRequest.newBuilder(URI.create(server.url() + "/metrics")).timeout(Duration.ofSeconds(30)).GET();
+        apiKey.ifPresent(k -> rb.header("Authorization", "Bearer " + k));
+        try {
+            HttpResponse<String> r = http.send(rb.build(), HttpResponse.BodyHandlers.ofString());
+            return r.body().lines().filter(l -> l.startsWith("process_cpu_seconds_total ")).mapToDouble(l -> Double.parseDouble(l.substring(26).strip()))
+                    .findFirst().orElse(Double.NaN);
+        } catch (IOException | NumberFormatException e) {
+            return Double.NaN;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Double.NaN;
         }
     }
 
@@ -148,7 +237,7 @@ public final class LoadTest {
         String error;
     }
 
-    private Sample request(Budget budget, String prompt) {
+    private Sample request(Server server, Budget budget, String prompt) {
         Sample sample = new Sample();
         ObjectNode body = JSON.createObjectNode();
         body.put("model", budget.model());
@@ -156,7 +245,7 @@ public final class LoadTest {
         body.put("max_tokens", maxTokens);
         body.put("stream", true);
         budget.extension().ifPresent(e -> body.set("manyfold", e));
-        HttpRequest.Builder rb = HttpRequest.newBuilder(URI.create(url + "/v1/completions")).timeout(Duration.ofMinutes(5))
+        HttpRequest.Builder rb = HttpRequest.newBuilder(URI.create(server.url() + "/v1/completions")).timeout(Duration.ofMinutes(5))
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString()));
         apiKey.ifPresent(k -> rb.header("Authorization", "Bearer " + k));
         long sent = System.nanoTime();
@@ -214,16 +303,22 @@ public final class LoadTest {
         return sample;
     }
 
-    /** The rows as a Markdown table, with each budget's ratios against its 1-client row (or first level). */
+    /**
+     * The rows as a Markdown table, with each server and budget's ratios against its 1-client
+     * row (or first level); the server column only when there are several.
+     */
     public static String table(List<Row> rows) {
+        boolean several = rows.stream().map(Row::server).distinct().count() > 1;
         StringBuilder out = new StringBuilder();
-        out.append("| budget | clients | requests | errors | tokens/s | × 1 client | TTFT p50 / p99 ms | per-token p50 / p99 ms | p99 per-token × 1 client |\n");
-        out.append("|---|---|---|---|---|---|---|---|---|\n");
+        out.append(several ? "| server " : "").append("| budget | clients | requests | errors | tokens/s | × 1 client | TTFT p50 / p99 ms"
+                + " | per-token p50 / p99 ms | p99 per-token × 1 client | server CPU ms/token |\n");
+        out.append(several ? "|---" : "").append("|---|---|---|---|---|---|---|---|---|---|\n");
         for (Row r : rows) {
-            Row base = rows.stream().filter(b -> b.budget().equals(r.budget())).findFirst().orElse(r);
-            out.append(String.format(Locale.ROOT, "| %s | %d | %d | %d | %.1f | %.2f | %.1f / %.1f | %.2f / %.2f | %.2f |%n", r.budget(),
-                    r.clients(), r.requests(), r.errors(), r.tokensPerSecond(), r.tokensPerSecond() / base.tokensPerSecond(), r.ttftP50(),
-                    r.ttftP99(), r.itlP50(), r.itlP99(), r.itlP99() / base.itlP99()));
+            Row base = rows.stream().filter(b -> b.server().equals(r.server()) && b.budget().equals(r.budget())).findFirst().orElse(r);
+            out.append(several ? "| " + r.server() + " " : "").append(String.format(Locale.ROOT,
+                    "| %s | %d | %d | %d | %.1f | %.2f | %.1f / %.1f | %.2f / %.2f | %.2f | %.2f |%n", r.budget(), r.clients(), r.requests(),
+                    r.errors(), r.tokensPerSecond(), r.tokensPerSecond() / base.tokensPerSecond(), r.ttftP50(), r.ttftP99(), r.itlP50(),
+                    r.itlP99(), r.itlP99() / base.itlP99(), r.cpuMsPerToken()));
         }
         return out.toString();
     }

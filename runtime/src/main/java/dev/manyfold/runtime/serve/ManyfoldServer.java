@@ -44,8 +44,9 @@ import org.slf4j.LoggerFactory;
  * {@code stream: true} as server-sent events ending in {@code data: [DONE]}),
  * {@code GET /v1/models} (and {@code /v1/models/{id}}), {@code GET /health}, {@code GET /metrics} (Prometheus text) and the
  * playground page at {@code /}. Up to {@code maxConcurrency} decodes run at once, up to
- * {@code maxQueue} more wait, and the rest are answered 429. A streaming client that
- * disconnects cancels its decode at the next token.
+ * {@code maxQueue} more wait, and the rest are answered 429. A client that disconnects
+ * cancels its decode: a streaming one at the next token (its write fails), a non-streaming
+ * one within {@value #DISCONNECT_CHECK_MILLIS} ms of a token (see {@link ClientConnection}).
  */
 public final class ManyfoldServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ManyfoldServer.class);
@@ -54,11 +55,8 @@ public final class ManyfoldServer implements AutoCloseable {
 
     /** How long a ready decode step waits for other requests' steps to batch with. */
     private static final long BATCH_LINGER_MICROS = 3000;
-    /**
-     * Batched forwards that run at once: one, so that the steps that become ready while a
-     * batch runs all join the next one (two lanes halved the batches and lost on 2 cores).
-     */
-    private static final int BATCH_LANES = 1;
+    /** The least time between two checks that a non-streaming request's client is still connected. */
+    private static final long DISCONNECT_CHECK_MILLIS = 50;
 
     private final ServedModel served;
     private final ServeOptions options;
@@ -75,6 +73,8 @@ public final class ManyfoldServer implements AutoCloseable {
     /** Batches greedy and sampling requests' decode steps, or null ({@code --batch 1}, or an engine that cannot). */
     private final StepBatcher batcher;
     private final LanguageModel batching;
+    /** Permits for decodes that run on their own (not in a batch): {@link ServeOptions#maxUnbatched()}. */
+    private final java.util.concurrent.Semaphore unbatched;
     private volatile boolean draining;
     private volatile boolean cancelAll;
     private boolean shutDown;
@@ -91,9 +91,10 @@ public final class ManyfoldServer implements AutoCloseable {
         });
         this.metrics = new ServerMetrics(queue::size, running::get);
         this.batcher = options.batch() > 1 && StepBatcher.supports(served.model())
-                ? new StepBatcher(served.model(), options.batch(), BATCH_LANES, BATCH_LINGER_MICROS)
+                ? new StepBatcher(served.model(), options.batch(), BATCH_LINGER_MICROS)
                 : null;
         this.batching = batcher == null ? null : batcher.model();
+        this.unbatched = new java.util.concurrent.Semaphore(Math.min(options.maxUnbatched(), options.maxConcurrency()), true);
         if (batcher != null) {
             metrics.batching(batcher::counts);
         }
@@ -206,6 +207,7 @@ public final class ManyfoldServer implements AutoCloseable {
             }
             app.stop();
             if (batcher != null) {
+                batcher.close();
                 long[] c = batcher.counts();
                 LOG.info("batched {} decode steps in {} forwards (mean batch {})", c[1], c[0], c[0] == 0 ? 0 : String.format("%.2f", c[1] / (double) c[0]));
             }
@@ -281,9 +283,12 @@ public final class ManyfoldServer implements AutoCloseable {
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
         Responses responses = new Responses(json, plan, id, Instant.now().getEpochSecond());
         EventStream stream = plan.stream() ? new EventStream(ctx, responses) : null;
+        // A stream notices a gone client when it writes a token; a plain answer asks the kernel between tokens.
+        ClientConnection client = stream == null ? new ClientConnection(ctx.req().getLocalPort(), ctx.req().getRemotePort(),
+                DISCONNECT_CHECK_MILLIS) : null;
         Future<Outcome> future;
         try {
-            future = pool.submit(() -> decode(plan, stream, admitted));
+            future = pool.submit(() -> decode(plan, stream, client, admitted));
         } catch (RejectedExecutionException e) {
             if (draining) {
                 throw new ApiError(503, "server_error", null, "shutting_down", "the server is shutting down; retry on another replica");
@@ -304,7 +309,7 @@ public final class ManyfoldServer implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new ApiError(503, "server_error", null, "shutting_down", "interrupted while decoding");
         }
-        if (stream == null) {
+        if (stream == null && outcome != null) { // null: the client went away, nobody to answer
             send(ctx, 200, responses.complete(outcome));
         }
     }
@@ -329,18 +334,37 @@ public final class ManyfoldServer implements AutoCloseable {
                 + "; this server accepts at most " + options.maxBodyBytes() + " bytes (its --max-body-bytes)");
     }
 
-    /** Runs on a decode thread; streams through {@code stream} when given. */
-    private Outcome decode(DecodePlan plan, EventStream stream, long admitted) {
+    /**
+     * Runs on a decode thread; streams through {@code stream} when given, else watches
+     * {@code client} between tokens. Null when the decode was cancelled and nothing is left to send.
+     */
+    private Outcome decode(DecodePlan plan, EventStream stream, ClientConnection client, long admitted) {
+        LanguageModel model = modelFor(plan);
+        boolean alone = model != batching;
+        if (alone) {
+            try {
+                unbatched.acquire();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new ApiError(503, "server_error", null, "shutting_down", "interrupted while waiting for a decode slot");
+            }
+        }
         running.incrementAndGet();
         try {
             if (cancelAll) {
                 throw new ApiError(503, "server_error", null, "shutting_down", "the server shut down before this request's turn");
+            }
+            if (client != null && client.gone()) {
+                throw new Cancelled("disconnect"); // left while queued
             }
             TextStream text = new TextStream(served.tokenizer(), plan.stops());
             long[] first = {-1};
             IntConsumer onToken = token -> {
                 if (cancelAll) {
                     throw new Cancelled("shutdown");
+                }
+                if (client != null && client.gone()) {
+                    throw new Cancelled("disconnect");
                 }
                 if (first[0] < 0) {
                     first[0] = System.nanoTime();
@@ -356,7 +380,7 @@ public final class ManyfoldServer implements AutoCloseable {
             Map<String, Double> statistics = Map.of();
             String finish;
             try {
-                Generation g = plan.decoder().generate(modelFor(plan), plan.prompt(), plan.maxTokens(), onToken);
+                Generation g = plan.decoder().generate(model, plan.prompt(), plan.maxTokens(), onToken);
                 statistics = g.statistics();
                 int[] tokens = g.tokens();
                 boolean eos = tokens.length > 0 && served.model().eosToken().isPresent()
@@ -368,8 +392,12 @@ public final class ManyfoldServer implements AutoCloseable {
                     record(plan, text.tokens(), admitted, first[0]);
                     if (stream != null && c.getMessage().equals("shutdown")) {
                         stream.error(new ApiError(503, "server_error", null, "shutting_down", "the server shut down during this decode"));
-                    } else if (stream == null) {
+                    } else if (stream == null && c.getMessage().equals("shutdown")) {
                         throw new ApiError(503, "server_error", null, "shutting_down", "the server shut down during this decode");
+                    }
+                    if (c.getMessage().equals("disconnect")) {
+                        LOG.info("{}: the client disconnected; decode cancelled after {} of at most {} tokens", plan.budget(), text.tokens(),
+                                plan.maxTokens());
                     }
                     return null;
                 }
@@ -406,6 +434,9 @@ public final class ManyfoldServer implements AutoCloseable {
             return null;
         } finally {
             running.decrementAndGet();
+            if (alone) {
+                unbatched.release();
+            }
         }
     }
 

@@ -7,12 +7,12 @@ import dev.manyfold.runtime.data.Tokenizer;
 import dev.manyfold.runtime.host.ExtensionKind;
 import dev.manyfold.runtime.host.HostContext;
 import dev.manyfold.runtime.host.Manyfold;
+import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * Loads a run directory or checkpoint for serving: its recipe, tokenizer and the host's
@@ -22,7 +22,7 @@ public final class RunModelLoader {
     /** Opens a prepared run's language model on one engine; a model that is {@link AutoCloseable} is closed with the server's model. */
     @FunctionalInterface
     public interface Opener {
-        LanguageModel open(TrainJob.Prepared p, Path path);
+        LanguageModel open(Run p, Path path);
     }
 
     /** The model core on DJL's PyTorch engine: the loaded model itself. */
@@ -42,13 +42,12 @@ public final class RunModelLoader {
 
     /** Loads the run's latest checkpoint with its recipe and tokenizer, the model opened by {@code opener}. */
     public static ServedModel load(Manyfold host, Path path, String id, Opener opener) {
-        TrainJob.Prepared p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()));
+        Run p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()));
         try {
             Tokenizer tokenizer = p.data().tokenizer().orElseThrow(() -> new IllegalArgumentException(
                     path + " was trained on " + p.data().describe() + ", which has no tokenizer; serve needs text data"));
             LanguageModel model = opener.open(p, path);
-            ServedModel.Decoders decoders = decoders(host, new HostContext(p.config().seed(), Optional.of(p.model().shape()), Path.of("."),
-                    line -> {}, p.recipe().asMap()));
+            ServedModel.Decoders decoders = decoders(host, p.context());
             return new ServedModel(id, model, tokenizer, ChatPrompt.templateOf(p.recipe().asMap()), decoders, () -> {
                 try {
                     if (model instanceof AutoCloseable closeable && model != p.model()) {

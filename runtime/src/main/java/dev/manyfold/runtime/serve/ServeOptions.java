@@ -16,10 +16,16 @@ import java.util.Optional;
  * @param shutdownTimeout how long a graceful shutdown lets running decodes finish before cancelling them
  * @param batch the most concurrent requests' decode steps run as one batched forward ({@code --batch}); 1 decodes each
  *     request on its own. Only greedy and sampling requests on an engine that can batch ({@code pytorch}) are batched.
+ * @param maxUnbatched of the {@code maxConcurrency} decodes, the most that run on their own at once (self-speculative,
+ *     early-exit, any decode on an engine that cannot batch, every decode when {@code batch} is 1): each of those takes a
+ *     core, while a batch of any size takes one ({@code --max-unbatched})
  */
 public record ServeOptions(String host, int port, int maxConcurrency, int maxQueue, int maxTokens, long maxBodyBytes,
-        Optional<String> apiKey, Duration shutdownTimeout, int batch) {
+        Optional<String> apiKey, Duration shutdownTimeout, int batch, int maxUnbatched) {
     public ServeOptions {
+        if (maxUnbatched < 1) {
+            throw new IllegalArgumentException("--max-unbatched must be >= 1, got " + maxUnbatched);
+        }
         if (batch < 1) {
             throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         }
@@ -40,30 +46,35 @@ public record ServeOptions(String host, int port, int maxConcurrency, int maxQue
         }
     }
 
-    /** Options without batching ({@code batch} 1). */
+    /** Options without batching ({@code batch} 1), every decode may run at once. */
     public ServeOptions(String host, int port, int maxConcurrency, int maxQueue, int maxTokens, long maxBodyBytes, Optional<String> apiKey,
             Duration shutdownTimeout) {
-        this(host, port, maxConcurrency, maxQueue, maxTokens, maxBodyBytes, apiKey, shutdownTimeout, 1);
+        this(host, port, maxConcurrency, maxQueue, maxTokens, maxBodyBytes, apiKey, shutdownTimeout, 1, maxConcurrency);
     }
 
     /** Loopback, any port, one decode at a time, defaults for the rest: for tests and embedding. */
     public static ServeOptions loopback() {
-        return new ServeOptions("127.0.0.1", 0, 1, 16, 256, 1 << 20, Optional.empty(), Duration.ofSeconds(10));
+        return new ServeOptions("127.0.0.1", 0, 1, 16, 256, 1 << 20, Optional.empty(), Duration.ofSeconds(10), 1, 1);
     }
 
+    /** {@code concurrency} decodes at once, any of them unbatched, and {@code queue} waiting. */
     public ServeOptions withConcurrency(int concurrency, int queue) {
-        return new ServeOptions(host, port, concurrency, queue, maxTokens, maxBodyBytes, apiKey, shutdownTimeout, batch);
+        return new ServeOptions(host, port, concurrency, queue, maxTokens, maxBodyBytes, apiKey, shutdownTimeout, batch, concurrency);
     }
 
     public ServeOptions withApiKey(String key) {
-        return new ServeOptions(host, port, maxConcurrency, maxQueue, maxTokens, maxBodyBytes, Optional.of(key), shutdownTimeout, batch);
+        return new ServeOptions(host, port, maxConcurrency, maxQueue, maxTokens, maxBodyBytes, Optional.of(key), shutdownTimeout, batch, maxUnbatched);
     }
 
     public ServeOptions withLimits(int tokens, long bodyBytes) {
-        return new ServeOptions(host, port, maxConcurrency, maxQueue, tokens, bodyBytes, apiKey, shutdownTimeout, batch);
+        return new ServeOptions(host, port, maxConcurrency, maxQueue, tokens, bodyBytes, apiKey, shutdownTimeout, batch, maxUnbatched);
     }
 
     public ServeOptions withBatch(int size) {
-        return new ServeOptions(host, port, maxConcurrency, maxQueue, maxTokens, maxBodyBytes, apiKey, shutdownTimeout, size);
+        return new ServeOptions(host, port, maxConcurrency, maxQueue, maxTokens, maxBodyBytes, apiKey, shutdownTimeout, size, maxUnbatched);
+    }
+
+    public ServeOptions withUnbatched(int decodes) {
+        return new ServeOptions(host, port, maxConcurrency, maxQueue, maxTokens, maxBodyBytes, apiKey, shutdownTimeout, batch, decodes);
     }
 }

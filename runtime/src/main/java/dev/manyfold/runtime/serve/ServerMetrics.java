@@ -44,6 +44,10 @@ final class ServerMetrics {
                 .callback(cb -> cb.call(queued.getAsInt())).register(registry);
         GaugeWithCallback.builder().name("manyfold_decodes_running").help("Decodes running now")
                 .callback(cb -> cb.call(running.getAsInt())).register(registry);
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            io.prometheus.metrics.core.metrics.CounterWithCallback.builder().name("process_cpu_seconds_total")
+                    .help("CPU time of the server process, all threads").callback(cb -> cb.call(os.getProcessCpuTime() / 1e9)).register(registry);
+        }
     }
 
     /** Counts the batched forwards of a {@link StepBatcher} and the decode steps they held (their ratio is the mean batch). */

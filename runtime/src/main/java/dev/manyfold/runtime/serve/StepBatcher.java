@@ -11,63 +11,65 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.OptionalInt;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Batches the one-token decode steps of concurrent requests: the {@link #model()} it hands to
- * decoders opens sessions whose {@link InferenceSession#forward} of one token waits until
- * other sessions are ready for a step too, then one of the waiting threads runs all their
- * steps as one {@link BatchedDecoding#forwardBatch} while the others wait for their row.
- * Everything else (the prompt's prefill, {@code run}, {@code logits}, {@code crop}, a session
- * the engine cannot batch) goes straight to the engine's own session, so any decoder keeps
- * working; each row's logits equal the session's own step up to float rounding.
+ * Continuous batching of the one-token decode steps of concurrent requests: the
+ * {@link #model()} it hands to decoders opens sessions whose {@link InferenceSession#forward}
+ * of one token hands the step to this batcher's scheduler thread and waits for its row. The
+ * scheduler runs the waiting steps as one {@link BatchedDecoding#forwardBatch} per iteration;
+ * requests join (after their prompt's prefill, which runs on the request's own thread) and
+ * leave (when their session closes) between iterations. Everything else ({@code run},
+ * {@code logits}, {@code crop}, a session the engine cannot batch) goes straight to the
+ * engine's own session, so any decoder keeps working; each row's logits equal the session's
+ * own step up to float rounding.
  *
- * <p>Scheduling: at most {@code lanes} batches run at once (one per core), each of one exit
- * and at most its lane's share of the decoding sessions not in a running batch
- * ({@code ceil(those / free lanes)}, at most {@code maxBatch}). A batch starts as soon as its
- * share is waiting, or every such session is, or the oldest waiting step has waited
- * {@code linger} (a session still in its prefill or writing its token to a slow client does
- * not hold the others up longer).
+ * <p>Scheduling: an iteration starts when every joined session's step is waiting, or when the
+ * oldest waiting step has waited {@code linger} (a session still writing its last token to a
+ * slow client does not hold the others up longer). It takes up to {@code maxBatch} steps of
+ * the oldest waiting step's exit, oldest first, so no exit and no request waits behind more
+ * than one batch of others. One thread runs every batch: one forward at a time, each waiter
+ * woken once per step.
  */
-final class StepBatcher {
+final class StepBatcher implements AutoCloseable {
     private final LanguageModel engine;
     private final BatchedDecoding batched;
     private final int maxBatch;
-    private final int lanes;
     private final long lingerNanos;
     private final ReentrantLock lock = new ReentrantLock();
-    private final Condition changed = lock.newCondition();
+    /** Signalled when a step arrives or a session leaves: the scheduler may have a batch to run. */
+    private final Condition work = lock.newCondition();
     /** Steps waiting for a batch, oldest first. */
     private final List<Step> waiting = new ArrayList<>();
+    private final Thread scheduler;
     /** Sessions that have asked for a batched step and are not closed. */
     private int decoding;
-    private int running;
-    /** Steps in the running batches. */
-    private int inFlight;
     private long batches;
     private long rows;
+    private boolean closed;
 
     /**
      * @param engine a model that is also {@link BatchedDecoding}
      * @param maxBatch the most steps in one batch (at least 2)
-     * @param lanes the most batches that run at once
      * @param lingerMicros how long the oldest waiting step waits for others
      */
-    StepBatcher(LanguageModel engine, int maxBatch, int lanes, long lingerMicros) {
+    StepBatcher(LanguageModel engine, int maxBatch, long lingerMicros) {
         this.engine = requireNonNull(engine, "engine is null");
         if (!(engine instanceof BatchedDecoding b)) {
             throw new IllegalArgumentException("the model " + engine.getClass().getSimpleName() + " cannot batch decode steps");
         }
-        if (maxBatch < 2 || lanes < 1 || lingerMicros < 0) {
-            throw new IllegalArgumentException("maxBatch must be >= 2, lanes >= 1 and linger >= 0, got " + maxBatch + ", " + lanes + ", "
-                    + lingerMicros);
+        if (maxBatch < 2 || lingerMicros < 0) {
+            throw new IllegalArgumentException("maxBatch must be >= 2 and linger >= 0, got " + maxBatch + ", " + lingerMicros);
         }
         this.batched = b;
         this.maxBatch = maxBatch;
-        this.lanes = lanes;
         this.lingerNanos = TimeUnit.MICROSECONDS.toNanos(lingerMicros);
+        this.scheduler = new Thread(this::schedule, "manyfold-batch-scheduler");
+        scheduler.setDaemon(true);
+        scheduler.start();
     }
 
     /** Whether {@code model} can be batched by this class. */
@@ -90,32 +92,48 @@ final class StepBatcher {
         }
     }
 
-    private float[] step(InferenceSession session, int token, int start, int to) {
-        Step mine = new Step(session, token, start, to, System.nanoTime());
-        boolean interrupted = false;
+    /** Stops the scheduler after the batch it runs; steps still waiting fail. */
+    @Override
+    public void close() {
         lock.lock();
         try {
+            closed = true;
+            work.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        try {
+            scheduler.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private float[] step(InferenceSession session, int token, int start, int to) {
+        Step mine = new Step(session, token, start, to, System.nanoTime());
+        lock.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("the batcher is closed");
+            }
             waiting.add(mine);
-            changed.signalAll();
-            while (!mine.done) {
-                List<Step> batch = !mine.taken && running < lanes ? take(mine) : null;
-                if (batch != null) {
-                    run(batch);
-                    continue;
-                }
-                try {
-                    long wait = !mine.taken && running < lanes ? Math.max(1, waiting.get(0).arrived + lingerNanos - System.nanoTime()) : Long.MAX_VALUE;
-                    changed.awaitNanos(Math.min(wait, TimeUnit.MILLISECONDS.toNanos(50)));
-                } catch (InterruptedException e) {
-                    // a step in flight touches this session: wait for it to end, then pass the interrupt on
-                    interrupted = true;
-                }
+            if (waiting.size() >= decoding || waiting.size() == 1) {
+                work.signal();
             }
         } finally {
             lock.unlock();
-            if (interrupted) {
-                Thread.currentThread().interrupt();
+        }
+        boolean interrupted = false;
+        while (true) {
+            try {
+                mine.done.await(); // a step in flight touches this session: wait for it to end, then pass the interrupt on
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
             }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
         if (mine.error != null) {
             throw mine.error;
@@ -123,44 +141,57 @@ final class StepBatcher {
         return mine.logits;
     }
 
-    /**
-     * Under the lock: the batch holding {@code mine} when it is due, else null. A batch is due
-     * when its exit's waiting steps reach this lane's share of the sessions not in a running
-     * batch, when every such session is waiting (whatever its exit), or after the linger.
-     */
-    private List<Step> take(Step mine) {
-        int free = lanes - running;
-        int idle = Math.max(1, decoding - inFlight);
-        int share = Math.min(maxBatch, (idle + free - 1) / free);
-        int same = 0;
-        for (Step s : waiting) {
-            same += s.to == mine.to ? 1 : 0;
+    /** The scheduler thread: one batched forward per iteration, while not closed. */
+    private void schedule() {
+        while (true) {
+            List<Step> batch;
+            lock.lock();
+            try {
+                while (true) {
+                    if (closed) {
+                        for (Step s : waiting) {
+                            s.error = new IllegalStateException("the batcher closed before this step ran");
+                            s.done.countDown();
+                        }
+                        waiting.clear();
+                        return;
+                    }
+                    if (!waiting.isEmpty()) {
+                        long waited = System.nanoTime() - waiting.get(0).arrived;
+                        if (waiting.size() >= decoding || waited >= lingerNanos) {
+                            break;
+                        }
+                        work.awaitNanos(lingerNanos - waited);
+                    } else {
+                        work.await();
+                    }
+                }
+                batch = take();
+            } catch (InterruptedException e) {
+                continue; // only close() stops the scheduler
+            } finally {
+                lock.unlock();
+            }
+            run(batch);
         }
-        if (same < share && waiting.size() < idle && System.nanoTime() - waiting.get(0).arrived < lingerNanos) {
-            return null;
-        }
+    }
+
+    /** Under the lock: up to {@code maxBatch} waiting steps of the oldest one's exit, oldest first. */
+    private List<Step> take() {
+        int to = waiting.get(0).to;
         List<Step> batch = new ArrayList<>();
-        batch.add(mine);
-        waiting.remove(mine);
-        for (Iterator<Step> it = waiting.iterator(); it.hasNext() && batch.size() < share;) {
+        for (Iterator<Step> it = waiting.iterator(); it.hasNext() && batch.size() < maxBatch;) {
             Step s = it.next();
-            if (s.to == mine.to) {
+            if (s.to == to) {
                 batch.add(s);
                 it.remove();
             }
         }
-        for (Step s : batch) {
-            s.taken = true;
-        }
         return batch;
     }
 
-    /** Under the lock on entry and exit; runs {@code batch} without it. */
+    /** On the scheduler thread, without the lock. */
     private void run(List<Step> batch) {
-        running++;
-        inFlight += batch.size();
-        changed.signalAll(); // another exit's steps may be due on a free lane now
-        lock.unlock();
         float[][] logits = null;
         RuntimeException error = null;
         try {
@@ -174,24 +205,24 @@ final class StepBatcher {
                 sessions.add(batch.get(i).session);
             }
             try (NDManager scope = NDManager.newBaseManager()) {
-                logits = n == 1 ? new float[][] {sessions.get(0).forward(tokens, starts[0], batch.get(0).to, scope)}
-                        : batched.forwardBatch(sessions, tokens, starts, batch.get(0).to, scope);
+                // a batch of one too: a session's cache stays where batched steps keep it
+                logits = batched.forwardBatch(sessions, tokens, starts, batch.get(0).to, scope);
             }
         } catch (RuntimeException e) {
             error = e;
-        } finally {
-            lock.lock();
-            running--;
-            inFlight -= batch.size();
+        }
+        lock.lock();
+        try {
             batches++;
             rows += batch.size();
-            for (int i = 0; i < batch.size(); i++) {
-                Step s = batch.get(i);
-                s.logits = logits == null ? null : logits[i];
-                s.error = error;
-                s.done = true;
-            }
-            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            Step s = batch.get(i);
+            s.logits = logits == null ? null : logits[i];
+            s.error = error;
+            s.done.countDown();
         }
     }
 
@@ -208,24 +239,22 @@ final class StepBatcher {
         lock.lock();
         try {
             decoding--;
-            changed.signalAll();
+            work.signal(); // the others may all be waiting now
         } finally {
             lock.unlock();
         }
     }
 
-    /** One session's pending step; its result fields are written under the lock. */
+    /** One session's pending step; its result fields are written before {@link #done} opens. */
     private static final class Step {
         final InferenceSession session;
         final int token;
         final int start;
         final int to;
         final long arrived;
+        final CountDownLatch done = new CountDownLatch(1);
         float[] logits;
         RuntimeException error;
-        /** In a batch that another thread runs. */
-        boolean taken;
-        boolean done;
 
         Step(InferenceSession session, int token, int start, int to, long arrived) {
             this.session = session;

@@ -1,5 +1,6 @@
 package dev.manyfold.runtime.train;
 
+import dev.manyfold.runtime.data.HostBatch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;

@@ -1,5 +1,6 @@
 package dev.manyfold.runtime.train;
 
+import dev.manyfold.runtime.model.TensorNames;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.manyfold.runtime.model.Ops;
@@ -50,8 +51,33 @@ public final class Optimizer implements AutoCloseable {
      */
     public void update(String name, NDArray param, NDArray grad, NDArray decay, boolean afterStep, double lr, long t,
             NDManager scratch) {
+        update(name, param, grad, decay, afterStep ? DecayPlacement.AFTER_STEP : DecayPlacement.IN_ADAM, lr, t, scratch);
+    }
+
+    /** Where a pruned-weight decay enters the update (AST §3 discusses all three). */
+    public enum DecayPlacement {
+        /** Joined to the first moment after its update, never stored in it (Eq. 20–23). */
+        IN_ADAM,
+        /** {@code W ← W − lr·decay} after a plain step (decoupled, the original SR-STE). */
+        AFTER_STEP,
+        /** Added to the gradient before the moment updates, so it accumulates in both moments. */
+        IN_GRADIENT
+    }
+
+    /**
+     * As {@link #update(String, NDArray, NDArray, NDArray, boolean, double, long, NDManager)}
+     * with the decay's placement spelled out; {@link DecayPlacement#IN_GRADIENT} updates the
+     * moments from {@code grad + decay} (for SGD all placements but after-step coincide).
+     */
+    public void update(String name, NDArray param, NDArray grad, NDArray decay, DecayPlacement placement, double lr, long t,
+            NDManager scratch) {
+        if (placement == DecayPlacement.IN_GRADIENT && decay != null) {
+            update(name, param, Ops.own(scratch, grad.add(decay)), null, DecayPlacement.IN_ADAM, lr, t, scratch);
+            return;
+        }
+        boolean afterStep = placement == DecayPlacement.AFTER_STEP;
         if (afterStep && decay != null) {
-            update(name, param, grad, null, false, lr, t, scratch);
+            update(name, param, grad, null, DecayPlacement.IN_ADAM, lr, t, scratch);
             param.subi(decay.mul(lr));
             return;
         }
@@ -86,22 +112,22 @@ public final class Optimizer implements AutoCloseable {
     /** Moment tensors for checkpoints. */
     public Map<String, NDArray> state() {
         Map<String, NDArray> out = new LinkedHashMap<>();
-        m.forEach((k, a) -> out.put("optim.m." + k, a));
-        v.forEach((k, a) -> out.put("optim.v." + k, a));
+        m.forEach((k, a) -> out.put(TensorNames.OPTIM_M + k, a));
+        v.forEach((k, a) -> out.put(TensorNames.OPTIM_V + k, a));
         return out;
     }
 
     /** Restores moments saved by {@link #state()}. */
     public void restore(Map<String, NDArray> tensors) {
         tensors.forEach((k, a) -> {
-            if (k.startsWith("optim.m.")) {
+            if (k.startsWith(TensorNames.OPTIM_M)) {
                 NDArray copy = a.duplicate();
                 copy.attach(state);
-                m.put(k.substring(8), copy);
-            } else if (k.startsWith("optim.v.")) {
+                m.put(TensorNames.momentParameter(k), copy);
+            } else if (k.startsWith(TensorNames.OPTIM_V)) {
                 NDArray copy = a.duplicate();
                 copy.attach(state);
-                v.put(k.substring(8), copy);
+                v.put(TensorNames.momentParameter(k), copy);
             }
         });
     }

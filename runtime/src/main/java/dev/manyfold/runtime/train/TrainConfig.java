@@ -29,8 +29,21 @@ public record TrainConfig(int steps, int batch, int accumulate, double lr, Strin
         double beta1, double beta2, double eps, String schedule, int warmup, double clip, long seed,
         int evalEvery, int checkpointEvery, int logEvery, String init, List<String> trainable) {
 
+    /** What the data source needs to cut batches. */
+    public dev.manyfold.runtime.data.Sampling sampling() {
+        return new dev.manyfold.runtime.data.Sampling(batch, accumulate, seed);
+    }
+
+    private static final java.util.concurrent.atomic.AtomicLong PARSES = new java.util.concurrent.atomic.AtomicLong();
+
+    /** How many times a train section has been parsed in this JVM (a run parses its own once; read by tests). */
+    public static long parses() {
+        return PARSES.get();
+    }
+
     /** Reads and validates the section; unknown keys are refused. */
     public static TrainConfig from(Settings s) {
+        PARSES.incrementAndGet();
         int steps = s.getInt("steps");
         s.check(steps >= 1, "steps", "must be >= 1, got " + steps, "a positive number of optimiser steps");
         int batch = s.getInt("batch", 32, 1, 1 << 16);

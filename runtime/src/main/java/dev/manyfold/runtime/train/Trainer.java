@@ -1,12 +1,13 @@
 package dev.manyfold.runtime.train;
 
+import dev.manyfold.runtime.model.TensorNames;
+import dev.manyfold.runtime.data.TrainingData;
+import dev.manyfold.runtime.data.HostBatch;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import dev.manyfold.api.Globs;
 import dev.manyfold.api.SubModel;
@@ -122,15 +123,20 @@ public final class Trainer {
     private double[] step(long step, double lr, Optimizer optimizer, NDManager root) {
         try (NDManager scope = root.newSubManager()) {
             double loss = 0;
-            for (int micro = 0; micro < config.accumulate(); micro++) {
-                Batch batch = data.train(step, micro).toBatch(scope);
-                Random random = new Random(config.seed() * 1_000_003L + step * 1_009L + micro);
-                try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                    NDArray l = checkedLoss(objective.loss(model, batch, step, random));
-                    collector.backward(config.accumulate() == 1 ? l : l.div(config.accumulate()));
-                    loss += (l.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32 ? l : l.toType(ai.djl.ndarray.types.DataType.FLOAT32, false))
-                            .getFloat() / config.accumulate();
+            model.setTraining(true);
+            try {
+                for (int micro = 0; micro < config.accumulate(); micro++) {
+                    Batch batch = data.train(step, micro).toBatch(scope);
+                    Random random = new Random(config.seed() * 1_000_003L + step * 1_009L + micro);
+                    try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                        NDArray l = checkedLoss(objective.loss(model, batch, step, random));
+                        collector.backward(config.accumulate() == 1 ? l : l.div(config.accumulate()));
+                        loss += (l.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32 ? l : l.toType(ai.djl.ndarray.types.DataType.FLOAT32, false))
+                                .getFloat() / config.accumulate();
+                    }
                 }
+            } finally {
+                model.setTraining(false);
             }
             if (!Double.isFinite(loss)) {
                 // refuse before the update touches the weights, so the last checkpoint stays the truth
@@ -233,8 +239,10 @@ public final class Trainer {
             NDArray g = scale == 1.0 ? e.getValue() : e.getValue().mul(scale);
             NDArray param = model.parameters().get(e.getKey());
             MaskStrategy strategy = decaying.get(e.getKey());
-            boolean afterStep = strategy != null && strategy.prunedDecayAfterStep();
-            optimizer.update(e.getKey(), param, g, prunedDecay(e.getKey(), param, step, scope), afterStep, lr, step, scope);
+            Optimizer.DecayPlacement placement = strategy == null ? Optimizer.DecayPlacement.IN_ADAM
+                    : strategy.prunedDecayAfterStep() ? Optimizer.DecayPlacement.AFTER_STEP
+                    : strategy.prunedDecayInGradient() ? Optimizer.DecayPlacement.IN_GRADIENT : Optimizer.DecayPlacement.IN_ADAM;
+            optimizer.update(e.getKey(), param, g, prunedDecay(e.getKey(), param, step, scope), placement, lr, step, scope);
             e.getValue().muli(0);
         }
         model.parameters().touch(); // values changed in place: derived caches (inference weights) are stale
@@ -248,10 +256,7 @@ public final class Trainer {
      * let weight decay shrink tensors the objective never uses.
      */
     private static NDArray gradientIfReached(NDArray p) {
-        if (p instanceof PtNDArray pt) {
-            return JniUtils.getGradient(pt);
-        }
-        return p.getGradient();
+        return dev.manyfold.runtime.engine.PyTorchEngine.gradientIfReached(p);
     }
 
     /**
@@ -283,7 +288,7 @@ public final class Trainer {
                     : null;
             for (String siteName : siteNames) {
                 LinearSite site = model.site(siteName);
-                String maskName = "mask." + siteName;
+                String maskName = TensorNames.mask(siteName);
                 NDManager owner = model.parameters().manager();
                 NDArray mask = norms == null ? strategy.computeMask(siteName, site.weight(), step, owner)
                         : strategy.computeMask(siteName, site.weight(), norms.get(siteName), step, owner);
@@ -331,12 +336,12 @@ public final class Trainer {
             Map<String, NDArray> optim = new LinkedHashMap<>();
             for (Tensor t : checkpoint.tensors().values()) {
                 NDArray a = t.toNDArray(m);
-                if (t.name().startsWith("optim.")) {
+                if (TensorNames.isOptimizerState(t.name())) {
                     optim.put(t.name(), a);
-                } else if (t.name().startsWith("mask.") && !model.parameters().contains(t.name())) {
+                } else if (TensorNames.isMask(t.name()) && !model.parameters().contains(t.name())) {
                     NDArray copy = a.duplicate();
                     model.parameters().add(t.name(), copy, false);
-                    String siteName = t.name().substring(5);
+                    String siteName = TensorNames.maskedSite(t.name());
                     bindMask(model.site(siteName), copy, strategyFor(siteName));
                 } else {
                     model.parameters().assign(t.name(), a);

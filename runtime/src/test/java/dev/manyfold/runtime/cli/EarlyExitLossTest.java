@@ -6,7 +6,7 @@ import ai.djl.ndarray.NDManager;
 import dev.manyfold.api.decoder.ExitRule;
 import dev.manyfold.runtime.model.LlamaModel;
 import dev.manyfold.runtime.model.ParameterStore;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.util.List;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;

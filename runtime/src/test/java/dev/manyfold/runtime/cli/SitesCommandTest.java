@@ -29,6 +29,32 @@ class SitesCommandTest {
     }
 
     @Test
+    void sitesBuildsOnlyTheShapeAndNeverReadsTheData(@TempDir Path dir) throws Exception {
+        // Files with the right names but no IDX content: the checks validate makes pass, reading them would fail.
+        Path data = Files.createDirectories(dir.resolve("fmnist"));
+        for (dev.manyfold.runtime.data.FashionMnist.Part part : dev.manyfold.runtime.data.FashionMnist.Part.values()) {
+            Files.writeString(data.resolve(part.imagesFile()), "not an idx file");
+            Files.writeString(data.resolve(part.labelsFile()), "not an idx file");
+        }
+        Path recipe = Files.writeString(dir.resolve("mlp.yaml"), """
+                name: mlp
+                model: { family: mlp, hidden: 64, blocks: 2 }
+                data: { type: fashion-mnist, path: %s }
+                train: { steps: 1 }
+                """.formatted(data));
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.execute(new String[] {"sites", recipe.toString()}, new PrintWriter(out, true), new PrintWriter(err, true));
+
+        assertThat(code).as(err.toString()).isZero();
+        assertThat(out.toString()).contains("mlp model of mlp: 4 linear sites").contains("  input ").contains("[64, 784]")
+                .contains("  blocks.1.fc ").contains("  head ");
+        int train = Main.execute(new String[] {"train", recipe.toString(), "--run-dir", dir.resolve("run").toString()},
+                new PrintWriter(new StringWriter()), new PrintWriter(err, true));
+        assertThat(train).as("train reads the data, which is not valid").isNotZero();
+    }
+
+    @Test
     void aMissingRecipeIsBadInput() {
         StringWriter err = new StringWriter();
         int code = Main.execute(new String[] {"sites", "/nonexistent.yaml"}, new PrintWriter(new StringWriter()), new PrintWriter(err, true));

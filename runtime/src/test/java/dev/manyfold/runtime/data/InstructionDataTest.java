@@ -9,8 +9,6 @@ import ai.djl.ndarray.types.Shape;
 import dev.manyfold.api.ConfigException;
 import dev.manyfold.api.Settings;
 import dev.manyfold.api.objective.Losses;
-import dev.manyfold.runtime.train.HostBatch;
-import dev.manyfold.runtime.train.TrainConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -23,7 +21,7 @@ class InstructionDataTest {
     @TempDir
     Path tmp;
 
-    private static final TrainConfig TRAIN = TrainConfig.from(Settings.of("train", Map.of("steps", 1, "batch", 3, "seed", 5)));
+    private static final Sampling TRAIN = new Sampling(3, 1, 5);
 
     private InstructionData open(Path file, Map<String, Object> extra) {
         Map<String, Object> s = new LinkedHashMap<>(Map.of("type", "instructions", "path", file.toString(), "context", 200));

@@ -9,7 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import dev.manyfold.api.SubModel;
 import dev.manyfold.runtime.model.LlamaModel;
 import dev.manyfold.runtime.model.ParameterStore;
-import dev.manyfold.runtime.train.HostBatch;
+import dev.manyfold.runtime.data.HostBatch;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.assertj.core.data.Offset;

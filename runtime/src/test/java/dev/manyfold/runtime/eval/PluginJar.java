@@ -16,11 +16,11 @@ import java.util.jar.JarOutputStream;
 import java.util.stream.Stream;
 
 /** Packages an already compiled, self-contained plugin class (and its nested classes) as a plugin root. */
-final class PluginJar {
+public final class PluginJar {
     private PluginJar() {}
 
     /** Writes {@code root/name/name.jar} holding {@code type}'s classes, its service entry and a descriptor; returns root. */
-    static Path write(Path root, String name, Class<? extends Plugin> type) {
+    public static Path write(Path root, String name, Class<? extends Plugin> type) {
         try {
             Path classes = Path.of(type.getProtectionDomain().getCodeSource().getLocation().toURI());
             String packageDir = type.getPackageName().replace('.', '/');

@@ -87,7 +87,7 @@ class AdapterAttachTest {
                 .addPlugin(descriptor("recording"), new TestPlugin().adapter(recording)).build()) {
             Path base = dir.resolve("base.safetensors");
             float[] q;
-            try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(MODEL + "train: { steps: 1, seed: 1 }\n", "base.yaml"),
+            try (Run p = TrainJob.prepare(host, Recipe.parse(MODEL + "train: { steps: 1, seed: 1 }\n", "base.yaml"),
                     new PrintWriter(new StringWriter()))) {
                 Map<String, Tensor> tensors = new LinkedHashMap<>();
                 p.model().parameters().all().forEach((n, a) -> tensors.put(n, Tensor.of(n, a)));
@@ -97,7 +97,7 @@ class AdapterAttachTest {
             StringWriter log = new StringWriter();
             String yaml = MODEL + "adapters: [ { type: recording, targets: [q_proj] } ]\n"
                     + "train: { steps: 1, seed: 2, init: " + base + ", trainable: [\"adapters.**\"] }\n";
-            try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(yaml, "tuned.yaml"), new PrintWriter(log, true))) {
+            try (Run p = TrainJob.prepare(host, Recipe.parse(yaml, "tuned.yaml"), new PrintWriter(log, true))) {
                 assertThat(recording.seen.get("layers.0.attn.q_proj")).containsExactly(q);
                 long all = p.model().parameters().all().values().stream().mapToLong(a -> a.getShape().size()).sum();
                 assertThat(p.model().parameters().trainable()).containsExactly("adapters.0.layers.0.attn.q_proj.p",
@@ -110,7 +110,7 @@ class AdapterAttachTest {
             }
             // Loading a tuned checkpoint (eval, export) also attaches after W0 is the checkpoint's.
             recording.seen.clear();
-            try (TrainJob.Prepared p = TrainJob.load(host, dir.resolve("tuned.safetensors"), new PrintWriter(new StringWriter()))) {
+            try (Run p = TrainJob.load(host, dir.resolve("tuned.safetensors"), new PrintWriter(new StringWriter()))) {
                 assertThat(recording.seen.get("layers.0.attn.q_proj")).containsExactly(q);
             }
         }

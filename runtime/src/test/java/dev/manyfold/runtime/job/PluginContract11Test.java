@@ -77,13 +77,13 @@ class PluginContract11Test {
     void exitsAnObjectiveDeclaresAreTrainedExitsRecordedInTheCheckpointAndRestoredOnLoad(@TempDir Path dir) throws Exception {
         try (Manyfold host = host(new TestPlugin().objective(objective("exits-at-one", DataType.FLOAT32, List.of(1))))) {
             String yaml = MODEL + "objective: { type: exits-at-one }\n";
-            try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(yaml, "r.yaml"), new PrintWriter(new StringWriter()))) {
+            try (Run p = TrainJob.prepare(host, Recipe.parse(yaml, "r.yaml"), new PrintWriter(new StringWriter()))) {
                 assertThat(((LanguageModel) p.model()).exits()).containsExactly(1, 3);
                 TrainJob.train(p, dir, false, new PrintWriter(new StringWriter()), false);
             }
             Checkpoint saved = Checkpoint.load(CheckpointStore.keepingAll().latest(dir).orElseThrow());
             assertThat(saved.metadata()).containsEntry(TrainJob.TRAINED_EXITS, "[1,3]");
-            try (TrainJob.Prepared p = TrainJob.load(host, dir, new PrintWriter(new StringWriter()))) {
+            try (Run p = TrainJob.load(host, dir, new PrintWriter(new StringWriter()))) {
                 assertThat(((LanguageModel) p.model()).exits()).containsExactly(1, 3);
             }
         }
@@ -101,7 +101,7 @@ class PluginContract11Test {
     @Test
     void aFloat64LossIsCastAndTrains(@TempDir Path dir) {
         try (Manyfold host = host(new TestPlugin().objective(objective("double", DataType.FLOAT64, List.of())))) {
-            try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(MODEL + "objective: { type: double }\n", "r.yaml"),
+            try (Run p = TrainJob.prepare(host, Recipe.parse(MODEL + "objective: { type: double }\n", "r.yaml"),
                     new PrintWriter(new StringWriter()))) {
                 var summary = TrainJob.train(p, dir, false, new PrintWriter(new StringWriter()), false);
                 assertThat(summary.finalLoss()).isFinite().isPositive();
@@ -112,7 +112,7 @@ class PluginContract11Test {
     @Test
     void aLossThatIsNotAScalarIsRefusedNamingTheObjectiveAndItsPlugin(@TempDir Path dir) {
         try (Manyfold host = host(new TestPlugin().objective(objective("vector", null, List.of())))) {
-            try (TrainJob.Prepared p = TrainJob.prepare(host, Recipe.parse(MODEL + "objective: { type: vector }\n", "r.yaml"),
+            try (Run p = TrainJob.prepare(host, Recipe.parse(MODEL + "objective: { type: vector }\n", "r.yaml"),
                     new PrintWriter(new StringWriter()))) {
                 assertThatThrownBy(() -> TrainJob.train(p, dir, false, new PrintWriter(new StringWriter()), false))
                         .hasMessageContaining("objective \"vector\" of plugin [acme] returned a loss of shape (2)")

@@ -76,6 +76,82 @@ class BatchedDecodingTest {
     }
 
     @Test
+    void rowsInAnyOrderOrSubsetAndSessionsLeavingTheBatchedPathKeepEqualingTheirOwnSteps() {
+        int[][] prompts = {{1, 5, 9}, {2}, {30, 11, 7, 3, 8, 19, 4}};
+        try (NDManager m = manager.newSubManager()) {
+            InferenceSession[] alone = new InferenceSession[3];
+            InferenceSession[] batched = new InferenceSession[3];
+            int[] length = new int[3];
+            for (int r = 0; r < 3; r++) {
+                alone[r] = model.open(m);
+                batched[r] = model.open(m);
+                alone[r].forward(prompts[r], 0, 3, m);
+                batched[r].forward(prompts[r], 0, 3, m);
+                length[r] = prompts[r].length;
+            }
+            // Each step: the rows batched, in this order; the others step on their own (a multi-token forward for row 1 at step 3).
+            int[][] plan = {{0, 1, 2}, {2, 0}, {1}, {2, 0}, {0, 2, 1}, {1, 2}};
+            for (int step = 0; step < plan.length; step++) {
+                int[] order = plan[step];
+                int[] tokens = new int[order.length];
+                int[] starts = new int[order.length];
+                List<InferenceSession> rows = new java.util.ArrayList<>();
+                for (int j = 0; j < order.length; j++) {
+                    tokens[j] = 3 + 5 * step + order[j];
+                    starts[j] = length[order[j]];
+                    rows.add(batched[order[j]]);
+                }
+                float[][] out;
+                try (NDManager s = m.newSubManager()) {
+                    out = model.forwardBatch(rows, tokens, starts, 3, s);
+                }
+                for (int j = 0; j < order.length; j++) {
+                    int r = order[j];
+                    float[] own;
+                    try (NDManager s = m.newSubManager()) {
+                        own = alone[r].forward(new int[] {tokens[j]}, starts[j], 3, s);
+                    }
+                    for (int v = 0; v < own.length; v++) {
+                        assertThat(out[j][v]).as("step %d row %d logit %d", step, r, v).isCloseTo(own[v], Offset.offset(1e-4f));
+                    }
+                    length[r]++;
+                }
+                if (step == 3) {
+                    int[] two = {17, 23};
+                    float[] own;
+                    float[] theirs;
+                    try (NDManager s = m.newSubManager()) {
+                        own = alone[1].forward(two, length[1], 3, s);
+                        theirs = batched[1].forward(two, length[1], 3, s);
+                    }
+                    for (int v = 0; v < own.length; v++) {
+                        assertThat(theirs[v]).as("row 1's own two-token step, logit %d", v).isCloseTo(own[v], Offset.offset(1e-4f));
+                    }
+                    length[1] += 2;
+                }
+                for (int r = 0; r < 3; r++) {
+                    assertThat(batched[r].cachedLength(2)).as("step %d row %d", step, r).isEqualTo(length[r]);
+                }
+            }
+            batched[0].crop(2);
+            alone[0].crop(2);
+            float[] own;
+            float[][] after;
+            try (NDManager s = m.newSubManager()) {
+                own = alone[0].forward(new int[] {6}, 2, 3, s);
+                after = model.forwardBatch(List.of(batched[0]), new int[] {6}, new int[] {2}, 3, s);
+            }
+            for (int v = 0; v < own.length; v++) {
+                assertThat(after[0][v]).as("after a crop, logit %d", v).isCloseTo(own[v], Offset.offset(1e-4f));
+            }
+            for (int r = 0; r < 3; r++) {
+                alone[r].close();
+                batched[r].close();
+            }
+        }
+    }
+
+    @Test
     void aSessionOfAnotherModelIsRefusedBeforeAnyCacheChanges() {
         try (NDManager m = manager.newSubManager()) {
             LlamaModel other = new LlamaModel(new ParameterStore(m, 9), CONFIG);

@@ -37,6 +37,25 @@ class ClassifierExportTest {
         }
     }
 
+    @Test
+    void batchNormCnnSubModelExportsWithBatchNormFoldedIntoTheConvolutions() throws Exception {
+        try (NDManager m = NDManager.newBaseManager()) {
+            CnnModel cnn = new CnnModel(new ParameterStore(m, 7), 28, 8, 2, 10,
+                    new dev.manyfold.runtime.model.BatchNorm.Settings(true, java.util.List.of(), 0));
+            java.util.Random r = new java.util.Random(3);
+            cnn.parameters().all().forEach((name, a) -> {
+                if (name.contains(".bn.")) {
+                    float[] v = a.toFloatArray();
+                    for (int i = 0; i < v.length; i++) {
+                        v[i] = name.endsWith("running_var") || name.endsWith(".weight") ? 0.5f + r.nextFloat() : 0.2f * (float) r.nextGaussian();
+                    }
+                    cnn.parameters().assign(name, FloatBuffer.wrap(v));
+                }
+            });
+            compare(cnn, SubModel.of(Map.of("depth", 1, "width", 6)), m);
+        }
+    }
+
     private static void compare(Model model, SubModel sub, NDManager m) throws Exception {
         ClassificationData test = FashionMnist.load(FashionMnist.Part.TEST);
         assertThat(test.size()).isEqualTo(10_000);

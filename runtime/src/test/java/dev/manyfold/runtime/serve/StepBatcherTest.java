@@ -67,7 +67,7 @@ class StepBatcherTest {
         for (int r = 0; r < prompts.length; r++) {
             alone.add(greedy(model, prompts[r], depths[r], steps, null));
         }
-        StepBatcher batcher = new StepBatcher(model, 4, 2, 200_000);
+        StepBatcher batcher = new StepBatcher(model, 4, 200_000);
         LanguageModel batching = batcher.model();
         CyclicBarrier start = new CyclicBarrier(prompts.length);
         ExecutorService threads = Executors.newFixedThreadPool(prompts.length);
@@ -82,6 +82,7 @@ class StepBatcherTest {
             }
         } finally {
             threads.shutdownNow();
+            batcher.close();
         }
         long[] counts = batcher.counts();
         long onePromptToken = java.util.Arrays.stream(prompts).filter(p -> p.length == 1).count();
@@ -120,7 +121,7 @@ class StepBatcherTest {
         };
         assertThat(StepBatcher.supports(plain)).isFalse();
         assertThat(StepBatcher.supports(model)).isTrue();
-        assertThatThrownBy(() -> new StepBatcher(plain, 4, 1, 0)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> new StepBatcher(plain, 4, 0)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("cannot batch decode steps");
     }
 }

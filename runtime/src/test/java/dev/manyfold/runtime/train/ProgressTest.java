@@ -1,5 +1,6 @@
 package dev.manyfold.runtime.train;
 
+import dev.manyfold.runtime.data.TrainingData;
 import static dev.manyfold.runtime.train.TrainingFixtures.config;
 import static org.assertj.core.api.Assertions.assertThat;
 

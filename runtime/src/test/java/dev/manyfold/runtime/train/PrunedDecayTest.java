@@ -97,6 +97,53 @@ class PrunedDecayTest {
     }
 
     @Test
+    void inGradientAddsTheDecayToTheGradientSoItAccumulatesInBothMomentsAndDiffersFromInAdam() {
+        double b1 = 0.9;
+        double b2 = 0.99;
+        double eps = 1e-8;
+        double lr = 0.1;
+        double lambda = 0.5;
+        float[] w0 = {1.0f, -2.0f, 0.5f};
+        float[] g = {0.2f, -0.1f, 0.3f};
+        float[] pruned = {0, 1, 1};
+        try (NDManager m = NDManager.newBaseManager();
+                Optimizer inGradient = new Optimizer(config("steps", 10, "beta1", b1, "beta2", b2, "eps", eps), m);
+                Optimizer inAdam = new Optimizer(config("steps", 10, "beta1", b1, "beta2", b2, "eps", eps), m)) {
+            NDArray wg = m.create(w0.clone());
+            NDArray wi = m.create(w0.clone());
+            double[] p = {w0[0], w0[1], w0[2]};
+            double[] u = new double[3];
+            double[] v = new double[3];
+            for (int t = 1; t <= 3; t++) {
+                try (NDManager scratch = m.newSubManager()) {
+                    inGradient.update("w", wg, scratch.create(g), scratch.create(pruned).mul(wg).mul(lambda),
+                            Optimizer.DecayPlacement.IN_GRADIENT, lr, t, scratch);
+                    inAdam.update("w", wi, scratch.create(g), scratch.create(pruned).mul(wi).mul(lambda),
+                            Optimizer.DecayPlacement.IN_ADAM, lr, t, scratch);
+                }
+                for (int i = 0; i < 3; i++) {
+                    // plain Adam on g + λ·P⊙W: the decay is in u and v
+                    double gt = g[i] + lambda * pruned[i] * p[i];
+                    u[i] = b1 * u[i] + (1 - b1) * gt;
+                    v[i] = b2 * v[i] + (1 - b2) * gt * gt;
+                    p[i] -= lr / (1 - Math.pow(b1, t)) * u[i] / (Math.sqrt(v[i] / (1 - Math.pow(b2, t))) + eps);
+                }
+                float[] actual = wg.toFloatArray();
+                for (int i = 0; i < 3; i++) {
+                    assertThat((double) actual[i]).as("step %d weight %d", t, i).isCloseTo(p[i], within(1e-5));
+                }
+            }
+            for (int i = 0; i < 3; i++) {
+                assertThat((double) inGradient.state().get("optim.m.w").toFloatArray()[i]).isCloseTo(u[i], within(1e-6));
+            }
+            // the stored first moment holds the decay in-gradient, not in-adam
+            assertThat(Math.abs(inGradient.state().get("optim.m.w").toFloatArray()[1] - inAdam.state().get("optim.m.w").toFloatArray()[1]))
+                    .isGreaterThan(1e-3f);
+            assertThat(Math.abs(wg.toFloatArray()[2] - wi.toFloatArray()[2])).isGreaterThan(1e-4f);
+        }
+    }
+
+    @Test
     void withZeroGradientAndMomentTheInAdamDecayStillMovesPrunedWeights() {
         try (NDManager m = NDManager.newBaseManager(); Optimizer optimizer = new Optimizer(config("steps", 10), m)) {
             NDArray w = m.create(new float[] {1f, 2f});

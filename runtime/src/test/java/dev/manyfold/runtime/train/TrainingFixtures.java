@@ -1,5 +1,7 @@
 package dev.manyfold.runtime.train;
 
+import dev.manyfold.runtime.data.TrainingData;
+import dev.manyfold.runtime.data.HostBatch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.manyfold.api.Settings;

@@ -23,7 +23,8 @@ import java.util.List;
  *     straight-through: true   # pruned weights keep receiving gradients (SR-STE)
  *     decay: annealed       # annealed (λ = λmax·min(t/T0, 1), T0 = T1/4) | constant (λmax) | none
  *     lambda-max: 1.0e-4    # λmax ≥ 0, the decay of pruned weights inside AdamW (AST Eq. 20–23)
- *     decay-placement: in-adam # in-adam (Eq. 20–23, outside the first moment) | after-step (W ← W − lr·λ·(1−M)⊙W after the step; ablation)
+ *     decay-placement: in-adam # in-adam (Eq. 20–23, outside the first moment) | after-step (W ← W − lr·λ·(1−M)⊙W after the step)
+ *                              # | in-gradient (g ← g + λ·(1−M)⊙W before the moments: entangled with momentum); ablations
  *     targets: ["layers.**"]   # site globs; embeddings and the LM head stay dense
  *     plot-every: 1         # redraw mask-flips.png every this many mask updates, ≥ 1
  * </pre>
@@ -34,7 +35,7 @@ public final class NmConfig {
     static final List<String> CRITERIA = List.of("magnitude", "wanda");
     static final List<String> DECAYS = List.of("annealed", "constant", "none");
     static final List<String> MODES = List.of("adaptive", "fixed");
-    static final List<String> PLACEMENTS = List.of("in-adam", "after-step");
+    static final List<String> PLACEMENTS = List.of("in-adam", "after-step", "in-gradient");
 
     /** How λ(t) moves over training. */
     public enum Decay { ANNEALED, CONSTANT, NONE }
@@ -51,18 +52,18 @@ public final class NmConfig {
     private final int plotEvery;
     private final boolean wanda;
     private final int calibrationBatches;
-    private final boolean decayAfterStep;
+    private final String decayPlacement;
 
     NmConfig(String path, int n, int m, int every, boolean fixed, boolean straightThrough, Decay decay, double lambdaMax,
             List<String> targets, int plotEvery) {
-        this(path, n, m, every, fixed, straightThrough, decay, lambdaMax, targets, plotEvery, false, 0, false);
+        this(path, n, m, every, fixed, straightThrough, decay, lambdaMax, targets, plotEvery, false, 0, "in-adam");
     }
 
     NmConfig(String path, int n, int m, int every, boolean fixed, boolean straightThrough, Decay decay, double lambdaMax,
-            List<String> targets, int plotEvery, boolean wanda, int calibrationBatches, boolean decayAfterStep) {
+            List<String> targets, int plotEvery, boolean wanda, int calibrationBatches, String decayPlacement) {
         this.wanda = wanda;
         this.calibrationBatches = calibrationBatches;
-        this.decayAfterStep = decayAfterStep;
+        this.decayPlacement = decayPlacement;
         this.path = requireNonNull(path, "path is null");
         this.n = n;
         this.m = m;
@@ -102,7 +103,7 @@ public final class NmConfig {
         double lambdaMax = settings.getDouble("lambda-max", 1e-4);
         settings.check(lambdaMax >= 0 && Double.isFinite(lambdaMax), "lambda-max", "lambda-max must be ≥ 0, got " + lambdaMax,
                 "a finite number ≥ 0 (the paper uses 1e-4 for GPT-2, 6e-5 for LLaMA2-7B)");
-        boolean afterStep = settings.getChoice("decay-placement", PLACEMENTS, "in-adam").equals("after-step");
+        String placement = settings.getChoice("decay-placement", PLACEMENTS, "in-adam");
         List<String> targets = settings.getTargets("targets", DEFAULT_TARGETS);
         for (String t : targets) {
             settings.check(!t.isBlank(), "targets", "an empty glob", "site globs such as layers.*.attn.q_proj");
@@ -111,7 +112,7 @@ public final class NmConfig {
         settings.check(plotEvery >= 1, "plot-every", "plot-every must be at least 1, got " + plotEvery,
                 "an integer ≥ 1 (mask updates between redraws of the flip-rate plot)");
         return new NmConfig(settings.path(), n, m, every, fixed, straightThrough, decay, lambdaMax, targets, plotEvery, wanda,
-                calibrationBatches, afterStep);
+                calibrationBatches, placement);
     }
 
     /**
@@ -216,6 +217,11 @@ public final class NmConfig {
 
     /** {@code decay-placement: after-step}: the pruned-weight decay is applied after the optimiser step. */
     public boolean decayAfterStep() {
-        return decayAfterStep;
+        return decayPlacement.equals("after-step");
+    }
+
+    /** {@code decay-placement: in-gradient}: the pruned-weight decay is added to the gradient, before the moments. */
+    public boolean decayInGradient() {
+        return decayPlacement.equals("in-gradient");
     }
 }

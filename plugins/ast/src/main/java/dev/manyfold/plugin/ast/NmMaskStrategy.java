@@ -133,4 +133,10 @@ public final class NmMaskStrategy implements MaskStrategy {
     public boolean prunedDecayAfterStep() {
         return config.decayAfterStep();
     }
+
+    /** {@code decay-placement: in-gradient}. */
+    @Override
+    public boolean prunedDecayInGradient() {
+        return config.decayInGradient();
+    }
 }

@@ -89,8 +89,12 @@ class WandaTest {
     }
 
     @Test
-    void decayPlacementDefaultsToInsideAdamAndCanMoveAfterTheStep() {
+    void decayPlacementDefaultsToInsideAdamAndCanMoveAfterTheStepOrIntoTheGradient() {
         assertThat(create(Map.of()).prunedDecayAfterStep()).isFalse();
+        assertThat(create(Map.of()).prunedDecayInGradient()).isFalse();
+        NmMaskStrategy inGradient = create(Map.of("decay-placement", "in-gradient"));
+        assertThat(inGradient.prunedDecayInGradient()).isTrue();
+        assertThat(inGradient.prunedDecayAfterStep()).isFalse();
         assertThat(create(Map.of("decay-placement", "in-adam")).prunedDecayAfterStep()).isFalse();
         NmMaskStrategy after = create(Map.of("decay-placement", "after-step", "lambda-max", 0.5, "decay", "constant"));
         assertThat(after.prunedDecayAfterStep()).isTrue();

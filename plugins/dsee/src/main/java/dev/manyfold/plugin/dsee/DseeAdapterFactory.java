@@ -43,6 +43,6 @@ public final class DseeAdapterFactory implements AdapterFactory {
     public Adapter create(Settings settings, Context context) {
         DseeConfig config = DseeConfig.read(settings, lora);
         context.model().ifPresent(config::validate);
-        return new DseeAdapter(config);
+        return new DseeAdapter(config, context::info);
     }
 }

@@ -21,7 +21,8 @@ import java.util.List;
  *     targets: [q_proj, v_proj]   # site globs (default: the attention query and value projections)
  *     seed: 0               # offset mixed into the per-site seed the host provides
  *     init-std: 0.02        # U ~ N(0, init-std²)
- *     grebsmo: { rank-step: 5, iterations: 100, inner: 2, threshold: 1.0, max-rank: 0 }
+ *     grebsmo: { rank-step: 5, iterations: 100, inner: 2, threshold: 1.0, max-rank: 0, safeguard: true }
+ *                           # or lambda: 0.01 (absolute λ, instead of threshold); safeguard: false keeps rising iterations
  * </pre>
  */
 public final class DseeConfig {
@@ -83,11 +84,16 @@ public final class DseeConfig {
                 int rankStep = g.getInt("rank-step", d.rankStep(), 1, Integer.MAX_VALUE);
                 int iterations = g.getInt("iterations", d.iterations(), 1, 100_000);
                 int inner = g.getInt("inner", d.inner(), 1, 1_000);
-                double threshold = g.getDouble("threshold", d.threshold());
-                g.check(threshold >= 0 && Double.isFinite(threshold), "threshold", "threshold must be ≥ 0, got " + threshold,
-                        "λ relative to rms(W0), a number ≥ 0");
+                g.check(!(g.has("threshold") && g.has("lambda")), "lambda", "both threshold and lambda are given",
+                        "threshold (λ relative to rms(W0)) or lambda (absolute λ), not both");
+                boolean absolute = g.has("lambda");
+                String key = absolute ? "lambda" : "threshold";
+                double threshold = g.getDouble(key, d.threshold());
+                g.check(threshold >= 0 && Double.isFinite(threshold), key, key + " must be ≥ 0, got " + threshold,
+                        absolute ? "the absolute λ, a number ≥ 0 (the authors' 0.01)" : "λ relative to rms(W0), a number ≥ 0");
                 int maxRank = g.getInt("max-rank", d.maxRank(), 0, Integer.MAX_VALUE);
-                grebsmo = new GreBsmo.Options(rankStep, iterations, inner, threshold, maxRank);
+                boolean safeguard = g.getBoolean("safeguard", true);
+                grebsmo = new GreBsmo.Options(rankStep, iterations, inner, threshold, maxRank, absolute, safeguard);
             }
         }
         return new DseeConfig(settings.path(), lora, rank, alpha, sparse, support, targets, seedOffset, initStd, grebsmo);

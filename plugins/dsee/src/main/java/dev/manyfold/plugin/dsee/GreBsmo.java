@@ -46,7 +46,9 @@ import java.util.SplittableRandom;
  *       reference code likewise reverts a step whose error grows). An iteration that does not
  *       decrease the residual (beyond rounding) also ends the solve, as converged.
  *       {@link Result#residuals()} is therefore strictly decreasing; {@link Result#rejected()}
- *       says whether the safeguard fired on a genuine increase.
+ *       says whether the safeguard fired on a genuine increase. {@link Options#authors()}
+ *       turns it off (the authors' code keeps every iteration) and takes λ = 0.01 absolute;
+ *       {@link Result#rises()} then counts the iterations whose residual rose.
  * </ul>
  *
  * Runs in double precision on plain arrays; the result depends only on W, the options and
@@ -67,6 +69,8 @@ public final class GreBsmo {
         private final int inner;
         private final double threshold;
         private final int maxRank;
+        private final boolean absolute;
+        private final boolean safeguard;
 
         /**
          * @param rankStep Δr, rows added to V per outer iteration (≥ 1; 5 in the spec)
@@ -76,6 +80,20 @@ public final class GreBsmo {
          * @param maxRank rank cap (clamped to {@code min(m, n) − 1}); 0 means {@code ⌊min(m, n) / 2⌋}
          */
         public Options(int rankStep, int iterations, int inner, double threshold, int maxRank) {
+            this(rankStep, iterations, inner, threshold, maxRank, false, true);
+        }
+
+        /**
+         * @param rankStep Δr, rows added to V per outer iteration (≥ 1; 5 in the spec)
+         * @param iterations T, outer iterations (≥ 1; 100 in the spec)
+         * @param inner K, inner iterations (≥ 1; 2 in the spec)
+         * @param threshold λ: relative to rms(W), or absolute when {@code absolute} (≥ 0)
+         * @param maxRank rank cap (clamped to {@code min(m, n) − 1}); 0 means {@code ⌊min(m, n) / 2⌋}
+         * @param absolute whether {@code threshold} is the absolute λ (the authors' 0.01) rather than a multiple of rms(W)
+         * @param safeguard whether an iteration whose residual rises is rejected and ends the solve (this plugin's
+         *     default); without it every iteration is kept, as in the authors' code, and the last decomposition is used
+         */
+        public Options(int rankStep, int iterations, int inner, double threshold, int maxRank, boolean absolute, boolean safeguard) {
             if (rankStep < 1 || iterations < 1 || inner < 1 || !(threshold >= 0) || maxRank < 0) {
                 throw new IllegalArgumentException("invalid GreBsmo options: rankStep " + rankStep + ", iterations " + iterations
                         + ", inner " + inner + ", threshold " + threshold + ", maxRank " + maxRank);
@@ -85,6 +103,23 @@ public final class GreBsmo {
             this.inner = inner;
             this.threshold = threshold;
             this.maxRank = maxRank;
+            this.absolute = absolute;
+            this.safeguard = safeguard;
+        }
+
+        /** The authors' settings: Δr = 5, T = 100, K = 2, absolute λ = 0.01, no safeguard (rank capped as in {@link #defaults()}). */
+        public static Options authors() {
+            return new Options(5, 100, 2, 0.01, 0, true, false);
+        }
+
+        /** Whether {@link #threshold()} is the absolute λ. */
+        public boolean absolute() {
+            return absolute;
+        }
+
+        /** Whether a rising residual is rejected (ending the solve) instead of kept. */
+        public boolean safeguard() {
+            return safeguard;
         }
 
         /** Δr = 5, T = 100, K = 2 as in the reference; λ = rms(W) and the rank capped at ⌊min(m, n) / 2⌋. */
@@ -130,9 +165,10 @@ public final class GreBsmo {
         private final double[] residuals;
         private final int[] ranks;
         private final boolean rejected;
+        private final int rises;
 
         Result(int rows, int cols, double[] sparse, double[] lowRankResidual, int rank, double lambda, double[] residuals,
-                int[] ranks, boolean rejected) {
+                int[] ranks, boolean rejected, int rises) {
             this.rows = rows;
             this.cols = cols;
             this.sparse = sparse;
@@ -142,6 +178,21 @@ public final class GreBsmo {
             this.residuals = residuals;
             this.ranks = ranks;
             this.rejected = rejected;
+            this.rises = rises;
+        }
+
+        /**
+         * How many outer iterations ended with a residual above the previous one: with the
+         * safeguard 0 or 1 (the one it rejected, {@link #rejected()}); without it, every rise
+         * the solve kept.
+         */
+        public int rises() {
+            return rises;
+        }
+
+        /** Outer iterations kept (the length of {@link #residuals()}). */
+        public int iterations() {
+            return residuals.length;
         }
 
         public int rows() {
@@ -172,7 +223,7 @@ public final class GreBsmo {
             return lambda;
         }
 
-        /** ‖W − U·V − S‖_F after each accepted outer iteration; non-increasing. */
+        /** ‖W − U·V − S‖_F after each accepted outer iteration; non-increasing with the safeguard. */
         public double[] residuals() {
             return residuals.clone();
         }
@@ -219,7 +270,7 @@ public final class GreBsmo {
             a[i] = w[i];
             sumSq += a[i] * a[i];
         }
-        double lambda = options.threshold() * Math.sqrt(sumSq / a.length);
+        double lambda = options.absolute() ? options.threshold() : options.threshold() * Math.sqrt(sumSq / a.length);
         int cap = options.rankCap(m, n);
         SplittableRandom random = new SplittableRandom(seed);
         double[][] v = new double[1][n];
@@ -239,6 +290,7 @@ public final class GreBsmo {
         int[] rankHistory = new int[options.iterations()];
         int recorded = 0;
         boolean rejected = false;
+        int rises = 0;
         double[] s = new double[m * n];
         for (int t = 0; t < options.iterations(); t++) {
             Arrays.fill(s, 0.0);
@@ -255,9 +307,13 @@ public final class GreBsmo {
             }
             double[] e = residual(a, u, v, s, m, n);
             double norm = frobenius(e);
-            if (recorded > 0 && norm >= history[recorded - 1] - CONVERGED * history[0]) {
+            boolean rose = recorded > 0 && norm > history[recorded - 1] + CONVERGED * history[0];
+            if (rose) {
+                rises++;
+            }
+            if (options.safeguard() && recorded > 0 && norm >= history[recorded - 1] - CONVERGED * history[0]) {
                 // No longer decreasing: either converged (equal up to rounding) or a genuine increase.
-                rejected = norm > history[recorded - 1] + CONVERGED * history[0];
+                rejected = rose;
                 break;
             }
             history[recorded] = norm;
@@ -283,7 +339,7 @@ public final class GreBsmo {
             lowRankResidual[i] = a[i] - (lowRank.length == 0 ? 0 : lowRank[i]);
         }
         return new Result(m, n, bestS, lowRankResidual, bestU.length, lambda, Arrays.copyOf(history, recorded),
-                Arrays.copyOf(rankHistory, recorded), rejected);
+                Arrays.copyOf(rankHistory, recorded), rejected, rises);
     }
 
     // ---- dense helpers (row-major; U is stored as r columns of length m) -------------------

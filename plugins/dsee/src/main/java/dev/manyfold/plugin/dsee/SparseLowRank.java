@@ -91,6 +91,17 @@ public final class SparseLowRank implements PrunableAdapter {
      * @throws ConfigException when the rank or N does not fit this site
      */
     static SparseLowRank attach(DseeConfig config, String site, NDArray weight, NDManager manager, long seed) {
+        return attach(config, site, weight, manager, seed, message -> {});
+    }
+
+    /**
+     * As {@link #attach(DseeConfig, String, NDArray, NDManager, long)}; with Ω from GreBsmo,
+     * reports one line per site to {@code info}: the rank reached, λ, |S| and how many outer
+     * iterations raised the residual (whether the safeguard fired, or how many rises it kept
+     * when it is off).
+     */
+    static SparseLowRank attach(DseeConfig config, String site, NDArray weight, NDManager manager, long seed,
+            java.util.function.Consumer<String> info) {
         requireNonNull(config, "config is null");
         requireNonNull(site, "site is null");
         requireNonNull(weight, "weight is null");
@@ -117,7 +128,13 @@ public final class SparseLowRank implements PrunableAdapter {
         int[] support = new int[0];
         if (config.sparse() > 0) {
             float[] w0 = config.support() == Support.RANDOM ? new float[rows * cols] : Tensors.floats(weight);
-            support = config.support().select(w0, rows, cols, config.sparse(), mix(base, 2), config.grebsmo());
+            if (config.support() == Support.GREBSMO) {
+                GreBsmo.Result result = GreBsmo.decompose(w0, rows, cols, config.grebsmo(), mix(base, 2));
+                support = Support.fromDecomposition(result, config.sparse());
+                info.accept(grebsmoLine(config, site, result));
+            } else {
+                support = config.support().select(w0, rows, cols, config.sparse(), mix(base, 2), config.grebsmo());
+            }
             long[] flat = new long[support.length];
             for (int i = 0; i < flat.length; i++) {
                 flat[i] = support[i];
@@ -127,6 +144,15 @@ public final class SparseLowRank implements PrunableAdapter {
         }
         return new SparseLowRank(site, rows, cols, config.scale(), u, v, s, indices, support);
     }
+    /** The GreBsmo report of one site, e.g. {@code ... rank 16 after 4 iterations, λ 0.0311, |S| 40 nonzero; residual rose 1 time (safeguard fired)}. */
+    static String grebsmoLine(DseeConfig config, String site, GreBsmo.Result r) {
+        GreBsmo.Options o = config.grebsmo();
+        String rises = o.safeguard() ? (r.rejected() ? "residual rose: safeguard fired" : "safeguard did not fire")
+                : "residual rose in " + r.rises() + " iterations (safeguard off, kept)";
+        return String.format(java.util.Locale.ROOT, "%s %s: GreBsmo rank %d after %d iterations, λ %.4g%s, |S| %d nonzero; %s",
+                config.path(), site, r.rank(), r.iterations(), r.lambda(), o.absolute() ? " (absolute)" : "", r.cardinality(), rises);
+    }
+
     static long mix(long seed, long stream) {
         long z = seed + stream * 0x9E3779B97F4A7C15L;
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;

@@ -91,6 +91,10 @@ class ConfigTest {
                 .isEqualTo("adapters[0].grebsmo");
         assertThat(refusal("dsee", Map.of("rank", 2, "grebsmo", Map.of("threshold", -1))).path())
                 .isEqualTo("adapters[0].grebsmo.threshold");
+        assertThat(refusal("dsee", Map.of("rank", 2, "grebsmo", Map.of("threshold", 1, "lambda", 0.01))).path())
+                .isEqualTo("adapters[0].grebsmo.lambda");
+        assertThat(refusal("dsee", Map.of("rank", 2, "grebsmo", Map.of("lambda", -0.01))).path())
+                .isEqualTo("adapters[0].grebsmo.lambda");
         assertThat(refusal("dsee", Map.of("rank", 2, "grebsmo", Map.of("itrations", 3))).path())
                 .isEqualTo("adapters[0].grebsmo.itrations");
     }

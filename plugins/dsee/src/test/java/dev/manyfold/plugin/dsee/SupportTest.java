@@ -103,6 +103,31 @@ class SupportTest {
     }
 
     @Test
+    void greBsmoWithTheAuthorsSettingsKeepsRisingIterationsUsesAnAbsoluteLambdaAndCountsTheRises() {
+        // The same weights with λ = 0.01 absolute (0.2·rms) and no safeguard: every iteration up
+        // to the rank cap is kept, so the history may rise, and rises() counts exactly the rises.
+        int rising = 0;
+        for (long seed = 0; seed < 6; seed++) {
+            GreBsmo.Result r = GreBsmo.decompose(Fakes.gaussian(64, 48, 0.05, seed), 64, 48, GreBsmo.Options.authors(), seed);
+            assertThat(r.lambda()).isEqualTo(0.01);
+            assertThat(r.rank()).as("runs to the cap ⌊48 / 2⌋").isEqualTo(24);
+            double[] h = r.residuals();
+            int counted = 0;
+            for (int t = 1; t < h.length; t++) {
+                counted += h[t] > h[t - 1] + 1e-12 * h[0] ? 1 : 0;
+            }
+            assertThat(r.rises()).isEqualTo(counted);
+            assertThat(r.rejected()).isFalse();
+            rising += r.rises();
+            GreBsmo.Result guarded = GreBsmo.decompose(Fakes.gaussian(64, 48, 0.05, seed), 64, 48,
+                    new GreBsmo.Options(5, 100, 2, 0.01, 0, true, true), seed);
+            assertThat(guarded.rises()).isEqualTo(guarded.rejected() ? 1 : 0);
+            assertThat(guarded.residuals()).isEqualTo(java.util.Arrays.copyOf(h, guarded.iterations()));
+        }
+        assertThat(rising).as("at this threshold the residual rises on some of these weights").isPositive();
+    }
+
+    @Test
     void greBsmoWithTheTrueRankFindsSparseSpikesHiddenInALowRankMatrixWhereMagnitudeDoesNot() {
         int m = 24;
         int n = 20;

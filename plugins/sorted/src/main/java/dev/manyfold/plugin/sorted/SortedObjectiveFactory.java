@@ -27,6 +27,7 @@ import java.util.List;
  *     depth: { budgets: [1, 2, 3, 4], weights: [1, 1, 1, 2] }
  *   samples: 1                  # stochastic: draws per micro-step
  *   sandwich: false             # stochastic: also train smallest and largest every micro-step
+ *   inplace-distill: false      # stochastic + sandwich: others learn the largest's predictions (US-Nets)
  *   # summation: sub-models: contained | all, reduce: mean | sum, max-sub-models: k
  *   report-every: 100           # write sorted-visits.tsv to the run directory every N steps (0: never)
  * </pre>
@@ -57,7 +58,8 @@ final class SortedObjectiveFactory implements ObjectiveFactory {
     public String description() {
         return switch (kind) {
             case STOCHASTIC -> "SortedNet stochastic loss: CE of sub-models drawn by Eq. 1 from the objective's own required"
-                    + " dimensions: {...} (top-level syntax; weights or fixed per dimension); samples, sandwich, report-every";
+                    + " dimensions: {...} (top-level syntax; weights or fixed per dimension); samples, sandwich, inplace-distill (US-Nets),"
+                    + " report-every";
             case SUMMATION -> "SortedNet stochastic summation: mean (reduce: sum) CE of a drawn sub-model and every targeted"
                     + " sub-model it contains (sub-models: all = whole lattice) from the required dimensions: {...};"
                     + " max-sub-models caps evenly";
@@ -73,7 +75,11 @@ final class SortedObjectiveFactory implements ObjectiveFactory {
             case STOCHASTIC -> {
                 int samples = settings.getInt("samples", 1, 1, 1024);
                 boolean sandwich = settings.getBoolean("sandwich", false);
-                yield new StochasticObjective(SamplingSpec.fromSettings(settings, context), context, reportEvery, samples, sandwich);
+                boolean distill = settings.getBoolean("inplace-distill", false);
+                settings.check(!distill || sandwich, "inplace-distill", "in-place distillation without the sandwich rule: its"
+                        + " teacher is the largest sub-model, which only the sandwich trains on every call", "sandwich: true");
+                yield new StochasticObjective(SamplingSpec.fromSettings(settings, context), context, reportEvery, samples, sandwich,
+                        distill);
             }
             case SUMMATION -> {
                 boolean all = settings.getChoice("sub-models", List.of("contained", "all"), "contained").equals("all");

@@ -140,6 +140,59 @@ class ObjectivesTest {
     }
 
     @Test
+    void inPlaceDistillationTrainsTheLargestOnLabelsAndTheOthersOnTheLargestsSoftmax() {
+        SortedObjective objective = create("stochastic", Map.of("dimensions", MLP_DIMS, "sandwich", true, "inplace-distill", true),
+                Fakes.context(MLP));
+        SubModel smallest = SubModel.of(Map.of("depth", 1, "width", 64));
+        SubModel largest = SubModel.of(Map.of("depth", 4, "width", 256));
+        for (int call = 0; call < 10; call++) {
+            Fakes.FakeModel model = new Fakes.FakeModel(MLP);
+            SubModel drawn = replay(MLP_DIMS, MLP, call, 1).get(0);
+            double loss = loss(objective, model, call + 1, new Random(call));
+            assertThat(model.forwards).containsExactly(largest, smallest, drawn);
+            double teacher = Fakes.scale(MLP, largest);
+            double expected = (expected(MLP, largest) + softCrossEntropy(teacher, Fakes.scale(MLP, smallest))
+                    + softCrossEntropy(teacher, Fakes.scale(MLP, drawn))) / 3;
+            assertThat(loss).isCloseTo(expected, within(TOLERANCE));
+            // not the label loss of the students
+            double labels = (expected(MLP, largest) + expected(MLP, smallest) + expected(MLP, drawn)) / 3;
+            assertThat(Math.abs(loss - labels)).isGreaterThan(1e-3);
+        }
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> create("stochastic", Map.of("dimensions", MLP_DIMS, "inplace-distill",
+                true), Fakes.context(MLP))).hasMessageContaining("objective.inplace-distill").hasMessageContaining("sandwich: true");
+    }
+
+    /** {@code −Σ_c softmax(x·t)_c · log softmax(x·s)_c}, averaged over the rows of the fixed batch, in double. */
+    private static double softCrossEntropy(double t, double s) {
+        double total = 0;
+        for (float[] row : Fakes.INPUTS) {
+            double[] p = softmax(row, t);
+            double[] q = softmax(row, s);
+            for (int c = 0; c < row.length; c++) {
+                total -= p[c] * Math.log(q[c]);
+            }
+        }
+        return total / Fakes.INPUTS.length;
+    }
+
+    private static double[] softmax(float[] row, double scale) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : row) {
+            max = Math.max(max, v * scale);
+        }
+        double[] out = new double[row.length];
+        double sum = 0;
+        for (int c = 0; c < row.length; c++) {
+            out[c] = Math.exp(row[c] * scale - max);
+            sum += out[c];
+        }
+        for (int c = 0; c < row.length; c++) {
+            out[c] /= sum;
+        }
+        return out;
+    }
+
+    @Test
     void summationIsTheMeanOverTheDrawnSubModelAndEverythingItContains() {
         SortedObjective objective = create("summation", Map.of("dimensions", MLP_DIMS), Fakes.context(MLP));
         SubModelSampler reference = SubModelSamplerTest.sampler(MLP, MLP_DIMS);

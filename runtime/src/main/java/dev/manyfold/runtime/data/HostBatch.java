@@ -1,4 +1,4 @@
-package dev.manyfold.runtime.train;
+package dev.manyfold.runtime.data;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

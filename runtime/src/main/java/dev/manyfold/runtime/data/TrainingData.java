@@ -1,4 +1,4 @@
-package dev.manyfold.runtime.train;
+package dev.manyfold.runtime.data;
 
 import dev.manyfold.runtime.model.ModelFactory;
 import java.util.List;
@@ -34,7 +34,7 @@ public interface TrainingData {
     boolean isText();
 
     /** For text: the tokenizer that made the tokens (for prompts and decoded output). Empty for classification. */
-    default java.util.Optional<dev.manyfold.runtime.data.Tokenizer> tokenizer() {
+    default java.util.Optional<Tokenizer> tokenizer() {
         return java.util.Optional.empty();
     }
 
