@@ -103,6 +103,39 @@ class BatchNormTest {
     }
 
     @Test
+    void gammaAndBetaAreTrainedParametersWithGradientsInTheWidthSliceWhileRecalibrationChangesNoTensor() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            CnnModel model = model(m, 5, 6, BatchNorm.Settings.shared(2));
+            perturb(model, 6);
+            ParameterStore p = model.parameters();
+            assertThat(p.trainable()).contains("stem.bn.weight", "stem.bn.bias", "blocks.1.conv.bn.weight", "blocks.1.conv.bn.bias")
+                    .doesNotContain("stem.bn.running_mean", "stem.bn.running_var");
+            NDArray x = batch(2, 6).toBatch(m).inputs();
+            model.setTraining(true);
+            try (ai.djl.training.GradientCollector gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+                gc.backward(ai.djl.training.loss.Loss.softmaxCrossEntropyLoss().evaluate(new NDList(m.create(new int[] {0, 1, 2, 3, 0, 1})),
+                        new NDList(model.forward(x, SubModel.of(Map.of("width", 4))))));
+            }
+            model.setTraining(false);
+            for (String name : List.of("stem.bn.weight", "stem.bn.bias", "blocks.0.conv.bn.weight", "blocks.1.conv.bn.bias")) {
+                NDArray g = p.get(name).getGradient();
+                assertThat(g.get(new NDIndex(":4")).abs().min().getFloat()).as(name + " gradient in the slice").isPositive();
+                assertThat(g.get(new NDIndex("4:")).abs().sum().getFloat()).as(name + " gradient outside the slice").isZero();
+            }
+
+            // Recalibration runs forwards only: every tensor (weights, γ, β, running statistics) and the weights version stay.
+            Map<String, float[]> before = new LinkedHashMap<>();
+            p.all().forEach((name, a) -> before.put(name, a.toFloatArray()));
+            long version = model.weightsVersion();
+            model.useCalibrationData(List.of(batch(3, 5), batch(4, 5))::get);
+            model.batchNorm().orElseThrow().recalibrated(4, model);
+            model.forward(x, SubModel.of(Map.of("width", 6)));
+            assertThat(model.weightsVersion()).isEqualTo(version);
+            p.all().forEach((name, a) -> assertThat(a.toFloatArray()).as(name).containsExactly(before.get(name)));
+        }
+    }
+
+    @Test
     void recalibratedStatisticsEqualTheDirectMeanAndVarianceOverTheCalibrationBatches() {
         try (NDManager m = NDManager.newBaseManager()) {
             CnnModel model = model(m, 4, 6, BatchNorm.Settings.shared(3));
