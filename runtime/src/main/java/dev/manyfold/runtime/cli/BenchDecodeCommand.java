@@ -164,15 +164,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
         if (engines != null && !engines.equals(List.of(dev.manyfold.runtime.onnx.Engines.ONNXRUNTIME))) {
             throw new IllegalArgumentException(path + " is an ONNX export; it runs on --engine onnxruntime only");
         }
-        if (text == null) {
-            throw new IllegalArgumentException(path + " is an ONNX export, which has no validation text: give --text FILE for the prompts");
-        }
-        String content;
-        try {
-            content = java.nio.file.Files.readString(text);
-        } catch (java.io.IOException | java.io.UncheckedIOException e) {
-            throw new IllegalArgumentException("--text " + text + ": cannot read it as UTF-8 text (" + e.getMessage() + ")");
-        }
+        String content = EngineChoice.exportText(path, text, "validation text", "for the prompts");
         try (Manyfold host = bench.main.host(); dev.manyfold.runtime.onnx.OrtLanguageModel model = dev.manyfold.runtime.onnx.Engines.open(path);
                 dev.manyfold.runtime.data.Tokenizer tokenizer = EngineChoice.tokenizer(model, path)) {
             List<DecoderSpecs.Spec> specs = specs(host);

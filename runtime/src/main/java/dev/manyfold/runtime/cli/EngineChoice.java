@@ -79,6 +79,23 @@ public final class EngineChoice {
         }
     }
 
+    /**
+     * The text of {@code --text FILE} for a command on an ONNX export directory, which has no
+     * validation data of its own; refused naming the export when it is missing or unreadable.
+     *
+     * @param missing what the export lacks, for the message (e.g. "validation text")
+     */
+    static String exportText(Path export, Path text, String missing, String use) {
+        if (text == null) {
+            throw new IllegalArgumentException(export + " is an ONNX export, which has no " + missing + ": give --text FILE " + use);
+        }
+        try {
+            return Files.readString(text);
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            throw new IllegalArgumentException("--text " + text + ": cannot read it as UTF-8 text (" + e.getMessage() + ")");
+        }
+    }
+
     /** The tokenizer an export names in its metadata ({@code byte} or a tokenizer.json path). */
     public static dev.manyfold.runtime.data.Tokenizer tokenizer(dev.manyfold.runtime.onnx.OrtLanguageModel model, Path path) {
         String t = model.metadata().getOrDefault(dev.manyfold.runtime.onnx.OnnxExport.META_TOKENIZER, "byte");

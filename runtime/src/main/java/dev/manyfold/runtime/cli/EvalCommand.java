@@ -201,15 +201,7 @@ final class EvalCommand implements Callable<Integer> {
     /** An ONNX export directory: loss and top-1 accuracy of every trained exit on {@code --text}, on ONNX Runtime. */
     private int export(PrintWriter o) {
         dev.manyfold.runtime.onnx.Engines.check(engine, "--engine"); // an export always runs on onnxruntime
-        if (text == null) {
-            throw new IllegalArgumentException(path + " is an ONNX export, which has no validation data: give --text FILE to evaluate on");
-        }
-        String content;
-        try {
-            content = java.nio.file.Files.readString(text);
-        } catch (java.io.IOException | java.io.UncheckedIOException e) {
-            throw new IllegalArgumentException("--text " + text + ": cannot read it as UTF-8 text (" + e.getMessage() + ")");
-        }
+        String content = EngineChoice.exportText(path, text, "validation data", "to evaluate on");
         try (dev.manyfold.runtime.onnx.OrtLanguageModel model = dev.manyfold.runtime.onnx.Engines.open(path);
                 dev.manyfold.runtime.data.Tokenizer tokenizer = EngineChoice.tokenizer(model, path)) {
             int[] tokens = tokenizer.encode(content);
