@@ -15,18 +15,6 @@ seeds="${1:-42,43,44}"
 steps="${2:-200}"
 mvn -B -o -q -pl integration-tests -am test -Dtest=SortedNetCnnExperiment -Dsurefire.failIfNoSpecifiedTests=false \
     -Dcnn.seeds="$seeds" -Dcnn.steps="$steps"
-generated=integration-tests/target/claims/sortednet-cnn.md
-begin='<!-- sortednet-cnn:begin -->'
-end='<!-- sortednet-cnn:end -->'
-if ! grep -qF "$begin" docs/results.md; then
-    echo "docs/results.md has no '$begin' marker" >&2
-    exit 2
-fi
-awk -v begin="$begin" -v end="$end" -v file="$generated" '
-    $0 == begin { print; while ((getline line < file) > 0) print line; skip = 1; next }
-    $0 == end { skip = 0 }
-    !skip { print }
-' docs/results.md > docs/results.md.tmp
-mv docs/results.md.tmp docs/results.md
+examples/splice-results.sh sortednet-cnn integration-tests/target/claims/sortednet-cnn.md
 cp integration-tests/target/claims/sortednet-cnn.png docs/sortednet-cnn.png
-echo "updated docs/results.md from $generated and docs/sortednet-cnn.png"
+echo "updated docs/sortednet-cnn.png"
