@@ -15,6 +15,11 @@ import java.util.List;
  * float rounding. Callers must hold every session exclusively for the duration of the call.
  */
 public interface BatchedDecoding {
+    /** Whether this model can batch at all (an engine may lack what batching needs, e.g. an export without batched graphs). */
+    default boolean canBatch() {
+        return true;
+    }
+
     /** Whether {@code session} (opened from this model) can take part in {@link #forwardBatch}. */
     boolean batchable(InferenceSession session);
 

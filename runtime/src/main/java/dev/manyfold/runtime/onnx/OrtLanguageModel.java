@@ -1,6 +1,7 @@
 package dev.manyfold.runtime.onnx;
 
 import ai.djl.ndarray.NDManager;
+import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
@@ -9,6 +10,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.manyfold.api.ConfigException;
 import dev.manyfold.api.decoder.InferenceSession;
 import dev.manyfold.api.decoder.LanguageModel;
+import dev.manyfold.runtime.model.BatchedDecoding;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,7 +31,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * with one intra-op thread and optimisation level ALL. Thread-safe like ORT sessions are;
  * each decode has its own {@link OrtInferenceSession} holding the KV cache as ORT tensors.
  */
-public final class OrtLanguageModel implements LanguageModel, AutoCloseable {
+public final class OrtLanguageModel implements LanguageModel, BatchedDecoding, AutoCloseable {
     /** Where the graphs come from. */
     public interface GraphSource {
         /** The graph of {@code key} as a file or serialized bytes, or null when this source lacks it. */
@@ -32,6 +39,14 @@ public final class OrtLanguageModel implements LanguageModel, AutoCloseable {
 
         /** What a missing graph would have been, for errors. */
         String describe(GraphKey key);
+
+        /**
+         * The batched decode-step graph to exit {@code to} ({@link LlamaGraphs#buildBatchStep}) as a
+         * file or bytes, or null when this source has none (then the model cannot batch).
+         */
+        default Object findBatchStep(int to) {
+            return null;
+        }
     }
 
     final OrtEnvironment env = OrtEnvironment.getEnvironment();
@@ -186,6 +201,162 @@ public final class OrtLanguageModel implements LanguageModel, AutoCloseable {
             }
         }
         sessions.clear();
+        for (OrtSession s : batchSessions.values()) {
+            try {
+                s.close();
+            } catch (OrtException e) {
+                // closing: nothing to do
+            }
+        }
+        batchSessions.clear();
+    }
+
+    /** The batched step graphs by exit, created on first use. */
+    private final Map<Integer, OrtSession> batchSessions = new ConcurrentHashMap<>();
+    private volatile Boolean canBatch;
+    /** Per layer, the keys and values of a batched step's rows ({@code [B, kv, capacity, hd]}), grown on demand; used under this object's monitor. */
+    private FloatBuffer[] batchKeys;
+    private FloatBuffer[] batchValues;
+
+    /** True when the source has the batched decode-step graph of the full model (or can build it). */
+    @Override
+    public boolean canBatch() {
+        if (canBatch == null) {
+            canBatch = batchSessions.containsKey(layers()) || source.findBatchStep(layers()) != null;
+        }
+        return canBatch;
+    }
+
+    @Override
+    public boolean batchable(InferenceSession session) {
+        return session instanceof OrtInferenceSession s && s.model() == this && canBatch();
+    }
+
+    /**
+     * One decode step of each session as one run of the batched step graph to exit {@code to}.
+     * Each row's valid cache positions are copied from its session's buffers into a batch
+     * buffer {@code [B, kv, P, hd]} per layer ({@code P} the longest row's positions plus one),
+     * the graph appends each row's new key and value at the row's own position
+     * ({@code seqlens_k}), and those are copied back to the sessions.
+     */
+    @Override
+    public synchronized float[][] forwardBatch(List<? extends InferenceSession> sessions, int[] tokens, int[] starts, int to,
+            NDManager manager) {
+        int n = sessions.size();
+        if (n < 1 || tokens.length != n || starts.length != n) {
+            throw new IllegalArgumentException(n + " sessions, " + tokens.length + " tokens and " + starts.length + " positions do not match");
+        }
+        if (to < 1 || to > layers()) {
+            throw new IllegalArgumentException("exit " + to + " is outside the model's layers [1, " + layers() + "]");
+        }
+        OrtInferenceSession[] rows = new OrtInferenceSession[n];
+        int positions = 0;
+        for (int r = 0; r < n; r++) {
+            if (!batchable(sessions.get(r))) {
+                throw new IllegalArgumentException("row " + r + ": the session cannot take part in a batched step of this model");
+            }
+            rows[r] = (OrtInferenceSession) sessions.get(r);
+            rows[r].beforeBatchStep(tokens[r], starts[r], to);
+            positions = Math.max(positions, starts[r] + 1);
+        }
+        int hd = LlamaGraphs.paddedHeadDim(headDim);
+        OrtSession graph = batchSession(to);
+        List<OnnxTensor> made = new ArrayList<>();
+        try {
+            Map<String, OnnxTensor> in = new java.util.HashMap<>();
+            Map<String, OnnxTensor> pinned = new java.util.HashMap<>();
+            LongBuffer t = ByteBuffer.allocateDirect(n * Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
+            IntBuffer lengths = ByteBuffer.allocateDirect(n * Integer.BYTES).order(ByteOrder.nativeOrder()).asIntBuffer();
+            for (int r = 0; r < n; r++) {
+                t.put(r, tokens[r]);
+                lengths.put(r, starts[r]);
+            }
+            IntBuffer total = ByteBuffer.allocateDirect(Integer.BYTES).order(ByteOrder.nativeOrder()).asIntBuffer().put(0, positions);
+            in.put("tokens", track(made, OnnxTensor.createTensor(env, t, new long[] {n, 1})));
+            in.put("seqlens_k", track(made, OnnxTensor.createTensor(env, lengths, new long[] {n})));
+            in.put("total_sequence_length", track(made, OnnxTensor.createTensor(env, total, new long[0])));
+            if (batchKeys == null) {
+                batchKeys = new FloatBuffer[layers()];
+                batchValues = new FloatBuffer[layers()];
+            }
+            for (int i = 0; i < to; i++) {
+                int kv = kvHeads[i];
+                int floats = n * kv * positions * hd;
+                if (batchKeys[i] == null || batchKeys[i].capacity() < floats) {
+                    batchKeys[i] = direct(2 * floats);
+                    batchValues[i] = direct(2 * floats);
+                }
+                for (int r = 0; r < n; r++) {
+                    for (int h = 0; h < kv; h++) {
+                        int from = h * context * hd;
+                        int at = (r * kv + h) * positions * hd;
+                        batchKeys[i].put(at, rows[r].cacheBuffer(i, false), from, starts[r] * hd);
+                        batchValues[i].put(at, rows[r].cacheBuffer(i, true), from, starts[r] * hd);
+                    }
+                }
+                long[] shape = {n, kv, positions, hd};
+                FloatBuffer k = batchKeys[i].duplicate().position(0).limit(floats).slice();
+                FloatBuffer v = batchValues[i].duplicate().position(0).limit(floats).slice();
+                in.put("past_key_" + i, track(made, OnnxTensor.createTensor(env, k, shape)));
+                in.put("past_value_" + i, track(made, OnnxTensor.createTensor(env, v, shape)));
+                pinned.put("present_key_" + i, track(made, OnnxTensor.createTensor(env, k, shape)));
+                pinned.put("present_value_" + i, track(made, OnnxTensor.createTensor(env, v, shape)));
+            }
+            float[][] logits = new float[n][vocab];
+            try (OrtSession.Result result = graph.run(in, java.util.Set.of("logits"), pinned)) {
+                FloatBuffer out = ((OnnxTensor) result.get("logits").orElseThrow()).getFloatBuffer();
+                for (int r = 0; r < n; r++) {
+                    out.get(r * vocab, logits[r]);
+                }
+            }
+            for (int i = 0; i < to; i++) {
+                int kv = kvHeads[i];
+                for (int r = 0; r < n; r++) {
+                    for (int h = 0; h < kv; h++) {
+                        int at = (r * kv + h) * positions * hd + starts[r] * hd;
+                        int into = h * context * hd + starts[r] * hd;
+                        rows[r].cacheBuffer(i, false).put(into, batchKeys[i], at, hd);
+                        rows[r].cacheBuffer(i, true).put(into, batchValues[i], at, hd);
+                    }
+                }
+            }
+            for (int r = 0; r < n; r++) {
+                rows[r].afterBatchStep(starts[r], to);
+            }
+            return logits;
+        } catch (OrtException e) {
+            throw new IllegalStateException("ONNX Runtime failed on " + LlamaGraphs.batchStepFileName(to) + ": " + e.getMessage(), e);
+        } finally {
+            made.forEach(OnnxTensor::close);
+        }
+    }
+
+    private static OnnxTensor track(List<OnnxTensor> made, OnnxTensor t) {
+        made.add(t);
+        return t;
+    }
+
+    private static FloatBuffer direct(int floats) {
+        return ByteBuffer.allocateDirect(floats * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
+    }
+
+    /** The batched step graph's session to exit {@code to}, created on first use. */
+    private OrtSession batchSession(int to) {
+        OrtSession s = batchSessions.get(to);
+        if (s != null) {
+            return s;
+        }
+        Object graph = source.findBatchStep(to);
+        if (graph == null) {
+            throw new IllegalStateException("the source has no batched step graph " + LlamaGraphs.batchStepFileName(to));
+        }
+        try (OrtSession.SessionOptions o = options(threads)) {
+            s = graph instanceof Path p ? env.createSession(p.toString(), o) : env.createSession((byte[]) graph, o);
+        } catch (OrtException e) {
+            throw new IllegalStateException("ONNX Runtime cannot load " + LlamaGraphs.batchStepFileName(to) + ": " + e.getMessage(), e);
+        }
+        batchSessions.put(to, s);
+        return s;
     }
 
     /** A directory of graphs written by {@link OnnxExport}. */
@@ -200,6 +371,12 @@ public final class OrtLanguageModel implements LanguageModel, AutoCloseable {
             @Override
             public String describe(GraphKey key) {
                 return dir.resolve(key.fileName()).toString();
+            }
+
+            @Override
+            public Object findBatchStep(int to) {
+                Path f = dir.resolve(LlamaGraphs.batchStepFileName(to));
+                return Files.isRegularFile(f) ? f : null;
             }
         };
     }

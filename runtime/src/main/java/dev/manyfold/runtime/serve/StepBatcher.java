@@ -74,7 +74,7 @@ final class StepBatcher implements AutoCloseable {
 
     /** Whether {@code model} can be batched by this class. */
     static boolean supports(LanguageModel model) {
-        return model instanceof BatchedDecoding;
+        return model instanceof BatchedDecoding b && b.canBatch();
     }
 
     /** The engine's model, whose sessions batch their one-token steps through this batcher. */
