@@ -452,6 +452,7 @@ final class OrtInferenceSession implements InferenceSession {
             for (int i = key.tail() ? 0 : key.from(); i < key.to(); i++) {
                 cached[i] = start + n;
             }
+            writes++;
             return new Outputs(r);
         } catch (OrtException e) {
             throw new IllegalStateException("ONNX Runtime failed on " + key.fileName() + ": " + e.getMessage(), e);
@@ -532,6 +533,17 @@ final class OrtInferenceSession implements InferenceSession {
             cached[i] = start + 1;
         }
     }
+
+    /** Graph runs that wrote this session's cache: a batch buffer's copy of it is stale when this moved. */
+    int writes;
+    /**
+     * Where {@link OrtLanguageModel#forwardBatch} last kept a copy of this session's cache: the
+     * batch buffer's row (-1: none), per layer how many positions it holds, and {@link #writes}
+     * then. Used under the model's monitor.
+     */
+    int batchRow = -1;
+    int[] batchHeld;
+    int batchWrites;
 
     /** The model this session decodes on. */
     OrtLanguageModel model() {

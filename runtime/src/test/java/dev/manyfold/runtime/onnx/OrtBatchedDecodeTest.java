@@ -139,11 +139,17 @@ class OrtBatchedDecodeTest {
                     logits = ort.forwardBatch(List.of(other, s), new int[] {1, argmax(logits)}, new int[] {PROMPTS[1].length + i, pos}, exit, m)[1];
                     pos++;
                 }
-                logits = s.forward(new int[] {argmax(logits)}, pos, exit, m); // alone again
+                logits = s.forward(new int[] {argmax(logits)}, pos, exit, m); // alone again: its batch row is stale now
+                pos++;
                 assertThat(argmax(logits)).isEqualTo(argmax(expected.get(3)));
+                logits = ort.forwardBatch(List.of(s, other), new int[] {argmax(logits), 2}, new int[] {pos, PROMPTS[1].length + 2}, exit, m)[0];
+                assertThat(argmax(logits)).isEqualTo(argmax(expected.get(4)));
+                for (int v = 0; v < logits.length; v++) {
+                    assertThat(logits[v]).isCloseTo(expected.get(4)[v], org.assertj.core.data.Offset.offset(1e-4f * Math.max(1, Math.abs(expected.get(4)[v]))));
+                }
                 int at = pos + 5;
                 assertThatThrownBy(() -> ort.forwardBatch(List.of(s), new int[] {1}, new int[] {at}, exit, m))
-                        .isInstanceOf(IllegalStateException.class).hasMessageContaining("caches " + (pos + 1) + " positions, expected " + at);
+                        .isInstanceOf(IllegalStateException.class).hasMessageContaining("caches " + (at - 4) + " positions, expected " + at);
             }
         }
     }
