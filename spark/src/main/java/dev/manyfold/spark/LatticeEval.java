@@ -3,9 +3,11 @@ package dev.manyfold.spark;
 import dev.manyfold.api.SubModel;
 import dev.manyfold.runtime.eval.EvalReport;
 import dev.manyfold.runtime.eval.EvalRow;
+import dev.manyfold.runtime.eval.ExitAnalysis;
 import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
+import dev.manyfold.runtime.model.LayeredLanguageModel;
 import dev.manyfold.runtime.model.Model;
 import dev.manyfold.runtime.train.Evaluator;
 import dev.manyfold.runtime.data.HostBatch;
@@ -60,8 +62,28 @@ public final class LatticeEval extends JobCommand {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output directory (a local path or any Hadoop URI)")
     String outDir;
 
-    @Option(names = "--report", paramLabel = "DIR", description = "Where eval.csv and eval.png go (default: OUT when it is a local path)")
+    @Option(names = "--report", paramLabel = "DIR", description = "Where eval.csv, eval.png and eval-exits.csv go (default: OUT when it"
+            + " is a local path)")
     Path report;
+
+    @Option(names = "--data", paramLabel = "PATH", description = "Evaluate on this data set instead of the recipe's (its validation"
+            + " part, read with the recipe's data settings; a path every executor can read)")
+    String dataPath;
+
+    @Option(names = "--data-type", paramLabel = "TYPE", description = "The type of --data when it differs from the recipe's:"
+            + " fashion-mnist, text or instructions")
+    String dataType;
+
+    @Option(names = "--data-set", paramLabel = "KEY=VALUE", description = "A setting of the --data section (repeatable), read as"
+            + " YAML: limit=500, validation=0.5, files=[linux]")
+    List<String> dataSettings = new ArrayList<>();
+
+    @Option(names = "--exits", split = ",", paramLabel = "N", description = "Language models: depth exits for the KL/cosine table"
+            + " (default: the depths of the targeted sub-models), as manyfold eval --exits")
+    List<Integer> exits;
+
+    @Option(names = "--no-exits", description = "Language models: skip the KL/cosine exit analysis")
+    boolean noExits;
 
     /** The spark-submit entry point. */
     public static void main(String[] args) {
@@ -76,12 +98,18 @@ public final class LatticeEval extends JobCommand {
     /** What an executor keeps per run: the loaded run, its validation batches and its lattice. */
     record Loaded(Manyfold host, Run prepared, List<HostBatch> data, List<SubModel> subModels) {}
 
-    static Loaded load(String path, int batches, List<String> plugins) {
-        return ExecutorModels.get("eval|" + path + "|" + batches + "|" + plugins, () -> {
-            Manyfold host = ExecutorModels.host(plugins);
-            Run p = TrainJob.load(host, Path.of(path), new PrintWriter(PrintWriter.nullWriter()));
-            return new Loaded(host, p, List.copyOf(p.data().validation(batches)), List.copyOf(TrainJob.lattice(p)));
-        });
+    /** What executors load: the run, how many batches of which data, which exits; all a task needs besides its cells. */
+    record Source(String path, int batches, List<String> plugins, DataOverride data, List<Integer> exits) implements java.io.Serializable {
+        private static final long serialVersionUID = 1L;
+
+        Loaded load() {
+            return ExecutorModels.get("eval|" + path + "|" + batches + "|" + plugins + "|" + data.key() + "|" + exits, () -> {
+                Manyfold host = ExecutorModels.host(plugins);
+                Run p = TrainJob.load(host, Path.of(path), new PrintWriter(PrintWriter.nullWriter()));
+                List<SubModel> lattice = ExitAnalysis.withExits(p.model(), TrainJob.lattice(p), exits);
+                return new Loaded(host, p, List.copyOf(data.open(p).validation(batches)), List.copyOf(lattice));
+            });
+        }
     }
 
     static final StructType PARTIAL = new StructType(new StructField[] {
@@ -97,25 +125,25 @@ public final class LatticeEval extends JobCommand {
         }
         checkOutput(outDir);
         long started = System.nanoTime();
-        Loaded driver = load(path, batches, plugins);
+        Source source = new Source(path, batches, List.copyOf(plugins), new DataOverride(dataPath, dataType, dataSettings),
+                exits == null ? null : List.copyOf(exits));
+        Loaded driver = source.load();
         Model model = driver.prepared().model();
         List<SubModel> subs = driver.subModels();
         int nb = driver.data().size();
         if (nb == 0) {
-            throw new IllegalArgumentException(path + ": no validation batches to evaluate on");
+            throw new IllegalArgumentException(path + ": no validation batches to evaluate on (" + source.data().describe() + ")");
         }
         List<String> names = subs.stream().map(SubModel::toString).toList();
         int tasks = Math.min(partitions(), nb * subs.size());
         EvalReport.Task task = driver.prepared().data().isText() ? EvalReport.Task.LANGUAGE_MODEL : EvalReport.Task.CLASSIFICATION;
-        out.printf(Locale.ROOT, "evaluating %d sub-model%s on %d validation batch%s in %d Spark task%s%n", subs.size(),
-                subs.size() == 1 ? "" : "s", nb, nb == 1 ? "" : "es", tasks, tasks == 1 ? "" : "s");
+        out.printf(Locale.ROOT, "evaluating %d sub-model%s on %d validation batch%s%s in %d Spark task%s%n", subs.size(),
+                subs.size() == 1 ? "" : "s", nb, nb == 1 ? "" : "es", source.data().none() ? "" : " of " + source.data().describe(), tasks,
+                tasks == 1 ? "" : "s");
 
         // One cell per (batch, sub-model), batch-major so a task evaluates few batches for many sub-models.
-        String p = path;
-        int b = batches;
-        List<String> pl = List.copyOf(plugins);
         Dataset<Long> cells = spark.range(0, (long) nb * subs.size(), 1, tasks).as(Encoders.LONG());
-        Dataset<Row> partials = cells.mapPartitions((MapPartitionsFunction<Long, Row>) it -> evaluateCells(p, b, pl, names, it),
+        Dataset<Row> partials = cells.mapPartitions((MapPartitionsFunction<Long, Row>) it -> evaluateCells(source, names, it),
                 Encoders.row(PARTIAL));
         Map<SubModel, Evaluator.Sums> sums = new LinkedHashMap<>();
         for (Row r : partials.collectAsList()) {
@@ -124,12 +152,29 @@ public final class LatticeEval extends JobCommand {
         }
         EvalReport result = EvalReport.fromSums(model, subs, sums, task);
         result.printTable(out);
+        LayeredLanguageModel llama = model.languageModel().orElse(null);
+        if (llama != null && !noExits) {
+            List<Integer> depths = ExitAnalysis.tableDepths(llama, subs, exits);
+            if (depths.size() == 1) {
+                out.println(ExitAnalysis.ONLY_FULL_DEPTH);
+            } else {
+                result = result.withExits(exitAnalysis(source, llama, depths, nb, Math.min(partitions(), nb)));
+                out.println();
+                result.printExits(out);
+            }
+        }
 
         Dataset<Row> table = spark.createDataFrame(tableRows(result, sums), tableSchema(result)).coalesce(1);
         SaveMode mode = overwrite ? SaveMode.Overwrite : SaveMode.ErrorIfExists;
         table.write().mode(mode).parquet(outDir + "/table");
         table.write().mode(mode).option("header", "true").csv(outDir + "/table-csv");
         List<String> written = new ArrayList<>(List.of(outDir + "/table", outDir + "/table-csv"));
+        if (!result.exits().isEmpty()) {
+            Dataset<Row> exitTable = spark.createDataFrame(exitRows(result), EXITS).coalesce(1);
+            exitTable.write().mode(mode).parquet(outDir + "/exits");
+            exitTable.write().mode(mode).option("header", "true").csv(outDir + "/exits-csv");
+            written.addAll(List.of(outDir + "/exits", outDir + "/exits-csv"));
+        }
         Path local = report != null ? report : localPath(outDir);
         if (local != null) {
             result.write(local).forEach(f -> written.add(f.toString()));
@@ -140,12 +185,12 @@ public final class LatticeEval extends JobCommand {
     }
 
     /** The executor side: exact sums per sub-model over this task's cells. */
-    static Iterator<Row> evaluateCells(String path, int batches, List<String> plugins, List<String> names, Iterator<Long> cells) {
-        Loaded loaded = load(path, batches, plugins);
+    static Iterator<Row> evaluateCells(Source source, List<String> names, Iterator<Long> cells) {
+        Loaded loaded = source.load();
         List<String> here = loaded.subModels().stream().map(SubModel::toString).toList();
         if (!here.equals(names)) {
-            throw new IllegalStateException("executor " + TaskContext.get().taskAttemptId() + " reads a different lattice from " + path
-                    + " than the driver: " + here + " vs " + names + " (is the path the same run on every node?)");
+            throw new IllegalStateException("executor " + TaskContext.get().taskAttemptId() + " reads a different lattice from "
+                    + source.path() + " than the driver: " + here + " vs " + names + " (is the path the same run on every node?)");
         }
         Model model = loaded.prepared().model();
         Map<Integer, Evaluator.Sums> sums = new LinkedHashMap<>();
@@ -159,6 +204,59 @@ public final class LatticeEval extends JobCommand {
         List<Row> rows = new ArrayList<>();
         sums.forEach((sub, s) -> rows.add(RowFactory.create(names.get(sub), s.lossSum().toString(), s.correct(), s.count())));
         return rows.iterator();
+    }
+
+    static final StructType EXIT_PARTIAL = new StructType(new StructField[] {
+        DataTypes.createStructField("batch", DataTypes.IntegerType, false),
+        DataTypes.createStructField("sequence", DataTypes.IntegerType, false),
+        DataTypes.createStructField("kl", DataTypes.createArrayType(DataTypes.DoubleType, false), false),
+        DataTypes.createStructField("cosine", DataTypes.createArrayType(DataTypes.DoubleType, false), false),
+        DataTypes.createStructField("positions", DataTypes.LongType, false)});
+
+    static final StructType EXITS = new StructType(new StructField[] {
+        DataTypes.createStructField("exit", DataTypes.IntegerType, false),
+        DataTypes.createStructField("kl", DataTypes.DoubleType, false),
+        DataTypes.createStructField("cosine", DataTypes.DoubleType, false),
+        DataTypes.createStructField("positions", DataTypes.LongType, false)});
+
+    /**
+     * The KL/cosine exit table of {@code manyfold eval}: validation batches spread over tasks, each
+     * returning its sequences' sums; the driver adds them in validation order, as eval does, so the
+     * figures are eval's bit for bit.
+     */
+    private List<dev.manyfold.runtime.eval.ExitStat> exitAnalysis(Source source, LayeredLanguageModel llama, List<Integer> depths, int nb,
+            int tasks) {
+        Dataset<Long> batchIds = spark.range(0, nb, 1, tasks).as(Encoders.LONG());
+        List<Row> rows = new ArrayList<>(batchIds.mapPartitions((MapPartitionsFunction<Long, Row>) it -> exitSums(source, depths, it),
+                Encoders.row(EXIT_PARTIAL)).collectAsList());
+        rows.sort(java.util.Comparator.comparingInt((Row r) -> r.getInt(0)).thenComparingInt(r -> r.getInt(1)));
+        List<ExitAnalysis.SequenceSums> sums = rows.stream().map(r -> new ExitAnalysis.SequenceSums(doubles(r.getList(2)),
+                doubles(r.getList(3)), r.getLong(4))).toList();
+        return ExitAnalysis.combine(llama, depths, sums);
+    }
+
+    /** The executor side of the exit table: the sums of each sequence of this task's batches. */
+    static Iterator<Row> exitSums(Source source, List<Integer> depths, Iterator<Long> batchIds) {
+        Loaded loaded = source.load();
+        LayeredLanguageModel llama = loaded.prepared().model().languageModel().orElseThrow();
+        List<Row> rows = new ArrayList<>();
+        while (batchIds.hasNext()) {
+            int batch = batchIds.next().intValue();
+            List<ExitAnalysis.SequenceSums> sums = ExitAnalysis.batch(llama, loaded.data().get(batch), depths, llama.parameters().manager());
+            for (int i = 0; i < sums.size(); i++) {
+                ExitAnalysis.SequenceSums s = sums.get(i);
+                rows.add(RowFactory.create(batch, i, s.kl(), s.cosine(), s.positions()));
+            }
+        }
+        return rows.iterator();
+    }
+
+    private static double[] doubles(List<Double> values) {
+        return values.stream().mapToDouble(Double::doubleValue).toArray();
+    }
+
+    static List<Row> exitRows(EvalReport r) {
+        return r.exits().stream().map(e -> RowFactory.create(e.exit(), e.kl(), e.cosine(), e.positions())).toList();
     }
 
     static StructType tableSchema(EvalReport r) {

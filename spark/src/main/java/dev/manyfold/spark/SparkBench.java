@@ -68,16 +68,25 @@ public final class SparkBench implements Callable<Integer> {
                 Runtime.getRuntime().availableProcessors());
         for (int round = 1; round <= rounds; round++) {
             System.out.printf(Locale.ROOT, "round %d%n", round);
-            round(prompts);
+            round(prompts, round);
         }
         return 0;
     }
 
-    /** One pass over the masters: a warm-up job then the timed job on each, ratios against the first. */
-    private void round(Path prompts) {
-        double baseGen = 0;
-        double baseEval = 0;
-        for (String master : masters) {
+    /**
+     * One pass over the masters (in the given order on odd rounds, reversed on even rounds, so
+     * that drifting load falls on both alike): a warm-up job then the timed job on each; wall
+     * rates with ratios against the first master, and the process CPU seconds per row, which
+     * load from other processes inflates far less than wall time.
+     */
+    private void round(Path prompts, int round) {
+        List<String> order = new ArrayList<>(masters);
+        if (round % 2 == 0) {
+            java.util.Collections.reverse(order);
+        }
+        java.util.Map<String, double[]> gen = new java.util.LinkedHashMap<>();
+        java.util.Map<String, double[]> eval = new java.util.LinkedHashMap<>();
+        for (String master : order) {
             SparkSession spark = SparkSession.builder().master(master).appName("manyfold-spark-bench")
                     .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
                     .config("spark.driver.bindAddress", "127.0.0.1").getOrCreate();
@@ -86,29 +95,42 @@ public final class SparkBench implements Callable<Integer> {
                 String tag = master.replaceAll("[^a-z0-9]", "");
                 run(spark, BatchGenerate::run, "--input", prompts, "--out", work.resolve(tag + "-warm"), "--overwrite",
                         "--max-new-tokens", Integer.toString(maxNewTokens), "--partitions", Integer.toString(cores));
+                double load = loadAverage();
+                long cpu = cpuNanos();
                 double t = run(spark, BatchGenerate::run, run.toString(), "--input", prompts, "--out", work.resolve(tag + "-gen"),
                         "--overwrite", "--max-new-tokens", Integer.toString(maxNewTokens), "--partitions", Integer.toString(4 * cores));
-                double rate = rows / t;
-                baseGen = baseGen == 0 ? rate : baseGen;
-                System.out.printf(Locale.ROOT, "%-10s batch-generate: %d rows x %d tokens in %.1f s = %.2f rows/s = %.3f s/row/core"
-                        + " (x%.2f of %s), load %.2f%n", master, rows, maxNewTokens, t, rate, t * cores / rows, rate / baseGen,
-                        masters.get(0), loadAverage());
+                double cpuPerRow = (cpuNanos() - cpu) / 1e9 / rows;
+                gen.put(master, new double[] {rows / t, cpuPerRow});
+                System.out.printf(Locale.ROOT, "%-10s batch-generate: %d rows x %d tokens in %.1f s = %.2f rows/s, %.4f CPU-s/row, load %.2f"
+                        + " -> %.2f%n", master, rows, maxNewTokens, t, rows / t, cpuPerRow, load, loadAverage());
                 if (evalRun != null) {
-                    run(spark, LatticeEval::run, evalRun.toString(), "--batches", Integer.toString(evalBatches), "--out", work.resolve(tag + "-eval-warm").toString(),
-                            "--overwrite");
+                    run(spark, LatticeEval::run, evalRun.toString(), "--batches", Integer.toString(evalBatches), "--out",
+                            work.resolve(tag + "-eval-warm").toString(), "--overwrite");
                     StringWriter out = new StringWriter();
+                    load = loadAverage();
+                    cpu = cpuNanos();
                     double te = run(spark, out, LatticeEval::run, evalRun.toString(), "--batches", Integer.toString(evalBatches), "--out",
                             work.resolve(tag + "-eval").toString(), "--overwrite", "--partitions", Integer.toString(4 * cores));
-                    String cells = out.toString().replaceAll("(?s).*\\n(\\d+) cells.*", "$1");
-                    double erate = Long.parseLong(cells.trim()) / te;
-                    baseEval = baseEval == 0 ? erate : baseEval;
-                    System.out.printf(Locale.ROOT, "%-10s lattice-eval:   %s cells in %.1f s = %.2f cells/s (x%.2f of %s), load %.2f%n", master,
-                            cells.trim(), te, erate, erate / baseEval, masters.get(0), loadAverage());
+                    long cells = Long.parseLong(out.toString().replaceAll("(?s).*\\n(\\d+) cells.*", "$1").trim());
+                    double cpuPerCell = (cpuNanos() - cpu) / 1e9 / cells;
+                    eval.put(master, new double[] {cells / te, cpuPerCell});
+                    System.out.printf(Locale.ROOT, "%-10s lattice-eval:   %d cells in %.1f s = %.2f cells/s, %.4f CPU-s/cell, load %.2f"
+                            + " -> %.2f%n", master, cells, te, cells / te, cpuPerCell, load, loadAverage());
                 }
             } finally {
                 spark.stop();
             }
         }
+        String base = masters.get(0);
+        for (String master : masters.subList(1, masters.size())) {
+            System.out.printf(Locale.ROOT, "round %d (%s): %s / %s rows/s x%.2f%s%n", round, String.join(" then ", order), master, base,
+                    gen.get(master)[0] / gen.get(base)[0], eval.isEmpty() ? "" : String.format(Locale.ROOT, ", cells/s x%.2f",
+                            eval.get(master)[0] / eval.get(base)[0]));
+        }
+    }
+
+    private static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     private double run(SparkSession spark, Job job, Object... args) {

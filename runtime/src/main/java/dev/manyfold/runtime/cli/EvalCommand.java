@@ -12,12 +12,9 @@ import dev.manyfold.runtime.data.HostBatch;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -155,16 +152,7 @@ final class EvalCommand implements Callable<Integer> {
         if (exits != null && llama == null) {
             throw new IllegalArgumentException("--exits applies to language models (family llama), not to " + model.family());
         }
-        List<SubModel> subModels = new ArrayList<>(TrainJob.lattice(p));
-        if (exits != null) {
-            for (int e : ExitAnalysis.exits(exits, llama.layers())) {
-                SubModel sub = e == llama.layers() ? SubModel.FULL : SubModel.of(Model.DEPTH, e);
-                if (!subModels.contains(sub)) {
-                    subModels.add(sub);
-                }
-            }
-            subModels.sort(Comparator.comparingLong((SubModel s) -> model.flops(s)).reversed());
-        }
+        List<SubModel> subModels = ExitAnalysis.withExits(model, TrainJob.lattice(p), exits);
         List<HostBatch> data = p.data().validation(batches);
         long items = data.stream().mapToLong(HostBatch::labelCount).sum();
         o.printf(Locale.ROOT, "evaluating %d sub-model%s on %d validation batch%s (%,d %s)%n", subModels.size(),
@@ -184,17 +172,11 @@ final class EvalCommand implements Callable<Integer> {
         report.printTable(o);
         printSparsity(p, subModels, o);
         if (llama != null && !noExits) {
-            TreeSet<Integer> depths = new TreeSet<>();
-            if (exits != null) {
-                depths.addAll(exits);
-            } else {
-                subModels.forEach(s -> depths.add(s.budgetOr(Model.DEPTH, llama.layers())));
-            }
-            depths.add(llama.layers());
+            List<Integer> depths = ExitAnalysis.tableDepths(llama, subModels, exits);
             if (depths.size() == 1) {
-                o.println("exit analysis: only the full depth is targeted (use --exits N,M,... to compare intermediate exits)");
+                o.println(ExitAnalysis.ONLY_FULL_DEPTH);
             } else {
-                report = report.withExitAnalysis(llama, data, List.copyOf(depths));
+                report = report.withExitAnalysis(llama, data, depths);
                 o.println();
                 report.printExits(o);
             }

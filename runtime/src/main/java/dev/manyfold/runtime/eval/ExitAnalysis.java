@@ -3,11 +3,14 @@ package dev.manyfold.runtime.eval;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import dev.manyfold.api.SubModel;
 import dev.manyfold.api.decoder.InferenceSession;
-import dev.manyfold.runtime.model.LayeredLanguageModel;
 import dev.manyfold.runtime.data.HostBatch;
+import dev.manyfold.runtime.model.LayeredLanguageModel;
+import dev.manyfold.runtime.model.Model;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.TreeSet;
 
@@ -50,6 +53,49 @@ public final class ExitAnalysis {
     }
 
     /**
+     * The sub-models {@code eval} evaluates when exits are requested: the lattice plus the
+     * depth sub-model of each requested exit it lacks, most FLOPs first; the lattice as is
+     * when {@code requested} is null.
+     */
+    public static List<SubModel> withExits(Model model, List<SubModel> lattice, List<Integer> requested) {
+        List<SubModel> out = new ArrayList<>(lattice);
+        if (requested == null) {
+            return out;
+        }
+        int layers = model.languageModel().orElseThrow(() -> new IllegalArgumentException("--exits applies to language models"
+                + " (family llama), not to " + model.family())).layers();
+        for (int e : exits(requested, layers)) {
+            SubModel sub = e == layers ? SubModel.FULL
+                    : SubModel.of(Model.DEPTH, e);
+            if (!out.contains(sub)) {
+                out.add(sub);
+            }
+        }
+        out.sort(Comparator.comparingLong((SubModel s) -> model.flops(s)).reversed());
+        return out;
+    }
+
+    /**
+     * The depths of the exit table: {@code requested} when given, else the depths of the
+     * evaluated sub-models; always with the full depth. One depth means there is nothing to
+     * compare.
+     */
+    public static List<Integer> tableDepths(LayeredLanguageModel model, List<SubModel> evaluated, List<Integer> requested) {
+        TreeSet<Integer> depths = new TreeSet<>();
+        if (requested != null) {
+            depths.addAll(requested);
+        } else {
+            evaluated.forEach(s -> depths.add(s.budgetOr(Model.DEPTH, model.layers())));
+        }
+        depths.add(model.layers());
+        return List.copyOf(depths);
+    }
+
+    /** What eval prints when only the full depth is targeted. */
+    public static final String ONLY_FULL_DEPTH = "exit analysis: only the full depth is targeted (use --exits N,M,... to compare"
+            + " intermediate exits)";
+
+    /**
      * Computes KL and cosine for every exit (plus the full depth, which reports KL 0 and
      * cosine 1) over token batches ({@link HostBatch#tokens()} of shape {@code [B, T]}).
      *
@@ -57,44 +103,90 @@ public final class ExitAnalysis {
      * @return one stat per exit, in increasing depth
      */
     public static List<ExitStat> compute(LayeredLanguageModel model, List<HostBatch> batches, List<Integer> exits, NDManager parent) {
+        List<SequenceSums> sums = new ArrayList<>();
+        for (HostBatch hb : batches) {
+            sums.addAll(batch(model, hb, exits, parent));
+        }
+        return combine(model, exits, sums);
+    }
+
+    /**
+     * KL and cosine summed over the token positions of one sequence, per exit in increasing
+     * depth: what {@link #combine} adds up. Work split over machines (the Spark lattice
+     * evaluation) computes these per batch and combines them in validation order, which
+     * gives {@link #compute}'s figures bit for bit.
+     *
+     * @param kl summed KL(p_L ‖ p_n) per exit
+     * @param cosine summed cosine of h_n and h_L per exit
+     * @param positions the token positions summed over
+     */
+    public record SequenceSums(double[] kl, double[] cosine, long positions) implements java.io.Serializable {
+        private static final long serialVersionUID = 1L;
+    }
+
+    /** The sums of each sequence of one token batch ({@code [B, T]}), in batch order. */
+    public static List<SequenceSums> batch(LayeredLanguageModel model, HostBatch hb, List<Integer> exits, NDManager parent) {
+        List<Integer> depths = exits(exits, model.layers());
+        int n = depths.size();
+        if (hb.tokens() == null || hb.inputShape().length != 2) {
+            throw new IllegalArgumentException("the exit analysis needs token batches [batch, sequence]");
+        }
+        int batch = (int) hb.inputShape()[0];
+        int seq = (int) hb.inputShape()[1];
+        List<SequenceSums> out = new ArrayList<>(batch);
+        for (int b = 0; b < batch; b++) {
+            int[] tokens = Arrays.copyOfRange(hb.tokens(), b * seq, (b + 1) * seq);
+            double[] kl = new double[n];
+            double[] cos = new double[n];
+            try (NDManager m = parent.newSubManager(); InferenceSession session = model.open(m)) {
+                List<NDArray> hidden = new ArrayList<>(n);
+                NDArray h = session.embed(tokens, 0, m);
+                int from = 0;
+                for (int depth : depths) {
+                    h = session.run(h, from, depth, 0, m);
+                    hidden.add(h);
+                    from = depth;
+                }
+                NDArray last = hidden.get(n - 1);
+                NDArray logL = model.head(last, model.dim()).toType(DataType.FLOAT64, false).logSoftmax(-1);
+                NDArray pL = logL.exp();
+                NDArray hL = last.toType(DataType.FLOAT64, false);
+                NDArray normL = hL.mul(hL).sum(new int[] {-1}).sqrt();
+                for (int k = 0; k < n; k++) {
+                    NDArray exit = hidden.get(k);
+                    NDArray logN = model.head(exit, model.dim()).toType(DataType.FLOAT64, false).logSoftmax(-1);
+                    kl[k] = pL.mul(logL.sub(logN)).sum().getDouble();
+                    NDArray hN = exit.toType(DataType.FLOAT64, false);
+                    NDArray normN = hN.mul(hN).sum(new int[] {-1}).sqrt();
+                    cos[k] = hN.mul(hL).sum(new int[] {-1}).div(normN.mul(normL)).sum().getDouble();
+                }
+            }
+            out.add(new SequenceSums(kl, cos, seq));
+        }
+        return out;
+    }
+
+    /**
+     * Means over every position of the sequences' sums, added in the order given (validation
+     * order, for figures equal to {@link #compute}'s).
+     *
+     * @return one stat per exit, in increasing depth
+     */
+    public static List<ExitStat> combine(LayeredLanguageModel model, List<Integer> exits, List<SequenceSums> sequences) {
         List<Integer> depths = exits(exits, model.layers());
         int n = depths.size();
         double[] kl = new double[n];
         double[] cos = new double[n];
         long positions = 0;
-        for (HostBatch hb : batches) {
-            if (hb.tokens() == null || hb.inputShape().length != 2) {
-                throw new IllegalArgumentException("the exit analysis needs token batches [batch, sequence]");
+        for (SequenceSums s : sequences) {
+            if (s.kl().length != n || s.cosine().length != n) {
+                throw new IllegalArgumentException("sums of " + s.kl().length + " exits, expected " + n + " (" + depths + ")");
             }
-            int batch = (int) hb.inputShape()[0];
-            int seq = (int) hb.inputShape()[1];
-            for (int b = 0; b < batch; b++) {
-                int[] tokens = Arrays.copyOfRange(hb.tokens(), b * seq, (b + 1) * seq);
-                try (NDManager m = parent.newSubManager(); InferenceSession session = model.open(m)) {
-                    List<NDArray> hidden = new ArrayList<>(n);
-                    NDArray h = session.embed(tokens, 0, m);
-                    int from = 0;
-                    for (int depth : depths) {
-                        h = session.run(h, from, depth, 0, m);
-                        hidden.add(h);
-                        from = depth;
-                    }
-                    NDArray last = hidden.get(n - 1);
-                    NDArray logL = model.head(last, model.dim()).toType(DataType.FLOAT64, false).logSoftmax(-1);
-                    NDArray pL = logL.exp();
-                    NDArray hL = last.toType(DataType.FLOAT64, false);
-                    NDArray normL = hL.mul(hL).sum(new int[] {-1}).sqrt();
-                    for (int k = 0; k < n; k++) {
-                        NDArray exit = hidden.get(k);
-                        NDArray logN = model.head(exit, model.dim()).toType(DataType.FLOAT64, false).logSoftmax(-1);
-                        kl[k] += pL.mul(logL.sub(logN)).sum().getDouble();
-                        NDArray hN = exit.toType(DataType.FLOAT64, false);
-                        NDArray normN = hN.mul(hN).sum(new int[] {-1}).sqrt();
-                        cos[k] += hN.mul(hL).sum(new int[] {-1}).div(normN.mul(normL)).sum().getDouble();
-                    }
-                }
-                positions += seq;
+            for (int k = 0; k < n; k++) {
+                kl[k] += s.kl()[k];
+                cos[k] += s.cosine()[k];
             }
+            positions += s.positions();
         }
         if (positions == 0) {
             throw new IllegalArgumentException("no validation tokens for the exit analysis");

@@ -65,22 +65,7 @@ public final class Engines {
             return model;
         }
         Path dir = cacheDir(checkpoint);
-        String stamp = stamp(checkpoint);
-        try {
-            if (!Files.isRegularFile(dir.resolve(STAMP)) || !Files.readString(dir.resolve(STAMP)).equals(stamp)) {
-                if (Files.isDirectory(dir)) {
-                    try (Stream<Path> files = Files.list(dir)) {
-                        for (Path f : files.filter(f -> f.getFileName().toString().endsWith(".onnx")).toList()) {
-                            Files.delete(f);
-                        }
-                    }
-                }
-                Files.createDirectories(dir);
-                Files.writeString(dir.resolve(STAMP), stamp);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot prepare the ONNX cache " + dir + ": " + e.getMessage(), e);
-        }
+        prepareCache(dir, stamp(checkpoint));
         // The folded weights are composed only when a graph is missing from the cache.
         java.util.function.Supplier<LlamaGraphs> graphs = new java.util.function.Supplier<>() {
             private LlamaGraphs built;
@@ -102,7 +87,16 @@ public final class Engines {
                     synchronized (this) {
                         f = files.find(key);
                         if (f == null) {
-                            f = OnnxExport.write(graphs.get(), List.of(key), dir).get(0);
+                            // Another thread or process (an executor sharing the run) may be exporting the same graph: one does,
+                            // the others then find its file, complete (written to a temporary file, then renamed).
+                            try (CacheLock lock = CacheLock.acquire(dir)) {
+                                f = files.find(key);
+                                if (f == null) {
+                                    f = OnnxExport.write(graphs.get(), List.of(key), dir).get(0);
+                                }
+                            } catch (IOException e) {
+                                throw new UncheckedIOException("cannot lock the ONNX cache " + dir + ": " + e.getMessage(), e);
+                            }
                         }
                     }
                 }
@@ -135,6 +129,38 @@ public final class Engines {
             }
         };
         return new OrtLanguageModel(source, OnnxExport.metadata(model, tokenizer, checkpoint.toString()), threads());
+    }
+
+    /**
+     * Makes {@code dir} the cache of the checkpoint {@code stamp} describes. A cache of another
+     * checkpoint is emptied and restamped under the {@link CacheLock} (threads of this JVM and
+     * other processes sharing the run wait for one another), and the stamp is replaced by a
+     * rename, so no reader ever sees a partial stamp and takes the cache for stale.
+     */
+    static void prepareCache(Path dir, String stamp) {
+        try {
+            if (stamped(dir, stamp)) {
+                return;
+            }
+            Files.createDirectories(dir);
+            try (CacheLock lock = CacheLock.acquire(dir)) {
+                if (stamped(dir, stamp)) {
+                    return;
+                }
+                try (Stream<Path> files = Files.list(dir)) {
+                    for (Path f : files.filter(f -> f.getFileName().toString().endsWith(".onnx")).toList()) {
+                        Files.delete(f);
+                    }
+                }
+                OnnxExport.writeAtomically(dir.resolve(STAMP), stamp.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot prepare the ONNX cache " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static boolean stamped(Path dir, String stamp) throws IOException {
+        return Files.isRegularFile(dir.resolve(STAMP)) && Files.readString(dir.resolve(STAMP)).equals(stamp);
     }
 
     /** An export directory (or one graph file in it) on ONNX Runtime; bad input is refused naming the file. */
@@ -202,7 +228,7 @@ public final class Engines {
         return parent.resolve("onnx");
     }
 
-    private static String stamp(Path checkpoint) {
+    static String stamp(Path checkpoint) {
         try {
             return checkpoint.toAbsolutePath().getFileName() + " " + Files.size(checkpoint) + " " + Files.getLastModifiedTime(checkpoint).toMillis()
                     + " manyfold-onnx " + OnnxExport.VERSION + "\n";

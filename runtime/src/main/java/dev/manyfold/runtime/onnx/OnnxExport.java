@@ -89,14 +89,30 @@ public final class OnnxExport {
             List<Path> written = new ArrayList<>();
             for (GraphKey k : keys) {
                 Path f = dir.resolve(k.fileName());
-                Path tmp = dir.resolve(k.fileName() + ".tmp");
-                Files.write(tmp, graphs.build(k));
-                Files.move(tmp, f, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                writeAtomically(f, graphs.build(k));
                 written.add(f);
             }
             return written;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write ONNX graphs to " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Replaces {@code file} at once: the bytes go to a temporary file of a unique name in the same
+     * directory ({@code .NAME.RANDOM.tmp}, never taken for a graph), which is then renamed over it.
+     * Concurrent writers of the same file (threads, or processes sharing a directory) never mix
+     * their bytes, and a reader sees no file or a complete one.
+     */
+    static void writeAtomically(Path file, byte[] bytes) throws IOException {
+        // Not Files.createTempFile: its owner-only permissions would hide the graph from executors running as other users.
+        Path tmp = file.toAbsolutePath().resolveSibling("." + file.getFileName() + "." + Long.toHexString(
+                java.util.concurrent.ThreadLocalRandom.current().nextLong()) + ".tmp");
+        try {
+            Files.write(tmp, bytes, java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE);
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
         }
     }
 
