@@ -20,6 +20,16 @@ public interface BatchedDecoding {
         return true;
     }
 
+    /**
+     * Whether a batch of one may run on the calling session's own thread rather than the
+     * batcher's: true for an engine whose single step costs the same on any thread (ONNX
+     * Runtime); false (the default) keeps every batch on the scheduler thread (on PyTorch a
+     * request thread measured twice the CPU per token, docs/results.md).
+     */
+    default boolean loneStepOnCallerThread() {
+        return false;
+    }
+
     /** Whether {@code session} (opened from this model) can take part in {@link #forwardBatch}. */
     boolean batchable(InferenceSession session);
 

@@ -227,6 +227,12 @@ public final class OrtLanguageModel implements LanguageModel, BatchedDecoding, A
         return canBatch;
     }
 
+    /** A lone session's step is its own step graph, which costs the same on its own thread. */
+    @Override
+    public boolean loneStepOnCallerThread() {
+        return true;
+    }
+
     @Override
     public boolean batchable(InferenceSession session) {
         return session instanceof OrtInferenceSession s && s.model() == this && canBatch();

@@ -32,12 +32,15 @@ import java.util.concurrent.locks.ReentrantLock;
  * slow client does not hold the others up longer). It takes up to {@code maxBatch} steps of
  * the oldest waiting step's exit, oldest first, so no exit and no request waits behind more
  * than one batch of others. One thread runs every batch: one forward at a time, each waiter
- * woken once per step. While only one session decodes and no step waits, that session runs
- * its step (a batch of one) on its own thread, without the hand-off.
+ * woken once per step. On an engine whose {@link BatchedDecoding#loneStepOnCallerThread()},
+ * while only one session decodes and no step waits, that session runs its step (a batch of
+ * one) on its own thread, without the hand-off.
  */
 final class StepBatcher implements AutoCloseable {
     private final LanguageModel engine;
     private final BatchedDecoding batched;
+    /** {@link BatchedDecoding#loneStepOnCallerThread()}. */
+    private final boolean inline;
     private final int maxBatch;
     private final long lingerNanos;
     private final ReentrantLock lock = new ReentrantLock();
@@ -68,6 +71,7 @@ final class StepBatcher implements AutoCloseable {
             throw new IllegalArgumentException("maxBatch must be >= 2 and linger >= 0, got " + maxBatch + ", " + lingerMicros);
         }
         this.batched = b;
+        this.inline = b.loneStepOnCallerThread();
         this.maxBatch = maxBatch;
         this.lingerNanos = TimeUnit.MICROSECONDS.toNanos(lingerMicros);
         this.scheduler = new Thread(this::schedule, "manyfold-batch-scheduler");
@@ -120,7 +124,7 @@ final class StepBatcher implements AutoCloseable {
             if (closed) {
                 throw new IllegalStateException("the batcher is closed");
             }
-            alone = decoding == 1 && waiting.isEmpty();
+            alone = inline && decoding == 1 && waiting.isEmpty();
             if (!alone) {
                 waiting.add(mine);
                 if (waiting.size() >= decoding || waiting.size() == 1) {
