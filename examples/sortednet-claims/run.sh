@@ -14,17 +14,4 @@ steps="${2:-1200}"
 head_steps="${3:-300}"
 mvn -B -o -q -pl integration-tests -am test -Dtest=SortedNetExperiment -Dsurefire.failIfNoSpecifiedTests=false \
     -Dsortednet.seeds="$seeds" -Dsortednet.steps="$steps" -Dsortednet.head-steps="$head_steps"
-generated=integration-tests/target/claims/sortednet-fidelity.md
-begin='<!-- sortednet-fidelity:begin -->'
-end='<!-- sortednet-fidelity:end -->'
-if ! grep -qF "$begin" docs/results.md; then
-    echo "docs/results.md has no '$begin' marker" >&2
-    exit 2
-fi
-awk -v begin="$begin" -v end="$end" -v file="$generated" '
-    $0 == begin { print; while ((getline line < file) > 0) print line; skip = 1; next }
-    $0 == end { skip = 0 }
-    !skip { print }
-' docs/results.md > docs/results.md.tmp
-mv docs/results.md.tmp docs/results.md
-echo "updated docs/results.md from $generated"
+examples/splice-results.sh sortednet-fidelity integration-tests/target/claims/sortednet-fidelity.md

@@ -3,6 +3,7 @@ package dev.manyfold.runtime.cli;
 import dev.manyfold.api.SubModel;
 import dev.manyfold.runtime.eval.EvalReport;
 import dev.manyfold.runtime.eval.ExitAnalysis;
+import dev.manyfold.runtime.eval.ExitProfile;
 import dev.manyfold.runtime.host.Manyfold;
 import dev.manyfold.runtime.job.Run;
 import dev.manyfold.runtime.job.TrainJob;
@@ -12,6 +13,7 @@ import dev.manyfold.runtime.data.HostBatch;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -27,7 +29,7 @@ import picocli.CommandLine.Model.CommandSpec;
         "Evaluate a run or checkpoint: the full model and every targeted sub-model (the full lattice of the recipe's dimension "
                 + "budgets). Prints the table (parameters, FLOPs, loss, accuracy or perplexity, %% of full) and writes eval.csv and "
                 + "eval.png (quality against FLOPs); for language models also KL(p_L||p_n) and hidden-state cosine per depth exit "
-                + "(eval-exits.csv).",
+                + "(eval-exits.csv) and per token position (eval-exit-positions.csv, eval-exit-positions.png; the paper's figure).",
         "Selection needs no search and no re-evaluation: --max-flops and --threshold read the evaluated table, which may also "
                 + "be a previously written eval.csv given instead of the run."})
 final class EvalCommand implements Callable<Integer> {
@@ -77,6 +79,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--no-exits", description = "Language models: skip the KL/cosine exit analysis")
     boolean noExits;
 
+    /** The per-position exit analysis of the evaluated run, when one was computed. */
+    private ExitProfile profile;
+
     @Override
     public Integer call() {
         PrintWriter o = spec.commandLine().getOut();
@@ -109,7 +114,12 @@ final class EvalCommand implements Callable<Integer> {
             outDir = Optional.of(out != null ? out : Files.isDirectory(path) ? path : path.toAbsolutePath().getParent());
         }
         outDir.ifPresent(dir -> {
-            List<Path> written = report.write(dir);
+            List<Path> written = new ArrayList<>(report.write(dir));
+            if (profile != null) {
+                written.addAll(profile.write(dir));
+            } else {
+                ExitProfile.removeStale(dir);
+            }
             o.println("wrote " + String.join(", ", written.stream().map(Path::toString).toList()));
         });
         if (budget >= 0) {
@@ -176,9 +186,13 @@ final class EvalCommand implements Callable<Integer> {
             if (depths.size() == 1) {
                 o.println(ExitAnalysis.ONLY_FULL_DEPTH);
             } else {
-                report = report.withExitAnalysis(llama, data, depths);
+                ExitAnalysis.Analysis analysis = ExitAnalysis.analyse(llama, data, depths, llama.parameters().manager());
+                profile = analysis.profile();
+                report = report.withExits(analysis.means());
                 o.println();
                 report.printExits(o);
+                o.println();
+                profile.print(o);
             }
         }
         return report;

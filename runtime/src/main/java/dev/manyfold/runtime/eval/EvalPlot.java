@@ -55,7 +55,8 @@ public final class EvalPlot {
         writeImage(render(report, width, height), file);
     }
 
-    private static void writeImage(BufferedImage image, Path file) {
+    /** Writes an image as a PNG, creating the parent directory. */
+    static void writeImage(BufferedImage image, Path file) {
         try {
             Path parent = file.toAbsolutePath().getParent();
             if (parent != null) {

@@ -110,7 +110,7 @@ class EvalCommandTest {
     }
 
     @Test
-    void languageModelEvalShowsPerplexityAndTheExitTableAndWritesTheExitCsv() throws IOException {
+    void languageModelEvalShowsPerplexityAndTheExitTableAndWritesTheExitCsvsAndThePositionPlot() throws IOException {
         Path recipe = dir.resolve("tiny-llama.yaml");
         Files.writeString(recipe, """
                 name: tiny-llama
@@ -139,12 +139,21 @@ class EvalCommandTest {
         assertThat(exits.get(1)).startsWith("1,");
         assertThat(Double.parseDouble(exits.get(1).split(",")[1])).isPositive();
         assertThat(exits.get(2)).startsWith("2,0.00000000,1.00000000,");
+        // ... and by token position: every window position 0..15 for exits 1 and 2, with the plot
+        assertThat(r.out()).contains("per token position").containsPattern("KL exit 1\\s+\\d");
+        List<String> positions = Files.readAllLines(llama.resolve(ExitProfile.CSV));
+        assertThat(positions).hasSize(1 + 2 * 16).contains("exit,position,kl_full_to_exit_nats,cosine_hidden,rows");
+        assertThat(positions.get(1)).startsWith("1,0,");
+        assertThat(positions.get(32)).startsWith("2,15,0.00000000,1.00000000,");
+        assertThat(llama.resolve(ExitProfile.PNG)).isRegularFile();
 
         // Without intermediate exits there is no exit table, and the stale one is removed.
         Result plain = cli("eval", llama, "--batches", "2");
         assertThat(plain.exit()).as(plain.describe()).isZero();
         assertThat(plain.out()).contains("exit analysis: only the full depth is targeted");
         assertThat(llama.resolve("eval-exits.csv")).doesNotExist();
+        assertThat(llama.resolve(ExitProfile.CSV)).doesNotExist();
+        assertThat(llama.resolve(ExitProfile.PNG)).doesNotExist();
     }
 
     @Test

@@ -116,6 +116,67 @@ class ExitAnalysisTest {
     }
 
     @Test
+    void perPositionProfileAveragesToTheExitMeansAndCountsEveryRowAtEachPosition() {
+        ExitProfile profile = ExitAnalysis.profile(model, batches, List.of(1, 2), manager);
+        List<ExitStat> means = ExitAnalysis.compute(model, batches, List.of(1, 2), manager);
+        assertThat(profile.positions()).isEqualTo(SEQ);
+        for (int p = 0; p < SEQ; p++) {
+            assertThat(profile.count(p)).isEqualTo(2L * BATCH);
+            assertThat(profile.kl(2, p)).as("full depth against itself").isCloseTo(0, Offset.offset(1e-12));
+        }
+        for (int k = 0; k < 3; k++) {
+            double kl = 0;
+            for (int p = 0; p < SEQ; p++) {
+                kl += profile.kl(k, p);
+            }
+            assertThat(kl / SEQ).as("exit index %d", k).isCloseTo(means.get(k).kl(), Offset.offset(1e-9));
+        }
+        // position 0 sees only its own token: every exit's KL there differs from position 5's
+        assertThat(profile.kl(0, 0)).isNotEqualTo(profile.kl(0, 5));
+        assertThat(profile.csvLines()).hasSize(1 + 3 * SEQ).first().isEqualTo("exit,position,kl_full_to_exit_nats,cosine_hidden,rows");
+    }
+
+    @Test
+    void positionsCountFromTheFirstScoredTokenAndIgnoreNegativeLabels() {
+        // row 0 scores positions 4..11 (a prompt of 4), row 1 positions 2..9 (a prompt of 2, then padding)
+        int[] ids = batches.get(0).tokens();
+        int[] labels = batches.get(0).labels().clone();
+        for (int t = 0; t < SEQ; t++) {
+            if (t < 4) {
+                labels[t] = -100;
+            }
+            if (t < 2 || t >= 10) {
+                labels[SEQ + t] = -100;
+            }
+        }
+        HostBatch masked = new HostBatch(null, ids, new long[] {BATCH, SEQ}, labels, new long[] {BATCH, SEQ});
+        ExitProfile profile = ExitAnalysis.profile(model, List.of(masked), List.of(1), manager);
+        assertThat(profile.positions()).isEqualTo(8);
+        for (int p = 0; p < 8; p++) {
+            assertThat(profile.count(p)).as("rows at position %d", p).isEqualTo(2);
+        }
+        ExitProfile row0 = ExitAnalysis.profile(model, List.of(new HostBatch(null, java.util.Arrays.copyOf(ids, SEQ),
+                new long[] {1, SEQ}, java.util.Arrays.copyOf(labels, SEQ), new long[] {1, SEQ})), List.of(1), manager);
+        ExitProfile full = ExitAnalysis.profile(model, List.of(new HostBatch(null, java.util.Arrays.copyOf(ids, SEQ),
+                new long[] {1, SEQ}, batches.get(0).labels().clone(), new long[] {1, SEQ})), List.of(1), manager);
+        assertThat(row0.kl(0, 0)).as("response position 0 of row 0 is its absolute position 4")
+                .isCloseTo(full.kl(0, 4), Offset.offset(1e-12));
+        assertThat(ExitAnalysis.compute(model, List.of(masked), List.of(1), manager).get(0).positions()).isEqualTo(16);
+    }
+
+    @Test
+    void profileWritesItsCsvAndAPlot(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        ExitProfile profile = ExitAnalysis.profile(model, batches, List.of(1, 2), manager);
+        List<java.nio.file.Path> written = profile.write(dir);
+        assertThat(written).extracting(f -> f.getFileName().toString()).containsExactly(ExitProfile.CSV, ExitProfile.PNG);
+        assertThat(java.nio.file.Files.readAllLines(dir.resolve(ExitProfile.CSV))).hasSize(1 + 3 * SEQ)
+                .anySatisfy(l -> assertThat(l).startsWith("1,0,"));
+        java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(dir.resolve(ExitProfile.PNG).toFile());
+        assertThat(image.getWidth()).isEqualTo(1200);
+        assertThat(profile.samplePositions()).containsExactly(0, 1, 2, 4, 8, 11);
+    }
+
+    @Test
     void exitsAreSortedDeduplicatedAndIncludeTheFullDepth() {
         assertThat(ExitAnalysis.exits(List.of(2, 1, 2), 3)).containsExactly(1, 2, 3);
         assertThat(ExitAnalysis.exits(List.of(), 3)).containsExactly(3);

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Rebuilds the 8-layer SoFT model behind the adaptive-decoding headline (docs/results.md,
+# "Adaptive decoding" round 2 and "Sorted LLaMA — fidelity round 2") from its recipes and runs
+# the decode table with the paper's own settings beside the tuned ones. Run from the
+# repository root after `mvn -q -B package -DskipTests`:
+#   sh examples/soft-long/reproduce.sh                 # runs/soft-long-repro/{deep-pretrain,deep-soft,deep-soft2}
+#   OUT=DIR BENCH=0 sh examples/soft-long/reproduce.sh # train only (the decode table is a timing run: run it alone)
+# Training runs at `nice -n 19` (about 30 min of 2 cores when the machine is quiet, 1-2 h shared);
+# the decode table runs at the caller's priority. Expected figures: examples/soft-long/EXPECTED.md.
+set -e
+M=${M:-bundles/target/manyfold/bin/manyfold}
+OUT=${OUT:-runs/soft-long-repro}
+BENCH=${BENCH:-1}
+HERE=$(dirname "$0")
+mkdir -p "$OUT"
+train() { # recipe, run name, init run (or empty)
+  if [ -f "$OUT/$2/latest" ]; then echo "== $OUT/$2 exists, kept"; return; fi
+  if [ -n "$3" ]; then sed "s#init: runs/$3#init: $OUT/$3#" "$HERE/$1" > "$OUT/$2.yaml"; else cp "$HERE/$1" "$OUT/$2.yaml"; fi
+  echo "== train $2 ($(date -u +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg))"
+  nice -n 19 "$M" train "$OUT/$2.yaml" --run-dir "$OUT/$2"
+}
+train deep-pretrain.yaml deep-pretrain ""
+train deep-soft.yaml deep-soft deep-pretrain
+train deep-soft2.yaml deep-soft2 deep-soft
+echo "== exits of $OUT/deep-soft2 (EXPECTED.md: full loss 1.8262, exit 2 2.0860, exit 3 1.9380 ; 10 validation batches)"
+nice -n 19 "$M" eval "$OUT/deep-soft2" --batches 10 --out "$OUT/deep-soft2-eval"
+if [ "$BENCH" = 1 ]; then
+  echo "== decode table, 192 new tokens (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  sh "$HERE/paper-settings.sh" "$M" "$OUT/deep-soft2" 192 10 --repeat 2 --engine pytorch,onnxruntime
+fi
