@@ -105,6 +105,47 @@ class ServeCliTest {
     }
 
     @Test
+    void onOnnxRuntimeConcurrentBatchedRequestsGetTheAnswersOfSequentialOnes() throws Exception {
+        Path run = ServeFixtures.trained();
+        Server onnx = start(run.toString(), "--port", "0", "--engine", "onnxruntime", "--batch", "8", "--max-concurrency", "10");
+        java.util.concurrent.ExecutorService clients = java.util.concurrent.Executors.newFixedThreadPool(10);
+        try {
+            assertThat(onnx.startup()).contains("engine onnxruntime").contains("batch 8");
+            List<String> bodies = new ArrayList<>();
+            for (String p : new String[] {"The computer", "Unix is", "A program", "Memory"}) {
+                bodies.add("{\"model\": \"run\", \"prompt\": \"" + p + "\", \"max_tokens\": 16}");
+                bodies.add("{\"model\": \"run:exit-2\", \"prompt\": \"" + p + "\", \"max_tokens\": 12}");
+            }
+            bodies.add("{\"model\": \"run\", \"prompt\": \"Unix is\", \"max_tokens\": 16, \"temperature\": 0.9, \"seed\": 5}");
+            bodies.add("{\"model\": \"run\", \"prompt\": \"Memory\", \"max_tokens\": 16, \"manyfold\": {\"decoder\": \"self-speculative\", \"draft\": 2}}");
+            List<String> sequential = new ArrayList<>();
+            for (String b : bodies) {
+                sequential.add(completionText(ServeFixtures.post(onnx.url() + "/v1/completions", b)));
+            }
+            List<java.util.concurrent.Future<String>> concurrent = new ArrayList<>();
+            for (String b : bodies) {
+                concurrent.add(clients.submit(() -> completionText(ServeFixtures.post(onnx.url() + "/v1/completions", b))));
+            }
+            for (int i = 0; i < bodies.size(); i++) {
+                assertThat(concurrent.get(i).get(120, TimeUnit.SECONDS)).as(bodies.get(i)).isEqualTo(sequential.get(i));
+            }
+            String metrics = ServeFixtures.get(onnx.url() + "/metrics", null).body();
+            double forwards = ServeFixtures.metric(metrics, "manyfold_batched_forwards_total");
+            double steps = ServeFixtures.metric(metrics, "manyfold_batched_steps_total");
+            assertThat(steps).as("steps in batched forwards: some batch held several requests' steps").isGreaterThan(forwards);
+        } finally {
+            clients.shutdownNow();
+            onnx.process().destroy();
+            assertThat(onnx.process().waitFor(60, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    private static String completionText(ServeFixtures.Reply r) {
+        assertThat(r.status()).as(r.toString()).isEqualTo(200);
+        return r.json().path("choices").get(0).path("text").asText();
+    }
+
+    @Test
     void badOptionsAreRefusedWithExitCode2() throws IOException {
         Path run = ServeFixtures.trained();
 

@@ -61,7 +61,7 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--batch", defaultValue = "16", paramLabel = "N",
             description = "Continuous batching: run up to N concurrent greedy/sampling requests' decode steps as one batched forward"
-                    + " per iteration (pytorch engine; default ${DEFAULT-VALUE}; 1: each request on its own); needs --max-concurrency"
+                    + " per iteration (pytorch and onnxruntime; default ${DEFAULT-VALUE}; 1: each request on its own); needs --max-concurrency"
                     + " of at least N to fill a batch")
     int batch;
 

@@ -15,6 +15,21 @@ import java.util.List;
  * float rounding. Callers must hold every session exclusively for the duration of the call.
  */
 public interface BatchedDecoding {
+    /** Whether this model can batch at all (an engine may lack what batching needs, e.g. an export without batched graphs). */
+    default boolean canBatch() {
+        return true;
+    }
+
+    /**
+     * Whether a batch of one may run on the calling session's own thread rather than the
+     * batcher's: true for an engine whose single step costs the same on any thread (ONNX
+     * Runtime); false (the default) keeps every batch on the scheduler thread (on PyTorch a
+     * request thread measured twice the CPU per token, docs/results.md).
+     */
+    default boolean loneStepOnCallerThread() {
+        return false;
+    }
+
     /** Whether {@code session} (opened from this model) can take part in {@link #forwardBatch}. */
     boolean batchable(InferenceSession session);
 

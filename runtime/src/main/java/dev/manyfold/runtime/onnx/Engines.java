@@ -107,6 +107,26 @@ public final class Engines {
             public String describe(GraphKey key) {
                 return files.describe(key);
             }
+
+            @Override
+            public Object findBatchStep(int to) {
+                Object f = files.findBatchStep(to);
+                if (f == null && to <= model.layers()) {
+                    synchronized (this) {
+                        f = files.findBatchStep(to);
+                        if (f == null) {
+                            Path p = dir.resolve(LlamaGraphs.batchStepFileName(to));
+                            try {
+                                Files.write(p, graphs.get().buildBatchStep(to));
+                            } catch (IOException e) {
+                                throw new UncheckedIOException("cannot write " + p + ": " + e.getMessage(), e);
+                            }
+                            f = p;
+                        }
+                    }
+                }
+                return f;
+            }
         };
         return new OrtLanguageModel(source, OnnxExport.metadata(model, tokenizer, checkpoint.toString()), threads());
     }

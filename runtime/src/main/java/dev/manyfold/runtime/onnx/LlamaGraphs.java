@@ -56,14 +56,14 @@ public final class LlamaGraphs {
             // Draft tail + verification: the last drafted token through the draft layers [0, from),
             // appended to the drafted positions' hidden states, all of them through [from, to).
             String last = embed(g, g.input("tokens", OnnxGraph.INT64, 1L, 1L));
-            Lengths lengths = lengths(g);
-            last = layers(g, last, 0, key.from(), lengths);
+            Lengths lengths = lengths(g, 1L);
+            last = layers(g, last, 0, key.from(), lengths, 1L);
             x = g.op("Concat", List.of(Attr.of("axis", 1L)), g.input("hidden", OnnxGraph.FLOAT, 1L, "drafted", d), last);
-            x = layers(g, x, key.from(), key.to(), lengths);
+            x = layers(g, x, key.from(), key.to(), lengths, 1L);
         } else {
             x = key.tokens() ? embed(g, g.input("tokens", OnnxGraph.INT64, 1L, n)) : g.input("hidden", OnnxGraph.FLOAT, 1L, n, d);
             if (key.hasLayers()) {
-                x = layers(g, x, key.from(), key.to(), lengths(g));
+                x = layers(g, x, key.from(), key.to(), lengths(g, 1L), 1L);
             }
         }
         if (key.hidden()) {
@@ -80,12 +80,41 @@ public final class LlamaGraphs {
         return g.toModel(meta);
     }
 
+    /** File name of {@link #buildBatchStep}'s graph in a cache or export directory, e.g. {@code batch_0_8_logits_step.onnx}. */
+    public static String batchStepFileName(int to) {
+        return "batch_0_" + to + "_logits_step.onnx";
+    }
+
+    /**
+     * The batched decode step to exit {@code to}: one token for each of {@code batch} rows, each
+     * row at its own position over its own cache. Inputs {@code tokens} (int64
+     * {@code [batch, 1]}), {@code seqlens_k} (int32 {@code [batch]}, each row's position),
+     * {@code total_sequence_length} (the largest plus one) and per layer the caches
+     * {@code [batch, kv, capacity, hd]} (pinned presents over the same memory, as in
+     * {@link #build}); output {@code logits} {@code [batch, 1, V]}.
+     */
+    public byte[] buildBatchStep(int to) {
+        if (to < 1 || to > w.layers.size()) {
+            throw new IllegalArgumentException("exit " + to + " is outside the model's layers [1, " + w.layers.size() + "]");
+        }
+        OnnxGraph g = new OnnxGraph("manyfold_llama_batch_0_" + to);
+        String x = embed(g, g.input("tokens", OnnxGraph.INT64, "batch", 1L));
+        x = layers(g, x, 0, to, lengths(g, "batch"), "batch");
+        g.opTo("logits", "MatMul", List.of(), norm(g, x, "norm", w.norm), g.weight("head", w.head, w.dim, w.vocab));
+        g.output("logits", OnnxGraph.FLOAT, "batch", 1L, w.vocab);
+        Map<String, String> meta = new java.util.LinkedHashMap<>(metadata);
+        meta.put(OnnxExport.META_GRAPH, batchStepFileName(to));
+        meta.put(OnnxExport.META_LAYERS, "0-" + to);
+        return g.toModel(meta);
+    }
+
     /** The inputs saying which cache positions are valid, and RoPE's tables. */
     private record Lengths(String seqlens, String total, String cos, String sin) {}
 
-    private Lengths lengths(OnnxGraph g) {
+    /** {@code batch}: the batch dimension, {@code 1L} or a symbolic name. */
+    private Lengths lengths(OnnxGraph g, Object batch) {
         int hd = paddedHeadDim(w.headDim);
-        return new Lengths(g.input("seqlens_k", OnnxGraph.INT32, 1L), g.input("total_sequence_length", OnnxGraph.INT32),
+        return new Lengths(g.input("seqlens_k", OnnxGraph.INT32, batch), g.input("total_sequence_length", OnnxGraph.INT32),
                 g.weight("rope_cos", rope(true), w.context, hd / 2), g.weight("rope_sin", rope(false), w.context, hd / 2));
     }
 
@@ -94,7 +123,7 @@ public final class LlamaGraphs {
     }
 
     /** Layers {@code [from, to)} over {@code x [1, n, d]}, each reading and writing its cache in place. */
-    private String layers(OnnxGraph g, String x, int from, int to, Lengths lengths) {
+    private String layers(OnnxGraph g, String x, int from, int to, Lengths lengths, Object batch) {
         int d = w.dim;
         int hd = paddedHeadDim(w.headDim);
         for (int i = from; i < to; i++) {
@@ -102,8 +131,8 @@ public final class LlamaGraphs {
             int h = layer.heads();
             int kvh = layer.kvHeads();
             int width = layer.width(w.headDim);
-            String pk = g.input("past_key_" + i, OnnxGraph.FLOAT, 1L, (long) kvh, "capacity", (long) hd);
-            String pv = g.input("past_value_" + i, OnnxGraph.FLOAT, 1L, (long) kvh, "capacity", (long) hd);
+            String pk = g.input("past_key_" + i, OnnxGraph.FLOAT, batch, (long) kvh, "capacity", (long) hd);
+            String pv = g.input("past_value_" + i, OnnxGraph.FLOAT, batch, (long) kvh, "capacity", (long) hd);
             String a = norm(g, x, "attn_norm_" + i, layer.attnNorm());
             int heads = h + 2 * kvh;
             String qkv = g.op("MatMul", a, g.weight("qkv_" + i, padColumns(layer.qkv(), d, 2 * width, heads), d, (long) heads * hd));
@@ -115,8 +144,8 @@ public final class LlamaGraphs {
                     List.of(Attr.of("num_heads", (long) h), Attr.of("kv_num_heads", (long) kvh), Attr.of("scale", 1f),
                             Attr.of("do_rotary", 1L), Attr.of("rotary_interleaved", 0L)),
                     qkv, "", "", pk, pv, lengths.seqlens(), lengths.total(), lengths.cos(), lengths.sin());
-            g.output("present_key_" + i, OnnxGraph.FLOAT, 1L, (long) kvh, "capacity", (long) hd);
-            g.output("present_value_" + i, OnnxGraph.FLOAT, 1L, (long) kvh, "capacity", (long) hd);
+            g.output("present_key_" + i, OnnxGraph.FLOAT, batch, (long) kvh, "capacity", (long) hd);
+            g.output("present_value_" + i, OnnxGraph.FLOAT, batch, (long) kvh, "capacity", (long) hd);
             x = g.op("Add", x, g.op("MatMul", att[0], g.weight("out_" + i, padRows(layer.out(), h), (long) h * hd, d)));
             String m = norm(g, x, "mlp_norm_" + i, layer.mlpNorm());
             String[] gu = g.ops("Split", 2, List.of(Attr.of("axis", -1L)), g.op("MatMul", m, g.weight("gate_up_" + i, layer.gateUp(), d,

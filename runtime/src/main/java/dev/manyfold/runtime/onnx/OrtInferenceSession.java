@@ -452,6 +452,7 @@ final class OrtInferenceSession implements InferenceSession {
             for (int i = key.tail() ? 0 : key.from(); i < key.to(); i++) {
                 cached[i] = start + n;
             }
+            writes++;
             return new Outputs(r);
         } catch (OrtException e) {
             throw new IllegalStateException("ONNX Runtime failed on " + key.fileName() + ": " + e.getMessage(), e);
@@ -495,6 +496,58 @@ final class OrtInferenceSession implements InferenceSession {
                     OnnxTensor.createTensor(m.env, valueBuffers[layer], shape)};
         }
         return cache[layer];
+    }
+
+    /**
+     * Before a batched step ({@link OrtLanguageModel#forwardBatch}) of {@code token} at
+     * {@code start} through layers {@code [0, to)}: settles a draft, checks the position, the
+     * token and that each of those layers caches exactly {@code start} positions, and
+     * allocates their buffers.
+     */
+    void beforeBatchStep(int token, int start, int to) {
+        settle();
+        checkPositions(start, 1);
+        if (token < 0 || token >= m.vocab) {
+            throw new IllegalArgumentException("token " + token + " is outside the vocabulary [0, " + m.vocab + ")");
+        }
+        try {
+            for (int i = 0; i < to; i++) {
+                if (cached[i] != start) {
+                    throw new IllegalStateException("layer " + i + " caches " + cached[i] + " positions, expected " + start);
+                }
+                cacheTensors(i);
+            }
+        } catch (OrtException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Layer {@code layer}'s key ({@code value} false) or value buffer, {@code [1, kv, context, hd]}. */
+    FloatBuffer cacheBuffer(int layer, boolean value) {
+        return value ? valueBuffers[layer] : keyBuffers[layer];
+    }
+
+    /** After a batched step wrote position {@code start} of layers {@code [0, to)} into this session's buffers. */
+    void afterBatchStep(int start, int to) {
+        for (int i = 0; i < to; i++) {
+            cached[i] = start + 1;
+        }
+    }
+
+    /** Graph runs that wrote this session's cache: a batch buffer's copy of it is stale when this moved. */
+    int writes;
+    /**
+     * Where {@link OrtLanguageModel#forwardBatch} last kept a copy of this session's cache: the
+     * batch buffer's row (-1: none), per layer how many positions it holds, and {@link #writes}
+     * then. Used under the model's monitor.
+     */
+    int batchRow = -1;
+    int[] batchHeld;
+    int batchWrites;
+
+    /** The model this session decodes on. */
+    OrtLanguageModel model() {
+        return m;
     }
 
     private static FloatBuffer direct(int floats) {

@@ -15,7 +15,7 @@ import java.util.Optional;
  * @param apiKey when present, every route but {@code /health} and the playground page needs {@code Authorization: Bearer KEY}
  * @param shutdownTimeout how long a graceful shutdown lets running decodes finish before cancelling them
  * @param batch the most concurrent requests' decode steps run as one batched forward ({@code --batch}); 1 decodes each
- *     request on its own. Only greedy and sampling requests on an engine that can batch ({@code pytorch}) are batched.
+ *     request on its own. Only greedy and sampling requests on an engine that can batch ({@code pytorch}, {@code onnxruntime} with its batched step graphs) are batched.
  * @param maxUnbatched of the {@code maxConcurrency} decodes, the most that run on their own at once (self-speculative,
  *     early-exit, any decode on an engine that cannot batch, every decode when {@code batch} is 1): each of those takes a
  *     core, while a batch of any size takes one ({@code --max-unbatched})

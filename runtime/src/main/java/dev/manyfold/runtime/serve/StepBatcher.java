@@ -32,11 +32,15 @@ import java.util.concurrent.locks.ReentrantLock;
  * slow client does not hold the others up longer). It takes up to {@code maxBatch} steps of
  * the oldest waiting step's exit, oldest first, so no exit and no request waits behind more
  * than one batch of others. One thread runs every batch: one forward at a time, each waiter
- * woken once per step.
+ * woken once per step. On an engine whose {@link BatchedDecoding#loneStepOnCallerThread()},
+ * while only one session decodes and no step waits, that session runs its step (a batch of
+ * one) on its own thread, without the hand-off.
  */
 final class StepBatcher implements AutoCloseable {
     private final LanguageModel engine;
     private final BatchedDecoding batched;
+    /** {@link BatchedDecoding#loneStepOnCallerThread()}. */
+    private final boolean inline;
     private final int maxBatch;
     private final long lingerNanos;
     private final ReentrantLock lock = new ReentrantLock();
@@ -45,6 +49,8 @@ final class StepBatcher implements AutoCloseable {
     /** Steps waiting for a batch, oldest first. */
     private final List<Step> waiting = new ArrayList<>();
     private final Thread scheduler;
+    /** Held while a forward runs: the scheduler's batches and a lone session's own steps never overlap. */
+    private final ReentrantLock forwarding = new ReentrantLock();
     /** Sessions that have asked for a batched step and are not closed. */
     private int decoding;
     private long batches;
@@ -65,6 +71,7 @@ final class StepBatcher implements AutoCloseable {
             throw new IllegalArgumentException("maxBatch must be >= 2 and linger >= 0, got " + maxBatch + ", " + lingerMicros);
         }
         this.batched = b;
+        this.inline = b.loneStepOnCallerThread();
         this.maxBatch = maxBatch;
         this.lingerNanos = TimeUnit.MICROSECONDS.toNanos(lingerMicros);
         this.scheduler = new Thread(this::schedule, "manyfold-batch-scheduler");
@@ -74,7 +81,7 @@ final class StepBatcher implements AutoCloseable {
 
     /** Whether {@code model} can be batched by this class. */
     static boolean supports(LanguageModel model) {
-        return model instanceof BatchedDecoding;
+        return model instanceof BatchedDecoding b && b.canBatch();
     }
 
     /** The engine's model, whose sessions batch their one-token steps through this batcher. */
@@ -111,17 +118,30 @@ final class StepBatcher implements AutoCloseable {
 
     private float[] step(InferenceSession session, int token, int start, int to) {
         Step mine = new Step(session, token, start, to, System.nanoTime());
+        boolean alone;
         lock.lock();
         try {
             if (closed) {
                 throw new IllegalStateException("the batcher is closed");
             }
-            waiting.add(mine);
-            if (waiting.size() >= decoding || waiting.size() == 1) {
-                work.signal();
+            alone = inline && decoding == 1 && waiting.isEmpty();
+            if (!alone) {
+                waiting.add(mine);
+                if (waiting.size() >= decoding || waiting.size() == 1) {
+                    work.signal();
+                }
             }
         } finally {
             lock.unlock();
+        }
+        if (alone) {
+            // The only decoding session: its step runs on its own thread (no hand-off to the
+            // scheduler and back), still one forward at a time with the scheduler's batches.
+            run(List.of(mine));
+            if (mine.error != null) {
+                throw mine.error;
+            }
+            return mine.logits;
         }
         boolean interrupted = false;
         while (true) {
@@ -190,10 +210,11 @@ final class StepBatcher implements AutoCloseable {
         return batch;
     }
 
-    /** On the scheduler thread, without the lock. */
+    /** On the scheduler thread (or a lone session's), without the lock; one at a time. */
     private void run(List<Step> batch) {
         float[][] logits = null;
         RuntimeException error = null;
+        forwarding.lock();
         try {
             int n = batch.size();
             int[] tokens = new int[n];
@@ -210,6 +231,8 @@ final class StepBatcher implements AutoCloseable {
             }
         } catch (RuntimeException e) {
             error = e;
+        } finally {
+            forwarding.unlock();
         }
         lock.lock();
         try {
