@@ -41,7 +41,7 @@ final class SitesCommand implements Callable<Integer> {
         Recipe recipe = Recipe.load(recipeFile);
         try (Manyfold host = main.host()) {
             // The weightless shape model and the plugin sections, as validate checks them: no weights, no data read.
-            TrainJob.Checked checked = TrainJob.check(host, recipe, Path.of(System.getProperty("java.io.tmpdir"), "manyfold-work"));
+            TrainJob.Checked checked = TrainJob.check(host, recipe, TrainJob.scratchDir());
             dev.manyfold.api.ModelShape shape = checked.shape();
             List<Settings> masks = recipe.sections("masks");
             List<Settings> adapters = recipe.sections("adapters");

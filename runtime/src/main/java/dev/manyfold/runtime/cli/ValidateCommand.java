@@ -34,7 +34,7 @@ final class ValidateCommand implements Callable<Integer> {
         Recipe recipe = Recipe.load(recipeFile);
         try (Manyfold host = main.host()) {
             // Exactly the checks train makes before its first step (data sources and model shape included).
-            Path work = Path.of(System.getProperty("java.io.tmpdir"), "manyfold-work");
+            Path work = TrainJob.scratchDir();
             List<String> stages = StagedJob.isStaged(recipe) ? StagedJob.validate(host, recipe, work) : List.of();
             TrainJob.Checked checked = StagedJob.isStaged(recipe) ? null : TrainJob.check(host, recipe, work);
             RecipeValidator.Components c = checked != null ? checked.components()

@@ -50,6 +50,11 @@ import java.util.Optional;
  */
 public final class TrainJob {
     /** Checkpoint format written by this runtime. */
+    /** The work directory of commands that check or load a recipe without a run directory of their own. */
+    public static Path scratchDir() {
+        return Path.of(System.getProperty("java.io.tmpdir"), "manyfold-work");
+    }
+
     public static final String FORMAT_VERSION = "1";
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -57,7 +62,7 @@ public final class TrainJob {
 
     /** Validates a recipe completely and builds its data and model (no training). */
     public static Run prepare(Manyfold host, Recipe recipe, PrintWriter out) {
-        return prepare(host, recipe, out, true, null, Path.of(System.getProperty("java.io.tmpdir"), "manyfold-work"));
+        return prepare(host, recipe, out, true, null, scratchDir());
     }
 
     /** As {@link #prepare(Manyfold, Recipe, PrintWriter)}, with plugins' reports going to {@code workDirectory}. */
@@ -545,7 +550,7 @@ public final class TrainJob {
      */
     public static Run load(Manyfold host, Path path, PrintWriter out) {
         if (HfWeights.isModelDirectory(path)) {
-            return prepare(host, HfImport.bareRecipe(path), out, true, null, Path.of(System.getProperty("java.io.tmpdir"), "manyfold-work"));
+            return prepare(host, HfImport.bareRecipe(path), out, true, null, scratchDir());
         }
         Path file = java.nio.file.Files.isDirectory(path) ? CheckpointStore.keepingAll().latest(path).orElseThrow(() -> new ConfigException(
                 path.toString(), "no checkpoint in this run directory", "a run directory containing checkpoint-N.safetensors")) : path;
