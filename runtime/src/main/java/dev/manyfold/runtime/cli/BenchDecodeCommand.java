@@ -209,6 +209,11 @@ final class BenchDecodeCommand implements Callable<Integer> {
                 model.contextLength(), model.vocabularySize());
         out.printf(Locale.ROOT, "%d prompts of %d tokens from %s, %d new tokens each (fewer on EOS), %d warm-up, %d pass(es)%n",
                 promptList.size(), promptTokens, promptSource, maxNewTokens, warmup, repeat);
+        for (EngineChoice.Opened o : opened) {
+            if (o.model() instanceof dev.manyfold.runtime.onnx.OrtLanguageModel ort) {
+                out.printf(Locale.ROOT, "onnxruntime: %s%n", ort.threadsNote());
+            }
+        }
         for (int i = 0; i < Math.min(warmup, promptList.size()); i++) {
             for (int d = 0; d < created.size(); d++) {
                 created.get(d).generate(models.get(d), promptList.get(i), maxNewTokens, t -> { });

@@ -117,6 +117,7 @@ final class DecoderSpecs {
         }
         Map<String, Object> values = deepCopy((Map<String, Object>) section);
         values.remove("engine"); // the host's (see EngineChoice), not the decoder's
+        values.remove(dev.manyfold.runtime.onnx.Engines.THREADS_KEY);
         Object type = values.remove("type");
         if (type == null) {
             throw new ConfigException("decode.type", "required key is missing", "a decoder name (see manyfold plugins)");

@@ -50,8 +50,21 @@ public final class EngineChoice {
             return new Opened(llama);
         }
         Path checkpoint = Files.isDirectory(path) ? CheckpointStore.keepingAll().latest(path).orElseGet(() -> weightsFile(path)) : path;
-        LanguageModel model = Engines.on(llama, checkpoint, OnnxExportCommand.tokenizer(p), engine);
+        LanguageModel model = Engines.on(llama, checkpoint, OnnxExportCommand.tokenizer(p), engine, threads(p));
         return new Opened(model);
+    }
+
+    /** The recipe's {@code decode.onnx-threads} (ONNX Runtime's intra-op threads), or null when it has none. */
+    public static Integer threads(Run p) {
+        Object section = p.recipe().asMap().get("decode");
+        if (section instanceof Map<?, ?> m && m.get(Engines.THREADS_KEY) != null) {
+            Object v = m.get(Engines.THREADS_KEY);
+            if (!(v instanceof Integer n) || n < 1) {
+                throw new ConfigException("decode." + Engines.THREADS_KEY, "\"" + v + "\" is not a thread count", "an integer >= 1");
+            }
+            return n;
+        }
+        return null;
     }
 
     /** A Hugging Face directory's weights file (what an ONNX cache beside it is stamped with). */

@@ -30,21 +30,95 @@ public final class Engines {
 
     private Engines() {}
 
+    /** The system property that fixes ONNX Runtime's intra-op thread count (overrides the default by size and the recipe). */
+    public static final String THREADS_PROPERTY = "manyfold.onnx.threads";
+    /** The recipe's {@code decode:} key for ONNX Runtime's intra-op thread count (read by the host, like {@code engine}). */
+    public static final String THREADS_KEY = "onnx-threads";
     /**
-     * ONNX Runtime's intra-op threads: 1 (measured fastest on the small models here), or the
-     * {@code manyfold.onnx.threads} system property (with 2 or more, spinning is off).
+     * Above this many bytes of F32 weights read per token, decoding is bound by memory
+     * bandwidth and a second intra-op thread pays (measured: the 379 MB model ran 1.6–1.8× faster
+     * with 2 threads than 1 on an idle 2-core machine, while the 6.6 MB 8-layer SoFT model was
+     * slower with 2; docs/results.md, "ONNX Runtime engine — fewer calls per token").
      */
-    static int threads() {
-        String t = System.getProperty("manyfold.onnx.threads", "1");
-        try {
-            int n = Integer.parseInt(t.trim());
-            if (n >= 1) {
-                return n;
+    public static final long LARGE_MODEL_BYTES = 32L << 20;
+
+    /**
+     * ONNX Runtime's intra-op threads when nothing fixes them: 1 for a model whose weights per
+     * token stay at most {@link #LARGE_MODEL_BYTES} (per-node overhead dominates and a second
+     * thread only adds synchronisation), else 2 (bandwidth-bound: two cores read faster than
+     * one), never more than the machine's processors. With 2 or more, spinning is off.
+     */
+    public static int defaultThreads(long weightBytesPerToken, int processors) {
+        return weightBytesPerToken > LARGE_MODEL_BYTES ? Math.max(1, Math.min(2, processors)) : 1;
+    }
+
+    /**
+     * The intra-op thread count: {@code -Dmanyfold.onnx.threads=N} if set, else {@code setting}
+     * (the recipe's {@code decode.onnx-threads}, or null), else {@link #defaultThreads} for
+     * {@code weightBytesPerToken} on this machine.
+     */
+    public static int threads(long weightBytesPerToken, Integer setting) {
+        String t = System.getProperty(THREADS_PROPERTY);
+        if (t != null) {
+            try {
+                int n = Integer.parseInt(t.trim());
+                if (n >= 1) {
+                    return n;
+                }
+            } catch (NumberFormatException e) {
+                // refused below
             }
-        } catch (NumberFormatException e) {
-            // refused below
+            throw new ConfigException("-D" + THREADS_PROPERTY, "\"" + t + "\" is not a thread count", "an integer >= 1");
         }
-        throw new ConfigException("-Dmanyfold.onnx.threads", "\"" + t + "\" is not a thread count", "an integer >= 1");
+        if (setting != null) {
+            if (setting < 1) {
+                throw new ConfigException("decode." + THREADS_KEY, setting + " is not a thread count", "an integer >= 1");
+            }
+            return setting;
+        }
+        return defaultThreads(weightBytesPerToken, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** The model of {@code meta} with {@link #threads(long, Integer)} intra-op threads, noting why that many. */
+    private static OrtLanguageModel model(OrtLanguageModel.GraphSource source, Map<String, String> meta, Integer setting) {
+        long bytes;
+        try {
+            bytes = weightBytesPerToken(new com.fasterxml.jackson.databind.ObjectMapper().readTree(meta.get(OnnxExport.META_CONFIG)));
+        } catch (Exception e) {
+            bytes = 0; // no usable config: OrtLanguageModel refuses it naming the file
+        }
+        int threads = threads(bytes, setting);
+        OrtLanguageModel m = new OrtLanguageModel(source, meta, threads);
+        m.threadsNote = threads + " intra-op thread" + (threads == 1 ? "" : "s, spinning off") + " ("
+                + (System.getProperty(THREADS_PROPERTY) != null ? "-D" + THREADS_PROPERTY
+                        : setting != null ? "decode." + THREADS_KEY
+                        : String.format(java.util.Locale.ROOT, "default for %.1f MB of F32 weights per token, %s %.1f MB", bytes / 1e6,
+                                bytes > LARGE_MODEL_BYTES ? "above" : "at most", LARGE_MODEL_BYTES / 1e6)) + ")";
+        return m;
+    }
+
+    /**
+     * F32 bytes of weights one full-model token reads, from the model config in an export's
+     * metadata (every layer, the final norm, the LM head and one embedding row; as
+     * {@link MemoryFloor#weightBytesPerToken}).
+     */
+    public static long weightBytesPerToken(com.fasterxml.jackson.databind.JsonNode config) {
+        long d = config.path("dim").asLong();
+        long hd = config.path("head-dim").asLong();
+        long ffn = config.path("ffn").asLong();
+        int heads = config.path("heads").asInt();
+        int kv = config.path("kv-heads").asInt();
+        int layers = config.path("layers").asInt();
+        int group = Math.max(1, heads / Math.max(1, kv));
+        com.fasterxml.jackson.databind.JsonNode layerHeads = config.path("layer-heads");
+        long params = 0;
+        for (int i = 0; i < layers; i++) {
+            long h = layerHeads.isArray() ? layerHeads.get(i).asLong() : heads;
+            long k = h / group;
+            params += d * (h + 2 * k) * hd + h * hd * d + 3 * d * ffn + 2 * d;
+        }
+        params += d + d * config.path("vocab").asLong() + d;
+        return 4 * params;
     }
 
     /** Refuses an unknown engine name, naming {@code where} (e.g. {@code --engine}). */
@@ -60,6 +134,15 @@ public final class Engines {
      * result is an {@link OrtLanguageModel} the caller closes.
      */
     public static LanguageModel on(LlamaModel model, Path checkpoint, String tokenizer, String engine) {
+        return on(model, checkpoint, tokenizer, engine, null);
+    }
+
+    /**
+     * As {@link #on(LlamaModel, Path, String, String)} with ONNX Runtime's intra-op thread count
+     * {@code threads} (the recipe's {@code decode.onnx-threads}; null: the default by size, see
+     * {@link #threads(long, Integer)}).
+     */
+    public static LanguageModel on(LlamaModel model, Path checkpoint, String tokenizer, String engine, Integer threads) {
         check(engine, "engine");
         if (engine.equals(PYTORCH)) {
             return model;
@@ -128,7 +211,8 @@ public final class Engines {
                 return f;
             }
         };
-        return new OrtLanguageModel(source, OnnxExport.metadata(model, tokenizer, checkpoint.toString()), threads());
+        Map<String, String> meta = OnnxExport.metadata(model, tokenizer, checkpoint.toString());
+        return model(source, meta, threads);
     }
 
     /**
@@ -165,6 +249,11 @@ public final class Engines {
 
     /** An export directory (or one graph file in it) on ONNX Runtime; bad input is refused naming the file. */
     public static OrtLanguageModel open(Path path) {
+        return open(path, null);
+    }
+
+    /** As {@link #open(Path)} with ONNX Runtime's intra-op thread count {@code threads} (null: the default by size). */
+    public static OrtLanguageModel open(Path path, Integer threads) {
         Path dir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
         if (!Files.exists(path)) {
             throw new ConfigException(path.toString(), "no such file or directory", "an export directory written by manyfold export --format onnx");
@@ -184,7 +273,7 @@ public final class Engines {
                     + (meta.containsKey(OnnxExport.META_FORMAT) ? " (it has " + meta.get(OnnxExport.META_FORMAT) + ")" : ""),
                     "a directory written by manyfold export --format onnx from a llama run");
         }
-        OrtLanguageModel model = new OrtLanguageModel(OrtLanguageModel.directory(dir), meta, threads());
+        OrtLanguageModel model = model(OrtLanguageModel.directory(dir), meta, threads);
         checkInputs(model, dir);
         return model;
     }

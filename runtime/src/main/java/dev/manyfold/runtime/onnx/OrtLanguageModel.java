@@ -28,7 +28,7 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * A LLaMA language model on ONNX Runtime: the graphs of a {@link GraphSource} (an export
  * directory, or a run exported on the fly), one ORT session per graph created on first use
- * with one intra-op thread and optimisation level ALL. Thread-safe like ORT sessions are;
+ * with the given intra-op threads ({@link Engines#threads(long, Integer)}) and optimisation level ALL. Thread-safe like ORT sessions are;
  * each decode has its own {@link OrtInferenceSession} holding the KV cache as ORT tensors.
  */
 public final class OrtLanguageModel implements LanguageModel, BatchedDecoding, AutoCloseable {
@@ -99,6 +99,19 @@ public final class OrtLanguageModel implements LanguageModel, BatchedDecoding, A
 
     public Map<String, String> metadata() {
         return metadata;
+    }
+
+    /** ONNX Runtime's intra-op threads per graph session (with 2 or more, spinning is off). */
+    public int threads() {
+        return threads;
+    }
+
+    /** How many intra-op threads and why (set by {@link Engines}), e.g. for bench output. */
+    String threadsNote;
+
+    /** {@link #threads()} with the reason for that count, e.g. {@code 1 intra-op thread (default for 6.6 MB ...)}. */
+    public String threadsNote() {
+        return threadsNote != null ? threadsNote : threads + " intra-op thread" + (threads == 1 ? "" : "s");
     }
 
     @Override

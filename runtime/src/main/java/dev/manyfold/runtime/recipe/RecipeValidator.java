@@ -93,6 +93,10 @@ public final class RecipeValidator {
             if (s.has("engine")) { // read by the host: the engine the decoders run on
                 dev.manyfold.runtime.onnx.Engines.check(s.getString("engine"), s.pathOf("engine"));
             }
+            if (s.has(dev.manyfold.runtime.onnx.Engines.THREADS_KEY)) { // read by the host: ONNX Runtime's intra-op threads
+                int threads = s.getInt(dev.manyfold.runtime.onnx.Engines.THREADS_KEY);
+                s.check(threads >= 1, dev.manyfold.runtime.onnx.Engines.THREADS_KEY, threads + " is not a thread count", "an integer >= 1");
+            }
             return typed(s, extensions.decoders(), ExtensionKind.DECODER, context);
         });
     }
