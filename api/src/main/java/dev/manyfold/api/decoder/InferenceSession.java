@@ -212,6 +212,73 @@ public interface InferenceSession extends AutoCloseable {
         int size();
 
         /**
+         * Drafts up to {@code count} greedy tokens in one go: runs {@code token} at
+         * {@code position}, then each drafted token but the last, through layers
+         * {@code [0, exit)} and keeps their hidden states, exactly as this loop of
+         * {@link #step} calls (which is what the default does):
+         *
+         * <pre>
+         * for j in 0..count-1: t = draftToken(step(current, position + j, true), confidence)
+         *     stop if t &lt; 0 (unsure: the position just run is kept, no token for it)
+         *     append t; stop if t == stop; current = t
+         * </pre>
+         *
+         * Returns the drafted tokens; {@link #size()} then counts the positions kept. Engines with
+         * a per-call cost override it to draft all {@code count} tokens in one call and drop what
+         * the loop would not have run, so the tokens and the kept positions are the same.
+         *
+         * @param confidence 0, or the max softmax probability below which drafting stops
+         * @param stop a token that ends drafting once drafted (e.g. EOS), or -1
+         * @since API 1.1
+         */
+        default int[] greedy(int token, int position, int count, double confidence, int stop) {
+            int[] out = new int[Math.max(0, count)];
+            int n = 0;
+            int current = token;
+            for (int j = 0; j < count; j++) {
+                float[] logits = step(current, position + j, true);
+                int t = draftToken(logits, 0, logits.length, confidence);
+                if (t < 0) {
+                    break;
+                }
+                out[n++] = t;
+                if (t == stop) {
+                    break;
+                }
+                current = t;
+            }
+            return java.util.Arrays.copyOf(out, n);
+        }
+
+        /**
+         * The greedy draft token of {@code logits[offset, offset + vocab)}: the argmax (the lowest
+         * index on ties), or -1 when {@code confidence > 0} and the max softmax probability
+         * (computed in double precision) is below it.
+         *
+         * @since API 1.1
+         */
+        static int draftToken(float[] logits, int offset, int vocab, double confidence) {
+            int best = 0;
+            float max = logits[offset];
+            for (int v = 1; v < vocab; v++) {
+                if (logits[offset + v] > max) {
+                    max = logits[offset + v];
+                    best = v;
+                }
+            }
+            if (confidence > 0) {
+                double sum = 0;
+                for (int v = 0; v < vocab; v++) {
+                    sum += Math.exp((double) logits[offset + v] - max);
+                }
+                if (1 / sum < confidence) {
+                    return -1;
+                }
+            }
+            return best;
+        }
+
+        /**
          * Runs the kept positions through layers {@code [exit, to)} (completing their KV
          * cache) and returns every position's logits {@code [n·V]}; the draft is then empty.
          */

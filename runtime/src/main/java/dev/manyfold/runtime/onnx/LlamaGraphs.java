@@ -47,6 +47,9 @@ public final class LlamaGraphs {
         if (key.to() > layers) {
             throw new IllegalArgumentException("layers [" + key.from() + ", " + key.to() + ") exceed the model's " + layers + " layers");
         }
+        if (key.drafts() > 0) {
+            return buildDraft(key);
+        }
         OnnxGraph g = new OnnxGraph("manyfold_llama_" + key.fileName().replace(".onnx", ""));
         Object n = key.step() ? (Object) 1L : "n";
         int d = w.dim;
@@ -108,6 +111,46 @@ public final class LlamaGraphs {
         return g.toModel(meta);
     }
 
+    /**
+     * {@code k = key.drafts()} greedy decode steps through layers {@code [0, e)} (exit
+     * {@code e = key.to()}) unrolled in one graph: step {@code i} embeds its token (the input
+     * {@code tokens [1, 1]} for step 0, else the argmax of step {@code i − 1}'s logits), runs the
+     * layers at position {@code seqlens_k + i} and applies the norm and head. Outputs
+     * {@code logits [1, k, V]} and {@code hidden_out [1, k, d]} of every step. Every step's
+     * attention reads the caches {@code past_*_j} and writes its rows in place: step 0's
+     * presents are {@code present_*_j}, step {@code i}'s {@code present_*_j_s<i>}, and the caller
+     * pins them all over the same buffers (ORT then runs each {@code GroupQueryAttention} with a
+     * shared past/present buffer; each step reads after the previous one wrote, since its token
+     * depends on it).
+     */
+    private byte[] buildDraft(GraphKey key) {
+        int k = key.drafts();
+        int e = key.to();
+        OnnxGraph g = new OnnxGraph("manyfold_llama_" + key.fileName().replace(".onnx", ""));
+        String token = g.input("tokens", OnnxGraph.INT64, 1L, 1L);
+        Lengths base = lengths(g, 1L);
+        String[] hidden = new String[k];
+        String[] logits = new String[k];
+        for (int i = 0; i < k; i++) {
+            Lengths at = i == 0 ? base : new Lengths(g.op("Add", base.seqlens(), g.ints("plus_" + i + "_1", i, 1L)),
+                    g.op("Add", base.total(), g.ints("plus_" + i, i)), base.cos(), base.sin());
+            String x = layers(g, embed(g, token), 0, e, at, 1L, i == 0 ? "" : "_s" + i);
+            hidden[i] = x;
+            logits[i] = g.op("MatMul", norm(g, x, "norm", w.norm), g.weight("head", w.head, w.dim, w.vocab));
+            if (i + 1 < k) {
+                token = g.op("ArgMax", List.of(Attr.of("axis", -1L), Attr.of("keepdims", 0L)), logits[i]);
+            }
+        }
+        g.opTo("hidden_out", k == 1 ? "Identity" : "Concat", k == 1 ? List.of() : List.of(Attr.of("axis", 1L)), hidden);
+        g.output("hidden_out", OnnxGraph.FLOAT, 1L, (long) k, w.dim);
+        g.opTo("logits", k == 1 ? "Identity" : "Concat", k == 1 ? List.of() : List.of(Attr.of("axis", 1L)), logits);
+        g.output("logits", OnnxGraph.FLOAT, 1L, (long) k, w.vocab);
+        Map<String, String> meta = new java.util.LinkedHashMap<>(metadata);
+        meta.put(OnnxExport.META_GRAPH, key.fileName());
+        meta.put(OnnxExport.META_LAYERS, "0-" + e);
+        return g.toModel(meta);
+    }
+
     /** The inputs saying which cache positions are valid, and RoPE's tables. */
     private record Lengths(String seqlens, String total, String cos, String sin) {}
 
@@ -124,6 +167,15 @@ public final class LlamaGraphs {
 
     /** Layers {@code [from, to)} over {@code x [1, n, d]}, each reading and writing its cache in place. */
     private String layers(OnnxGraph g, String x, int from, int to, Lengths lengths, Object batch) {
+        return layers(g, x, from, to, lengths, batch, "");
+    }
+
+    /**
+     * As {@link #layers(OnnxGraph, String, int, int, Lengths, Object)}; a non-empty
+     * {@code presentSuffix} (a later step of a draft graph) reuses the already declared
+     * {@code past_*} inputs and names its presents {@code present_*_i<suffix>}.
+     */
+    private String layers(OnnxGraph g, String x, int from, int to, Lengths lengths, Object batch, String presentSuffix) {
         int d = w.dim;
         int hd = paddedHeadDim(w.headDim);
         for (int i = from; i < to; i++) {
@@ -131,8 +183,12 @@ public final class LlamaGraphs {
             int h = layer.heads();
             int kvh = layer.kvHeads();
             int width = layer.width(w.headDim);
-            String pk = g.input("past_key_" + i, OnnxGraph.FLOAT, batch, (long) kvh, "capacity", (long) hd);
-            String pv = g.input("past_value_" + i, OnnxGraph.FLOAT, batch, (long) kvh, "capacity", (long) hd);
+            String pk = "past_key_" + i;
+            String pv = "past_value_" + i;
+            if (presentSuffix.isEmpty()) {
+                g.input(pk, OnnxGraph.FLOAT, batch, (long) kvh, "capacity", (long) hd);
+                g.input(pv, OnnxGraph.FLOAT, batch, (long) kvh, "capacity", (long) hd);
+            }
             String a = norm(g, x, "attn_norm_" + i, layer.attnNorm());
             int heads = h + 2 * kvh;
             String qkv = g.op("MatMul", a, g.weight("qkv_" + i, padColumns(layer.qkv(), d, 2 * width, heads), d, (long) heads * hd));
@@ -140,12 +196,14 @@ public final class LlamaGraphs {
                 qkv = g.op("Add", qkv, g.weight("qkv_bias_" + i, padColumns(layer.qkvBias(), 1, 2 * width, heads), (long) heads * hd));
             }
             // The query weights are pre-scaled by 1/sqrt(hd) in LlamaWeights: scale 1 here.
-            String[] att = g.msOps("GroupQueryAttention", new String[] {null, "present_key_" + i, "present_value_" + i},
+            String presentKey = "present_key_" + i + presentSuffix;
+            String presentValue = "present_value_" + i + presentSuffix;
+            String[] att = g.msOps("GroupQueryAttention", new String[] {null, presentKey, presentValue},
                     List.of(Attr.of("num_heads", (long) h), Attr.of("kv_num_heads", (long) kvh), Attr.of("scale", 1f),
                             Attr.of("do_rotary", 1L), Attr.of("rotary_interleaved", 0L)),
                     qkv, "", "", pk, pv, lengths.seqlens(), lengths.total(), lengths.cos(), lengths.sin());
-            g.output("present_key_" + i, OnnxGraph.FLOAT, batch, (long) kvh, "capacity", (long) hd);
-            g.output("present_value_" + i, OnnxGraph.FLOAT, batch, (long) kvh, "capacity", (long) hd);
+            g.output(presentKey, OnnxGraph.FLOAT, batch, (long) kvh, "capacity", (long) hd);
+            g.output(presentValue, OnnxGraph.FLOAT, batch, (long) kvh, "capacity", (long) hd);
             x = g.op("Add", x, g.op("MatMul", att[0], g.weight("out_" + i, padRows(layer.out(), h), (long) h * hd, d)));
             String m = norm(g, x, "mlp_norm_" + i, layer.mlpNorm());
             String[] gu = g.ops("Split", 2, List.of(Attr.of("axis", -1L)), g.op("MatMul", m, g.weight("gate_up_" + i, layer.gateUp(), d,

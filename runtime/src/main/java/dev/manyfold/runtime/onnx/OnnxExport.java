@@ -20,7 +20,8 @@ import java.util.stream.Collectors;
  * self-speculative draft is one call per token); for every exit below the full depth the
  * verification graphs {@code hidden_e_L_logits_any.onnx} and {@code tokens_e_L_logits_any.onnx}
  * (the latter also runs the last drafted token through the draft layers: see
- * {@link GraphKey#tail()}); and one graph per layer plus the
+ * {@link GraphKey#tail()}) and the draft graph of four greedy steps {@code draft_0_e_k4.onnx}
+ * ({@link GraphKey#draft}); and one graph per layer plus the
  * head and the embedding, from which an engine composes any other layer range.
  */
 public final class OnnxExport {
@@ -66,6 +67,8 @@ public final class OnnxExport {
             if (e < layers) {
                 keys.add(new GraphKey(e, layers, false, true, false, false));
                 keys.add(new GraphKey(e, layers, true, true, false, false));
+                // Self-speculative drafting of K = 4 (the default) in one call; other K fall back to one call per draft.
+                keys.add(GraphKey.draft(e, 4));
             }
         }
         if (only == null) {

@@ -64,6 +64,16 @@ final class OnnxGraph {
         return n;
     }
 
+    /** An int32 initializer of shape {@code dims} ({@code [1]} or, with no dims, a scalar). */
+    String ints(String n, int value, long... dims) {
+        if (!initializers.containsKey(n)) {
+            ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+            b.putInt(value);
+            initializers.put(n, tensor(n, INT32, dims).bytes(9, b.array()));
+        }
+        return n;
+    }
+
     /** A scalar float initializer. */
     String scalar(String n, float value) {
         if (!initializers.containsKey(n)) {

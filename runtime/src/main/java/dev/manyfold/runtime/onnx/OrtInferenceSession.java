@@ -82,6 +82,11 @@ final class OrtInferenceSession implements InferenceSession {
 
     private record Binding(Map<String, OnnxTensor> inputs, Map<String, OnnxTensor> pinned, Set<String> requested) {}
 
+    /** A draft graph's presents of steps after the first: {@code present_key_3_s2}. */
+    private static final java.util.regex.Pattern DRAFT_PRESENT = java.util.regex.Pattern.compile("present_(key|value)_(\\d+)_s\\d+");
+    /** Tensors over the cache buffers pinned as those presents; closed with the session. */
+    private final List<OnnxTensor> stepPresents = new ArrayList<>();
+
     OrtInferenceSession(OrtLanguageModel model, NDManager manager) {
         this.m = model;
         this.layers = model.layers();
@@ -324,6 +329,51 @@ final class OrtInferenceSession implements InferenceSession {
             return size;
         }
 
+        /**
+         * With the draft graph of {@code count} steps ({@link GraphKey#draft}): all drafted tokens
+         * in one call, then the positions the step loop would not have run are dropped (their
+         * cache rows are beyond the valid length, their hidden states are not kept). Otherwise,
+         * or when positions are already kept, the step loop.
+         */
+        @Override
+        public int[] greedy(int token, int position, int count, double confidence, int stop) {
+            GraphKey key = GraphKey.draft(exit, count);
+            if (size > 0 || count < 2 || position < 0 || position + count > m.context || !m.has(key)) {
+                return Draft.super.greedy(token, position, count, confidence, stop);
+            }
+            float[] logits;
+            float[] hidden;
+            try (Outputs o = exec(key, tokensTensor(new int[] {token}), position, count)) {
+                logits = o.floats("logits");
+                hidden = o.floats("hidden_out");
+            }
+            int[] out = new int[count];
+            int drafted = 0;
+            int keep = count;
+            for (int j = 0; j < count; j++) {
+                int t = Draft.draftToken(logits, j * m.vocab, m.vocab, confidence);
+                if (t < 0) {
+                    keep = j + 1;
+                    break;
+                }
+                out[drafted++] = t;
+                if (t == stop) {
+                    keep = j + 1;
+                    break;
+                }
+            }
+            for (int i = 0; i < exit; i++) {
+                cached[i] = position + keep;
+            }
+            start = position;
+            if (keep * m.dim > kept.length) {
+                kept = java.util.Arrays.copyOf(kept, 2 * keep * m.dim);
+            }
+            System.arraycopy(hidden, 0, kept, 0, keep * m.dim);
+            size = keep;
+            return java.util.Arrays.copyOf(out, drafted);
+        }
+
         @Override
         public float[] verify(int to) {
             if (size == 0) {
@@ -438,8 +488,10 @@ final class OrtInferenceSession implements InferenceSession {
                     seqlensTensor = OnnxTensor.createTensor(m.env, seqlensBuffer, new long[] {1});
                     totalTensor = OnnxTensor.createTensor(m.env, totalBuffer, new long[0]);
                 }
-                seqlensBuffer.put(0, start + n - 1);
-                totalBuffer.put(0, start + n);
+                // A draft graph takes its first step's position; the graph adds each later step's offset.
+                int last = key.drafts() > 0 ? start : start + n - 1;
+                seqlensBuffer.put(0, last);
+                totalBuffer.put(0, last + 1);
                 b.inputs().put("seqlens_k", seqlensTensor);
                 b.inputs().put("total_sequence_length", totalTensor);
             }
@@ -477,6 +529,18 @@ final class OrtInferenceSession implements InferenceSession {
                 pinned.put("present_value_" + i, c[3]);
             }
             Set<String> requested = new LinkedHashSet<>(session.getOutputNames());
+            for (String out : session.getOutputNames()) {
+                // A draft graph's later steps: more presents over the same buffers (see LlamaGraphs#buildDraft).
+                java.util.regex.Matcher step = DRAFT_PRESENT.matcher(out);
+                if (step.matches()) {
+                    int layer = Integer.parseInt(step.group(2));
+                    cacheTensors(layer);
+                    FloatBuffer buffer = step.group(1).equals("key") ? keyBuffers[layer] : valueBuffers[layer];
+                    OnnxTensor t = OnnxTensor.createTensor(m.env, buffer, new long[] {1, m.kvHeads[layer], m.context, hd});
+                    stepPresents.add(t);
+                    pinned.put(out, t);
+                }
+            }
             requested.removeAll(pinned.keySet());
             b = new Binding(in, pinned, requested);
             bindings.put(key, b);
@@ -676,6 +740,8 @@ final class OrtInferenceSession implements InferenceSession {
             cached[i] = 0;
         }
         bindings.clear();
+        stepPresents.forEach(OnnxTensor::close);
+        stepPresents.clear();
         if (seqlensTensor != null) {
             seqlensTensor.close();
             totalTensor.close();

@@ -96,25 +96,19 @@ final class SelfSpeculativeDecoder implements Decoder {
                 try (NDManager round = base.newSubManager()) {
                     // Hidden states stay in the session (one call per drafted token on fused engines).
                     InferenceSession.Draft d = session.draft(draft, round);
-                    int drafted = 0;
-                    int current = next;
-                    boolean unsure = false;
-                    while (true) {
-                        float[] logits = d.step(current, position + d.size(), drafted != budget);
+                    // Up to budget greedy drafts in one call on engines with a draft graph (the step loop otherwise).
+                    int[] got = budget > 0 ? d.greedy(next, position, budget, confidence, eos) : new int[0];
+                    System.arraycopy(got, 0, drafts, 0, got.length);
+                    int drafted = got.length;
+                    boolean stoppedAtEos = drafted > 0 && drafts[drafted - 1] == eos;
+                    // Drafting stopped at a position whose draft was unsure: it is verified like a plain greedy step.
+                    boolean unsure = drafted < budget && !stoppedAtEos;
+                    if (drafted == budget && !stoppedAtEos) {
+                        // The last draft (or x0 when the budget is 0) needs only its draft layers, not its draft logits.
+                        d.step(drafted == 0 ? next : drafts[drafted - 1], position + d.size(), false);
+                    }
+                    for (int i = 0; i < d.size(); i++) {
                         stats.layers(draft);
-                        if (drafted == budget) {
-                            break;
-                        }
-                        if (confidence > 0 && Decoding.maxProbability(logits, 0, vocab) < confidence) {
-                            unsure = true;
-                            break; // this position is verified like a plain greedy step; no draft for it
-                        }
-                        int token = Decoding.argmax(logits, 0, vocab);
-                        drafts[drafted++] = token;
-                        if (token == eos) {
-                            break; // an accepted EOS ends the decode: its position needs no verification
-                        }
-                        current = token;
                     }
                     int positions = d.size();
                     float[] logits = d.verify(layers);

@@ -103,6 +103,76 @@ class OrtDecodingTest {
     }
 
     @Test
+    void selfSpeculativeDraftsKTokensInOneOrtCallAndMatchesGreedyAndItsDjlRoundsWithAndWithoutDraftConfidence() {
+        Decoder greedy = Decoders.create(tiny, "greedy", Map.of());
+        Decoder fixed = Decoders.create(tiny, "self-speculative", Map.of("draft", 2, "k", 4));
+        Decoder confident = Decoders.create(tiny, "self-speculative", Map.of("draft", 1, "k", 4, "draft-confidence", 0.5));
+        int unsureStops = 0;
+        for (int[] c : cases().subList(0, 30)) {
+            int[] prompt = Arrays.copyOf(c, c.length - 1);
+            int budget = c[c.length - 1];
+            int[] expected = greedy.generate(djl, prompt, budget, t -> { }).tokens();
+            for (Decoder d : List.of(fixed, confident)) {
+                Generation a = d.generate(djl, prompt, budget, t -> { });
+                Generation b = d.generate(onnx, prompt, budget, t -> { });
+                String what = Arrays.toString(prompt) + ", " + budget + " new tokens";
+                assertThat(b.tokens()).as("on ORT, " + what).containsExactly(expected);
+                // Same rounds, drafts and acceptances as the step-by-step draft on DJL: the one-call draft drops what the loop would not run.
+                for (String stat : List.of("rounds", "mean-k", "acceptance-rate")) {
+                    assertThat(b.statistics().get(stat)).as(stat + ", " + what).isEqualTo(a.statistics().get(stat));
+                }
+                if (d == confident && a.statistics().getOrDefault("mean-k", 4.0) < 4.0) {
+                    unsureStops++;
+                }
+            }
+        }
+        assertThat(ort.loadedKeys()).contains(dev.manyfold.runtime.onnx.GraphKey.draft(2, 4), dev.manyfold.runtime.onnx.GraphKey.draft(1, 4));
+        assertThat(unsureStops).as("prompts where drafting stopped at an unsure draft").isGreaterThan(3);
+    }
+
+    @Test
+    void theOneCallDraftKeepsTheSameTokensPositionsAndVerificationLogitsAsTheStepLoop() {
+        int[] prompt = {5, 9, 2, 6, 5, 3, 5};
+        try (NDManager m = NDManager.newBaseManager(); InferenceSession one = ort.open(m); InferenceSession loop = ort.open(m)) {
+            one.forward(prompt, 0, Decoders.LAYERS, m);
+            loop.forward(prompt, 0, Decoders.LAYERS, m);
+            for (double confidence : new double[] {0, 0.5}) {
+                int position = one.cachedLength(0);
+                InferenceSession.Draft a = one.draft(1, m);
+                InferenceSession.Draft b = loop.draft(1, m);
+                int[] fast = a.greedy(4, position, 5, confidence, -1);
+                // The API's default: one step call per position.
+                int[] slow = new InferenceSession.Draft() {
+                    @Override
+                    public float[] step(int token, int p, boolean logits) {
+                        return b.step(token, p, logits);
+                    }
+
+                    @Override
+                    public int size() {
+                        return b.size();
+                    }
+
+                    @Override
+                    public float[] verify(int to) {
+                        return b.verify(to);
+                    }
+                }.greedy(4, position, 5, confidence, -1);
+                assertThat(fast).containsExactly(slow);
+                assertThat(a.size()).isEqualTo(b.size());
+                assertThat(one.cachedLength(0)).isEqualTo(loop.cachedLength(0)).isEqualTo(position + a.size());
+                float[] x = a.verify(Decoders.LAYERS);
+                float[] y = b.verify(Decoders.LAYERS);
+                assertThat(x).hasSameSizeAs(y);
+                for (int i = 0; i < x.length; i++) {
+                    assertThat(x[i]).isCloseTo(y[i], org.assertj.core.data.Offset.offset(1e-4f));
+                }
+            }
+        }
+        assertThat(ort.loadedKeys()).contains(dev.manyfold.runtime.onnx.GraphKey.draft(1, 5));
+    }
+
+    @Test
     void earlyExitOnOrtEmitsWhatItEmitsOnDjl() {
         Decoder early = Decoders.create(tiny, "early-exit", Map.of("thresholds", Map.of(1, 0.6, 2, 0.5)));
         int earlier = 0;
