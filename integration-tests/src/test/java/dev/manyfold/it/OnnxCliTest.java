@@ -37,7 +37,7 @@ class OnnxCliTest {
         export = dir.resolve("export");
         Cli.Result e = Cli.run("export", run.toString(), "--format", "onnx", "-o", export.toString());
         assertThat(e.exit()).as(e.describe()).isZero();
-        assertThat(e.out()).contains("exported 13 ONNX graphs (exits [2, 4])").contains("tokens_0_2_logits_hidden_step.onnx")
+        assertThat(e.out()).contains("exported 15 ONNX graphs (exits [2, 4])").contains("tokens_0_2_logits_hidden_step.onnx").contains("draft_0_2_k4.onnx")
                 .contains("hidden_2_4_logits_any.onnx").contains("tokens_2_4_logits_any.onnx");
     }
 

@@ -72,9 +72,13 @@ public final class OnnxExport {
             }
         }
         if (only == null) {
-            // Early exit: a decode step from one exit to the next, with the next exit's logits.
-            for (int i = 0; i + 1 < exits.size(); i++) {
-                keys.add(new GraphKey(exits.get(i), exits.get(i + 1), false, true, true, true));
+            // Early exit with any thresholds: from each exit to every deeper one, with that exit's logits, as a one-token step
+            // and over several positions (catching up skipped layers), so no segment is run as a chain of per-layer graphs.
+            for (int i = 0; i < exits.size(); i++) {
+                for (int j = i + 1; j < exits.size(); j++) {
+                    keys.add(new GraphKey(exits.get(i), exits.get(j), false, true, true, true));
+                    keys.add(new GraphKey(exits.get(i), exits.get(j), false, true, true, false));
+                }
             }
             for (int i = 0; i < layers; i++) {
                 keys.add(new GraphKey(i, i + 1, false, false, true, false));

@@ -59,11 +59,16 @@ final class OrtInferenceSession implements InferenceSession {
     private static final java.lang.management.ThreadMXBean THREAD = java.lang.management.ManagementFactory.getThreadMXBean();
     private static final java.util.concurrent.atomic.LongAdder RUN_NANOS = new java.util.concurrent.atomic.LongAdder();
     private static final java.util.concurrent.atomic.LongAdder RUNS = new java.util.concurrent.atomic.LongAdder();
+    /** Per graph file (and, for multi-position graphs, positions per call): {calls, CPU nanoseconds}. */
+    private static final Map<String, long[]> BY_GRAPH = new java.util.concurrent.ConcurrentHashMap<>();
 
     static {
         if (PROFILE) {
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> System.err.printf("onnx profile: %d session.run calls, %.1f ms CPU inside them%n",
-                    RUNS.sum(), RUN_NANOS.sum() / 1e6)));
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                System.err.printf("onnx profile: %d session.run calls, %.1f ms CPU inside them%n", RUNS.sum(), RUN_NANOS.sum() / 1e6);
+                new java.util.TreeMap<>(BY_GRAPH).forEach((graph, t) -> System.err.printf("  %s: %d calls, %.1f us CPU per call%n", graph,
+                        t[0], t[1] / 1e3 / Math.max(1, t[0])));
+            }));
         }
     }
 
@@ -259,6 +264,23 @@ final class OrtInferenceSession implements InferenceSession {
     /** The open draft, whose last token may still have to be run through the draft layers. */
     private OrtDraft open;
 
+    /** Steps per call of a greedy draft: the draft graphs built, so that adaptive K reuses a few graphs. */
+    private static final int[] CHUNKS = {8, 6, 4, 3, 2};
+
+    /**
+     * The largest draft graph at {@code exit} the source has for {@code remaining} steps (at
+     * most 4 with a draft confidence), or 1: a single step.
+     */
+    private int chunk(int exit, int remaining, double confidence) {
+        int cap = confidence > 0 ? Math.min(4, remaining) : remaining;
+        for (int c : CHUNKS) {
+            if (c <= cap && m.has(GraphKey.draft(exit, c))) {
+                return c;
+            }
+        }
+        return 1;
+    }
+
     /** Runs a draft's deferred token (if any) so that the cache is what the plain SPI calls expect. */
     private void settle() {
         if (open != null) {
@@ -330,47 +352,62 @@ final class OrtInferenceSession implements InferenceSession {
         }
 
         /**
-         * With the draft graph of {@code count} steps ({@link GraphKey#draft}): all drafted tokens
-         * in one call, then the positions the step loop would not have run are dropped (their
-         * cache rows are beyond the valid length, their hidden states are not kept). Otherwise,
-         * or when positions are already kept, the step loop.
+         * Drafts in chunks of {@link #chunk} steps, each one call of a draft graph
+         * ({@link GraphKey#draft}; a single step where no chunk fits), then drops the positions
+         * the step loop would not have run (their cache rows fall beyond the valid length, their
+         * hidden states are not kept). With a draft confidence, chunks are at most 4 steps: a
+         * stop wastes at most 3 steps of draft layers. Falls back to the step loop when
+         * positions are already kept or the source lacks the graphs.
          */
         @Override
         public int[] greedy(int token, int position, int count, double confidence, int stop) {
-            GraphKey key = GraphKey.draft(exit, count);
-            if (size > 0 || count < 2 || position < 0 || position + count > m.context || !m.has(key)) {
+            if (size > 0 || count < 2 || position < 0 || position + count > m.context || chunk(exit, count, confidence) < 2) {
                 return Draft.super.greedy(token, position, count, confidence, stop);
             }
-            float[] logits;
-            float[] hidden;
-            try (Outputs o = exec(key, tokensTensor(new int[] {token}), position, count)) {
-                logits = o.floats("logits");
-                hidden = o.floats("hidden_out");
-            }
+            settle();
+            start = position;
             int[] out = new int[count];
             int drafted = 0;
-            int keep = count;
-            for (int j = 0; j < count; j++) {
-                int t = Draft.draftToken(logits, j * m.vocab, m.vocab, confidence);
-                if (t < 0) {
-                    keep = j + 1;
-                    break;
+            int current = token;
+            boolean stopped = false;
+            while (drafted < count && !stopped) {
+                int at = position + size;
+                int chunk = chunk(exit, count - drafted, confidence);
+                float[] logits;
+                float[] hidden;
+                if (chunk >= 2) {
+                    try (Outputs o = exec(GraphKey.draft(exit, chunk), tokensTensor(new int[] {current}), at, chunk)) {
+                        logits = o.floats("logits");
+                        hidden = o.floats("hidden_out");
+                    }
+                } else {
+                    chunk = 1;
+                    float[][] r = fused(new int[] {current}, at, exit, true, true);
+                    hidden = r[0];
+                    logits = r[1];
                 }
-                out[drafted++] = t;
-                if (t == stop) {
-                    keep = j + 1;
-                    break;
+                int keep = chunk;
+                for (int j = 0; j < chunk; j++) {
+                    int t = Draft.draftToken(logits, j * m.vocab, m.vocab, confidence);
+                    if (t >= 0) {
+                        out[drafted++] = t;
+                        current = t;
+                    }
+                    if (t < 0 || t == stop) {
+                        keep = j + 1;
+                        stopped = true;
+                        break;
+                    }
                 }
+                for (int i = 0; i < exit; i++) {
+                    cached[i] = at + keep;
+                }
+                if ((size + keep) * m.dim > kept.length) {
+                    kept = java.util.Arrays.copyOf(kept, 2 * (size + keep) * m.dim);
+                }
+                System.arraycopy(hidden, 0, kept, size * m.dim, keep * m.dim);
+                size += keep;
             }
-            for (int i = 0; i < exit; i++) {
-                cached[i] = position + keep;
-            }
-            start = position;
-            if (keep * m.dim > kept.length) {
-                kept = java.util.Arrays.copyOf(kept, 2 * keep * m.dim);
-            }
-            System.arraycopy(hidden, 0, kept, 0, keep * m.dim);
-            size = keep;
             return java.util.Arrays.copyOf(out, drafted);
         }
 
@@ -498,8 +535,14 @@ final class OrtInferenceSession implements InferenceSession {
             long t0 = PROFILE ? THREAD.getCurrentThreadCpuTime() : 0;
             OrtSession.Result r = session.run(b.inputs(), b.requested(), b.pinned());
             if (PROFILE) {
-                RUN_NANOS.add(THREAD.getCurrentThreadCpuTime() - t0);
+                long spent = THREAD.getCurrentThreadCpuTime() - t0;
+                RUN_NANOS.add(spent);
                 RUNS.increment();
+                long[] t = BY_GRAPH.computeIfAbsent(key.fileName() + (key.step() ? "" : " n=" + n), g -> new long[2]);
+                synchronized (t) {
+                    t[0]++;
+                    t[1] += spent;
+                }
             }
             for (int i = key.tail() ? 0 : key.from(); i < key.to(); i++) {
                 cached[i] = start + n;
