@@ -264,6 +264,12 @@ final class OrtInferenceSession implements InferenceSession {
     /** The open draft, whose last token may still have to be run through the draft layers. */
     private OrtDraft open;
 
+    /**
+     * {@code -Dmanyfold.onnx.draft-graphs=false}: draft one call per token, as before the draft
+     * graphs (for A/B measurements; the output is the same).
+     */
+    private static final boolean DRAFT_GRAPHS = !"false".equals(System.getProperty("manyfold.onnx.draft-graphs"));
+
     /** Steps per call of a greedy draft: the draft graphs built, so that adaptive K reuses a few graphs. */
     private static final int[] CHUNKS = {8, 6, 4, 3, 2};
 
@@ -272,6 +278,9 @@ final class OrtInferenceSession implements InferenceSession {
      * most 4 with a draft confidence), or 1: a single step.
      */
     private int chunk(int exit, int remaining, double confidence) {
+        if (!DRAFT_GRAPHS) {
+            return 1;
+        }
         int cap = confidence > 0 ? Math.min(4, remaining) : remaining;
         for (int c : CHUNKS) {
             if (c <= cap && m.has(GraphKey.draft(exit, c))) {
