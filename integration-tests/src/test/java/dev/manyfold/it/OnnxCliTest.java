@@ -19,7 +19,7 @@ class OnnxCliTest {
             dimensions: { depth: { budgets: [2, 4] } }
             objective: { type: all-exits }
             train: { steps: 30, batch: 8, lr: 3e-3, seed: 3, log-every: 10 }
-            decode: { type: greedy, engine: onnxruntime }
+            decode: { type: greedy, engine: onnxruntime, onnx-threads: 1 }
             """;
 
     @TempDir
@@ -67,6 +67,18 @@ class OnnxCliTest {
         assertThat(r.out()).contains("greedy@pytorch").contains("greedy@onnxruntime").contains("self-speculative@onnxruntime")
                 .contains("greedy@onnxruntime:").contains("load average");
         assertThat(r.out().lines().filter(l -> l.contains("@") && l.contains(" 3/3 ")).count()).as(r.out()).isEqualTo(4);
+    }
+
+    @Test
+    void theRecipesOnnxThreadsIsUsedAndPrintedAndAZeroIsRefusedNamingTheKey() throws IOException {
+        Cli.Result r = Cli.run("bench", "decode", run.toString(), "--decoders", "greedy", "--engine", "onnxruntime", "--prompts", "1",
+                "--max-new-tokens", "4", "--warmup", "0", "--eval-batches", "0");
+        assertThat(r.exit()).as(r.describe()).isZero();
+        assertThat(r.out()).contains("onnxruntime: 1 intra-op thread (decode.onnx-threads)");
+        Path bad = Files.writeString(dir.resolve("bad-threads.yaml"), TINY_SOFT.replace("onnx-threads: 1", "onnx-threads: 0"));
+        Cli.Result v = Cli.run("validate", bad.toString());
+        assertThat(v.exit()).as(v.describe()).isEqualTo(2);
+        assertThat(v.err()).contains("decode.onnx-threads").doesNotContain("Exception");
     }
 
     @Test
