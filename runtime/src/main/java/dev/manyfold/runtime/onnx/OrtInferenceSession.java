@@ -467,7 +467,9 @@ final class OrtInferenceSession implements InferenceSession {
         if (from == to) {
             return h;
         }
-        GraphKey key = first(new GraphKey(from, to, false, false, true, n == 1), new GraphKey(from, to, false, false, true, false));
+        // A graph with logits also returns the hidden states (an export's early-exit segments): one call rather than a chain.
+        GraphKey key = first(new GraphKey(from, to, false, false, true, n == 1), new GraphKey(from, to, false, false, true, false),
+                new GraphKey(from, to, false, true, true, n == 1), new GraphKey(from, to, false, true, true, false));
         if (key == null && to - from > 1) {
             for (int i = from; i < to; i++) {
                 h = runHidden(h, n, i, i + 1, start);

@@ -174,6 +174,31 @@ class OrtDecodingTest {
     }
 
     @Test
+    void earlyExitOnAnExportDirectoryUsesOneSegmentGraphPerExitAndEmitsWhatItEmitsOnDjl() throws Exception {
+        Path export = dir.resolve("export");
+        dev.manyfold.runtime.onnx.OnnxExport.write(dev.manyfold.runtime.onnx.OnnxExport.graphs(tiny.llama(), "byte", "test"),
+                dev.manyfold.runtime.onnx.OnnxExport.standardKeys(tiny.llama().layers(), tiny.llama().exits(), null), export);
+        // Thresholds on non-consecutive exits: segments 1 -> 3 and 3 -> 4, each one graph, also when catching up positions.
+        Decoder early = Decoders.create(tiny, "early-exit", Map.of("thresholds", Map.of(1, 0.6, 3, 0.5)));
+        try (OrtLanguageModel exported = Engines.open(export)) {
+            LanguageModel model = TinyLanguageModel.withEos(exported, EOS);
+            for (int[] c : cases().subList(0, 12)) {
+                int[] prompt = Arrays.copyOf(c, c.length - 1);
+                int budget = c[c.length - 1];
+                Generation a = early.generate(djl, prompt, budget, t -> { });
+                Generation b = early.generate(model, prompt, budget, t -> { });
+                assertThat(b.tokens()).as(Arrays.toString(prompt)).containsExactly(a.tokens());
+                assertThat(b.statistics().get("mean-exit-depth")).isEqualTo(a.statistics().get("mean-exit-depth"));
+            }
+            // The two-layer segment [1, 3) is one graph, never layers 1 and 2 chained.
+            assertThat(exported.loadedKeys()).as("no segment ran as a chain of per-layer graphs")
+                    .noneMatch(k -> !k.tokens() && (k.from() == 1 || k.from() == 2) && k.to() == k.from() + 1)
+                    .contains(new dev.manyfold.runtime.onnx.GraphKey(1, 3, false, true, true, true),
+                            new dev.manyfold.runtime.onnx.GraphKey(1, 3, false, true, true, false));
+        }
+    }
+
+    @Test
     void earlyExitOnOrtEmitsWhatItEmitsOnDjl() {
         Decoder early = Decoders.create(tiny, "early-exit", Map.of("thresholds", Map.of(1, 0.6, 2, 0.5)));
         int earlier = 0;
