@@ -9,9 +9,10 @@
 #   examples/sortednet-cnn/run.sh [SEEDS] [STEPS] [LR] [WARMUP]   # defaults: 42,43,44 1000 1e-2 100 (batch 64)
 #
 # Runs go to integration-tests/target/sortednet-cnn/s<STEPS>-lr<LR>-w<WARMUP>/<arm>-<seed>/ and are reused when
-# present (delete the directory to retrain). Needs the bundle: mvn -q -B package -DskipTests. Long (about an
-# hour per seed on a quiet 2-core machine at 1000 steps): run it as nice -n 19, or run the seeds as concurrent
-# invocations with -Dcnn.seeds=S -Dcnn.report=false and assemble with -Dcnn.wait=true (docs/results.md).
+# present (delete the directory to retrain). Needs the bundle: mvn -q -B package -DskipTests. Long (three seeds
+# at 1000 steps as three concurrent invocations: 42 min on the shared 2-core machine at load 11-18): run it as
+# nice -n 19, or run the seeds concurrently with -Dcnn.seeds=S -Dcnn.report=false and assemble the report with
+# -Dcnn.seeds=42,43,44 -Dcnn.wait=true (docs/results.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seeds="${1:-42,43,44}"
