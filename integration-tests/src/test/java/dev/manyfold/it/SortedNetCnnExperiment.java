@@ -50,7 +50,8 @@ import org.junit.jupiter.api.Test;
  *   <li><b>slimmable</b>: the fixed widths {4, 8, 12, 16} every step, switchable BN (private
  *       BN per width), evaluated with each width's own running statistics;
  *   <li><b>SortedNet, 4× steps</b>: SortedNet Eq. 1 given four times the optimiser steps, i.e. as
- *       many forward/backward passes as US-Nets and slimmable (equal compute, not equal updates).
+ *       many forward/backward passes as US-Nets and slimmable (equal compute, not equal updates);
+ *   <li><b>normal, 4× steps</b>: the normal arm given four times the steps, its equal-compute baseline.
  * </ul>
  * Every width is evaluated on the first {@code cnn.test-batches} × 100 test images.
  */
@@ -82,7 +83,9 @@ class SortedNetCnnExperiment {
                     "dimensions: { width: { budgets: [4, 8, 12, 16] } }\n", "objective: { type: summation, sub-models: all }",
                     SLIMMABLE, 4, 1),
             new Arm("sortednet4x", "SortedNet Eq. 1, 4× steps (equal passes)", SHARED_BN, LATTICE_DIMS,
-                    "objective: { type: stochastic }", LATTICE, 1, 4));
+                    "objective: { type: stochastic }", LATTICE, 1, 4),
+            new Arm("normal4x", "normal training, 4× steps (cuts, recalibrated BN)", SHARED_BN, LATTICE_DIMS,
+                    "objective: { type: standard }", LATTICE, 1, 4));
 
     /** arm → width → per-seed test accuracy. */
     private final Map<String, Map<Integer, double[]>> acc = new LinkedHashMap<>();
@@ -229,7 +232,7 @@ class SortedNetCnnExperiment {
 
     private String report(List<Long> seeds, int steps, int batch, String lr, int warmup) {
         StringBuilder md = new StringBuilder();
-        md.append(String.format(Locale.ROOT, "Seeds %s; %d optimiser steps of batch %d per arm (the 4× arm: %d), AdamW lr %s, %d linear"
+        md.append(String.format(Locale.ROOT, "Seeds %s; %d optimiser steps of batch %d per arm (the 4× arms: %d), AdamW lr %s, %d linear"
                 + " warmup steps, then cosine; CNN 16 channels, 1 residual block, BN after every convolution, shared BN recalibrated"
                 + " on 10 training batches per width; the first %d test images. Accuracy %% is mean ± standard error over seeds.%n%n",
                 seeds, steps, batch, 4 * steps, lr, warmup, testBatches * 100));
@@ -261,20 +264,22 @@ class SortedNetCnnExperiment {
         List<String[]> pairs = List.of(new String[] {"sortednet", "normal"}, new String[] {"usnets", "normal"},
                 new String[] {"slimmable", "normal"}, new String[] {"sortednet", "slimmable"}, new String[] {"sortednet", "usnets"},
                 new String[] {"usnets", "slimmable"}, new String[] {"sortednet4x", "normal"}, new String[] {"sortednet4x", "usnets"},
-                new String[] {"sortednet4x", "slimmable"}, new String[] {"sortednet4x", "sortednet"});
+                new String[] {"sortednet4x", "slimmable"}, new String[] {"sortednet4x", "sortednet"}, new String[] {"sortednet4x", "normal4x"},
+                new String[] {"normal4x", "normal"});
         for (String[] p : pairs) {
             row(md, label(p[0]) + " − " + label(p[1]) + ", mean over widths 4/8/12/16", Paired.of(meanOver(p[0], shared),
                     meanOver(p[1], shared)));
         }
         for (String[] p : List.of(new String[] {"sortednet", "normal"}, new String[] {"usnets", "normal"},
-                new String[] {"sortednet", "usnets"}, new String[] {"sortednet4x", "normal"}, new String[] {"sortednet4x", "usnets"})) {
+                new String[] {"sortednet", "usnets"}, new String[] {"sortednet4x", "normal"}, new String[] {"sortednet4x", "usnets"},
+                new String[] {"sortednet4x", "normal4x"})) {
             row(md, label(p[0]) + " − " + label(p[1]) + ", mean over widths 2..16", Paired.of(meanOver(p[0], LATTICE),
                     meanOver(p[1], LATTICE)));
         }
         for (int w : new int[] {2, 4, 16}) {
             for (String[] p : List.of(new String[] {"sortednet", "normal"}, new String[] {"sortednet", "usnets"},
                     new String[] {"sortednet", "slimmable"}, new String[] {"sortednet4x", "normal"}, new String[] {"sortednet4x", "usnets"},
-                    new String[] {"sortednet4x", "slimmable"})) {
+                    new String[] {"sortednet4x", "slimmable"}, new String[] {"sortednet4x", "normal4x"})) {
                 double[] a = acc.get(p[0]).get(w);
                 double[] b = acc.get(p[1]).get(w);
                 if (a != null && b != null) {
@@ -292,6 +297,7 @@ class SortedNetCnnExperiment {
             case "usnets" -> "US-Nets";
             case "slimmable" -> "slimmable";
             case "sortednet4x" -> "SortedNet 4×";
+            case "normal4x" -> "normal 4×";
             default -> arm;
         };
     }
