@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the "SortedNet — the CNN setting with BatchNorm" section of docs/results.md (issue 15, point 2):
 # normal training, SortedNet Eq. 1, US-Nets (sandwich + in-place distillation), a slimmable network (switchable
-# BN) and SortedNet given 4x the steps (as many forward/backward passes as US-Nets and slimmable) on the same BN
-# CNN, paired by seed (integration-tests/.../SortedNetCnnExperiment.java). Splices the Markdown it writes
+# BN), and SortedNet and normal training given 4x the steps (as many forward/backward passes as US-Nets and
+# slimmable) on the same BN CNN, paired by seed (integration-tests/.../SortedNetCnnExperiment.java). Splices the Markdown it writes
 # (integration-tests/target/claims/sortednet-cnn.md) between the section's markers and copies the plot to
 # docs/sortednet-cnn.png.
 #
@@ -10,7 +10,7 @@
 #
 # Runs go to integration-tests/target/sortednet-cnn/s<STEPS>-lr<LR>-w<WARMUP>/<arm>-<seed>/ and are reused when
 # present (delete the directory to retrain). Needs the bundle: mvn -q -B package -DskipTests. Long (three seeds
-# at 1000 steps as three concurrent invocations: 42 min on the shared 2-core machine at load 11-18): run it as
+# at 1000 steps as three concurrent invocations: ~50 min for the six arms on the shared 2-core machine): run it as
 # nice -n 19, or run the seeds concurrently with -Dcnn.seeds=S -Dcnn.report=false and assemble the report with
 # -Dcnn.seeds=42,43,44 -Dcnn.wait=true (docs/results.md).
 set -euo pipefail
