@@ -31,9 +31,7 @@ class SoftExperiment {
         long[] seeds = Arrays.stream(System.getProperty("soft.seeds", "2,3,4,5,6").split(",")).mapToLong(s -> Long.parseLong(s.trim()))
                 .toArray();
         Path root = Path.of(System.getProperty("soft.dir", "target/soft-experiment")).toAbsolutePath();
-        Path jsonl = Path.of(System.getProperty("soft.instructions",
-                Path.of(System.getProperty("manyfold.examples", "../examples"), "hf", "fortunes-instructions.jsonl").toString()))
-                .toAbsolutePath();
+        Path jsonl = Path.of(System.getProperty("soft.instructions", SoftRuns.fortunesInstructions().toString())).toAbsolutePath();
         List<String> parts = List.of(System.getProperty("soft.parts", "text,instructions").split(","));
         List<Integer> extracted = Arrays.stream(System.getProperty("soft.extracted", "2,3,4,5").split(",")).map(String::trim)
                 .filter(x -> !x.isEmpty()).map(Integer::valueOf).toList();

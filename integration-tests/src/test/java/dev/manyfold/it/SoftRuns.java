@@ -54,9 +54,28 @@ final class SoftRuns {
          * (examples/hf/fortunes-instructions.jsonl), loss on the answers only, 160-token rows.
          */
         static Setting instructions(Path dir, Path jsonl, int pretrainSteps, int fineTuneSteps, int ictSteps) {
-            return new Setting(dir, 160, 96, "data: { type: instructions, path: " + jsonl + ", template: \"custom Q: {instruction}\\n"
-                    + "{input}\\nA: \", context: 160, validation: 0.15 }\n", pretrainSteps, fineTuneSteps, ictSteps, 8, 100);
+            return instructions(dir, jsonl, 160, 96, pretrainSteps, fineTuneSteps, ictSteps, 100);
         }
+
+        /**
+         * The instruction setting with its sizes given: rows of {@code context} tokens, pretraining
+         * windows of {@code pretrainContext}, {@code validationBatches} held-out batches of 8 rows (the
+         * CI version in {@link SoftClaimsTest} shortens all three).
+         */
+        static Setting instructions(Path dir, Path jsonl, int context, int pretrainContext, int pretrainSteps, int fineTuneSteps, int ictSteps,
+                int validationBatches) {
+            return new Setting(dir, context, pretrainContext, "data: { type: instructions, path: " + jsonl + ", template: \""
+                    + PROMPT.replace("\n", "\\n") + "\", context: " + context + ", validation: 0.15 }\n", pretrainSteps, fineTuneSteps,
+                    ictSteps, 8, validationBatches);
+        }
+    }
+
+    /** The instruction template of the instruction setting ({@code custom} followed by the prompt; the answer follows it). */
+    static final String PROMPT = "custom Q: {instruction}\n{input}\nA: ";
+
+    /** The instructions JSONL of the examples ({@code examples/hf/fortunes-instructions.jsonl}, or {@code -Dmanyfold.examples=DIR}). */
+    static Path fortunesInstructions() {
+        return Path.of(System.getProperty("manyfold.examples", "../examples"), "hf", "fortunes-instructions.jsonl").toAbsolutePath();
     }
 
     /** Per-seed results of every arm: loss per exit (index into {@link #EXITS}), exit statistics, profiles. */
@@ -112,17 +131,32 @@ final class SoftRuns {
     }
 
     private void train(Path recipe, Path run) {
+        long t0 = System.nanoTime();
         if (host == null) {
             Claims.train(recipe, run);
-            return;
+        } else {
+            java.io.PrintWriter log = new java.io.PrintWriter(java.io.PrintWriter.nullWriter());
+            try (Run p = TrainJob.prepare(host, dev.manyfold.runtime.recipe.Recipe.parse(Files.readString(recipe),
+                    recipe.toString()), log, run)) {
+                TrainJob.train(p, run, false, log, false);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
         }
-        java.io.PrintWriter log = new java.io.PrintWriter(java.io.PrintWriter.nullWriter());
-        try (Run p = TrainJob.prepare(host, dev.manyfold.runtime.recipe.Recipe.parse(Files.readString(recipe),
-                recipe.toString()), log, run)) {
-            TrainJob.train(p, run, false, log, false);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        clock(run.getFileName().toString().replaceFirst("-\\d+$", ""), t0);
+    }
+
+    /** Wall seconds spent per kind of work (run name without its seed, {@code export}, {@code score}), in first-use order. */
+    private final Map<String, Double> seconds = new LinkedHashMap<>();
+
+    private void clock(String what, long t0) {
+        seconds.merge(what, (System.nanoTime() - t0) / 1e9, Double::sum);
+    }
+
+    /** Where the wall time went (summed over seeds), e.g. {@code "pretrain 80 s, sft 60 s, ..."}: the cost of each arm. */
+    String costs() {
+        return String.join(", ", seconds.entrySet().stream().map(e -> String.format(Locale.ROOT, "%s %.0f s", e.getKey(), e.getValue()))
+                .toList());
     }
 
     private Path recipe(String name, String text) {
@@ -192,8 +226,10 @@ final class SoftRuns {
             for (int n : extracted) {
                 Path sub = setting.dir().resolve("pretrain-depth" + n + ".safetensors");
                 if (!Files.isRegularFile(sub)) {
+                    long t0 = System.nanoTime();
                     Cli.Result r = Cli.run("export", pre.toString(), "--sub-model", "depth=" + n, "-o", sub.toString());
                     assertThat(r.exit()).as(r.describe()).isZero();
+                    clock("export", t0);
                 }
                 Path run = setting.dir().resolve("extracted" + n + "-" + seed);
                 if (!done(run)) {
@@ -216,6 +252,7 @@ final class SoftRuns {
         try (Manyfold host = Claims.host(); Run soft = Claims.load(host, runs.get("SoFT"))) {
             List<HostBatch> validation = soft.data().validation(setting.validationBatches());
             for (Map.Entry<String, Path> arm : runs.entrySet()) {
+                long t0 = System.nanoTime();
                 double[] losses = new double[EXITS.size()];
                 java.util.Arrays.fill(losses, Double.NaN);
                 try (Run p = Claims.load(host, arm.getValue())) {
@@ -244,6 +281,7 @@ final class SoftRuns {
                     }
                 }
                 into.loss.computeIfAbsent(arm.getKey(), k -> new ArrayList<>()).add(losses);
+                clock("score " + arm.getKey(), t0);
             }
         }
     }

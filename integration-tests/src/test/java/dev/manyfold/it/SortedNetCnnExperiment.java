@@ -29,7 +29,11 @@ import org.junit.jupiter.api.Test;
  * (the class name matches no surefire include pattern); run it with
  * {@code examples/sortednet-cnn/run.sh}, which splices its Markdown into {@code docs/results.md}
  * and copies its plot to {@code docs/sortednet-cnn.png}. Settings: {@code -Dcnn.seeds=42,43,44},
- * {@code -Dcnn.steps=200}, {@code -Dcnn.batch=64}, {@code -Dcnn.test-batches=20} (of 100 test images), {@code -Dcnn.out=DIR} (runs; default {@code target/sortednet-cnn}),
+ * {@code -Dcnn.steps=1000}, {@code -Dcnn.batch=64}, {@code -Dcnn.lr=1e-2} (AdamW peak learning rate),
+ * {@code -Dcnn.warmup=100} (linear warmup steps, then cosine; default {@code min(100, steps/4)}),
+ * {@code -Dcnn.test-batches=20} (of 100 test images),
+ * {@code -Dcnn.out=DIR} (runs; default {@code target/sortednet-cnn/s<steps>-lr<lr>-w<warmup>}, so runs of other
+ * settings are never reused), {@code -Dcnn.arms=normal,sortednet,...} (train only these arms; default all),
  * {@code -Dcnn.report=false} (train and evaluate the given seeds only; a later invocation over
  * all seeds reads their cached {@code widths.tsv} and writes the report; with
  * {@code -Dcnn.wait=true} it waits for the other invocations' {@code widths.tsv} instead of training).
@@ -44,32 +48,44 @@ import org.junit.jupiter.api.Test;
  *   <li><b>US-Nets</b>: sandwich rule (smallest, two drawn, largest) with in-place distillation
  *       from the largest, shared BN, recalibrated per width after training;
  *   <li><b>slimmable</b>: the fixed widths {4, 8, 12, 16} every step, switchable BN (private
- *       BN per width), evaluated with each width's own running statistics.
+ *       BN per width), evaluated with each width's own running statistics;
+ *   <li><b>SortedNet, 4× steps</b>: SortedNet Eq. 1 given four times the optimiser steps, i.e. as
+ *       many forward/backward passes as US-Nets and slimmable (equal compute, not equal updates);
+ *   <li><b>normal, 4× steps</b>: the normal arm given four times the steps, its equal-compute baseline.
  * </ul>
  * Every width is evaluated on the first {@code cnn.test-batches} × 100 test images.
  */
 class SortedNetCnnExperiment {
     private static final int CHANNELS = 16;
-        private static final int[] LATTICE = {2, 4, 6, 8, 10, 12, 14, 16};
+    private static final int[] LATTICE = {2, 4, 6, 8, 10, 12, 14, 16};
     private static final int[] SLIMMABLE = {4, 8, 12, 16};
     private static final String DATA = "data: { type: fashion-mnist }\n";
 
-    private record Arm(String name, String label, String model, String dimensions, String objective, int[] widths, int forwards) {}
+    /**
+     * One training arm: {@code forwards} forward/backward passes per optimiser step, {@code stepFactor} × the
+     * experiment's steps.
+     */
+    private record Arm(String name, String label, String model, String dimensions, String objective, int[] widths, int forwards,
+            int stepFactor) {}
 
     private static final String SHARED_BN = "model: { family: cnn, channels: 16, blocks: 1, batch-norm: true, bn-recalibrate: 10 }\n";
     private static final String LATTICE_DIMS = "dimensions: { width: { range: { from: 2, to: 16, step: 2 } } }\n";
 
     private static final List<Arm> ARMS = List.of(
             new Arm("normal", "normal training (cuts, recalibrated BN)", SHARED_BN, LATTICE_DIMS, "objective: { type: standard }",
-                    LATTICE, 1),
+                    LATTICE, 1, 1),
             new Arm("sortednet", "SortedNet Eq. 1 (recalibrated BN)", SHARED_BN, LATTICE_DIMS, "objective: { type: stochastic }",
-                    LATTICE, 1),
+                    LATTICE, 1, 1),
             new Arm("usnets", "US-Nets (sandwich + in-place KD, recalibrated BN)", SHARED_BN, LATTICE_DIMS,
-                    "objective: { type: stochastic, samples: 2, sandwich: true, inplace-distill: true }", LATTICE, 4),
+                    "objective: { type: stochastic, samples: 2, sandwich: true, inplace-distill: true }", LATTICE, 4, 1),
             new Arm("slimmable", "slimmable (4 widths, switchable BN)",
                     "model: { family: cnn, channels: 16, blocks: 1, batch-norm: true, switchable-bn: [4, 8, 12, 16] }\n",
                     "dimensions: { width: { budgets: [4, 8, 12, 16] } }\n", "objective: { type: summation, sub-models: all }",
-                    SLIMMABLE, 4));
+                    SLIMMABLE, 4, 1),
+            new Arm("sortednet4x", "SortedNet Eq. 1, 4× steps (equal passes)", SHARED_BN, LATTICE_DIMS,
+                    "objective: { type: stochastic }", LATTICE, 1, 4),
+            new Arm("normal4x", "normal training, 4× steps (cuts, recalibrated BN)", SHARED_BN, LATTICE_DIMS,
+                    "objective: { type: standard }", LATTICE, 1, 4));
 
     /** arm → width → per-seed test accuracy. */
     private final Map<String, Map<Integer, double[]>> acc = new LinkedHashMap<>();
@@ -79,32 +95,40 @@ class SortedNetCnnExperiment {
     @Test
     void regenerateTheSortedNetCnnSection() throws IOException {
         List<Long> seeds = Arrays.stream(System.getProperty("cnn.seeds", "42,43,44").split(",")).map(s -> Long.parseLong(s.trim())).toList();
-        int steps = Integer.getInteger("cnn.steps", 200);
+        int steps = Integer.getInteger("cnn.steps", 1000);
         int batch = Integer.getInteger("cnn.batch", 64);
+        String lr = System.getProperty("cnn.lr", "1e-2");
+        Double.parseDouble(lr); // a malformed value fails here, not in the recipe
+        int warmup = Integer.getInteger("cnn.warmup", Math.min(100, steps / 4));
         testBatches = Integer.getInteger("cnn.test-batches", 20);
-        Path out = Path.of(System.getProperty("cnn.out", "target/sortednet-cnn"));
+        Path out = Path.of(System.getProperty("cnn.out", "target/sortednet-cnn/s" + steps + "-lr" + lr + "-w" + warmup));
+        List<String> only = Arrays.stream(System.getProperty("cnn.arms", "").split(",")).map(String::trim).filter(a -> !a.isEmpty())
+                .toList();
         PrintWriter log = new PrintWriter(System.out, true);
         boolean write = Boolean.parseBoolean(System.getProperty("cnn.report", "true"));
         long t0 = System.nanoTime();
         try (Manyfold host = Claims.host()) {
             for (int s = 0; s < seeds.size(); s++) {
                 for (Arm arm : ARMS) {
+                    if (!only.isEmpty() && !only.contains(arm.name())) {
+                        continue;
+                    }
                     Path run = out.resolve(arm.name() + "-" + seeds.get(s));
                     train(host, run, "name: " + arm.name() + "\n" + arm.model() + DATA + arm.dimensions() + arm.objective() + "\n"
-                            + String.format(Locale.ROOT, "train: { steps: %d, batch: %d, lr: 2e-3, warmup: %d, seed: %d }%n", steps, batch,
-                                    Math.min(50, steps / 4), seeds.get(s)), log);
+                            + String.format(Locale.ROOT, "train: { steps: %d, batch: %d, lr: %s, warmup: %d, seed: %d }%n",
+                                    steps * arm.stepFactor(), batch, lr, warmup, seeds.get(s)), log);
                     evaluate(host, run, arm, s, seeds.size(), log);
                 }
             }
         }
         double minutes = (System.nanoTime() - t0) / 60e9;
-        if (!write) {
+        if (!write || !only.isEmpty()) {
             return; // a partial invocation (some seeds): runs and their widths.tsv only
         }
         Path dir = Files.createDirectories(Path.of("target", "claims"));
         plot(dir.resolve("sortednet-cnn.png"));
         log.printf(Locale.ROOT, "%.1f min wall%n", minutes);
-        String markdown = report(seeds, steps, batch);
+        String markdown = report(seeds, steps, batch, lr, warmup);
         Files.writeString(dir.resolve("sortednet-cnn.md"), markdown);
         System.out.println(markdown);
         assertThat(markdown).contains("| ");
@@ -206,12 +230,12 @@ class SortedNetCnnExperiment {
         return out;
     }
 
-    private String report(List<Long> seeds, int steps, int batch) {
+    private String report(List<Long> seeds, int steps, int batch, String lr, int warmup) {
         StringBuilder md = new StringBuilder();
-        md.append(String.format(Locale.ROOT, "Seeds %s; %d optimiser steps of batch %d per arm (AdamW lr 2e-3, cosine, warmup %d);"
-                + " CNN 16 channels, 1 residual block, BN after every convolution, shared BN recalibrated on 10 training batches"
-                + " per width; the first %d test images. Accuracy %% is mean ± standard error over seeds.%n%n", seeds, steps, batch,
-                Math.min(50, steps / 4), testBatches * 100));
+        md.append(String.format(Locale.ROOT, "Seeds %s; %d optimiser steps of batch %d per arm (the 4× arms: %d), AdamW lr %s, %d linear"
+                + " warmup steps, then cosine; CNN 16 channels, 1 residual block, BN after every convolution, shared BN recalibrated"
+                + " on 10 training batches per width; the first %d test images. Accuracy %% is mean ± standard error over seeds.%n%n",
+                seeds, steps, batch, 4 * steps, lr, warmup, testBatches * 100));
         md.append("| width | MFLOPs |");
         for (Arm arm : ARMS) {
             md.append(' ').append(arm.label()).append(" |");
@@ -230,26 +254,32 @@ class SortedNetCnnExperiment {
         md.append(String.join(", ", Arrays.stream(LATTICE).mapToObj(w -> "w" + w + " " + pct(acc.get("naive").get(w))).toList()))
                 .append(".\n");
         md.append("\nForward/backward passes per optimiser step: ");
-        md.append(String.join(", ", ARMS.stream().map(a -> a.label() + " " + a.forwards()).toList())).append(".\n");
+        md.append(String.join(", ", ARMS.stream().map(a -> a.label() + " " + a.forwards()).toList()))
+                .append(String.format(Locale.ROOT, "; passes per arm in total: %s.%n", String.join(", ", ARMS.stream()
+                        .map(a -> label(a.name()) + " " + a.forwards() * a.stepFactor() * steps).toList())));
 
         md.append("\nPaired differences (percentage points, 95% t interval over seeds; an ordering is claimed only where the"
                 + " interval excludes zero):\n\n| comparison | Δ | ordering |\n|---|---|---|\n");
         int[] shared = SLIMMABLE;
         List<String[]> pairs = List.of(new String[] {"sortednet", "normal"}, new String[] {"usnets", "normal"},
                 new String[] {"slimmable", "normal"}, new String[] {"sortednet", "slimmable"}, new String[] {"sortednet", "usnets"},
-                new String[] {"usnets", "slimmable"});
+                new String[] {"usnets", "slimmable"}, new String[] {"sortednet4x", "normal"}, new String[] {"sortednet4x", "usnets"},
+                new String[] {"sortednet4x", "slimmable"}, new String[] {"sortednet4x", "sortednet"}, new String[] {"sortednet4x", "normal4x"},
+                new String[] {"normal4x", "normal"});
         for (String[] p : pairs) {
             row(md, label(p[0]) + " − " + label(p[1]) + ", mean over widths 4/8/12/16", Paired.of(meanOver(p[0], shared),
                     meanOver(p[1], shared)));
         }
         for (String[] p : List.of(new String[] {"sortednet", "normal"}, new String[] {"usnets", "normal"},
-                new String[] {"sortednet", "usnets"})) {
+                new String[] {"sortednet", "usnets"}, new String[] {"sortednet4x", "normal"}, new String[] {"sortednet4x", "usnets"},
+                new String[] {"sortednet4x", "normal4x"})) {
             row(md, label(p[0]) + " − " + label(p[1]) + ", mean over widths 2..16", Paired.of(meanOver(p[0], LATTICE),
                     meanOver(p[1], LATTICE)));
         }
         for (int w : new int[] {2, 4, 16}) {
             for (String[] p : List.of(new String[] {"sortednet", "normal"}, new String[] {"sortednet", "usnets"},
-                    new String[] {"sortednet", "slimmable"})) {
+                    new String[] {"sortednet", "slimmable"}, new String[] {"sortednet4x", "normal"}, new String[] {"sortednet4x", "usnets"},
+                    new String[] {"sortednet4x", "slimmable"}, new String[] {"sortednet4x", "normal4x"})) {
                 double[] a = acc.get(p[0]).get(w);
                 double[] b = acc.get(p[1]).get(w);
                 if (a != null && b != null) {
@@ -266,6 +296,8 @@ class SortedNetCnnExperiment {
             case "sortednet" -> "SortedNet";
             case "usnets" -> "US-Nets";
             case "slimmable" -> "slimmable";
+            case "sortednet4x" -> "SortedNet 4×";
+            case "normal4x" -> "normal 4×";
             default -> arm;
         };
     }
