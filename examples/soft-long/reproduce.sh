@@ -3,7 +3,7 @@
 # "Adaptive decoding" round 2 and "Sorted LLaMA — fidelity round 2") from its recipes and runs
 # the decode table with the paper's own settings beside the tuned ones. Run from the
 # repository root after `mvn -q -B package -DskipTests`:
-#   sh examples/soft-long/reproduce.sh                 # runs/soft-long-repro/{deep-pretrain,deep-soft,deep-soft2}
+#   sh examples/soft-long/reproduce.sh                 # runs/soft-long-repro/{deep-pretrain,deep-soft,deep-soft2,deep-soft3}
 #   OUT=DIR BENCH=0 sh examples/soft-long/reproduce.sh # train only (the decode table is a timing run: run it alone)
 # Training runs at `nice -n 19` (about 30 min of 2 cores when the machine is quiet, 1-2 h shared);
 # the decode table runs at the caller's priority. Expected figures: examples/soft-long/EXPECTED.md.
@@ -24,6 +24,10 @@ train deep-soft.yaml deep-soft deep-pretrain
 train deep-soft2.yaml deep-soft2 deep-soft
 echo "== exits of $OUT/deep-soft2 (EXPECTED.md: full loss 1.8262, exit 2 2.0860, exit 3 1.9380 ; 10 validation batches)"
 nice -n 19 "$M" eval "$OUT/deep-soft2" --batches 10 --out "$OUT/deep-soft2-eval"
+# Self-distilled exits (docs/results.md, "Self-distilled exits"): deep-soft2 + 150 steps of all-exits with distill.
+train deep-soft3.yaml deep-soft3 deep-soft2
+echo "== exits of $OUT/deep-soft3 (EXPECTED.md, deep-soft3 ; 10 validation batches)"
+nice -n 19 "$M" eval "$OUT/deep-soft3" --batches 10 --out "$OUT/deep-soft3-eval"
 if [ "$BENCH" = 1 ]; then
   echo "== decode table, 192 new tokens (load $(cut -d' ' -f1-3 /proc/loadavg))"
   sh "$HERE/paper-settings.sh" "$M" "$OUT/deep-soft2" 192 10 --repeat 2 --engine pytorch,onnxruntime
