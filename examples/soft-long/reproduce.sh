@@ -31,4 +31,7 @@ nice -n 19 "$M" eval "$OUT/deep-soft3" --batches 10 --out "$OUT/deep-soft3-eval"
 if [ "$BENCH" = 1 ]; then
   echo "== decode table, 192 new tokens (load $(cut -d' ' -f1-3 /proc/loadavg))"
   sh "$HERE/paper-settings.sh" "$M" "$OUT/deep-soft2" 192 10 --repeat 2 --engine pytorch,onnxruntime
+  echo "== decode table of deep-soft3, 128 new tokens (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  sh "$HERE/bench-decode.sh" "$M" "$OUT/deep-soft3" 128 5 --engine pytorch,onnxruntime --floor \
+    --decoders s2k3=self-speculative,ee40=early-exit --set s2k3.draft=2 --set s2k3.k=3 --set 'ee40.thresholds={2: 0.4, 4: 0.35}'
 fi
