@@ -5,7 +5,7 @@
 # repository root after `mvn -q -B package -DskipTests`:
 #   sh examples/soft-long/reproduce.sh                 # runs/soft-long-repro/{deep-pretrain,deep-soft,deep-soft2,deep-soft3}
 #   OUT=DIR BENCH=0 sh examples/soft-long/reproduce.sh # train only (the decode table is a timing run: run it alone)
-# Training runs at `nice -n 19` (about 30 min of 2 cores when the machine is quiet, 1-2 h shared);
+# Training runs at `nice -n 19` (27 min measured at load 2-16 on a 2-core machine, EXPECTED.md);
 # the decode table runs at the caller's priority. Expected figures: examples/soft-long/EXPECTED.md.
 set -e
 M=${M:-bundles/target/manyfold/bin/manyfold}
