@@ -29,6 +29,8 @@ import java.util.List;
  *   sandwich: false             # stochastic: also train smallest and largest every micro-step
  *   inplace-distill: false      # stochastic + sandwich: others learn the largest's predictions (US-Nets)
  *   # summation: sub-models: contained | all, reduce: mean | sum, max-sub-models: k
+ *   # all-exits: distill: a (0..1; shallow exits also learn the deepest exit's softmax),
+ *   #            distill-temperature: T (default 1), exit-weights: {2: 2.0, 3: 1.5} (others 1)
  *   report-every: 100           # write sorted-visits.tsv to the run directory every N steps (0: never)
  * </pre>
  */
@@ -64,7 +66,9 @@ final class SortedObjectiveFactory implements ObjectiveFactory {
                     + " sub-model it contains (sub-models: all = whole lattice) from the required dimensions: {...};"
                     + " max-sub-models caps evenly";
             case ALL_EXITS -> "SoFT (Sorted LLaMA Eq. 1): equal-weight mean CE at every budget of the required"
-                    + " dimensions: { depth: {...} }, all exits from one trunk pass through the shared norm and head";
+                    + " dimensions: { depth: {...} }, all exits from one trunk pass through the shared norm and head;"
+                    + " distill: a and distill-temperature: T (shallow exits also learn the deepest exit's softmax),"
+                    + " exit-weights: {depth: w}";
         };
     }
 
@@ -103,11 +107,45 @@ final class SortedObjectiveFactory implements ObjectiveFactory {
                 settings.check(spec.entries().containsKey("depth"), "dimensions", "no depth dimension given",
                         "dimensions: { depth: { budgets: [...] } }");
                 refuseDistributions(spec, "all-exits computes the loss at every depth budget on every call and draws nothing");
-                yield new AllExitsObjective(spec, context, reportEvery);
+                double distill = settings.getDouble("distill", 0);
+                settings.check(distill >= 0 && distill <= 1, "distill", "distill " + distill + " is outside [0, 1]",
+                        "the weight a of the shallow exits' distillation term: 0 (plain SoFT) to 1 (distillation only)");
+                if (settings.has("distill-temperature")) {
+                    settings.check(distill > 0, "distill-temperature", "a temperature has no effect without distillation",
+                            "distill: a (0 < a <= 1) beside it, or drop distill-temperature");
+                }
+                double temperature = settings.getDouble("distill-temperature", 1);
+                settings.check(temperature > 0 && !Double.isInfinite(temperature), "distill-temperature",
+                        "temperature " + temperature + " is not a positive number", "a temperature > 0, e.g. 1 or 2");
+                yield new AllExitsObjective(spec, context, reportEvery, distill, temperature, exitWeights(settings),
+                        settings.pathOf("exit-weights"));
             }
         };
         objective.bindEarly();
         return objective;
+    }
+
+    /** {@code exit-weights: {depth: weight > 0}}; empty when absent. */
+    private static java.util.Map<Integer, Double> exitWeights(Settings settings) {
+        java.util.Map<Integer, Double> weights = new java.util.TreeMap<>();
+        java.util.Optional<Settings> section = settings.optionalSection("exit-weights");
+        if (section.isEmpty()) {
+            return weights;
+        }
+        Settings s = section.get();
+        for (String key : s.keys()) {
+            int exit;
+            try {
+                exit = Integer.parseInt(key.trim());
+            } catch (NumberFormatException e) {
+                throw s.invalid(key, "\"" + key + "\" is not an exit depth", "integer exit depths as keys, e.g. {2: 2.0, 3: 1.5}");
+            }
+            double w = s.getDouble(key);
+            s.check(w > 0 && !Double.isInfinite(w), key, "weight " + w + " is not a positive number", "a weight > 0 (exits not"
+                    + " listed weigh 1)");
+            weights.put(exit, w);
+        }
+        return weights;
     }
 
     private static void refuseDistributions(SamplingSpec spec, String why) {

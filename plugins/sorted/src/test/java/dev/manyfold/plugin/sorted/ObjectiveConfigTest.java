@@ -172,6 +172,36 @@ class ObjectiveConfigTest {
     }
 
     @Test
+    void allExitsDistillationAndExitWeightsAreChecked() {
+        Map<String, ?> depth = Map.of("depth", Map.of("budgets", List.of(2, 4, 8)));
+        java.util.function.Function<Map<String, ?>, Map<String, Object>> with = extra -> {
+            Map<String, Object> m = new LinkedHashMap<>(extra);
+            m.put("dimensions", depth);
+            return m;
+        };
+        assertThat(refused("all-exits", with.apply(Map.of("distill", 1.5)), LLAMA).path()).isEqualTo("objective.distill");
+        assertThat(refused("all-exits", with.apply(Map.of("distill", -0.1)), LLAMA).path()).isEqualTo("objective.distill");
+        ConfigException lone = refused("all-exits", with.apply(Map.of("distill-temperature", 2)), LLAMA);
+        assertThat(lone.path()).isEqualTo("objective.distill-temperature");
+        assertThat(lone.problem()).contains("without distillation");
+        assertThat(refused("all-exits", with.apply(Map.of("distill", 0.5, "distill-temperature", 0)), LLAMA).path())
+                .isEqualTo("objective.distill-temperature");
+        ConfigException untrained = refused("all-exits", with.apply(Map.of("exit-weights", Map.of(3, 2.0))), LLAMA);
+        assertThat(untrained.path()).isEqualTo("objective.exit-weights.3");
+        assertThat(untrained.problem()).contains("[2, 4, 8]");
+        assertThat(refused("all-exits", with.apply(Map.of("exit-weights", Map.of("two", 2.0))), LLAMA).path())
+                .isEqualTo("objective.exit-weights.two");
+        assertThat(refused("all-exits", with.apply(Map.of("exit-weights", Map.of(2, 0))), LLAMA).path())
+                .isEqualTo("objective.exit-weights.2");
+        assertThat(refused("all-exits", with.apply(Map.of("exit-weights", List.of(2.0))), LLAMA).path())
+                .isEqualTo("objective.exit-weights");
+        assertThat(refused("stochastic", with.apply(Map.of("distill", 0.5)), LLAMA).path()).isEqualTo("objective.distill");
+        assertThatNoException().isThrownBy(() -> ObjectivesTest.create("all-exits",
+                with.apply(Map.of("distill", 1, "distill-temperature", 2, "exit-weights", Map.of(2, 2.0, 8, 0.5))),
+                Fakes.context(LLAMA)));
+    }
+
+    @Test
     void validSectionsWithoutAModelAreAccepted() {
         assertThatNoException().isThrownBy(() -> ObjectivesTest.create("stochastic", Map.of("sandwich", true, "samples", 2,
                 "dimensions", Map.of("width", Map.of("fractions", List.of(0.25, 1.0), "weights", List.of(1, 3)),

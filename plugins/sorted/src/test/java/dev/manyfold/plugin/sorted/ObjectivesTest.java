@@ -273,6 +273,148 @@ class ObjectivesTest {
         assertThat(objective.visits().values()).containsOnly(2L);
     }
 
+    private static final Map<String, ?> EXITS_2_4_8 = Map.of("depth", Map.of("budgets", List.of(8, 2, 4)));
+
+    /** The distilled all-exits objective of the tests below: distill 0.6, temperature 2, exit 2 weighs 3. */
+    private static SortedObjective distilled(Context context) {
+        return create("all-exits", Map.of("dimensions", EXITS_2_4_8, "distill", 0.6, "distill-temperature", 2,
+                "exit-weights", Map.of(2, 3.0)), context);
+    }
+
+    /** {@code T²·KL(softmax(x·t/T) ‖ softmax(x·s/T))} averaged over the labelled rows, in double. */
+    private static double distillation(double t, double s, double temperature, int[] labels) {
+        double total = 0;
+        int rows = 0;
+        for (int r = 0; r < Fakes.INPUTS.length; r++) {
+            if (labels[r] < 0) {
+                continue;
+            }
+            double[] p = softmax(Fakes.INPUTS[r], t / temperature);
+            double[] q = softmax(Fakes.INPUTS[r], s / temperature);
+            for (int c = 0; c < p.length; c++) {
+                total += p[c] * (Math.log(p[c]) - Math.log(q[c]));
+            }
+            rows++;
+        }
+        return temperature * temperature * total / rows;
+    }
+
+    /** Cross-entropy over the labelled rows, in double. */
+    private static double labelledCrossEntropy(double scale, int[] labels) {
+        double total = 0;
+        int rows = 0;
+        for (int r = 0; r < Fakes.INPUTS.length; r++) {
+            if (labels[r] >= 0) {
+                total -= Math.log(softmax(Fakes.INPUTS[r], scale)[labels[r]]);
+                rows++;
+            }
+        }
+        return total / rows;
+    }
+
+    /** The distilled objective's loss computed independently: exits 2 (weight 3), 4 (weight 1), 8 (teacher, weight 1). */
+    private static double expectedDistilled(int[] labels) {
+        double teacher = Fakes.scale(LLAMA, SubModel.of("depth", 8));
+        double total = labelledCrossEntropy(teacher, labels);
+        for (int d : List.of(2, 4)) {
+            double s = Fakes.scale(LLAMA, SubModel.of("depth", d));
+            double term = 0.4 * labelledCrossEntropy(s, labels) + 0.6 * distillation(teacher, s, 2, labels);
+            total += (d == 2 ? 3 : 1) * term;
+        }
+        return total / 5;
+    }
+
+    private static Fakes.TestBatch batch(NDManager manager, int[] labels) {
+        Fakes.TestBatch fixed = Fakes.batch(manager);
+        return new Fakes.TestBatch(fixed.inputs(), manager.create(java.util.Arrays.stream(labels).asLongStream().toArray()));
+    }
+
+    @Test
+    void allExitsWithDistillationWeighsLabelsAndTheDetachedDeepestExitsSoftmaxPerExit() {
+        SortedObjective objective = distilled(Fakes.context(LLAMA));
+        Fakes.FakeModel model = new Fakes.FakeModel(LLAMA);
+        double loss = loss(objective, model, 1, new Random(0));
+        assertThat(model.exitCalls).containsExactly(List.of(2, 4, 8));
+        assertThat(loss).isCloseTo(expectedDistilled(Fakes.LABELS), within(TOLERANCE));
+        double plainMean = List.of(2, 4, 8).stream().mapToDouble(d -> expected(LLAMA, SubModel.of("depth", d))).sum() / 3;
+        assertThat(Math.abs(loss - plainMean)).isGreaterThan(1e-2);
+        assertThat(((AllExitsObjective) objective).exitWeights()).isEqualTo(Map.of(2, 3.0));
+
+        // Positions whose label does not count (negative) leave the distillation term as well.
+        int[] masked = Fakes.LABELS.clone();
+        masked[1] = -100;
+        masked[4] = -100;
+        double maskedLoss = objective.loss(model, batch(manager, masked), 2, new Random(0)).getFloat();
+        assertThat(maskedLoss).isCloseTo(expectedDistilled(masked), within(TOLERANCE));
+        assertThat(Math.abs(maskedLoss - loss)).isGreaterThan(1e-3);
+    }
+
+    @Test
+    void allExitsWithoutDistillationOrWeightsIsStillThePlainMean() {
+        SortedObjective objective = create("all-exits", Map.of("dimensions", EXITS_2_4_8, "distill", 0), Fakes.context(LLAMA));
+        double loss = loss(objective, new Fakes.FakeModel(LLAMA), 1, new Random(0));
+        double plainMean = List.of(2, 4, 8).stream().mapToDouble(d -> expected(LLAMA, SubModel.of("depth", d))).sum() / 3;
+        assertThat(loss).isCloseTo(plainMean, within(TOLERANCE));
+    }
+
+    /** Exit logits that are leaves of the autograd graph, one per exit, so each exit's gradient can be read. */
+    private static final class LeafExitsModel implements dev.manyfold.api.objective.ElasticModel {
+        private final Fakes.FakeModel fake = new Fakes.FakeModel(LLAMA);
+        final Map<Integer, NDArray> leaves = new HashMap<>();
+
+        @Override
+        public ModelShape shape() {
+            return LLAMA;
+        }
+
+        @Override
+        public NDArray forward(NDArray input, SubModel subModel) {
+            throw new AssertionError("all-exits must use forwardExits");
+        }
+
+        @Override
+        public List<NDArray> forwardExits(NDArray input, SubModel subModel, List<Integer> exits) {
+            List<NDArray> out = new ArrayList<>();
+            for (NDArray logits : fake.forwardExits(input, subModel, exits)) {
+                NDArray leaf = logits.duplicate();
+                leaf.setRequiresGradient(true);
+                out.add(leaf);
+            }
+            for (int i = 0; i < exits.size(); i++) {
+                leaves.put(exits.get(i), out.get(i));
+            }
+            return out;
+        }
+    }
+
+    @Test
+    void theDeepestExitGetsOnlyItsOwnLabelGradientWhileShallowExitsLearnItsSoftmax() {
+        SortedObjective objective = distilled(Fakes.context(LLAMA));
+        LeafExitsModel model = new LeafExitsModel();
+        try (var collector = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+            collector.backward(objective.loss(model, Fakes.batch(manager), 1, new Random(0)));
+        }
+        int rows = Fakes.INPUTS.length;
+        double teacher = Fakes.scale(LLAMA, SubModel.of("depth", 8));
+        for (int d : List.of(2, 4, 8)) {
+            double s = Fakes.scale(LLAMA, SubModel.of("depth", d));
+            double weight = (d == 2 ? 3.0 : 1.0) / 5;
+            float[] grad = model.leaves.get(d).getGradient().toFloatArray();
+            for (int r = 0; r < rows; r++) {
+                double[] q = softmax(Fakes.INPUTS[r], s);
+                double[] qT = softmax(Fakes.INPUTS[r], s / 2);
+                double[] pT = softmax(Fakes.INPUTS[r], teacher / 2);
+                for (int c = 0; c < q.length; c++) {
+                    double labelGrad = q[c] - (c == Fakes.LABELS[r] ? 1 : 0);
+                    // d/dz of T²·KL(p_T ‖ softmax(z/T)) is T·(softmax(z/T) − p_T); the teacher's is its CE alone.
+                    double expected = d == 8 ? labelGrad : 0.4 * labelGrad + 0.6 * 2 * (qT[c] - pT[c]);
+                    assertThat((double) grad[r * q.length + c]).as("exit %d row %d class %d", d, r, c)
+                            .isCloseTo(weight * expected / rows, within(1e-6));
+                }
+            }
+        }
+    }
+
     @Test
     void allExitsAcceptsFractionsOfTheModelDepth() {
         SortedObjective objective = create("all-exits",
