@@ -17,6 +17,8 @@ public final class ApiVersion {
      * and targets, {@code Tensors}, the pruning-step and export-format extension points,
      * {@code MaskStrategy.pattern}, and the fused decode calls of {@code InferenceSession}
      * (forward, forwardKeeping, runLogits, draft, forwardFloats, runFloats).
+     * Added later in the 1.1 line (also additive): {@code InferenceSession.Draft.greedy}, the
+     * one-call greedy draft (its default is the {@code step} loop), and {@code Draft.draftToken}.
      *
      * @since 1.1
      */
