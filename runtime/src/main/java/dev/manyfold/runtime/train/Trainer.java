@@ -130,7 +130,7 @@ public final class Trainer {
                     Random random = new Random(config.seed() * 1_000_003L + step * 1_009L + micro);
                     try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                         NDArray l = checkedLoss(objective.loss(model, batch, step, random));
-                        collector.backward(config.accumulate() == 1 ? l : l.div(config.accumulate()));
+                        collector.backward(config.accumulate() == 1 ? l : dev.manyfold.api.objective.Scalars.dividedBy(l, config.accumulate()));
                         loss += (l.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32 ? l : l.toType(ai.djl.ndarray.types.DataType.FLOAT32, false))
                                 .getFloat() / config.accumulate();
                     }
