@@ -1,5 +1,6 @@
 package dev.manyfold.runtime.model;
 
+import dev.manyfold.api.objective.Scalars;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -392,7 +393,7 @@ public final class LlamaModel extends Model implements LayeredLanguageModel, Bat
             k = k.expandDims(2).broadcast(b, hkv, group, total, headDim).reshape(b, hq, total, headDim);
             v = v.expandDims(2).broadcast(b, hkv, group, total, headDim).reshape(b, hq, total, headDim);
         }
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(headDim));
+        NDArray scores = Scalars.times(q.matMul(k.transpose(0, 1, 3, 2)), 1.0 / Math.sqrt(headDim));
         if (mask != null) {
             scores = scores.add(mask);
         }

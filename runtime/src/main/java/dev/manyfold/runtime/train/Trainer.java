@@ -130,7 +130,7 @@ public final class Trainer {
                     Random random = new Random(config.seed() * 1_000_003L + step * 1_009L + micro);
                     try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                         NDArray l = checkedLoss(objective.loss(model, batch, step, random));
-                        collector.backward(config.accumulate() == 1 ? l : l.div(config.accumulate()));
+                        collector.backward(config.accumulate() == 1 ? l : dev.manyfold.api.objective.Scalars.dividedBy(l, config.accumulate()));
                         loss += (l.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32 ? l : l.toType(ai.djl.ndarray.types.DataType.FLOAT32, false))
                                 .getFloat() / config.accumulate();
                     }
@@ -151,6 +151,11 @@ public final class Trainer {
      * message names the step and the likely cause among the recipe's settings.
      */
     private dev.manyfold.api.ConfigException diverged(String what, double value, long step) {
+        return diverged(what, value, step, "");
+    }
+
+    /** As {@link #diverged(String, double, long)}, with {@code detail} right after "at step N". */
+    private dev.manyfold.api.ConfigException diverged(String what, double value, long step, String detail) {
         String cause;
         if (config.weightDecay() * config.lr() >= 2) {
             cause = "train.weight-decay " + config.weightDecay() + " times train.lr " + config.lr() + " is at least 2, so each "
@@ -162,7 +167,7 @@ public final class Trainer {
             cause = "the updates diverged: lower train.lr (now " + config.lr() + ")"
                     + (config.clip() > 0 ? "" : " or enable train.clip (now 0, off)");
         }
-        return new dev.manyfold.api.ConfigException("train", what + " became " + value + " at step " + step + "; " + cause
+        return new dev.manyfold.api.ConfigException("train", what + " became " + value + " at step " + step + detail + "; " + cause
                 + ". Nothing of this step was written; the last checkpoint is intact", "settings under which training stays finite");
     }
 
@@ -214,6 +219,8 @@ public final class Trainer {
     /** Clips by global norm, updates every trainable tensor, zeroes gradients; returns the norm. */
     private double applyUpdate(Optimizer optimizer, double lr, long step, NDManager scope) {
         Map<String, NDArray> grads = new LinkedHashMap<>();
+        List<String> nonFinite = new ArrayList<>();
+        double firstNonFinite = 0;
         double sq = 0;
         for (String name : model.parameters().trainable()) {
             NDArray p = model.parameters().get(name);
@@ -228,11 +235,22 @@ public final class Trainer {
             }
             g.attach(scope);
             grads.put(name, g);
-            sq += g.square().sum().getFloat();
+            double gsq = g.square().sum().getFloat();
+            if (!Double.isFinite(gsq) && nonFinite.add(name) && nonFinite.size() == 1) {
+                firstNonFinite = nonFinite(g);
+            }
+            sq += gsq;
+        }
+        if (!nonFinite.isEmpty()) {
+            // named in creation order; the backward pass runs the other way, so the last named is nearest the loss
+            String more = nonFinite.size() == 1 ? "" : " (non-finite in " + nonFinite.size() + " of " + grads.size() + " gradients: "
+                    + String.join(", ", nonFinite.size() <= 6 ? nonFinite : nonFinite.subList(nonFinite.size() - 6, nonFinite.size()))
+                    + (nonFinite.size() <= 6 ? "" : ", the last 6") + ")";
+            throw diverged("gradient of " + nonFinite.get(0), firstNonFinite, step, more); // before any tensor is updated
         }
         double norm = Math.sqrt(sq);
         if (!Double.isFinite(norm)) {
-            throw diverged("gradient norm", norm, step); // before any tensor is updated
+            throw diverged("gradient norm", norm, step); // each tensor's finite, the sum overflowed: before any update
         }
         double scale = config.clip() > 0 && norm > config.clip() ? config.clip() / norm : 1.0;
         for (Map.Entry<String, NDArray> e : grads.entrySet()) {
@@ -247,6 +265,23 @@ public final class Trainer {
         }
         model.parameters().touch(); // values changed in place: derived caches (inference weights) are stale
         return norm;
+    }
+
+    /** NaN when the array holds a NaN, otherwise the infinity of the first infinite element's sign (or of its squares' sum). */
+    static double nonFinite(NDArray g) {
+        NDArray f = g.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32 ? g : g.toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
+        float[] values = f.toFloatArray();
+        for (float v : values) {
+            if (Float.isNaN(v)) {
+                return Double.NaN;
+            }
+        }
+        for (float v : values) {
+            if (Float.isInfinite(v)) {
+                return v;
+            }
+        }
+        return Double.POSITIVE_INFINITY;
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.manyfold.plugin.ast;
 
+import dev.manyfold.api.objective.Scalars;
 import ai.djl.ndarray.NDArray;
 import dev.manyfold.api.SubModel;
 import dev.manyfold.api.objective.Batch;
@@ -57,8 +58,8 @@ public final class DistillObjective implements Objective {
                 "objective distill needs the frozen dense teacher, but the host built none"));
         NDArray teacherLogits = teacher.forward(batch.inputs(), SubModel.FULL).stopGradient();
         NDArray kl = klDivergence(teacherLogits, student, temperature);
-        NDArray distill = kl.mul((float) (alpha * temperature * temperature));
-        return alpha == 1 ? distill : distill.add(ce.mul((float) (1 - alpha)));
+        NDArray distill = Scalars.times(kl, alpha * temperature * temperature);
+        return alpha == 1 ? distill : distill.add(Scalars.times(ce, 1 - alpha));
     }
 
     /**
@@ -66,8 +67,8 @@ public final class DistillObjective implements Objective {
      * positions; a scalar owned by {@code s}'s manager.
      */
     static NDArray klDivergence(NDArray teacherLogits, NDArray studentLogits, double temperature) {
-        NDArray logT = teacherLogits.div((float) temperature).logSoftmax(-1);
-        NDArray logS = studentLogits.div((float) temperature).logSoftmax(-1);
+        NDArray logT = Scalars.dividedBy(teacherLogits, temperature).logSoftmax(-1);
+        NDArray logS = Scalars.dividedBy(studentLogits, temperature).logSoftmax(-1);
         NDArray perPosition = logT.exp().mul(logT.sub(logS)).sum(new int[] {-1});
         NDArray mean = perPosition.mean();
         mean.attach(studentLogits.getManager());

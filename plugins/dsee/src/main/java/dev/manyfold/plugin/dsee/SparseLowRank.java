@@ -1,5 +1,6 @@
 package dev.manyfold.plugin.dsee;
 
+import dev.manyfold.api.objective.Scalars;
 import dev.manyfold.api.Tensors;
 import static dev.manyfold.api.Tensors.own;
 
@@ -185,7 +186,7 @@ public final class SparseLowRank implements PrunableAdapter {
             NDArray mm = rows == this.rows && cols == this.cols ? m : own(manager, m.get(new NDIndex(":{}, :{}", rows, cols)));
             delta = own(manager, delta.mul(mm));
         }
-        return own(manager, delta.mul(scale));
+        return own(manager, Scalars.times(delta, scale));
     }
     /** Ω's flat indices (int64 {@code [N]}) as {@value #OMEGA}; empty for LoRA. */
     @Override

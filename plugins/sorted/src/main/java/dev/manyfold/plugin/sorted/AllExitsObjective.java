@@ -1,5 +1,6 @@
 package dev.manyfold.plugin.sorted;
 
+import dev.manyfold.api.objective.Scalars;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import dev.manyfold.api.ConfigException;
@@ -114,20 +115,20 @@ public final class AllExitsObjective extends SortedObjective {
             NDArray loss = Losses.crossEntropy(logits.get(i), batch.labels());
             if (target != null && i != teacher) {
                 NDArray kl = target.mul(targetLog.sub(scaled(logits.get(i)).logSoftmax(-1))).sum(new int[] {-1});
-                NDArray soft = labelledMean(kl, batch.labels()).mul((float) (temperature * temperature));
-                loss = distill == 1 ? soft : loss.mul((float) (1 - distill)).add(soft.mul((float) distill));
+                NDArray soft = Scalars.times(labelledMean(kl, batch.labels()), temperature * temperature);
+                loss = distill == 1 ? soft : Scalars.times(loss, 1 - distill).add(Scalars.times(soft, distill));
             }
             double w = exitWeights.getOrDefault(exits.get(i), 1.0);
-            losses.add(w == 1 ? loss : loss.mul((float) w));
+            losses.add(w == 1 ? loss : Scalars.times(loss, w));
             totalWeight += w;
             count(SubModel.of("depth", exits.get(i)));
         }
         NDArray sum = reduce(losses, true);
-        return losses.size() == 1 && totalWeight == 1 ? sum : sum.div((float) totalWeight);
+        return losses.size() == 1 && totalWeight == 1 ? sum : Scalars.dividedBy(sum, totalWeight);
     }
 
     private NDArray scaled(NDArray logits) {
-        return temperature == 1 ? logits : logits.div((float) temperature);
+        return temperature == 1 ? logits : Scalars.dividedBy(logits, temperature);
     }
 
     private static int deepest(List<Integer> exits) {

@@ -1,5 +1,6 @@
 package dev.manyfold.plugin.sorted;
 
+import dev.manyfold.api.objective.Scalars;
 import static java.util.Objects.requireNonNull;
 
 import ai.djl.ndarray.NDArray;
@@ -131,7 +132,7 @@ public abstract class SortedObjective implements Objective {
         for (int i = 1; i < losses.size(); i++) {
             total = total.add(losses.get(i));
         }
-        return sum || losses.size() == 1 ? total : total.div(losses.size());
+        return sum || losses.size() == 1 ? total : Scalars.dividedBy(total, losses.size());
     }
 
     private SubModelSampler bind(ModelShape shape) {
