@@ -19,6 +19,8 @@ public final class ApiVersion {
      * (forward, forwardKeeping, runLogits, draft, forwardFloats, runFloats).
      * Added later in the 1.1 line (also additive): {@code InferenceSession.Draft.greedy}, the
      * one-call greedy draft (its default is the {@code step} loop), and {@code Draft.draftToken}.
+     * Also {@code objective.Scalars} (multiply or divide a training-graph array by a constant
+     * whose memory libtorch owns, safe for backward).
      *
      * @since 1.1
      */
