@@ -105,9 +105,11 @@ public final class AllExitsObjective extends SortedObjective {
         int teacher = deepest(exits);
         NDArray target = null;
         NDArray targetLog = null;
+        NDArray labelled = null; // per-position 1/0 over labelled positions; null when all are labelled
         if (distill > 0 && exits.size() > 1) {
             targetLog = scaled(logits.get(teacher).stopGradient()).logSoftmax(-1);
             target = targetLog.exp();
+            labelled = labelledWeight(batch.labels(), targetLog.getDataType());
         }
         List<NDArray> losses = new ArrayList<>(exits.size());
         double totalWeight = 0;
@@ -115,7 +117,7 @@ public final class AllExitsObjective extends SortedObjective {
             NDArray loss = Losses.crossEntropy(logits.get(i), batch.labels());
             if (target != null && i != teacher) {
                 NDArray kl = target.mul(targetLog.sub(scaled(logits.get(i)).logSoftmax(-1))).sum(new int[] {-1});
-                NDArray soft = Scalars.times(labelledMean(kl, batch.labels()), temperature * temperature);
+                NDArray soft = Scalars.times(labelledMean(kl, labelled), temperature * temperature);
                 loss = distill == 1 ? soft : Scalars.times(loss, 1 - distill).add(Scalars.times(soft, distill));
             }
             double w = exitWeights.getOrDefault(exits.get(i), 1.0);
@@ -141,14 +143,18 @@ public final class AllExitsObjective extends SortedObjective {
         return best;
     }
 
-    /** Mean of per-position values over the positions whose label is not negative (0 when none is). */
-    private static NDArray labelledMean(NDArray values, NDArray labels) {
+    /**
+     * Weight 1 for each position whose label is not negative and 0 for the others, or null when
+     * every position is labelled; computed once per loss, shared by every exit's distillation term.
+     */
+    private static NDArray labelledWeight(NDArray labels, DataType type) {
         NDArray keep = labels.toType(DataType.INT64, false).gte(0);
-        if (keep.all().getBoolean()) {
-            return values.mean();
-        }
-        NDArray weight = keep.toType(values.getDataType(), false);
-        return values.mul(weight).sum().div(weight.sum().maximum(1));
+        return keep.all().getBoolean() ? null : keep.toType(type, false);
+    }
+
+    /** Mean of per-position values over the labelled positions ({@code weight} null: all; 0 when none is). */
+    private static NDArray labelledMean(NDArray values, NDArray weight) {
+        return weight == null ? values.mean() : values.mul(weight).sum().div(weight.sum().maximum(1));
     }
 
     @Override
