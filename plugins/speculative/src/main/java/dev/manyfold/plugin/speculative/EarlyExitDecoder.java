@@ -32,23 +32,42 @@ import java.util.function.IntConsumer;
  * (Copying an exit's hidden state upward, CALM-style, would be an approximation; it is not
  * offered.)
  *
+ * <p><b>A depth budget.</b> {@code max-depth: n} (a trained exit) makes exit n the deepest
+ * one: a token that no threshold stopped emits there, and layers {@code [n, L)} never run,
+ * prompt included. This is early exit inside the depth-n sub-model of the same weights; the
+ * default is the full depth.
+ *
  * <pre>
  * decode: { type: early-exit, thresholds: { 2: 0.9, 4: 0.8 } }   # {} never exits early
+ * decode: { type: early-exit, thresholds: { 2: 0.5 }, max-depth: 4 }
  * </pre>
  */
 final class EarlyExitDecoder implements Decoder {
     private final TreeMap<Integer, Double> thresholds;
     private final String thresholdsPath;
+    /** The deepest exit, where every token not stopped earlier emits; 0 = the model's full depth. */
+    private final int maxDepth;
+    private final String maxDepthPath;
 
     EarlyExitDecoder(Map<Integer, Double> thresholds, String thresholdsPath) {
+        this(thresholds, thresholdsPath, 0, null);
+    }
+
+    EarlyExitDecoder(Map<Integer, Double> thresholds, String thresholdsPath, int maxDepth, String maxDepthPath) {
         this.thresholds = new TreeMap<>(thresholds);
         this.thresholdsPath = thresholdsPath;
+        this.maxDepth = maxDepth;
+        this.maxDepthPath = maxDepthPath;
     }
 
     /** Stop at the first exit whose max softmax probability reaches its threshold. */
     @Override
     public java.util.Optional<dev.manyfold.api.decoder.ExitRule> exitRule() {
-        List<Integer> exits = List.copyOf(thresholds.keySet());
+        List<Integer> listed = new java.util.ArrayList<>(thresholds.keySet());
+        if (maxDepth > 0) {
+            listed.add(maxDepth); // every position stops there at the latest (the full depth is not listed)
+        }
+        List<Integer> exits = List.copyOf(listed);
         return java.util.Optional.of(new dev.manyfold.api.decoder.ExitRule() {
             @Override
             public List<Integer> exits() {
@@ -57,7 +76,8 @@ final class EarlyExitDecoder implements Decoder {
 
             @Override
             public boolean stops(int exit, float[] logits, int offset, int vocab) {
-                return Decoding.maxProbabilityAt(logits, offset, vocab) >= thresholds.get(exit);
+                Double tau = thresholds.get(exit);
+                return tau == null || Decoding.maxProbabilityAt(logits, offset, vocab) >= tau;
             }
         });
     }
@@ -66,11 +86,21 @@ final class EarlyExitDecoder implements Decoder {
     public Generation generate(LanguageModel model, int[] prompt, int maxNewTokens, IntConsumer onToken) {
         Decoding.checkRequest(model, prompt, maxNewTokens);
         int layers = model.layers();
+        if (maxDepth > layers) {
+            throw new ConfigException(maxDepthPath, "max-depth " + maxDepth + " is deeper than the model's " + layers + " layers",
+                    "a trained exit up to " + layers);
+        }
+        if (maxDepth > 0 && maxDepth != layers) {
+            Decoding.checkTrainedExit(model, maxDepth, maxDepthPath, "max-depth");
+        }
+        // The deepest exit: every token that no threshold stopped emits here.
+        int top = maxDepth > 0 ? maxDepth : layers;
         for (int exit : thresholds.keySet()) {
             Decoding.checkTrainedExit(model, exit, thresholdsPath + "." + exit, "exit");
-            if (exit >= layers) {
-                throw new ConfigException(thresholdsPath + "." + exit, "the full depth " + layers + " always emits; a threshold for it has no effect",
-                        "thresholds for trained exits below " + layers);
+            if (exit >= top) {
+                throw new ConfigException(thresholdsPath + "." + exit, top == layers
+                        ? "the full depth " + layers + " always emits; a threshold for it has no effect"
+                        : "exit " + exit + " is never tried: max-depth " + top + " always emits first", "thresholds for trained exits below " + top);
             }
         }
         int[] exits = new int[thresholds.size() + 1];
@@ -80,7 +110,7 @@ final class EarlyExitDecoder implements Decoder {
             exits[i] = e.getKey();
             tau[i++] = e.getValue();
         }
-        exits[i] = layers;
+        exits[i] = top;
         tau[i] = Double.NEGATIVE_INFINITY;
         int vocab = model.vocabularySize();
         int eos = model.eosToken().orElse(-1);
@@ -90,7 +120,7 @@ final class EarlyExitDecoder implements Decoder {
         }
         try (NDManager base = NDManager.newBaseManager(); InferenceSession session = model.open(base)) {
             int next = -1;
-            int exitDepth = layers;
+            int exitDepth = top;
             // Prefill: the prompt goes through every layer; the first token exits like any other.
             try (NDManager step = base.newSubManager()) {
                 NDArray h = session.embed(prompt, 0, step);
@@ -108,11 +138,13 @@ final class EarlyExitDecoder implements Decoder {
                     }
                 }
             }
-            stats.fullPass();
+            if (top == layers) {
+                stats.fullPass();
+            }
             stats.emit(next, exitDepth);
             int position = prompt.length;
             int[] cached = new int[layers];
-            // Hidden states [n·dim] of the pending positions [cached[L-1], position), each at its own depth,
+            // Hidden states [n·dim] of the pending positions [cached[top-1], position), each at its own depth,
             // as floats: slicing and concatenating them costs no engine call.
             float[] pending = null;
             int dim = 0;
@@ -120,7 +152,7 @@ final class EarlyExitDecoder implements Decoder {
                 for (int j = 0; j < layers; j++) {
                     cached[j] = session.cachedLength(j);
                 }
-                int pendingStart = cached[layers - 1];
+                int pendingStart = cached[top - 1];
                 try (NDManager step = base.newSubManager()) {
                     float[] batch = null; // the first segment embeds the token too (one call on fused engines)
                     float[] logits = null;
@@ -152,8 +184,10 @@ final class EarlyExitDecoder implements Decoder {
                             token = Decoding.argmax(logits, 0, vocab);
                         }
                     }
-                    if (depth == layers) {
-                        stats.fullPass();
+                    if (depth == top) {
+                        if (top == layers) {
+                            stats.fullPass();
+                        }
                         pending = null;
                     } else {
                         pending = start == pendingStart || pending == null ? batch
@@ -184,7 +218,8 @@ final class EarlyExitDecoder implements Decoder {
         @Override
         public String description() {
             return "confidence early exit: per token try the exits with a threshold in increasing depth, emit at the first with"
-                    + " max probability >= tau (thresholds: {2: 0.9, 4: 0.8}); exact deferred KV for skipped layers";
+                    + " max probability >= tau (thresholds: {2: 0.9, 4: 0.8}); exact deferred KV for skipped layers;"
+                    + " max-depth: n emits at exit n at the latest (early exit inside the depth-n sub-model)";
         }
 
         @Override
@@ -193,6 +228,14 @@ final class EarlyExitDecoder implements Decoder {
                     "exit depth -> confidence in (0, 1], e.g. thresholds: {2: 0.9, 4: 0.8}; {} never exits early");
             Settings section = settings.section("thresholds");
             OptionalInt depth = Decoding.depth(context);
+            int maxDepth = 0;
+            if (settings.has("max-depth")) {
+                maxDepth = settings.getInt("max-depth");
+                Decoding.checkDepthRange(settings, "max-depth", maxDepth, depth, depth.orElse(Integer.MAX_VALUE), "max-depth");
+                if (depth.isEmpty() || maxDepth < depth.getAsInt()) {
+                    Decoding.checkTrainedExit(settings, "max-depth", maxDepth, context, "max-depth");
+                }
+            }
             Map<Integer, Double> thresholds = new TreeMap<>();
             for (String key : section.keys()) {
                 int exit;
@@ -212,9 +255,11 @@ final class EarlyExitDecoder implements Decoder {
                             "thresholds for trained exits below " + layers);
                 }
                 Decoding.checkTrainedExit(section, key, exit, context, "exit");
+                section.check(maxDepth == 0 || exit < maxDepth, key, "exit " + exit + " is never tried: max-depth " + maxDepth + " always emits first",
+                        "thresholds for trained exits below max-depth " + maxDepth);
                 thresholds.put(exit, tau);
             }
-            return new EarlyExitDecoder(thresholds, settings.pathOf("thresholds"));
+            return new EarlyExitDecoder(thresholds, settings.pathOf("thresholds"), maxDepth, settings.pathOf("max-depth"));
         }
     }
 }

@@ -82,6 +82,22 @@ class BadInputTest {
     }
 
     @Test
+    void aMaxDepthThatIsNotATrainedExitOrThresholdsAtOrBelowItAreRefusedWithTheirPaths() {
+        assertThatThrownBy(() -> Decoders.create(tiny, "early-exit", Map.of("thresholds", Map.of("2", 0.5), "max-depth", 3))).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("decode.max-depth").hasMessageContaining("max-depth 3 is not a trained exit").hasMessageContaining("[2, 4]");
+        assertThatThrownBy(() -> Decoders.create(tiny, "early-exit", Map.of("thresholds", Map.of("2", 0.5), "max-depth", 5))).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("decode.max-depth").hasMessageContaining("deeper than allowed for a model of 4 layers");
+        assertThatThrownBy(() -> Decoders.create(tiny, "early-exit", Map.of("thresholds", Map.of("2", 0.5), "max-depth", 0))).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("decode.max-depth").hasMessageContaining("not a depth");
+        assertThatThrownBy(() -> Decoders.create(tiny, "early-exit", Map.of("thresholds", Map.of("2", 0.5), "max-depth", 2))).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("decode.thresholds.2").hasMessageContaining("never tried: max-depth 2 always emits first");
+        // Without a model at creation, generate refuses the same (the trained exits are known there).
+        Decoder untrained = withoutModel("early-exit", Map.of("thresholds", Map.of("2", 0.5), "max-depth", 3));
+        assertThatThrownBy(() -> untrained.generate(model, new int[] {1, 2}, 4, x -> { })).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("decode.max-depth").hasMessageContaining("not a trained exit");
+    }
+
+    @Test
     void thresholdsForAnExitThatDoesNotExistAreRefused() {
         assertThatThrownBy(() -> Decoders.create(tiny, "early-exit", Map.of("thresholds", Map.of("7", 0.9)))).isInstanceOf(ConfigException.class)
                 .hasMessageContaining("decode.thresholds.7").hasMessageContaining("does not exist");

@@ -4,8 +4,13 @@ import dev.manyfold.testkit.TinyLanguageModel;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.manyfold.api.decoder.Decoder;
+import dev.manyfold.api.decoder.ExitRule;
+import dev.manyfold.api.decoder.InferenceSession;
 import dev.manyfold.api.decoder.Generation;
 import dev.manyfold.api.decoder.LanguageModel;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -33,8 +38,13 @@ class EarlyExitDecoderTest {
 
     /** Tokens and exit depths from recomputing the whole sequence at every step, no cache. */
     private static int[][] noCacheReference(int[] prompt, int maxNewTokens, TreeMap<Integer, Double> thresholds) {
+        return noCacheReference(prompt, maxNewTokens, thresholds, Decoders.LAYERS);
+    }
+
+    /** The same, where exit {@code top} emits every token no threshold stopped. */
+    private static int[][] noCacheReference(int[] prompt, int maxNewTokens, TreeMap<Integer, Double> thresholds, int top) {
         List<Integer> exits = new ArrayList<>(thresholds.keySet());
-        exits.add(Decoders.LAYERS);
+        exits.add(top);
         int[] sequence = Arrays.copyOf(prompt, prompt.length + maxNewTokens);
         int length = prompt.length;
         List<int[]> out = new ArrayList<>();
@@ -86,6 +96,87 @@ class EarlyExitDecoderTest {
         }
         // Deferred layers were really caught up many times.
         assertThat(deepAfterShallow).isGreaterThan(30);
+    }
+
+    /** {@code model} whose sessions record, when closed, each layer's cached length into {@code cachedAtClose}. */
+    private static LanguageModel recordingCaches(LanguageModel model, int[] cachedAtClose) {
+        return (LanguageModel) Proxy.newProxyInstance(LanguageModel.class.getClassLoader(), new Class<?>[] {LanguageModel.class}, (proxy, method, args) -> {
+            Object result = invoke(method, model, args);
+            if (!method.getName().equals("open")) {
+                return result;
+            }
+            InferenceSession session = (InferenceSession) result;
+            return Proxy.newProxyInstance(InferenceSession.class.getClassLoader(), new Class<?>[] {InferenceSession.class}, (p, m, a) -> {
+                if (m.getName().equals("close")) {
+                    for (int j = 0; j < cachedAtClose.length; j++) {
+                        cachedAtClose[j] = session.cachedLength(j);
+                    }
+                }
+                return invoke(m, session, a);
+            });
+        });
+    }
+
+    private static Object invoke(Method method, Object target, Object[] args) throws Throwable {
+        try {
+            return method.invoke(target, args);
+        } catch (InvocationTargetException e) {
+            throw e.getCause();
+        }
+    }
+
+    @Test
+    void maxDepthEmitsThereAtTheLatestAndNeverRunsTheLayersBelowIt() {
+        int top = 3;
+        int seenTop = 0;
+        int seenShallow = 0;
+        for (Map<Integer, Double> t : List.of(Map.of(1, 0.8), Map.of(1, 0.9, 2, 0.7), Map.<Integer, Double>of())) {
+            TreeMap<Integer, Double> thresholds = new TreeMap<>(t);
+            Map<String, Double> settings = new TreeMap<>();
+            t.forEach((exit, tau) -> settings.put(String.valueOf(exit), tau));
+            Decoder decoder = Decoders.create(tiny, "early-exit", Map.of("thresholds", settings, "max-depth", top));
+            for (int[] prompt : TinyLanguageModel.prompts(8, 31, 1, 10)) {
+                int budget = Math.min(24, TinyLanguageModel.CONTEXT - prompt.length);
+                int[][] expected = noCacheReference(prompt, budget, thresholds, top);
+                int[] cached = new int[Decoders.LAYERS];
+                Generation g = decoder.generate(recordingCaches(model, cached), prompt, budget, x -> { });
+                assertThat(g.tokens()).as("thresholds %s, max-depth %d, prompt %s", t, top, Arrays.toString(prompt))
+                        .containsExactly(Arrays.stream(expected).mapToInt(e -> e[0]).toArray());
+                for (int[] e : expected) {
+                    assertThat(e[1]).isLessThanOrEqualTo(top);
+                    if (e[1] == top) {
+                        seenTop++;
+                    } else {
+                        seenShallow++;
+                    }
+                }
+                assertThat(g.statistics().get("exit-histogram." + top)).isEqualTo((double) Arrays.stream(expected).filter(e -> e[1] == top).count());
+                assertThat(g.statistics()).doesNotContainKey("exit-histogram." + Decoders.LAYERS);
+                assertThat(g.statistics().get("full-passes-per-token")).isZero();
+                // The layers at and below max-depth never ran, prompt included; the layer above it cached every position it had to.
+                assertThat(cached[top]).as("layer %d's cache", top).isZero();
+                assertThat(cached[Decoders.LAYERS - 1]).isZero();
+                assertThat(cached[top - 1]).isGreaterThanOrEqualTo(prompt.length);
+            }
+        }
+        assertThat(seenTop).isGreaterThan(20);
+        assertThat(seenShallow).isGreaterThan(20);
+    }
+
+    @Test
+    void maxDepthAtTheFullDepthIsTheDefaultAndTheExitRuleStopsAtMaxDepth() {
+        Map<String, Double> thresholds = Map.of("1", 0.8, "2", 0.6);
+        Decoder plain = Decoders.create(tiny, "early-exit", Map.of("thresholds", thresholds));
+        Decoder full = Decoders.create(tiny, "early-exit", Map.of("thresholds", thresholds, "max-depth", Decoders.LAYERS));
+        for (int[] prompt : TinyLanguageModel.prompts(6, 37, 1, 10)) {
+            int budget = Math.min(16, TinyLanguageModel.CONTEXT - prompt.length);
+            assertThat(full.generate(model, prompt, budget, x -> { }).tokens()).containsExactly(plain.generate(model, prompt, budget, x -> { }).tokens());
+        }
+        ExitRule rule = Decoders.create(tiny, "early-exit", Map.of("thresholds", Map.of("1", 0.99), "max-depth", 3)).exitRule().orElseThrow();
+        assertThat(rule.exits()).containsExactly(1, 3);
+        float[] flat = new float[TinyLanguageModel.VOCAB];
+        assertThat(rule.choose(List.of(flat, flat), 0, flat.length)).as("a flat distribution stops at max-depth, not at the full depth").isEqualTo(1);
+        assertThat(plain.exitRule().orElseThrow().choose(List.of(flat, flat), 0, flat.length)).isEqualTo(2);
     }
 
     @Test

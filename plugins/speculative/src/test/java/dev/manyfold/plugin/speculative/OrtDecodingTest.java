@@ -201,16 +201,24 @@ class OrtDecodingTest {
     @Test
     void earlyExitOnOrtEmitsWhatItEmitsOnDjl() {
         Decoder early = Decoders.create(tiny, "early-exit", Map.of("thresholds", Map.of(1, 0.6, 2, 0.5)));
-        int earlier = 0;
-        for (int[] c : cases().subList(0, 20)) {
-            int[] prompt = Arrays.copyOf(c, c.length - 1);
-            int budget = c[c.length - 1];
-            Generation a = early.generate(djl, prompt, budget, t -> { });
-            Generation b = early.generate(onnx, prompt, budget, t -> { });
-            assertThat(b.tokens()).as(Arrays.toString(prompt)).containsExactly(a.tokens());
-            assertThat(b.statistics().get("mean-exit-depth")).isEqualTo(a.statistics().get("mean-exit-depth"));
-            earlier += a.statistics().getOrDefault("mean-exit-depth", 4.0) < Decoders.LAYERS ? 1 : 0;
+        // With a depth budget: exit 3 emits what exit 1 did not stop, layer 3 never runs.
+        Decoder capped = Decoders.create(tiny, "early-exit", Map.of("thresholds", Map.of(1, 0.6), "max-depth", 3));
+        for (Decoder decoder : List.of(early, capped)) {
+            int earlier = 0;
+            for (int[] c : cases().subList(0, 20)) {
+                int[] prompt = Arrays.copyOf(c, c.length - 1);
+                int budget = c[c.length - 1];
+                Generation a = decoder.generate(djl, prompt, budget, t -> { });
+                Generation b = decoder.generate(onnx, prompt, budget, t -> { });
+                assertThat(b.tokens()).as(Arrays.toString(prompt)).containsExactly(a.tokens());
+                assertThat(b.statistics().get("mean-exit-depth")).isEqualTo(a.statistics().get("mean-exit-depth"));
+                double shallowest = decoder == capped ? 3.0 : Decoders.LAYERS;
+                earlier += a.statistics().getOrDefault("mean-exit-depth", shallowest) < shallowest ? 1 : 0;
+                if (decoder == capped) {
+                    assertThat(b.statistics()).doesNotContainKey("exit-histogram." + Decoders.LAYERS);
+                }
+            }
+            assertThat(earlier).as("prompts where some token exited early").isGreaterThan(5);
         }
-        assertThat(earlier).as("prompts where some token exited early").isGreaterThan(5);
     }
 }
