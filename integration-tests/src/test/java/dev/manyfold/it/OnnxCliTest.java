@@ -67,6 +67,20 @@ class OnnxCliTest {
         assertThat(r.out()).contains("greedy@pytorch").contains("greedy@onnxruntime").contains("self-speculative@onnxruntime")
                 .contains("greedy@onnxruntime:").contains("load average");
         assertThat(r.out().lines().filter(l -> l.contains("@") && l.contains(" 3/3 ")).count()).as(r.out()).isEqualTo(4);
+        // PyTorch decodes this small model on one intra-op thread, by the same size rule as ONNX Runtime.
+        assertThat(r.out()).contains("pytorch: 1 intra-op thread (default for decoding").contains("at most 33.6 MB)");
+    }
+
+    @Test
+    void pytorchDecodeThreadsFixedByDjlsPropertyOrOmpNumThreadsAreKeptAndNamed() {
+        String[] args = {"bench", "decode", run.toString(), "--decoders", "greedy", "--engine", "pytorch", "--prompts", "1", "--max-new-tokens", "4",
+                "--warmup", "0", "--eval-batches", "0"};
+        Cli.Result omp = Cli.run(java.util.Map.of("OMP_NUM_THREADS", "2"), args);
+        assertThat(omp.exit()).as(omp.describe()).isZero();
+        assertThat(omp.out()).contains("pytorch: 2 intra-op threads (OMP_NUM_THREADS)");
+        Cli.Result property = Cli.run(java.util.Map.of("MANYFOLD_OPTS", "-Xmx2g -Dai.djl.pytorch.num_threads=2"), args);
+        assertThat(property.exit()).as(property.describe()).isZero();
+        assertThat(property.out()).contains("pytorch: 2 intra-op threads (-Dai.djl.pytorch.num_threads)");
     }
 
     @Test

@@ -212,6 +212,8 @@ final class BenchDecodeCommand implements Callable<Integer> {
         for (EngineChoice.Opened o : opened) {
             if (o.model() instanceof dev.manyfold.runtime.onnx.OrtLanguageModel ort) {
                 out.printf(Locale.ROOT, "onnxruntime: %s%n", ort.threadsNote());
+            } else if (dev.manyfold.runtime.engine.PyTorchEngine.threadsNote() != null) {
+                out.printf(Locale.ROOT, "pytorch: %s%n", dev.manyfold.runtime.engine.PyTorchEngine.threadsNote());
             }
         }
         for (int i = 0; i < Math.min(warmup, promptList.size()); i++) {

@@ -1,0 +1,38 @@
+package dev.manyfold.runtime.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.engine.Engine;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.manyfold.runtime.onnx.Engines;
+import org.junit.jupiter.api.Test;
+
+/** {@link PyTorchEngine#decodeThreads}: PyTorch's intra-op threads for decoding follow ONNX Runtime's size rule. */
+class PyTorchDecodeThreadsTest {
+    @Test
+    void aSmallModelDecodesOnOneThreadAndABandwidthBoundOneOnTwoAndTheNoteSaysWhy() {
+        Engine.getEngine(PyTorchEngine.NAME); // loads libtorch
+        int before = JniUtils.getNumThreads();
+        if (System.getProperty(PyTorchEngine.THREADS_PROPERTY) != null || System.getenv("OMP_NUM_THREADS") != null) {
+            // Fixed from outside: kept, and the note names what fixed it.
+            assertThat(PyTorchEngine.decodeThreads(6_560_000L)).isEqualTo(before + " intra-op thread" + (before == 1 ? "" : "s") + " ("
+                    + (System.getProperty(PyTorchEngine.THREADS_PROPERTY) != null ? "-D" + PyTorchEngine.THREADS_PROPERTY : "OMP_NUM_THREADS") + ")");
+            assertThat(JniUtils.getNumThreads()).isEqualTo(before);
+            return;
+        }
+        try {
+            String small = PyTorchEngine.decodeThreads(6_560_000L);
+            assertThat(JniUtils.getNumThreads()).isEqualTo(1);
+            assertThat(small).isEqualTo("1 intra-op thread (default for decoding 6.6 MB of F32 weights per token, at most 33.6 MB)");
+            assertThat(PyTorchEngine.threadsNote()).isEqualTo(small);
+
+            String large = PyTorchEngine.decodeThreads(378_600_000L);
+            int expected = Engines.defaultThreads(378_600_000L, Runtime.getRuntime().availableProcessors());
+            assertThat(expected).isEqualTo(Math.min(2, Runtime.getRuntime().availableProcessors()));
+            assertThat(JniUtils.getNumThreads()).isEqualTo(expected);
+            assertThat(large).startsWith(expected + " intra-op thread").endsWith("(default for decoding 378.6 MB of F32 weights per token, above 33.6 MB)");
+        } finally {
+            JniUtils.setNumThreads(before);
+        }
+    }
+}
