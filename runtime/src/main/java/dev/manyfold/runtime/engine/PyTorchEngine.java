@@ -22,29 +22,19 @@ public final class PyTorchEngine {
     private static volatile String threadsNote;
 
     /**
-     * Sets PyTorch's intra-op threads (process-wide) for decoding a model that reads
-     * {@code weightBytesPerToken} bytes of F32 weights per token, by the rule ONNX Runtime uses
-     * ({@link dev.manyfold.runtime.onnx.Engines#defaultThreads}): 1 for a small model, whose
-     * decode ops are microseconds long and for which waking a second OpenMP worker per op costs
-     * more than it saves (the 6.6 MB 8-layer SoFT model decoded 4.2x faster with 1 than with 2
-     * on an idle 2-core machine), 2 for a bandwidth-bound model above 32 MiB (the 379 MB model:
-     * 39.3 vs 27.8 tokens/s). Left alone when {@code -Dai.djl.pytorch.num_threads} or
-     * {@code OMP_NUM_THREADS} fixes the count. Returns how many and why, as {@link #threadsNote()}.
+     * Sets PyTorch's intra-op threads (process-wide) to {@code threads} for decoding, unless
+     * {@code -Dai.djl.pytorch.num_threads} or {@code OMP_NUM_THREADS} fixes the count. The
+     * count comes from the host's rule by model size
+     * ({@code dev.manyfold.runtime.onnx.Engines#pytorchDecodeThreads}); {@code why} says where
+     * it came from. Returns how many and why, as {@link #threadsNote()}.
      */
-    public static synchronized String decodeThreads(long weightBytesPerToken) {
-        String why;
+    public static synchronized String decodeThreads(int threads, String why) {
         if (System.getProperty(THREADS_PROPERTY) != null) {
             why = "-D" + THREADS_PROPERTY;
         } else if (System.getenv("OMP_NUM_THREADS") != null) {
             why = "OMP_NUM_THREADS";
-        } else {
-            int n = dev.manyfold.runtime.onnx.Engines.defaultThreads(weightBytesPerToken, Runtime.getRuntime().availableProcessors());
-            if (JniUtils.getNumThreads() != n) {
-                JniUtils.setNumThreads(n);
-            }
-            why = String.format(java.util.Locale.ROOT, "default for decoding %.1f MB of F32 weights per token, %s %.1f MB", weightBytesPerToken / 1e6,
-                    weightBytesPerToken > dev.manyfold.runtime.onnx.Engines.LARGE_MODEL_BYTES ? "above" : "at most",
-                    dev.manyfold.runtime.onnx.Engines.LARGE_MODEL_BYTES / 1e6);
+        } else if (JniUtils.getNumThreads() != threads) {
+            JniUtils.setNumThreads(threads);
         }
         int n = JniUtils.getNumThreads();
         threadsNote = n + " intra-op thread" + (n == 1 ? "" : "s") + " (" + why + ")";

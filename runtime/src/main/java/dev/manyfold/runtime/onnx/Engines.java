@@ -52,6 +52,27 @@ public final class Engines {
         return weightBytesPerToken > LARGE_MODEL_BYTES ? Math.max(1, Math.min(2, processors)) : 1;
     }
 
+    /** Why {@link #defaultThreads} chose its count for {@code bytes} of F32 weights per token, for notes. */
+    static String sizeReason(long bytes) {
+        return String.format(java.util.Locale.ROOT, "%.1f MB of F32 weights per token, %s %.1f MB", bytes / 1e6,
+                bytes > LARGE_MODEL_BYTES ? "above" : "at most", LARGE_MODEL_BYTES / 1e6);
+    }
+
+    /**
+     * PyTorch's intra-op threads for decoding a model that reads {@code weightBytesPerToken}
+     * bytes of F32 weights per token, by {@link #defaultThreads}: 1 for a small model, whose
+     * decode ops are microseconds long and for which waking a second OpenMP worker per op costs
+     * more than it saves (the 6.6 MB 8-layer SoFT model decoded 4.2x faster with 1 than with 2
+     * on an idle 2-core machine), 2 for a bandwidth-bound model above 32 MiB (the 379 MB model:
+     * 39.3 vs 27.8 tokens/s); left alone when {@code -Dai.djl.pytorch.num_threads} or
+     * {@code OMP_NUM_THREADS} fixes the count. Used by generate, bench decode and serve; returns
+     * the note {@code bench decode} prints.
+     */
+    public static String pytorchDecodeThreads(long weightBytesPerToken) {
+        return dev.manyfold.runtime.engine.PyTorchEngine.decodeThreads(
+                defaultThreads(weightBytesPerToken, Runtime.getRuntime().availableProcessors()), "default for decoding " + sizeReason(weightBytesPerToken));
+    }
+
     /**
      * The intra-op thread count: {@code -Dmanyfold.onnx.threads=N} if set, else {@code setting}
      * (the recipe's {@code decode.onnx-threads}, or null), else {@link #defaultThreads} for
@@ -92,8 +113,7 @@ public final class Engines {
         m.threadsNote = threads + " intra-op thread" + (threads == 1 ? "" : "s, spinning off") + " ("
                 + (System.getProperty(THREADS_PROPERTY) != null ? "-D" + THREADS_PROPERTY
                         : setting != null ? "decode." + THREADS_KEY
-                        : String.format(java.util.Locale.ROOT, "default for %.1f MB of F32 weights per token, %s %.1f MB", bytes / 1e6,
-                                bytes > LARGE_MODEL_BYTES ? "above" : "at most", LARGE_MODEL_BYTES / 1e6)) + ")";
+                        : "default for " + sizeReason(bytes)) + ")";
         return m;
     }
 

@@ -7,7 +7,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import dev.manyfold.runtime.onnx.Engines;
 import org.junit.jupiter.api.Test;
 
-/** {@link PyTorchEngine#decodeThreads}: PyTorch's intra-op threads for decoding follow ONNX Runtime's size rule. */
+/** {@link Engines#pytorchDecodeThreads}: PyTorch's intra-op threads for decoding follow ONNX Runtime's size rule. */
 class PyTorchDecodeThreadsTest {
     @Test
     void aSmallModelDecodesOnOneThreadAndABandwidthBoundOneOnTwoAndTheNoteSaysWhy() {
@@ -15,18 +15,18 @@ class PyTorchDecodeThreadsTest {
         int before = JniUtils.getNumThreads();
         if (System.getProperty(PyTorchEngine.THREADS_PROPERTY) != null || System.getenv("OMP_NUM_THREADS") != null) {
             // Fixed from outside: kept, and the note names what fixed it.
-            assertThat(PyTorchEngine.decodeThreads(6_560_000L)).isEqualTo(before + " intra-op thread" + (before == 1 ? "" : "s") + " ("
+            assertThat(Engines.pytorchDecodeThreads(6_560_000L)).isEqualTo(before + " intra-op thread" + (before == 1 ? "" : "s") + " ("
                     + (System.getProperty(PyTorchEngine.THREADS_PROPERTY) != null ? "-D" + PyTorchEngine.THREADS_PROPERTY : "OMP_NUM_THREADS") + ")");
             assertThat(JniUtils.getNumThreads()).isEqualTo(before);
             return;
         }
         try {
-            String small = PyTorchEngine.decodeThreads(6_560_000L);
+            String small = Engines.pytorchDecodeThreads(6_560_000L);
             assertThat(JniUtils.getNumThreads()).isEqualTo(1);
             assertThat(small).isEqualTo("1 intra-op thread (default for decoding 6.6 MB of F32 weights per token, at most 33.6 MB)");
             assertThat(PyTorchEngine.threadsNote()).isEqualTo(small);
 
-            String large = PyTorchEngine.decodeThreads(378_600_000L);
+            String large = Engines.pytorchDecodeThreads(378_600_000L);
             int expected = Engines.defaultThreads(378_600_000L, Runtime.getRuntime().availableProcessors());
             assertThat(expected).isEqualTo(Math.min(2, Runtime.getRuntime().availableProcessors()));
             assertThat(JniUtils.getNumThreads()).isEqualTo(expected);
