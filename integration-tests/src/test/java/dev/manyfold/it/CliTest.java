@@ -134,7 +134,8 @@ class CliTest {
                 "--set", "train.eval-every=0", "--set", "train.warmup=0", "--set", "data.limit=1000", "--set", "dimensions.width.range.step=112");
 
         assertThat(r.exit()).as(r.describe()).isZero();
-        assertThat(r.out()).as(r.describe()).contains("sub-models: 12 in one set of weights")
+        assertThat(r.out()).as(r.describe()).contains("pytorch: 1 intra-op thread (default for training 1.9 MB of F32 weights, at most 33.6 MB)")
+                .contains("sub-models: 12 in one set of weights")
                 .containsPattern("(?m)^sub-model +parameters +FLOPs/example +loss +accuracy +% of full$")
                 .containsPattern("(?m)^full +[0-9,]+ ")
                 .containsPattern("(?m)^depth=1,width=32 +[0-9,]+ ")

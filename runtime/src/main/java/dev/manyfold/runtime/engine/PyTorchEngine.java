@@ -22,13 +22,13 @@ public final class PyTorchEngine {
     private static volatile String threadsNote;
 
     /**
-     * Sets PyTorch's intra-op threads (process-wide) to {@code threads} for decoding, unless
+     * Sets PyTorch's intra-op threads (process-wide) to {@code threads} for decoding or training, unless
      * {@code -Dai.djl.pytorch.num_threads} or {@code OMP_NUM_THREADS} fixes the count. The
      * count comes from the host's rule by model size
-     * ({@code dev.manyfold.runtime.onnx.Engines#pytorchDecodeThreads}); {@code why} says where
+     * ({@code dev.manyfold.runtime.onnx.Engines#pytorchDecodeThreads} and {@code #pytorchTrainingThreads}); {@code why} says where
      * it came from. Returns how many and why, as {@link #threadsNote()}.
      */
-    public static synchronized String decodeThreads(int threads, String why) {
+    public static synchronized String intraOpThreads(int threads, String why) {
         if (System.getProperty(THREADS_PROPERTY) != null) {
             why = "-D" + THREADS_PROPERTY;
         } else if (System.getenv("OMP_NUM_THREADS") != null) {
@@ -41,7 +41,7 @@ public final class PyTorchEngine {
         return threadsNote;
     }
 
-    /** What the last {@link #decodeThreads} chose and why, or null before any decode command set it. */
+    /** What the last {@link #intraOpThreads} chose and why, or null before any decode command set it. */
     public static String threadsNote() {
         return threadsNote;
     }

@@ -89,6 +89,12 @@ public final class StagedJob {
 
     /** Validates every stage, then runs them in order; returns their results. */
     public static List<StageResult> run(Manyfold host, Recipe recipe, Path runDir, PrintWriter out, boolean terminal) {
+        return run(host, recipe, runDir, out, terminal, p -> { });
+    }
+
+    /** As {@link #run(Manyfold, Recipe, Path, PrintWriter, boolean)}, calling {@code prepared} with the first stage's run before any training. */
+    public static List<StageResult> run(Manyfold host, Recipe recipe, Path runDir, PrintWriter out, boolean terminal,
+            java.util.function.Consumer<Run> prepared) {
         requireNonNull(host, "host is null");
         validate(host, recipe, runDir); // everything validate checks, before anything is written
         List<Stage> stages = readStages(recipe);
@@ -110,6 +116,7 @@ public final class StagedJob {
                 pruners.add(st.prune().map(s -> pruner(host, s, context)).orElse(null));
             }
             checkCumulativeHeads(stages, pruners, p.model().shape());
+            prepared.accept(p);
             out.printf("stage 0 (%s): %d steps%n", stages.get(0).name(), p.config().steps());
             Trainer.Summary summary = TrainJob.train(p, first, false, out, terminal);
             results.add(new StageResult(stages.get(0).name(), first, summary, ""));

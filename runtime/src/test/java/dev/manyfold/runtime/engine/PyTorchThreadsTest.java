@@ -7,10 +7,10 @@ import ai.djl.pytorch.jni.JniUtils;
 import dev.manyfold.runtime.onnx.Engines;
 import org.junit.jupiter.api.Test;
 
-/** {@link Engines#pytorchDecodeThreads}: PyTorch's intra-op threads for decoding follow ONNX Runtime's size rule. */
-class PyTorchDecodeThreadsTest {
+/** {@link Engines#pytorchDecodeThreads} and {@link Engines#pytorchTrainingThreads}: PyTorch's intra-op threads follow ONNX Runtime's size rule. */
+class PyTorchThreadsTest {
     @Test
-    void aSmallModelDecodesOnOneThreadAndABandwidthBoundOneOnTwoAndTheNoteSaysWhy() {
+    void aSmallModelDecodesAndTrainsOnOneThreadAndALargeOneOnTwoAndTheNoteSaysWhy() {
         Engine.getEngine(PyTorchEngine.NAME); // loads libtorch
         int before = JniUtils.getNumThreads();
         if (System.getProperty(PyTorchEngine.THREADS_PROPERTY) != null || System.getenv("OMP_NUM_THREADS") != null) {
@@ -31,6 +31,13 @@ class PyTorchDecodeThreadsTest {
             assertThat(expected).isEqualTo(Math.min(2, Runtime.getRuntime().availableProcessors()));
             assertThat(JniUtils.getNumThreads()).isEqualTo(expected);
             assertThat(large).startsWith(expected + " intra-op thread").endsWith("(default for decoding 378.6 MB of F32 weights per token, above 33.6 MB)");
+
+            // Training: the same rule over the model's F32 parameters.
+            assertThat(Engines.pytorchTrainingThreads(1_900_000L)).isEqualTo("1 intra-op thread (default for training 1.9 MB of F32 weights, at most 33.6 MB)");
+            assertThat(JniUtils.getNumThreads()).isEqualTo(1);
+            assertThat(Engines.pytorchTrainingThreads(400_000_000L)).startsWith(expected + " intra-op thread")
+                    .endsWith("(default for training 400.0 MB of F32 weights, above 33.6 MB)");
+            assertThat(JniUtils.getNumThreads()).isEqualTo(expected);
         } finally {
             JniUtils.setNumThreads(before);
         }
