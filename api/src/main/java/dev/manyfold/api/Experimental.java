@@ -8,7 +8,7 @@ import java.lang.annotation.Target;
 
 /**
  * Marks an API element that may still change incompatibly in a minor release. Everything
- * not marked follows semantic versioning of the API version ({@link ApiVersion#provided()}).
+ * not marked follows semantic versioning of the API version ({@link ApiVersion#CURRENT}).
  */
 @Documented
 @Retention(RetentionPolicy.CLASS)

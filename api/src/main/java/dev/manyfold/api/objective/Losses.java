@@ -17,17 +17,12 @@ public final class Losses {
      */
     public static NDArray crossEntropy(NDArray logits, NDArray labels) {
         NDArray logProbs = logits.logSoftmax(-1);
-        if (labels.lt(0).any().getBoolean()) {
-            return ignoringNegative(logProbs, labels);
-        }
-        NDArray picked = logProbs.gather(labels.toType(ai.djl.ndarray.types.DataType.INT64, false).expandDims(-1), -1);
-        return picked.mean().neg();
-    }
-
-    /** Mean of the picked negative log-probabilities over the positions with a label of 0 or more. */
-    private static NDArray ignoringNegative(NDArray logProbs, NDArray labels) {
         NDArray ids = labels.toType(ai.djl.ndarray.types.DataType.INT64, false);
-        NDArray weight = ids.gte(0).toType(logProbs.getDataType(), false);
+        NDArray keep = ids.gte(0);
+        if (keep.all().getBoolean()) {
+            return logProbs.gather(ids.expandDims(-1), -1).mean().neg();
+        }
+        NDArray weight = keep.toType(logProbs.getDataType(), false);
         NDArray picked = logProbs.gather(ids.maximum(0).expandDims(-1), -1).squeeze(-1);
         return picked.mul(weight).sum().div(weight.sum().maximum(1)).neg();
     }
