@@ -77,9 +77,7 @@ final class BenchCommand implements Runnable {
                     for (int i = 0; i < loaded.size(); i++) {
                         resetPeakRss();
                         try (Run p = TrainJob.prepare(host, loaded.get(i), new PrintWriter(PrintWriter.nullWriter()))) {
-                            // The thread count train would use for this recipe's model.
-                            String threads = dev.manyfold.runtime.onnx.Engines.pytorchTrainingThreads(
-                                    4 * p.model().parameterCount(dev.manyfold.api.SubModel.FULL));
+                            String threads = TrainCommand.trainingThreads(p); // what train would use for this recipe's model
                             if (r == 0) {
                                 out.printf("  %s: pytorch: %s%n", loaded.get(i).name(), threads);
                             }

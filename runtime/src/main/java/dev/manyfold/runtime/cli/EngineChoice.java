@@ -47,7 +47,7 @@ public final class EngineChoice {
                     "a run of family llama");
         }
         if (engine.equals(Engines.PYTORCH)) {
-            dev.manyfold.runtime.onnx.Engines.pytorchDecodeThreads(dev.manyfold.runtime.onnx.MemoryFloor.weightBytesPerToken(llama));
+            Engines.pytorchDecodeThreads(llama);
             return new Opened(llama);
         }
         Path checkpoint = Files.isDirectory(path) ? CheckpointStore.keepingAll().latest(path).orElseGet(() -> weightsFile(path)) : path;

@@ -74,7 +74,7 @@ final class TrainCommand implements Callable<Integer> {
 
     private Integer single(Recipe recipe, Path dir, PrintWriter out) {
         try (Manyfold host = main.host(); Run prepared = TrainJob.prepare(host, recipe, out, dir)) {
-            trainingThreads(prepared, out);
+            out.println("pytorch: " + trainingThreads(prepared));
             Trainer.Summary s = TrainJob.train(prepared, dir, resume, out, Progress.isTerminal());
             out.printf(Locale.ROOT, "done: %d steps in %.1f s (%.0f %s/s), final train loss %.4f%n", s.steps(), s.seconds(),
                     s.itemsPerSecond(), prepared.data().isText() ? "tokens" : "examples", s.finalLoss());
@@ -92,9 +92,9 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    /** PyTorch's intra-op threads for training {@code p}'s model, by its size; prints how many and why. */
-    static void trainingThreads(Run p, PrintWriter out) {
-        out.println("pytorch: " + dev.manyfold.runtime.onnx.Engines.pytorchTrainingThreads(4 * p.model().parameterCount(dev.manyfold.api.SubModel.FULL)));
+    /** Sets PyTorch's intra-op threads for training {@code p}'s model, by its F32 size; returns how many and why. */
+    static String trainingThreads(Run p) {
+        return dev.manyfold.runtime.onnx.Engines.pytorchTrainingThreads(4 * p.model().parameterCount(dev.manyfold.api.SubModel.FULL));
     }
 
     /** Validation batches the sub-model table is computed on (as {@code manyfold eval}'s default). */
@@ -121,7 +121,8 @@ final class TrainCommand implements Callable<Integer> {
     /** A recipe with {@code stages}: every stage in order (see {@link dev.manyfold.runtime.job.StagedJob}). */
     private Integer staged(Recipe recipe, Path dir, PrintWriter out) {
         try (Manyfold host = main.host()) {
-            var results = dev.manyfold.runtime.job.StagedJob.run(host, recipe, dir, out, Progress.isTerminal(), p -> trainingThreads(p, out));
+            var results = dev.manyfold.runtime.job.StagedJob.run(host, recipe, dir, out, Progress.isTerminal(),
+                    p -> out.println("pytorch: " + trainingThreads(p)));
             for (var r : results) {
                 for (Evaluator.Result e : r.summary().eval()) {
                     out.printf(Locale.ROOT, "stage %s: eval %s: loss %.4f, accuracy %.2f%%, %,d parameters%n", r.name(), e.subModel(),

@@ -41,7 +41,7 @@ public final class PyTorchEngine {
         return threadsNote;
     }
 
-    /** What the last {@link #intraOpThreads} chose and why, or null before any decode command set it. */
+    /** What the last {@link #intraOpThreads} chose and why, or null before a decode or training command set it. */
     public static String threadsNote() {
         return threadsNote;
     }

@@ -87,6 +87,11 @@ public final class Engines {
      * {@code OMP_NUM_THREADS} fixes the count. Used by generate, bench decode and serve; returns
      * the note {@code bench decode} prints.
      */
+    public static String pytorchDecodeThreads(dev.manyfold.runtime.model.Model model) {
+        return pytorchDecodeThreads(MemoryFloor.weightBytesPerToken(model));
+    }
+
+    /** As {@link #pytorchDecodeThreads(dev.manyfold.runtime.model.Model)} for {@code weightBytesPerToken} bytes of F32 weights per token. */
     public static String pytorchDecodeThreads(long weightBytesPerToken) {
         return dev.manyfold.runtime.engine.PyTorchEngine.intraOpThreads(
                 defaultThreads(weightBytesPerToken, Runtime.getRuntime().availableProcessors()), "default for decoding " + sizeReason(weightBytesPerToken));

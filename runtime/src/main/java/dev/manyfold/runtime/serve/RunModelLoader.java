@@ -30,7 +30,7 @@ public final class RunModelLoader {
         if (!(p.model() instanceof LanguageModel model)) {
             throw new IllegalArgumentException(path + " holds a " + p.model().family() + " model; serve needs a language model (family llama)");
         }
-        dev.manyfold.runtime.onnx.Engines.pytorchDecodeThreads(dev.manyfold.runtime.onnx.MemoryFloor.weightBytesPerToken(p.model()));
+        dev.manyfold.runtime.onnx.Engines.pytorchDecodeThreads(p.model());
         return model;
     };
 

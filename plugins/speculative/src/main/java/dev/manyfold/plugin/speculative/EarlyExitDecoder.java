@@ -121,7 +121,7 @@ final class EarlyExitDecoder implements Decoder {
         try (NDManager base = NDManager.newBaseManager(); InferenceSession session = model.open(base)) {
             int next = -1;
             int exitDepth = top;
-            // Prefill: the prompt goes through every layer; the first token exits like any other.
+            // Prefill: the prompt goes through every layer up to top; the first token exits like any other.
             try (NDManager step = base.newSubManager()) {
                 NDArray h = session.embed(prompt, 0, step);
                 int depth = 0;
@@ -143,13 +143,13 @@ final class EarlyExitDecoder implements Decoder {
             }
             stats.emit(next, exitDepth);
             int position = prompt.length;
-            int[] cached = new int[layers];
+            int[] cached = new int[top]; // layers [top, L) never run
             // Hidden states [n·dim] of the pending positions [cached[top-1], position), each at its own depth,
             // as floats: slicing and concatenating them costs no engine call.
             float[] pending = null;
             int dim = 0;
             while (next != eos && stats.count() < maxNewTokens) {
-                for (int j = 0; j < layers; j++) {
+                for (int j = 0; j < top; j++) {
                     cached[j] = session.cachedLength(j);
                 }
                 int pendingStart = cached[top - 1];
