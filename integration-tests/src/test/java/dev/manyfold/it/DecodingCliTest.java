@@ -25,12 +25,16 @@ class DecodingCliTest {
 
     static Path run;
 
+    /** What training the run printed (its data line gives the train and validation token counts). */
+    static String trainOutput;
+
     @BeforeAll
     static void train() throws IOException {
         Path recipe = Files.writeString(dir.resolve("tiny-soft.yaml"), TINY_SOFT);
         run = dir.resolve("run");
         Cli.Result r = Cli.run("train", recipe.toString(), "--run-dir", run.toString());
         assertThat(r.exit()).as(r.describe()).isZero();
+        trainOutput = r.out();
     }
 
     /** The generated text: everything before the blank line that precedes the statistics. */
@@ -57,6 +61,62 @@ class DecodingCliTest {
         assertThat(speculative.exit()).as(speculative.describe()).isZero();
         assertThat(text(speculative)).isEqualTo(text(greedy));
         assertThat(speculative.out()).contains("acceptance-rate").contains("mean-k").contains("rejection-ratio");
+    }
+
+    @Test
+    void aPromptsFileGivesOneDocumentPerPromptThatTrainsAsExtraDataWithTheSameValidationSplit() throws IOException {
+        Path prompts = Files.writeString(dir.resolve("prompts.txt"), "The computer\n\n  \nUnix is\r\n");
+        Path out = dir.resolve("gen").resolve("generated.txt");
+
+        Cli.Result r = Cli.run("generate", run.toString(), "--prompts-file", prompts.toString(), "--max-new-tokens", "20", "-o", out.toString());
+
+        assertThat(r.exit()).as(r.describe()).isZero();
+        assertThat(r.err()).as(r.describe()).contains("generate: 2/2 prompts");
+        assertThat(r.out()).as(r.describe()).contains("wrote 2 texts (").contains(" to " + out).contains("decoder greedy");
+        String[] docs = Files.readString(out).split("\n%\n");
+        assertThat(docs).hasSize(2);
+        Cli.Result single = Cli.run("generate", run.toString(), "--prompt", "Unix is", "--max-new-tokens", "20");
+        assertThat(single.exit()).as(single.describe()).isZero();
+        assertThat(docs[0]).startsWith("The computer");
+        assertThat(docs[1].strip()).isEqualTo(text(single).strip());
+
+        // The texts as data.extra-train: more training tokens, the same validation tokens as the run's own split.
+        Path recipe = Files.writeString(dir.resolve("extra.yaml"), TINY_SOFT.replace("files: [computers]",
+                "files: [computers], extra-train: [" + out + "]").replace("steps: 30", "steps: 2"));
+        Cli.Result trained = Cli.run("train", recipe.toString(), "--run-dir", dir.resolve("extra-run").toString());
+        assertThat(trained.exit()).as(trained.describe()).isZero();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\(([\\d,]+) train / ([\\d,]+) validation tokens").matcher(trained.out());
+        assertThat(m.find()).as(trained.describe()).isTrue();
+        assertThat(trained.out()).contains("+ extra-train [" + out + "]");
+        java.util.regex.Matcher plain = java.util.regex.Pattern.compile("\\(([\\d,]+) train / ([\\d,]+) validation tokens")
+                .matcher(trainOutput);
+        assertThat(plain.find()).isTrue();
+        assertThat(m.group(2)).isEqualTo(plain.group(2));
+        assertThat(Long.parseLong(m.group(1).replace(",", ""))).isGreaterThan(Long.parseLong(plain.group(1).replace(",", "")));
+    }
+
+    @Test
+    void promptsFileErrorsNameTheFileAndLineAndWriteNothing() throws IOException {
+        Path prompts = Files.writeString(dir.resolve("long.txt"), "fine\n" + "x".repeat(60) + "\n");
+        Path out = dir.resolve("never.txt");
+
+        Cli.Result both = Cli.run("generate", run.toString(), "--prompt", "a", "--prompts-file", prompts.toString());
+        Cli.Result neither = Cli.run("generate", run.toString());
+        Cli.Result tooLong = Cli.run("generate", run.toString(), "--prompts-file", prompts.toString(), "-o", out.toString());
+        Cli.Result missing = Cli.run("generate", run.toString(), "--prompts-file", dir.resolve("nope.txt").toString());
+        Cli.Result outputAlone = Cli.run("generate", run.toString(), "--prompt", "a", "-o", out.toString());
+
+        assertThat(both.exit()).isEqualTo(2);
+        assertThat(both.err()).contains("--prompt and --prompts-file exclude each other");
+        assertThat(neither.exit()).isEqualTo(2);
+        assertThat(neither.err()).contains("give --prompt TEXT or --prompts-file FILE");
+        assertThat(tooLong.exit()).as(tooLong.describe()).isEqualTo(2);
+        assertThat(tooLong.err()).contains("--prompts-file " + prompts + ", prompt 2: 60 tokens; a prompt needs 1 to 47");
+        assertThat(missing.exit()).isEqualTo(2);
+        assertThat(missing.err()).contains("nope.txt does not exist");
+        assertThat(outputAlone.exit()).isEqualTo(2);
+        assertThat(outputAlone.err()).contains("--output needs --prompts-file");
+        assertThat(out).doesNotExist();
     }
 
     @Test

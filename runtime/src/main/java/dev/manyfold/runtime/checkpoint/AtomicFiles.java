@@ -16,7 +16,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * target. A reader sees the old file or the new one, never a mix; on failure the temporary
  * file is deleted and the target is untouched.
  */
-final class AtomicFiles {
+public final class AtomicFiles {
     static final String TEMP_SUFFIX = ".tmp";
 
     /** Writes the whole content to an open channel positioned at 0. */
@@ -46,6 +46,16 @@ final class AtomicFiles {
             }
         }
         syncDirectory(directory);
+    }
+
+    /** Replaces {@code target} with {@code bytes} all at once (see the class comment). */
+    public static void write(Path target, byte[] bytes) throws IOException {
+        write(target, channel -> {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
+            while (b.hasRemaining()) {
+                channel.write(b);
+            }
+        });
     }
 
     static boolean isTemp(Path file) {

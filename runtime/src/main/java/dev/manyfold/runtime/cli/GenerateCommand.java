@@ -41,8 +41,17 @@ final class GenerateCommand implements Callable<Integer> {
             + "adaptive=true, thresholds={2: 0.9, 4: 0.8}, thresholds.2=0.9; errors name it as decode.KEY")
     List<String> sets = new ArrayList<>();
 
-    @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "The prompt text")
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "The prompt text (or --prompts-file)")
     String prompt;
+
+    @Option(names = "--prompts-file", paramLabel = "FILE", description = "Generate for every non-blank line of FILE (UTF-8), one prompt per"
+            + " line, each decoded on its own with the same decoder; the texts (prompt + continuation) go to --output, or to standard"
+            + " output, as documents separated by lines holding only %%: the format data.path and data.extra-train read")
+    Path promptsFile;
+
+    @Option(names = {"--output", "-o"}, paramLabel = "FILE", description = "With --prompts-file: write the texts to FILE (replaced all at"
+            + " once when every prompt is done) and report progress on standard error")
+    Path output;
 
     @Option(names = "--engine", paramLabel = "ENGINE",
             description = "pytorch (DJL, default) or onnxruntime (the run exported to ONNX on first use, cached in RUN/onnx/);"
@@ -60,7 +69,15 @@ final class GenerateCommand implements Callable<Integer> {
         if (maxNewTokens < 0) {
             throw new IllegalArgumentException("--max-new-tokens must be >= 0, got " + maxNewTokens);
         }
-        if (prompt.indexOf('\uFFFD') >= 0) {
+        if ((prompt == null) == (promptsFile == null)) {
+            throw new IllegalArgumentException(prompt == null ? "give --prompt TEXT or --prompts-file FILE"
+                    : "--prompt and --prompts-file exclude each other: give one");
+        }
+        if (output != null && promptsFile == null) {
+            throw new IllegalArgumentException("--output needs --prompts-file (a single --prompt streams to standard output)");
+        }
+        List<String> prompts = promptsFile == null ? List.of(prompt) : BatchGeneration.readPrompts(promptsFile);
+        if (prompt != null && prompt.indexOf('\uFFFD') >= 0) {
             throw new IllegalArgumentException("--prompt is not valid UTF-8: the bytes that are not were replaced by U+FFFD when the "
                     + "command line was read; pass the prompt as UTF-8");
         }
@@ -74,7 +91,7 @@ final class GenerateCommand implements Callable<Integer> {
                 DecoderSpecs.Spec chosen = chosen(host, Optional.empty());
                 Decoder d = DecoderSpecs.create(host, chosen, new dev.manyfold.runtime.host.HostContext(0, Optional.empty(), Path.of("."),
                         out::println));
-                return generate(model, tokenizer, chosen, d, dev.manyfold.runtime.onnx.Engines.ONNXRUNTIME, out, err);
+                return run(prompts, model, tokenizer, chosen, d, dev.manyfold.runtime.onnx.Engines.ONNXRUNTIME, out, err);
             }
         }
         try (Manyfold host = main.host(); Run p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()))) {
@@ -89,7 +106,7 @@ final class GenerateCommand implements Callable<Integer> {
             Decoder d = decoder == null && sets.isEmpty() && p.decoder().isPresent() ? p.decoder().get()
                     : DecoderSpecs.create(host, p, chosen, out);
             try (EngineChoice.Opened opened = EngineChoice.open(p, path, engineName)) {
-                return generate(opened.model(), tokenizer, chosen, d, engineName, out, err);
+                return run(prompts, opened.model(), tokenizer, chosen, d, engineName, out, err);
             }
         }
     }
@@ -102,6 +119,15 @@ final class GenerateCommand implements Callable<Integer> {
                     return new DecoderSpecs.Spec(name, name, Map.of(), "decode");
                 });
         return new DecoderSpecs.Spec(base.label(), base.type(), DecoderSpecs.parse(sets, base.settings(), "--set "), "decode");
+    }
+
+    private int run(List<String> prompts, dev.manyfold.api.decoder.LanguageModel model, Tokenizer tokenizer, DecoderSpecs.Spec chosen,
+            Decoder d, String engineName, PrintWriter out, PrintWriter err) {
+        if (promptsFile == null) {
+            return generate(model, tokenizer, chosen, d, engineName, out, err);
+        }
+        return new BatchGeneration(promptsFile, prompts, maxNewTokens, output).run(model, tokenizer, chosen.describe(), d, engineName, out,
+                err);
     }
 
     private int generate(dev.manyfold.api.decoder.LanguageModel model, Tokenizer tokenizer, DecoderSpecs.Spec chosen, Decoder d,

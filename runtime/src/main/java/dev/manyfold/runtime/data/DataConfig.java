@@ -13,7 +13,8 @@ import java.util.OptionalInt;
  *
  * <pre>{@code
  * data: { type: text, path: /usr/share/games/fortunes, context: 128, tokenizer: byte,
- *         validation: 0.1, files: ["computers", "linux*"], limit: 5000 }
+ *         validation: 0.1, files: ["computers", "linux*"], limit: 5000,
+ *         extra-train: [runs/deep-soft2/generated.txt] }
  * data: { type: fashion-mnist, limit: 10000 }
  * }</pre>
  *
@@ -28,13 +29,20 @@ import java.util.OptionalInt;
  *     empty for all
  * @param limit the maximum number of examples per part ({@code fashion-mnist}) or documents,
  *     drawn by seed ({@code text})
+ * @param extraTrain ({@code text}) files or directories of documents added to the training
+ *     part only, after the split: the validation part is drawn from {@code path} alone, so it
+ *     is the same with or without them (e.g. a model's own generations for on-policy
+ *     distillation, written by {@code manyfold generate --prompts-file ... --output ...});
+ *     empty for none
  */
 public record DataConfig(String type, Path path, double validation, int context, String tokenizer, List<String> files,
-        OptionalInt limit) {
+        OptionalInt limit, List<Path> extraTrain) {
     public static final String FASHION_MNIST = "fashion-mnist";
     public static final String TEXT = "text";
     /** The accepted values of {@code type}. */
     public static final List<String> TYPES = List.of(FASHION_MNIST, TEXT, InstructionData.TYPE);
+    /** The key of {@link #extraTrain()}. */
+    public static final String EXTRA_TRAIN = "extra-train";
     /** The tokenizer that needs no file. */
     public static final String BYTE_TOKENIZER = "byte";
 
@@ -44,6 +52,12 @@ public record DataConfig(String type, Path path, double validation, int context,
         requireNonNull(tokenizer, "tokenizer is null");
         files = List.copyOf(requireNonNull(files, "files is null"));
         requireNonNull(limit, "limit is null");
+        extraTrain = List.copyOf(requireNonNull(extraTrain, "extraTrain is null"));
+    }
+
+    /** A config without {@code extra-train} documents. */
+    public DataConfig(String type, Path path, double validation, int context, String tokenizer, List<String> files, OptionalInt limit) {
+        this(type, path, validation, context, tokenizer, files, limit, List.of());
     }
 
     /**
@@ -74,7 +88,11 @@ public record DataConfig(String type, Path path, double validation, int context,
                 checkGlob(s, "files[" + i + "]", files.get(i));
             }
             Path path = pathValue == null ? TextCorpus.DEFAULT_PATH : Path.of(pathValue);
-            return new DataConfig(type, path, validation, context, tokenizer, files, limit);
+            List<String> extra = s.getStringList(EXTRA_TRAIN, List.of());
+            for (int i = 0; i < extra.size(); i++) {
+                s.check(!extra.get(i).isBlank(), EXTRA_TRAIN + "[" + i + "]", "is empty", "a text file or a directory of text files");
+            }
+            return new DataConfig(type, path, validation, context, tokenizer, files, limit, extra.stream().map(Path::of).toList());
         }
         double validation = s.getDouble("validation", 0.0);
         if (s.has("validation")) {

@@ -52,6 +52,19 @@ public final class DataSources {
                 throw section.invalid(e.getMessage().startsWith("data.files") ? "files" : "path", e.getMessage().replaceFirst("^data\\.[a-z]+: ", ""),
                         "a text file or a directory of text files");
             }
+            for (int i = 0; i < config.extraTrain().size(); i++) {
+                java.nio.file.Path extra = config.extraTrain().get(i);
+                String key = DataConfig.EXTRA_TRAIN + "[" + i + "]";
+                if (!java.nio.file.Files.exists(extra)) {
+                    throw section.invalid(key, extra + " does not exist", "a text file or a directory of text files (documents added to "
+                            + "the training part only)");
+                }
+                try {
+                    TextCorpus.files(extra, List.of());
+                } catch (DataException e) {
+                    throw section.invalid(key, e.getMessage().replaceFirst("^data\\.[a-z]+: ", ""), "a text file or a directory of text files");
+                }
+            }
             if (config.tokenizer().equals(DataConfig.BYTE_TOKENIZER)) {
                 try (Tokenizer t = new ByteTokenizer()) {
                     return ModelFactory.DataShape.text(t.vocabularySize(), t.eosToken(), config.context());
@@ -191,8 +204,9 @@ public final class DataSources {
 
         @Override
         public String describe() {
-            return String.format("%s %s (%,d train / %,d validation tokens, context %d)", config.type(), config.path(),
-                    split.train().size(), split.validation().size(), config.context());
+            return String.format("%s %s%s (%,d train / %,d validation tokens, context %d)", config.type(), config.path(),
+                    config.extraTrain().isEmpty() ? "" : " + extra-train " + config.extraTrain(), split.train().size(),
+                    split.validation().size(), config.context());
         }
 
         @Override

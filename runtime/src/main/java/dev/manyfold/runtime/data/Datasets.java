@@ -2,7 +2,10 @@ package dev.manyfold.runtime.data;
 
 import static java.util.Objects.requireNonNull;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Builds the data a recipe's {@code data} section describes: a tokenizer, and train and
@@ -72,8 +75,32 @@ public final class Datasets {
                     + " document; a train/validation split needs at least 2");
         }
         Split<int[]> split = Split.indices(corpus.size(), config.validation(), seed);
-        return new Split<>(TokenData.encode(corpus.select(split.train()), tokenizer),
-                TokenData.encode(corpus.select(split.validation()), tokenizer));
+        List<String> train = new ArrayList<>(corpus.select(split.train()));
+        for (int i = 0; i < config.extraTrain().size(); i++) {
+            train.addAll(extraTrain(config, i).documents());
+        }
+        return new Split<>(TokenData.encode(train, tokenizer), TokenData.encode(corpus.select(split.validation()), tokenizer));
+    }
+
+    /**
+     * The documents of {@code data.extra-train[i]}: every text file of a directory, or one file,
+     * in the {@code fortune} format ({@code %} lines between documents).
+     *
+     * @throws DataException naming {@code data.extra-train[i]} when it is missing, not a file or
+     *     directory, or holds no documents
+     */
+    static TextCorpus extraTrain(DataConfig config, int i) {
+        Path p = config.extraTrain().get(i);
+        String key = "data." + DataConfig.EXTRA_TRAIN + "[" + i + "]";
+        if (!Files.exists(p)) {
+            throw new DataException(key + ": " + p + " does not exist (documents added to the training part only, e.g. written by "
+                    + "`manyfold generate RUN --prompts-file FILE --output " + p + "`)");
+        }
+        try {
+            return TextCorpus.read(p);
+        } catch (DataException e) {
+            throw new DataException(key + ": " + e.getMessage().replaceFirst("^data\\.[a-z]+: ", ""), e);
+        }
     }
 
     private static void requireText(DataConfig config) {

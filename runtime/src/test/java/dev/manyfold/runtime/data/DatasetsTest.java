@@ -91,6 +91,45 @@ class DatasetsTest {
     }
 
     @Test
+    void extraTrainDocumentsJoinTheTrainingPartOnlyAndLeaveTheValidationSplitAsItWas() throws IOException {
+        Path corpus = Files.createDirectories(dir.resolve("corpus"));
+        Files.writeString(corpus.resolve("alpha"), "alpha one.\n%\nalpha two.\n%\nalpha three.\n%\nalpha four.\n%\nalpha five.\n%\n");
+        Path extra = dir.resolve("generated.txt");
+        Files.writeString(extra, "generated one.\n%\ngenerated two.\n%\n");
+        DataConfig plain = config(Map.of("type", "text", "path", corpus.toString(), "validation", 0.4));
+        DataConfig withExtra = config(Map.of("type", "text", "path", corpus.toString(), "validation", 0.4, "extra-train", extra.toString()));
+        assertThat(withExtra.extraTrain()).containsExactly(extra);
+
+        Split<TokenData> a = Datasets.text(plain, new ByteTokenizer(), 5);
+        Split<TokenData> b = Datasets.text(withExtra, new ByteTokenizer(), 5);
+
+        assertThat(b.validation().tokens()).isEqualTo(a.validation().tokens());
+        List<String> expected = new ArrayList<>(documents(a.train()));
+        expected.addAll(List.of("generated one.", "generated two."));
+        assertThat(documents(b.train())).isEqualTo(expected);
+    }
+
+    @Test
+    void aMissingOrBlankExtraTrainPathIsNamedWithItsIndex() throws IOException {
+        writeFortunes("alpha", 10);
+        Path blank = Files.writeString(dir.resolve("blank.txt"), "\n%\n\n");
+        DataConfig missing = config(Map.of("type", "text", "path", dir.toString(), "files", "alpha", "extra-train",
+                List.of(blank.toString(), dir.resolve("nope.txt").toString())));
+
+        assertThatThrownBy(() -> Datasets.text(missing, new ByteTokenizer(), 1)).isInstanceOf(DataException.class)
+                .hasMessageContaining("data.extra-train[0]").hasMessageContaining("blank.txt");
+        DataConfig second = config(Map.of("type", "text", "path", dir.toString(), "files", "alpha", "extra-train",
+                List.of(dir.resolve("alpha").toString(), dir.resolve("nope.txt").toString())));
+        assertThatThrownBy(() -> Datasets.text(second, new ByteTokenizer(), 1)).isInstanceOf(DataException.class)
+                .hasMessageContaining("data.extra-train[1]: " + dir.resolve("nope.txt") + " does not exist")
+                .hasMessageContaining("manyfold generate");
+        assertThatThrownBy(() -> DataSources.check(Settings.of("data", Map.of("type", "text", "path", dir.toString(), "extra-train",
+                List.of(dir.resolve("nope.txt").toString()))), new Sampling(1, 1, 1)))
+                .isInstanceOf(dev.manyfold.api.ConfigException.class).hasMessageContaining("data.extra-train[0]")
+                .hasMessageContaining("does not exist");
+    }
+
+    @Test
     void tokenizerPathLoadsAHuggingFaceTokenizerAndMissingPathFailsClearly() {
         DataConfig config = config(Map.of("type", "text", "tokenizer", dir.resolve("missing.json").toString()));
 
