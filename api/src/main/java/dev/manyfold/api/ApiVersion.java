@@ -21,6 +21,8 @@ public final class ApiVersion {
      * one-call greedy draft (its default is the {@code step} loop), {@code Draft.draftToken},
      * {@code objective.Scalars} (multiply or divide a training-graph array by a constant whose
      * memory libtorch owns, safe for backward) and {@code MaskStrategy.prunedDecayInGradient}.
+     * Then {@code Batch.UNLABELLED}: the label of a real position without a target token
+     * (distillation-only training text), skipped by every loss that reads labels.
      *
      * @since 1.1
      */

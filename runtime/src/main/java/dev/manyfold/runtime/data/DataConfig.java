@@ -14,7 +14,7 @@ import java.util.OptionalInt;
  * <pre>{@code
  * data: { type: text, path: /usr/share/games/fortunes, context: 128, tokenizer: byte,
  *         validation: 0.1, files: ["computers", "linux*"], limit: 5000,
- *         extra-train: [runs/deep-soft2/generated.txt] }
+ *         extra-train: [runs/deep-soft2/generated.txt], extra-train-labels: false }
  * data: { type: fashion-mnist, limit: 10000 }
  * }</pre>
  *
@@ -34,15 +34,23 @@ import java.util.OptionalInt;
  *     is the same with or without them (e.g. a model's own generations for on-policy
  *     distillation, written by {@code manyfold generate --prompts-file ... --output ...});
  *     empty for none
+ * @param extraTrainLabels ({@code extra-train-labels}, default true) whether {@code extraTrain}
+ *     text is learnt like the rest; false: its positions are inputs only, labelled
+ *     {@link dev.manyfold.api.objective.Batch#UNLABELLED}, so that no cross-entropy trains on it
+ *     and only a distilling objective does (e.g. {@code all-exits} with {@code distill}: the
+ *     shallow exits learn the final exit's outputs on the model's own generations, and the final
+ *     exit is not trained to imitate them)
  */
 public record DataConfig(String type, Path path, double validation, int context, String tokenizer, List<String> files,
-        OptionalInt limit, List<Path> extraTrain) {
+        OptionalInt limit, List<Path> extraTrain, boolean extraTrainLabels) {
     public static final String FASHION_MNIST = "fashion-mnist";
     public static final String TEXT = "text";
     /** The accepted values of {@code type}. */
     public static final List<String> TYPES = List.of(FASHION_MNIST, TEXT, InstructionData.TYPE);
     /** The key of {@link #extraTrain()}. */
     public static final String EXTRA_TRAIN = "extra-train";
+    /** The key of {@link #extraTrainLabels()}. */
+    public static final String EXTRA_TRAIN_LABELS = "extra-train-labels";
     /** The tokenizer that needs no file. */
     public static final String BYTE_TOKENIZER = "byte";
 
@@ -57,7 +65,7 @@ public record DataConfig(String type, Path path, double validation, int context,
 
     /** A config without {@code extra-train} documents. */
     public DataConfig(String type, Path path, double validation, int context, String tokenizer, List<String> files, OptionalInt limit) {
-        this(type, path, validation, context, tokenizer, files, limit, List.of());
+        this(type, path, validation, context, tokenizer, files, limit, List.of(), true);
     }
 
     /**
@@ -92,7 +100,10 @@ public record DataConfig(String type, Path path, double validation, int context,
             for (int i = 0; i < extra.size(); i++) {
                 s.check(!extra.get(i).isBlank(), EXTRA_TRAIN + "[" + i + "]", "is empty", "a text file or a directory of text files");
             }
-            return new DataConfig(type, path, validation, context, tokenizer, files, limit, extra.stream().map(Path::of).toList());
+            boolean labels = s.getBoolean(EXTRA_TRAIN_LABELS, true);
+            s.check(labels || !extra.isEmpty(), EXTRA_TRAIN_LABELS, "is false but there is no extra-train text",
+                    "extra-train: [FILE or DIRECTORY, ...] beside it, or no extra-train-labels");
+            return new DataConfig(type, path, validation, context, tokenizer, files, limit, extra.stream().map(Path::of).toList(), labels);
         }
         double validation = s.getDouble("validation", 0.0);
         if (s.has("validation")) {

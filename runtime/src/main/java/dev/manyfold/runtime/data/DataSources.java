@@ -205,7 +205,9 @@ public final class DataSources {
         @Override
         public String describe() {
             return String.format("%s %s%s (%,d train / %,d validation tokens, context %d)", config.type(), config.path(),
-                    config.extraTrain().isEmpty() ? "" : " + extra-train " + config.extraTrain(), split.train().size(),
+                    config.extraTrain().isEmpty() ? "" : " + extra-train " + config.extraTrain()
+                            + (config.extraTrainLabels() ? "" : String.format(" (unlabelled: %,d tokens, distillation only)",
+                                    split.train().size() - split.train().unlabelledFrom())), split.train().size(),
                     split.validation().size(), config.context());
         }
 

@@ -76,10 +76,16 @@ public final class Datasets {
         }
         Split<int[]> split = Split.indices(corpus.size(), config.validation(), seed);
         List<String> train = new ArrayList<>(corpus.select(split.train()));
+        List<String> extra = new ArrayList<>();
         for (int i = 0; i < config.extraTrain().size(); i++) {
-            train.addAll(extraTrain(config, i).documents());
+            extra.addAll(extraTrain(config, i).documents());
         }
-        return new Split<>(TokenData.encode(train, tokenizer), TokenData.encode(corpus.select(split.validation()), tokenizer));
+        TokenData validation = TokenData.encode(corpus.select(split.validation()), tokenizer);
+        if (config.extraTrainLabels()) {
+            train.addAll(extra);
+            return new Split<>(TokenData.encode(train, tokenizer), validation);
+        }
+        return new Split<>(TokenData.append(TokenData.encode(train, tokenizer), TokenData.encode(extra, tokenizer)), validation);
     }
 
     /**

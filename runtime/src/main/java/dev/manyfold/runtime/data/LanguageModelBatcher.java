@@ -139,6 +139,10 @@ public final class LanguageModelBatcher implements Batcher<TokenBatch> {
         for (int r = 0; r < starts.length; r++) {
             System.arraycopy(tokens, starts[r], inputs, r * context, context);
             System.arraycopy(tokens, starts[r] + 1, labels, r * context, context);
+            // Targets inside distillation-only text carry no label.
+            for (int j = Math.max(0, data.unlabelledFrom() - starts[r] - 1); j < context; j++) {
+                labels[r * context + j] = dev.manyfold.api.objective.Batch.UNLABELLED;
+            }
         }
         return new TokenBatch(inputs, labels, starts, context);
     }

@@ -13,13 +13,41 @@ import java.util.List;
  * @param documentCount how many documents the stream holds
  * @param vocabularySize the tokenizer's vocabulary size; every token is below it
  * @param eosToken the id that ends each document
+ * @param unlabelledFrom the stream positions from here on are inputs only: as next-token
+ *     targets they get the label {@link dev.manyfold.api.objective.Batch#UNLABELLED}
+ *     (distillation-only text, appended after the labelled documents); {@code tokens.length}
+ *     when every position is labelled
  */
-public record TokenData(int[] tokens, int documentCount, int vocabularySize, int eosToken) {
+public record TokenData(int[] tokens, int documentCount, int vocabularySize, int eosToken, int unlabelledFrom) {
     public TokenData {
         requireNonNull(tokens, "tokens is null");
         if (vocabularySize < 1 || eosToken < 0 || eosToken >= vocabularySize) {
             throw new IllegalArgumentException("eosToken " + eosToken + " is outside the vocabulary [0, " + vocabularySize + ")");
         }
+        if (unlabelledFrom < 0 || unlabelledFrom > tokens.length) {
+            throw new IllegalArgumentException("unlabelledFrom " + unlabelledFrom + " is outside [0, " + tokens.length + "]");
+        }
+    }
+
+    /** A stream whose every position is labelled. */
+    public TokenData(int[] tokens, int documentCount, int vocabularySize, int eosToken) {
+        this(tokens, documentCount, vocabularySize, eosToken, requireNonNull(tokens, "tokens is null").length);
+    }
+
+    /**
+     * {@code labelled} followed by {@code unlabelled}, whose positions become inputs only
+     * ({@link #unlabelledFrom} is where they start).
+     *
+     * @throws IllegalArgumentException when the two were encoded with different vocabularies
+     */
+    public static TokenData append(TokenData labelled, TokenData unlabelled) {
+        if (labelled.vocabularySize != unlabelled.vocabularySize || labelled.eosToken != unlabelled.eosToken) {
+            throw new IllegalArgumentException("cannot append " + unlabelled + " to " + labelled + ": different vocabularies");
+        }
+        int[] joined = Arrays.copyOf(labelled.tokens, labelled.size() + unlabelled.size());
+        System.arraycopy(unlabelled.tokens, 0, joined, labelled.size(), unlabelled.size());
+        return new TokenData(joined, labelled.documentCount + unlabelled.documentCount, labelled.vocabularySize, labelled.eosToken,
+                Math.min(labelled.unlabelledFrom, labelled.size()));
     }
 
     /**
@@ -58,6 +86,7 @@ public record TokenData(int[] tokens, int documentCount, int vocabularySize, int
 
     @Override
     public String toString() {
-        return "TokenData[tokens=" + size() + ", documents=" + documentCount + ", vocabulary=" + vocabularySize + "]";
+        return "TokenData[tokens=" + size() + (unlabelledFrom < size() ? " (unlabelled from " + unlabelledFrom + ")" : "") + ", documents="
+                + documentCount + ", vocabulary=" + vocabularySize + "]";
     }
 }

@@ -110,6 +110,32 @@ class DatasetsTest {
     }
 
     @Test
+    void extraTrainWithoutLabelsIsTheSameTextWhoseTargetsAreUnlabelled() throws IOException {
+        Path corpus = Files.createDirectories(dir.resolve("corpus2"));
+        writeFortunes("corpus2/alpha", 12);
+        Path extra = Files.writeString(dir.resolve("gen.txt"), "generated one.\n%\ngenerated two.\n%\n");
+        Map<String, Object> base = Map.of("type", "text", "path", corpus.toString(), "extra-train", extra.toString());
+        DataConfig labelled = config(base);
+        java.util.HashMap<String, Object> values = new java.util.HashMap<>(base);
+        values.put("extra-train-labels", false);
+        DataConfig unlabelled = config(values);
+        assertThat(labelled.extraTrainLabels()).isTrue();
+        assertThat(unlabelled.extraTrainLabels()).isFalse();
+
+        Split<TokenData> a = Datasets.text(labelled, new ByteTokenizer(), 5);
+        Split<TokenData> b = Datasets.text(unlabelled, new ByteTokenizer(), 5);
+
+        assertThat(b.train().tokens()).isEqualTo(a.train().tokens());
+        assertThat(b.validation().tokens()).isEqualTo(a.validation().tokens());
+        assertThat(a.train().unlabelledFrom()).isEqualTo(a.train().size());
+        int extraTokens = TokenData.encode(List.of("generated one.", "generated two."), new ByteTokenizer()).size();
+        assertThat(b.train().unlabelledFrom()).isEqualTo(b.train().size() - extraTokens);
+        assertThatThrownBy(() -> config(Map.of("type", "text", "path", corpus.toString(), "extra-train-labels", false)))
+                .isInstanceOf(dev.manyfold.api.ConfigException.class).hasMessageContaining("data.extra-train-labels")
+                .hasMessageContaining("no extra-train text");
+    }
+
+    @Test
     void aMissingOrBlankExtraTrainPathIsNamedWithItsIndex() throws IOException {
         writeFortunes("alpha", 10);
         Path blank = Files.writeString(dir.resolve("blank.txt"), "\n%\n\n");

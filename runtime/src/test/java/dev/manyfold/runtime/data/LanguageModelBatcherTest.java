@@ -40,6 +40,31 @@ class LanguageModelBatcherTest {
     }
 
     @Test
+    void targetsInsideAppendedUnlabelledTextGetTheUnlabelledLabelAndInputsStayTheText() {
+        TokenData labelled = TokenData.encode(List.of("The quick brown fox", "jumps over"), new ByteTokenizer());
+        TokenData unlabelled = TokenData.encode(List.of("the lazy dog and the lazy cat"), new ByteTokenizer());
+        TokenData data = TokenData.append(labelled, unlabelled);
+        assertThat(data.unlabelledFrom()).isEqualTo(labelled.size());
+        assertThat(data.documentCount()).isEqualTo(3);
+        assertThat(data.size()).isEqualTo(labelled.size() + unlabelled.size());
+
+        int seen = 0;
+        for (TokenBatch batch : LanguageModelBatcher.sequential(data, 8, 2)) {
+            for (int r = 0; r < batch.size(); r++) {
+                for (int i = 0; i < 8; i++) {
+                    int target = batch.starts()[r] + i + 1;
+                    assertThat(batch.inputs()[r * 8 + i]).isEqualTo(data.tokens()[target - 1]);
+                    assertThat(batch.labels()[r * 8 + i]).isEqualTo(target < labelled.size() ? data.tokens()[target]
+                            : dev.manyfold.api.objective.Batch.UNLABELLED);
+                    seen += target >= labelled.size() ? 1 : 0;
+                }
+            }
+        }
+        assertThat(seen).isPositive();
+        assertThatThrownBy(() -> new TokenData(new int[] {1, 2}, 1, 257, 256, 3)).hasMessageContaining("unlabelledFrom 3");
+    }
+
+    @Test
     void resumingAtStepKYieldsTheSameBatchesAsAnUninterruptedRun() {
         TokenData data = stream(5000);
         LanguageModelBatcher uninterrupted = new LanguageModelBatcher(data, 16, 8, 7);

@@ -29,8 +29,11 @@ import java.util.TreeMap;
  * taken without gradient (the teacher learns nothing from its students through this term),
  * {@code q_{e,T} = softmax(z_e / T)} and {@code T} is {@code distill-temperature} (default 1;
  * the {@code T²} keeps the gradient's scale independent of {@code T}, as in Hinton et al.).
- * The KL is averaged over the positions whose label counts (not negative), like
- * {@link Losses#crossEntropy}. Decoders that draft or exit at a shallow exit are faster the
+ * The KL is averaged over the positions whose label counts (not negative, like
+ * {@link Losses#crossEntropy}) and over distillation-only positions
+ * ({@link Batch#UNLABELLED}, e.g. {@code data.extra-train} with {@code extra-train-labels:
+ * false}), where no cross-entropy trains: there the shallow exits learn the final exit's
+ * outputs and nothing else learns. Decoders that draft or exit at a shallow exit are faster the
  * more often it agrees with the final exit, which is what this term trains for.
  *
  * <p><b>Per-exit weights</b> ({@code exit-weights: {2: 2.0, 3: 1.5}}): the loss is the
@@ -144,11 +147,13 @@ public final class AllExitsObjective extends SortedObjective {
     }
 
     /**
-     * Weight 1 for each position whose label is not negative and 0 for the others, or null when
-     * every position is labelled; computed once per loss, shared by every exit's distillation term.
+     * Weight 1 for each position whose label is not negative or is {@link Batch#UNLABELLED}
+     * (distillation only) and 0 for padding, or null when every position counts; computed once
+     * per loss, shared by every exit's distillation term.
      */
     private static NDArray labelledWeight(NDArray labels, DataType type) {
-        NDArray keep = labels.toType(DataType.INT64, false).gte(0);
+        NDArray ids = labels.toType(DataType.INT64, false);
+        NDArray keep = ids.gte(0).logicalOr(ids.eq(Batch.UNLABELLED));
         return keep.all().getBoolean() ? null : keep.toType(type, false);
     }
 

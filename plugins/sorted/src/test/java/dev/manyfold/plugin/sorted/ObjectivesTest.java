@@ -281,12 +281,12 @@ class ObjectivesTest {
                 "exit-weights", Map.of(2, 3.0)), context);
     }
 
-    /** {@code T²·KL(softmax(x·t/T) ‖ softmax(x·s/T))} averaged over the labelled rows, in double. */
+    /** {@code T²·KL(softmax(x·t/T) ‖ softmax(x·s/T))} averaged over the labelled and distillation-only rows, in double. */
     private static double distillation(double t, double s, double temperature, int[] labels) {
         double total = 0;
         int rows = 0;
         for (int r = 0; r < Fakes.INPUTS.length; r++) {
-            if (labels[r] < 0) {
+            if (labels[r] < 0 && labels[r] != dev.manyfold.api.objective.Batch.UNLABELLED) {
                 continue;
             }
             double[] p = softmax(Fakes.INPUTS[r], t / temperature);
@@ -347,6 +347,14 @@ class ObjectivesTest {
         double maskedLoss = objective.loss(model, batch(manager, masked), 2, new Random(0)).getFloat();
         assertThat(maskedLoss).isCloseTo(expectedDistilled(masked), within(TOLERANCE));
         assertThat(Math.abs(maskedLoss - loss)).isGreaterThan(1e-3);
+
+        // Distillation-only positions (Batch.UNLABELLED): no cross-entropy there, but the shallow exits still learn the teacher.
+        int[] unlabelled = Fakes.LABELS.clone();
+        unlabelled[1] = dev.manyfold.api.objective.Batch.UNLABELLED;
+        unlabelled[4] = dev.manyfold.api.objective.Batch.UNLABELLED;
+        double unlabelledLoss = objective.loss(model, batch(manager, unlabelled), 3, new Random(0)).getFloat();
+        assertThat(unlabelledLoss).isCloseTo(expectedDistilled(unlabelled), within(TOLERANCE));
+        assertThat(Math.abs(unlabelledLoss - maskedLoss)).isGreaterThan(1e-4);
     }
 
     @Test
