@@ -5,11 +5,11 @@
 # fortune files the model was pretrained on, not of the fine-tuning files, so no validation
 # text is seen. Run from the repository root:
 #   sh examples/soft-long/onpolicy-data.sh [MANYFOLD] [RUN] [PROMPTS] [NEW_TOKENS]
-# defaults: bundles/target/manyfold/bin/manyfold runs/deep-soft2 400 220; writes RUN/generated.txt
+# defaults: bundles/target/manyfold/bin/manyfold runs/deep-soft2 800 220; writes RUN/generated.txt
 set -e
 MANYFOLD=${1:-bundles/target/manyfold/bin/manyfold}
 RUN=${2:-runs/deep-soft2}
-PROMPTS=${3:-400}
+PROMPTS=${3:-800}
 NEW=${4:-220}
 FORTUNES=/usr/share/games/fortunes
 [ -d "$FORTUNES" ] || { echo "$FORTUNES is missing: apt-get install fortunes" >&2; exit 2; }

@@ -93,6 +93,14 @@ class DecodingCliTest {
         assertThat(plain.find()).isTrue();
         assertThat(m.group(2)).isEqualTo(plain.group(2));
         assertThat(Long.parseLong(m.group(1).replace(",", ""))).isGreaterThan(Long.parseLong(plain.group(1).replace(",", "")));
+
+        // Distillation-only: the same text as inputs without labels, trained by the all-exits objective's distillation term.
+        Path distilled = Files.writeString(dir.resolve("distilled.yaml"), TINY_SOFT.replace("files: [computers]",
+                "files: [computers], extra-train: [" + out + "], extra-train-labels: false").replace("steps: 30", "steps: 2")
+                .replace("type: all-exits", "type: all-exits, distill: 0.9"));
+        Cli.Result d = Cli.run("train", distilled.toString(), "--run-dir", dir.resolve("distilled-run").toString());
+        assertThat(d.exit()).as(d.describe()).isZero();
+        assertThat(d.out()).containsPattern("\\(unlabelled: [\\d,]+ tokens, distillation only\\)").contains(m.group(0));
     }
 
     @Test
