@@ -17,7 +17,8 @@ files=$(find "$FORTUNES" -maxdepth 1 -type f ! -name '*.dat' ! -name '*.u8' ! -n
   ! -name linuxcookie ! -name perl ! -name debian | sort)
 out="$RUN/onpolicy-prompts.txt"
 # Every document of 32+ ASCII characters; its first 16 characters, newlines as spaces; a fixed
-# shuffle (awk's seeded rand), the first PROMPTS of it.
+# shuffle (awk's seeded rand), the first PROMPTS of it. The reference prompts came from Debian's
+# mawk; another awk shuffles differently (other prompts, equally valid data).
 # shellcheck disable=SC2086
 LC_ALL=C awk 'BEGIN { RS = "\n%\n"; srand(7) }
   { s = $0; sub(/^\n+/, "", s) }
