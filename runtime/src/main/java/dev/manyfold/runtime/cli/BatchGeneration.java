@@ -116,7 +116,7 @@ final class BatchGeneration {
                     lastReport = now;
                     double seconds = (now - started) / 1e9;
                     err.printf(Locale.ROOT, "generate: %d/%d prompts, %,d new tokens, %,.0f tokens/s, ETA %s%n", i + 1, prompts.size(),
-                            newTokens, newTokens / seconds, eta(seconds / (i + 1) * (prompts.size() - i - 1)));
+                            newTokens, newTokens / seconds, dev.manyfold.runtime.train.Progress.duration(seconds / (i + 1) * (prompts.size() - i - 1)));
                     err.flush();
                 }
             }
@@ -158,10 +158,5 @@ final class BatchGeneration {
         }
         b.setLength(end);
         return b.append("%\n").toString();
-    }
-
-    private static String eta(double seconds) {
-        long s = Math.round(seconds);
-        return s >= 60 ? (s / 60) + "m" + String.format(Locale.ROOT, "%02d", s % 60) + "s" : s + "s";
     }
 }

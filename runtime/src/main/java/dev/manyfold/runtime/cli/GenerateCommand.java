@@ -76,7 +76,9 @@ final class GenerateCommand implements Callable<Integer> {
         if (output != null && promptsFile == null) {
             throw new IllegalArgumentException("--output needs --prompts-file (a single --prompt streams to standard output)");
         }
-        List<String> prompts = promptsFile == null ? List.of(prompt) : BatchGeneration.readPrompts(promptsFile);
+        // A prompts file is read (and refused) before the model loads.
+        BatchGeneration batch = promptsFile == null ? null
+                : new BatchGeneration(promptsFile, BatchGeneration.readPrompts(promptsFile), maxNewTokens, output);
         if (prompt != null && prompt.indexOf('\uFFFD') >= 0) {
             throw new IllegalArgumentException("--prompt is not valid UTF-8: the bytes that are not were replaced by U+FFFD when the "
                     + "command line was read; pass the prompt as UTF-8");
@@ -91,7 +93,7 @@ final class GenerateCommand implements Callable<Integer> {
                 DecoderSpecs.Spec chosen = chosen(host, Optional.empty());
                 Decoder d = DecoderSpecs.create(host, chosen, new dev.manyfold.runtime.host.HostContext(0, Optional.empty(), Path.of("."),
                         out::println));
-                return run(prompts, model, tokenizer, chosen, d, dev.manyfold.runtime.onnx.Engines.ONNXRUNTIME, out, err);
+                return run(batch, model, tokenizer, chosen, d, dev.manyfold.runtime.onnx.Engines.ONNXRUNTIME, out, err);
             }
         }
         try (Manyfold host = main.host(); Run p = TrainJob.load(host, path, new PrintWriter(PrintWriter.nullWriter()))) {
@@ -106,7 +108,7 @@ final class GenerateCommand implements Callable<Integer> {
             Decoder d = decoder == null && sets.isEmpty() && p.decoder().isPresent() ? p.decoder().get()
                     : DecoderSpecs.create(host, p, chosen, out);
             try (EngineChoice.Opened opened = EngineChoice.open(p, path, engineName)) {
-                return run(prompts, opened.model(), tokenizer, chosen, d, engineName, out, err);
+                return run(batch, opened.model(), tokenizer, chosen, d, engineName, out, err);
             }
         }
     }
@@ -121,13 +123,11 @@ final class GenerateCommand implements Callable<Integer> {
         return new DecoderSpecs.Spec(base.label(), base.type(), DecoderSpecs.parse(sets, base.settings(), "--set "), "decode");
     }
 
-    private int run(List<String> prompts, dev.manyfold.api.decoder.LanguageModel model, Tokenizer tokenizer, DecoderSpecs.Spec chosen,
+    /** The one {@code --prompt}, streamed, or every line of the prompts file ({@code batch}). */
+    private int run(BatchGeneration batch, dev.manyfold.api.decoder.LanguageModel model, Tokenizer tokenizer, DecoderSpecs.Spec chosen,
             Decoder d, String engineName, PrintWriter out, PrintWriter err) {
-        if (promptsFile == null) {
-            return generate(model, tokenizer, chosen, d, engineName, out, err);
-        }
-        return new BatchGeneration(promptsFile, prompts, maxNewTokens, output).run(model, tokenizer, chosen.describe(), d, engineName, out,
-                err);
+        return batch == null ? generate(model, tokenizer, chosen, d, engineName, out, err)
+                : batch.run(model, tokenizer, chosen.describe(), d, engineName, out, err);
     }
 
     private int generate(dev.manyfold.api.decoder.LanguageModel model, Tokenizer tokenizer, DecoderSpecs.Spec chosen, Decoder d,

@@ -53,16 +53,12 @@ public final class DataSources {
                         "a text file or a directory of text files");
             }
             for (int i = 0; i < config.extraTrain().size(); i++) {
-                java.nio.file.Path extra = config.extraTrain().get(i);
-                String key = DataConfig.EXTRA_TRAIN + "[" + i + "]";
-                if (!java.nio.file.Files.exists(extra)) {
-                    throw section.invalid(key, extra + " does not exist", "a text file or a directory of text files (documents added to "
-                            + "the training part only)");
-                }
                 try {
-                    TextCorpus.files(extra, List.of());
+                    Datasets.checkExtraTrain(config, i);
                 } catch (DataException e) {
-                    throw section.invalid(key, e.getMessage().replaceFirst("^data\\.[a-z]+: ", ""), "a text file or a directory of text files");
+                    String key = Datasets.extraTrainKey(i);
+                    throw section.invalid(key, e.getMessage().substring(("data." + key + ": ").length()),
+                            "a text file or a directory of text files");
                 }
             }
             if (config.tokenizer().equals(DataConfig.BYTE_TOKENIZER)) {

@@ -88,6 +88,31 @@ public final class Datasets {
         return new Split<>(TokenData.append(TokenData.encode(train, tokenizer), TokenData.encode(extra, tokenizer)), validation);
     }
 
+    /** The recipe key of {@code data.extra-train[i]}, as its errors name it. */
+    public static String extraTrainKey(int i) {
+        return DataConfig.EXTRA_TRAIN + "[" + i + "]";
+    }
+
+    /**
+     * Checks {@code data.extra-train[i]} without reading it: it exists, and is a text file or a
+     * directory of text files within their size caps ({@link TextCorpus#files}).
+     *
+     * @throws DataException {@code "data.extra-train[i]: WHAT"} otherwise
+     */
+    public static void checkExtraTrain(DataConfig config, int i) {
+        Path p = config.extraTrain().get(i);
+        String key = "data." + extraTrainKey(i);
+        if (!Files.exists(p)) {
+            throw new DataException(key + ": " + p + " does not exist (documents added to the training part only, e.g. written by "
+                    + "`manyfold generate RUN --prompts-file FILE --output " + p + "`)");
+        }
+        try {
+            TextCorpus.files(p, List.of());
+        } catch (DataException e) {
+            throw new DataException(key + ": " + e.getMessage().replaceFirst("^data\\.[a-z]+: ", ""), e);
+        }
+    }
+
     /**
      * The documents of {@code data.extra-train[i]}: every text file of a directory, or one file,
      * in the {@code fortune} format ({@code %} lines between documents).
@@ -96,16 +121,11 @@ public final class Datasets {
      *     directory, or holds no documents
      */
     static TextCorpus extraTrain(DataConfig config, int i) {
-        Path p = config.extraTrain().get(i);
-        String key = "data." + DataConfig.EXTRA_TRAIN + "[" + i + "]";
-        if (!Files.exists(p)) {
-            throw new DataException(key + ": " + p + " does not exist (documents added to the training part only, e.g. written by "
-                    + "`manyfold generate RUN --prompts-file FILE --output " + p + "`)");
-        }
+        checkExtraTrain(config, i);
         try {
-            return TextCorpus.read(p);
+            return TextCorpus.read(config.extraTrain().get(i));
         } catch (DataException e) {
-            throw new DataException(key + ": " + e.getMessage().replaceFirst("^data\\.[a-z]+: ", ""), e);
+            throw new DataException("data." + extraTrainKey(i) + ": " + e.getMessage().replaceFirst("^data\\.[a-z]+: ", ""), e);
         }
     }
 

@@ -47,7 +47,7 @@ public record TokenData(int[] tokens, int documentCount, int vocabularySize, int
         int[] joined = Arrays.copyOf(labelled.tokens, labelled.size() + unlabelled.size());
         System.arraycopy(unlabelled.tokens, 0, joined, labelled.size(), unlabelled.size());
         return new TokenData(joined, labelled.documentCount + unlabelled.documentCount, labelled.vocabularySize, labelled.eosToken,
-                Math.min(labelled.unlabelledFrom, labelled.size()));
+                labelled.unlabelledFrom);
     }
 
     /**

@@ -69,7 +69,8 @@ public final class Progress {
         return (System.nanoTime() - startNanos) / 1e9;
     }
 
-    static String duration(double seconds) {
+    /** {@code 1m05s}, or {@code 2h03m} from an hour on. */
+    public static String duration(double seconds) {
         long s = Math.round(seconds);
         return s >= 3600 ? String.format(Locale.ROOT, "%dh%02dm", s / 3600, s / 60 % 60)
                 : String.format(Locale.ROOT, "%dm%02ds", s / 60, s % 60);

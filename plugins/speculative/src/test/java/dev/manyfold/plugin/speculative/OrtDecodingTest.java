@@ -173,6 +173,20 @@ class OrtDecodingTest {
         assertThat(ort.loadedKeys()).contains(dev.manyfold.runtime.onnx.GraphKey.draft(1, 4));
     }
 
+    /**
+     * {@code decoder}'s generation of case {@code c} (prompt, then budget) on {@code model},
+     * checked to hold the tokens, at the same mean exit depth, that it has on DJL.
+     */
+    private static Generation sameAsOnDjl(Decoder decoder, LanguageModel model, int[] c) {
+        int[] prompt = Arrays.copyOf(c, c.length - 1);
+        int budget = c[c.length - 1];
+        Generation a = decoder.generate(djl, prompt, budget, t -> { });
+        Generation b = decoder.generate(model, prompt, budget, t -> { });
+        assertThat(b.tokens()).as(Arrays.toString(prompt)).containsExactly(a.tokens());
+        assertThat(b.statistics().get("mean-exit-depth")).isEqualTo(a.statistics().get("mean-exit-depth"));
+        return b;
+    }
+
     @Test
     void earlyExitOnAnExportDirectoryUsesOneSegmentGraphPerExitAndEmitsWhatItEmitsOnDjl() throws Exception {
         Path export = dir.resolve("export");
@@ -183,12 +197,7 @@ class OrtDecodingTest {
         try (OrtLanguageModel exported = Engines.open(export)) {
             LanguageModel model = TinyLanguageModel.withEos(exported, EOS);
             for (int[] c : cases().subList(0, 12)) {
-                int[] prompt = Arrays.copyOf(c, c.length - 1);
-                int budget = c[c.length - 1];
-                Generation a = early.generate(djl, prompt, budget, t -> { });
-                Generation b = early.generate(model, prompt, budget, t -> { });
-                assertThat(b.tokens()).as(Arrays.toString(prompt)).containsExactly(a.tokens());
-                assertThat(b.statistics().get("mean-exit-depth")).isEqualTo(a.statistics().get("mean-exit-depth"));
+                sameAsOnDjl(early, model, c);
             }
             // The two-layer segment [1, 3) is one graph, never layers 1 and 2 chained.
             assertThat(exported.loadedKeys()).as("no segment ran as a chain of per-layer graphs")
@@ -206,14 +215,9 @@ class OrtDecodingTest {
         for (Decoder decoder : List.of(early, capped)) {
             int earlier = 0;
             for (int[] c : cases().subList(0, 20)) {
-                int[] prompt = Arrays.copyOf(c, c.length - 1);
-                int budget = c[c.length - 1];
-                Generation a = decoder.generate(djl, prompt, budget, t -> { });
-                Generation b = decoder.generate(onnx, prompt, budget, t -> { });
-                assertThat(b.tokens()).as(Arrays.toString(prompt)).containsExactly(a.tokens());
-                assertThat(b.statistics().get("mean-exit-depth")).isEqualTo(a.statistics().get("mean-exit-depth"));
+                Generation b = sameAsOnDjl(decoder, onnx, c);
                 double shallowest = decoder == capped ? 3.0 : Decoders.LAYERS;
-                earlier += a.statistics().getOrDefault("mean-exit-depth", shallowest) < shallowest ? 1 : 0;
+                earlier += b.statistics().getOrDefault("mean-exit-depth", shallowest) < shallowest ? 1 : 0;
                 if (decoder == capped) {
                     assertThat(b.statistics()).doesNotContainKey("exit-histogram." + Decoders.LAYERS);
                 }
