@@ -10,6 +10,7 @@ import dev.manyfold.api.objective.Batch;
 import dev.manyfold.api.objective.ElasticModel;
 import dev.manyfold.api.objective.Objective;
 import dev.manyfold.api.objective.ObjectiveFactory;
+import dev.manyfold.api.objective.Scalars;
 import java.util.List;
 import java.util.Random;
 
@@ -43,15 +44,16 @@ final class LabelSmoothingObjective implements Objective {
         for (int i = 1; i < logits.size(); i++) {
             total = total.add(smoothed(logits.get(i), batch.labels()));
         }
-        return total.div((float) logits.size());
+        return Scalars.dividedBy(total, logits.size());
     }
 
     private NDArray smoothed(NDArray logits, NDArray labels) {
         NDArray logProbs = logits.logSoftmax(-1);
         NDArray nll = logProbs.gather(labels.toType(DataType.INT64, false).expandDims(-1), -1).mean().neg();
         NDArray uniform = logProbs.mean(new int[] {-1}).mean().neg();
-        // float, not double: a double scalar would promote the loss to float64 (the testkit contract catches that).
-        return nll.mul((float) (1 - epsilon)).add(uniform.mul((float) epsilon));
+        // Scalars, not NDArray.mul(Number): DJL frees such a scalar's buffer while backward still needs it, so gradients came out
+        // wrong at random (the testkit contract caught it once in CI); Scalars' constants are engine-owned and of the loss's type.
+        return Scalars.times(nll, 1 - epsilon).add(Scalars.times(uniform, epsilon));
     }
 
     /** API 1.1: the exits this objective trains become the model's trained exits (early-exit decoders accept them). */
